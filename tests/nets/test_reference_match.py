@@ -74,11 +74,22 @@ def _cases(ref: dict, lan_path: Path) -> dict[str, Callable[[], tuple[Tensor, Te
 
 
 CASE_NAMES = [
-    "bnn9_out_64", "bnn9_out_96", "bnn1_out_64", "bnn13_out_64", "unet_out_64", "unet_out_64x96",
-    "lan3_random_out_64", "lan5_random_out_64", "lan3_official_out_64",
-    "lan3_official_out_structured_64", "std_structured_64", "alpha_structured_64",
-    "loss_stage1_64", "loss_stage2_64", "loss_stage3_64",
-]  # fmt: skip
+    "bnn9_out_64",
+    "bnn9_out_96",
+    "bnn1_out_64",
+    "bnn13_out_64",
+    "unet_out_64",
+    "unet_out_64x96",
+    "lan3_random_out_64",
+    "lan5_random_out_64",
+    "lan3_official_out_64",
+    "lan3_official_out_structured_64",
+    "std_structured_64",
+    "alpha_structured_64",
+    "loss_stage1_64",
+    "loss_stage2_64",
+    "loss_stage3_64",
+]
 
 
 @pytest.mark.parametrize("case", CASE_NAMES)

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from sassid.errors import SassidError
 from sassid.nets.bnn import BNN
 from sassid.nets.lan import LAN
 from sassid.nets.unet import UNet
@@ -34,7 +35,7 @@ __all__ = [
 _BNN_ALIAS = ("output_conv", "output_block.4")
 
 
-class ReferenceWeightsError(ValueError):
+class ReferenceWeightsError(SassidError, ValueError):
     """A state_dict does not fit the network it is loaded into."""
 
 

@@ -1,0 +1,3 @@
+from sassid.cli import main
+
+raise SystemExit(main())

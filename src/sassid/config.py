@@ -1,0 +1,275 @@
+"""Training configuration: frozen dataclasses, validated once at load.
+
+A TOML file sets any subset of the keys below; unknown keys and bad values are rejected with
+one line naming the key. Presets give the defaults: ``paper`` is the authors' schedule
+(reference-implementation.md section 6), ``quick`` a CPU-sized run.
+
+```toml
+batch_size = 8          # global batch (split across processes under torchrun)
+patch_size = 256        # random square crops, multiple of 32
+[bnn]
+steps = 400000
+lr = 3e-4
+blind_size = 9
+[lan]
+loss = "unweighted"     # or "alpha": the paper's Eq. 4
+[unet]
+init = "UNet.pth"       # start from these weights (sassid or reference format)
+skip = true             # ... and do not train this stage
+```
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sassid.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "BNNStageConfig",
+    "LANStageConfig",
+    "UNetStageConfig",
+    "AlphaConfig",
+    "TrainConfig",
+    "PRESETS",
+    "preset",
+    "load_config",
+    "config_from_dict",
+    "with_steps",
+]
+
+STAGES = ("bnn", "lan", "unet")
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _StageCommon:
+    steps: int = 400_000
+    lr: float = 3e-4
+    init: str | None = None
+    skip: bool = False
+
+    def _validate(self, name: str) -> None:
+        _check(self.steps >= 1, f"[{name}] steps must be >= 1, got {self.steps}")
+        _check(self.lr > 0, f"[{name}] lr must be > 0, got {self.lr}")
+        _check(not self.skip or self.init is not None, f"[{name}] skip = true needs init = PATH")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BNNStageConfig(_StageCommon):
+    """Stage 1: the blind-neighbourhood network learns to reconstruct its noisy input."""
+
+    blind_size: int = 9
+    enc_channels: int = 48
+    dec_channels: int = 96
+
+    def __post_init__(self) -> None:
+        self._validate("bnn")
+        _check(self.blind_size >= 1 and self.blind_size % 2 == 1, "[bnn] blind_size must be odd")
+        _check(self.enc_channels >= 1 and self.dec_channels >= 1, "[bnn] channels must be >= 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LANStageConfig(_StageCommon):
+    """Stage 2: the locally aware network learns from the frozen BNN."""
+
+    receptive_field: int = 3
+    width: int = 64
+    loss: Literal["unweighted", "alpha"] = "unweighted"
+
+    def __post_init__(self) -> None:
+        self._validate("lan")
+        _check(
+            self.receptive_field >= 1 and self.receptive_field % 2 == 1,
+            "[lan] receptive_field must be odd",
+        )
+        _check(self.width >= 16, "[lan] width must be >= 16 (attention reduces it by 16)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class UNetStageConfig(_StageCommon):
+    """Stage 3: the U-Net learns from the frozen BNN and LAN, weighted by alpha.
+
+    ``supervision`` selects the paper's ablations (Table 2): ``adaptive`` is the method (Eq. 5),
+    ``both`` drops alpha (0.5 each), ``bnn`` and ``lan`` use one teacher alone.
+    """
+
+    enc_channels: int = 48
+    dec_channels: int = 96
+    supervision: Literal["adaptive", "both", "bnn", "lan"] = "adaptive"
+
+    def __post_init__(self) -> None:
+        self._validate("unet")
+        _check(self.enc_channels >= 1 and self.dec_channels >= 1, "[unet] channels must be >= 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlphaConfig:
+    """Eq. 3 thresholds (pixel units, [0, 255] scale) and the std window."""
+
+    lower: float = 1.0
+    upper: float = 5.0
+    window: int = 7
+
+    def __post_init__(self) -> None:
+        _check(0 <= self.lower <= self.upper, "[alpha] need 0 <= lower <= upper")
+        _check(self.window >= 1 and self.window % 2 == 1, "[alpha] window must be odd")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Everything that defines a training run; saved as config.json in the run directory."""
+
+    preset: str = "paper"
+    batch_size: int = 8
+    patch_size: int = 256
+    seed: int = 0
+    log_every: int = 100
+    checkpoint_every: int = 10_000
+    val_every: int = 10_000
+    bnn: BNNStageConfig = field(default_factory=BNNStageConfig)
+    lan: LANStageConfig = field(default_factory=LANStageConfig)
+    unet: UNetStageConfig = field(default_factory=UNetStageConfig)
+    alpha: AlphaConfig = field(default_factory=AlphaConfig)
+
+    def __post_init__(self) -> None:
+        _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        _check(
+            self.patch_size >= 32 and self.patch_size % 32 == 0,
+            f"patch_size must be a multiple of 32 (the networks' size multiple), "
+            f"got {self.patch_size}",
+        )
+        for key in ("log_every", "checkpoint_every", "val_every"):
+            _check(getattr(self, key) >= 1, f"{key} must be >= 1")
+
+    def stage(self, name: str) -> BNNStageConfig | LANStageConfig | UNetStageConfig:
+        return typing.cast(Any, getattr(self, name))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _quick() -> TrainConfig:
+    # Sized on this project's 2-core CPU (benchmarks/speed.py): narrow BNN and U-Net, 64 px
+    # crops; the whole three-stage run takes about 10 minutes there.
+    return TrainConfig(
+        preset="quick",
+        batch_size=8,
+        patch_size=64,
+        log_every=10,
+        checkpoint_every=200,
+        val_every=200,
+        bnn=BNNStageConfig(steps=500, lr=1e-3, enc_channels=16, dec_channels=32),
+        lan=LANStageConfig(steps=400, lr=1e-3),
+        unet=UNetStageConfig(steps=600, lr=1e-3, enc_channels=24, dec_channels=48),
+    )
+
+
+PRESETS: dict[str, typing.Callable[[], TrainConfig]] = {"paper": TrainConfig, "quick": _quick}
+
+
+def preset(name: str) -> TrainConfig:
+    """The named preset's configuration."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
+    return PRESETS[name]()
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        _check(
+            value in typing.get_args(annotation),
+            f"{where} must be one of "
+            f"{', '.join(repr(a) for a in typing.get_args(annotation))}, got {value!r}",
+        )
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        inner = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _coerce(value, inner[0], where)
+    if annotation is bool:
+        _check(isinstance(value, bool), f"{where} must be true or false, got {value!r}")
+    elif annotation is int:
+        _check(
+            isinstance(value, int) and not isinstance(value, bool),
+            f"{where} must be an integer, got {value!r}",
+        )
+    elif annotation is float:
+        _check(
+            isinstance(value, (int, float)) and not isinstance(value, bool),
+            f"{where} must be a number, got {value!r}",
+        )
+        return float(value)
+    elif annotation is str:
+        _check(isinstance(value, str), f"{where} must be a string, got {value!r}")
+    return value
+
+
+def config_from_dict(data: Mapping[str, Any], base: Any = None, section: str = "") -> Any:
+    """Apply ``data`` over ``base`` (a config dataclass), checking keys and types."""
+    base = base if base is not None else TrainConfig()
+    hints = typing.get_type_hints(type(base))
+    names = {f.name for f in dataclasses.fields(base)}
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        where = f"[{section}] {key}" if section else key
+        if key not in names:
+            known = ", ".join(sorted(names))
+            raise ConfigError(f"unknown key {where!r} (known: {known})")
+        current = getattr(base, key)
+        if dataclasses.is_dataclass(current):
+            _check(isinstance(value, Mapping), f"{where} must be a table")
+            changes[key] = config_from_dict(value, current, key)
+        else:
+            changes[key] = _coerce(value, hints[key], where)
+    return dataclasses.replace(base, **changes)
+
+
+def load_config(path: str | Path | None = None, preset_name: str | None = None) -> TrainConfig:
+    """The preset (``quick`` or ``paper``; a file's own ``preset`` key otherwise; else
+    ``paper``) with the TOML file's values applied over it."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such file") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    name = preset_name or data.get("preset", "paper")
+    base = preset(name)
+    data = {k: v for k, v in data.items() if k != "preset"}
+    try:
+        return typing.cast(TrainConfig, config_from_dict(data, base))
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}" if path else str(exc)) from None
+
+
+def with_steps(config: TrainConfig, steps: int) -> TrainConfig:
+    """Every stage's length set to ``steps`` (the CLI's ``--steps``)."""
+    _check(steps >= 1, f"--steps must be >= 1, got {steps}")
+    return dataclasses.replace(
+        config,
+        bnn=dataclasses.replace(config.bnn, steps=steps),
+        lan=dataclasses.replace(config.lan, steps=steps),
+        unet=dataclasses.replace(config.unet, steps=steps),
+    )

@@ -1,0 +1,91 @@
+"""Training data: noisy photos held in memory as stored, and random augmented crops.
+
+Each sample is a uniform random ``patch_size`` crop of a uniformly chosen image, then three
+independent coin flips (flip H, flip W, transpose) giving the 8 dihedral transforms, as the
+reference. All randomness comes from one explicit ``torch.Generator`` so a run is reproducible
+and resumable.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from sassid.constants import PIXEL_MAX
+from sassid.errors import TrainingError
+from sassid.io import ImageError, find_images, read_image
+
+__all__ = ["load_noisy_images", "PatchSampler"]
+
+
+def load_noisy_images(
+    sources: Iterable[str | os.PathLike[str]], patch_size: int
+) -> tuple[list[np.ndarray], list[Path]]:
+    """Read every image under ``sources``; unreadable or too small ones are skipped with a
+    warning. Raises TrainingError if none is usable."""
+    sources = list(sources)
+    try:
+        paths = find_images(sources)
+    except ImageError as exc:
+        raise TrainingError(str(exc)) from None
+    if not paths:
+        raise TrainingError(f"no images (.png, .jpg, .tif) found in {', '.join(map(str, sources))}")
+    images, kept = [], []
+    for path in paths:
+        try:
+            pixels = read_image(path).pixels
+        except ImageError as exc:
+            warnings.warn(f"skipped: {exc}", stacklevel=2)
+            continue
+        h, w = pixels.shape[:2]
+        if h < patch_size or w < patch_size:
+            warnings.warn(
+                f"skipped: {path}: {w}x{h} is smaller than the {patch_size}px crop", stacklevel=2
+            )
+            continue
+        images.append(pixels)
+        kept.append(path)
+    if not images:
+        raise TrainingError(
+            f"none of the {len(paths)} images is usable (unreadable, or smaller than "
+            f"the {patch_size}px crop)"
+        )
+    return images, kept
+
+
+class PatchSampler:
+    """Draws batches of augmented crops, (B, 3, p, p) float32 in [0, 255]."""
+
+    def __init__(self, images: list[np.ndarray], patch_size: int, generator: torch.Generator):
+        self.images = images
+        self.patch_size = patch_size
+        self.generator = generator
+
+    def _randint(self, high: int) -> int:
+        return int(torch.randint(high, (1,), generator=self.generator))
+
+    def crop(self) -> Tensor:
+        p = self.patch_size
+        image = self.images[self._randint(len(self.images))]
+        h, w = image.shape[:2]
+        top, left = self._randint(h - p + 1), self._randint(w - p + 1)
+        patch = torch.from_numpy(np.ascontiguousarray(image[top : top + p, left : left + p]))
+        scale = PIXEL_MAX / (65535.0 if image.dtype == np.uint16 else 255.0)
+        chw = patch.permute(2, 0, 1).to(torch.float32) * scale
+        flips = torch.rand(3, generator=self.generator) < 0.5
+        if flips[0]:
+            chw = chw.flip(-2)
+        if flips[1]:
+            chw = chw.flip(-1)
+        if flips[2]:
+            chw = chw.transpose(-2, -1)
+        return chw
+
+    def batch(self, size: int) -> Tensor:
+        return torch.stack([self.crop() for _ in range(size)]).contiguous()

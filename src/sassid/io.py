@@ -1,0 +1,279 @@
+"""Reading and writing photos: the only place where files become arrays and back.
+
+Arrays are HWC RGB, ``uint8`` or ``uint16`` as stored. PNG and JPEG go through Pillow, 16-bit
+RGB PNG through pypng (Pillow cannot hold it), TIFF through tifffile (extra ``sassid[tiff]``) or
+Pillow for 8-bit. Grey images are expanded to RGB and alpha is dropped, with a warning.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from sassid.constants import PIXEL_MAX
+from sassid.errors import SassidError
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ImageError",
+    "Photo",
+    "read_image",
+    "write_image",
+    "find_images",
+    "to_pixels",
+    "from_pixels",
+    "atomic_path",
+]
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+
+class ImageError(SassidError, ValueError):
+    """An image file cannot be used; the message names the file and the problem."""
+
+
+@dataclass
+class Photo:
+    """Pixels (H, W, 3) uint8/uint16 plus what a writer needs to keep (ICC profile, EXIF)."""
+
+    pixels: np.ndarray
+    path: Path | None = None
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def max_value(self) -> int:
+        return 65535 if self.pixels.dtype == np.uint16 else 255
+
+
+def _to_rgb(pixels: np.ndarray, path: Path) -> np.ndarray:
+    if pixels.ndim == 2:
+        warnings.warn(f"{path}: grey image expanded to RGB", stacklevel=3)
+        pixels = np.repeat(pixels[..., None], 3, axis=2)
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4):
+        raise ImageError(f"{path}: unsupported array shape {pixels.shape}")
+    if pixels.shape[2] in (2, 4):
+        warnings.warn(f"{path}: alpha channel dropped", stacklevel=3)
+        pixels = pixels[..., :-1]
+    if pixels.shape[2] == 1:
+        warnings.warn(f"{path}: grey image expanded to RGB", stacklevel=3)
+        pixels = np.repeat(pixels, 3, axis=2)
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise ImageError(f"{path}: unsupported pixel type {pixels.dtype} (need 8 or 16 bit)")
+    return np.ascontiguousarray(pixels)
+
+
+def _read_png16(path: Path) -> np.ndarray | None:
+    """Read a 16-bit PNG with pypng; None when the file is not 16 bit."""
+    import png
+
+    reader = png.Reader(filename=str(path))
+    width, height, rows, info = reader.asDirect()
+    if info["bitdepth"] != 16:
+        return None
+    planes = info["planes"]
+    data = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
+    return data.reshape(height, width, planes) if planes > 1 else data.reshape(height, width)
+
+
+def read_image(path: str | os.PathLike[str]) -> Photo:
+    """Read a PNG, JPEG or TIFF photo as RGB ``uint8`` or ``uint16``.
+
+    Raises:
+        ImageError: missing, unreadable, truncated or unsupported file (one-line message).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".tif", ".tiff"):
+            tiff_pixels = _read_tiff(path)
+            if tiff_pixels is not None:
+                return Photo(_to_rgb(tiff_pixels, path), path)
+        from PIL import Image
+
+        with Image.open(path) as im:
+            im.load()
+            icc = im.info.get("icc_profile")
+            exif = im.info.get("exif")
+            if suffix == ".png" and im.mode in ("I;16", "I;16B", "I", "RGB", "RGBA"):
+                deep = _read_png16(path) if _png_bit_depth(path) == 16 else None
+                if deep is not None:
+                    return Photo(_to_rgb(deep, path), path, icc, exif)
+            if im.mode not in ("RGB", "RGBA", "L", "LA", "I;16", "I;16B"):
+                im = im.convert("RGB")
+            pixels = np.asarray(im)
+        return Photo(_to_rgb(pixels, path), path, icc, exif)
+    except ImageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - decoders raise many types; all mean "bad file"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ImageError(f"{path}: cannot read image ({reason})") from None
+
+
+def _read_tiff(path: Path) -> np.ndarray | None:
+    """TIFF through tifffile (any depth); None where tifffile is not installed."""
+    try:
+        import tifffile
+    except ImportError:
+        return None
+    return np.asarray(tifffile.imread(path))
+
+
+def _png_bit_depth(path: Path) -> int:
+    with open(path, "rb") as f:
+        header = f.read(25)
+    return header[24] if len(header) == 25 else 8
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+
+    A crash or error leaves ``path`` as it was (absent or the previous version).
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_image(
+    path: str | os.PathLike[str], photo: Photo | np.ndarray, jpeg_quality: int = 95
+) -> None:
+    """Write RGB pixels keeping their bit depth; ICC profile and EXIF are kept where given.
+
+    8-bit PNG/JPEG/TIFF via Pillow, 16-bit PNG via pypng, 16-bit TIFF via tifffile. JPEG is
+    8 bit only: 16-bit pixels are rounded to 8 bit there. Written atomically.
+    """
+    if isinstance(photo, np.ndarray):
+        photo = Photo(photo)
+    path = Path(path)
+    pixels = photo.pixels
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ImageError(f"{path}: unsupported output format (use {', '.join(IMAGE_SUFFIXES)})")
+    with atomic_path(path) as tmp:
+        if pixels.dtype == np.uint16 and suffix == ".png":
+            import png
+
+            h, w, _ = pixels.shape
+            writer = png.Writer(w, h, greyscale=False, bitdepth=16)
+            with open(tmp, "wb") as f:
+                writer.write(f, pixels.reshape(h, w * 3).tolist())
+            return
+        if pixels.dtype == np.uint16 and suffix in (".tif", ".tiff"):
+            import tifffile
+
+            tifffile.imwrite(tmp, pixels, photometric="rgb", iccprofile=photo.icc_profile)
+            return
+        if pixels.dtype == np.uint16:
+            pixels = np.round(pixels / 257.0).astype(np.uint8)
+        from PIL import Image
+
+        im = Image.fromarray(pixels, "RGB")
+        options: dict[str, object] = {}
+        if photo.icc_profile:
+            options["icc_profile"] = photo.icc_profile
+        if photo.exif and suffix in (".jpg", ".jpeg", ".png", ".tif", ".tiff"):
+            options["exif"] = photo.exif
+        fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
+        if fmt[suffix] == "JPEG":
+            options.update(quality=jpeg_quality, subsampling=0)
+        im.save(tmp, format=fmt[suffix], **options)
+
+
+def to_pixels(pixels: np.ndarray) -> np.ndarray:
+    """HWC uint8/uint16 -> CHW float32 in [0, PIXEL_MAX]."""
+    scale = PIXEL_MAX / (65535.0 if pixels.dtype == np.uint16 else 255.0)
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32) * np.float32(scale)
+
+
+def from_pixels(chw: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
+    """CHW float in [0, PIXEL_MAX] -> HWC ``dtype``, rounded half up and clamped (as the
+    reference rounds for its benchmarks: floor(x + 0.5))."""
+    top = 65535.0 if dtype == np.uint16 else 255.0
+    scaled = np.asarray(chw, dtype=np.float64).transpose(1, 2, 0) * (top / PIXEL_MAX)
+    return np.clip(np.floor(scaled + 0.5), 0, top).astype(dtype)
+
+
+def _is_image(path: Path) -> bool:
+    return (
+        path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+    )
+
+
+def _noisy_marked(path: Path) -> bool:
+    stem = path.stem
+    return "NOISY" in stem or stem.lower().endswith("_noisy")
+
+
+def find_images(sources: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Image files named by ``sources`` (files, or folders searched recursively), sorted.
+
+    Where a folder holds files marked noisy (SIDD's ``*NOISY*``, or ``<id>_noisy.*`` pairs),
+    only those are kept, so clean references beside them are never used for training.
+
+    Raises:
+        ImageError: a source that does not exist.
+    """
+    found: list[Path] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if _is_image(p))
+            if any(_noisy_marked(p) for p in files):
+                files = [p for p in files if _noisy_marked(p)]
+            found.extend(files)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise ImageError(f"{path}: no such file or folder")
+    return list(dict.fromkeys(found))
+
+
+def find_pairs(folder: str | os.PathLike[str]) -> list[tuple[str, Path, Path]]:
+    """Noisy/clean pairs in ``folder``: ``<id>_noisy.*`` + ``<id>_clean.*``, or the same names
+    in ``noisy/`` and ``clean/``. Returns (id, noisy path, clean path), sorted by id.
+
+    Raises:
+        ImageError: no such folder, no pairs, or a noisy file without its clean partner.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ImageError(f"{folder}: no such folder")
+    pairs: list[tuple[str, Path, Path]] = []
+    if (folder / "noisy").is_dir() and (folder / "clean").is_dir():
+        clean = {p.stem: p for p in (folder / "clean").iterdir() if _is_image(p)}
+        for noisy in sorted(p for p in (folder / "noisy").iterdir() if _is_image(p)):
+            if noisy.stem not in clean:
+                raise ImageError(f"{noisy}: no clean image of the same name in {folder / 'clean'}")
+            pairs.append((noisy.stem, noisy, clean[noisy.stem]))
+    else:
+        files = {p.stem: p for p in folder.iterdir() if _is_image(p)}
+        for stem, noisy in sorted(files.items()):
+            if stem.lower().endswith("_noisy"):
+                ident = stem[: -len("_noisy")]
+                partner = files.get(
+                    ident + stem[-6:].replace("noisy", "clean").replace("NOISY", "CLEAN")
+                )
+                if partner is None:
+                    raise ImageError(f"{noisy}: no {ident}_clean.* beside it")
+                pairs.append((ident, noisy, partner))
+    if not pairs:
+        raise ImageError(f"{folder}: no noisy/clean pairs (<id>_noisy.* + <id>_clean.*)")
+    return pairs

@@ -1,0 +1,321 @@
+"""``train()``: the three-stage self-supervised schedule, resumable, on CPU, GPU or N GPUs.
+
+Run directory layout:
+    config.json               the resolved configuration
+    metrics.jsonl             one JSON object per log line (loss, lr, steps/s, val PSNR)
+    checkpoints/<stage>.pt    latest state of each stage (atomic writes)
+    checkpoints/<stage>_best.pt  best validation weights of the stage (with --val)
+    model.pt                  the trained networks, all ``sassid denoise`` needs
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from sassid import distributed
+from sassid.checkpoint import (
+    CHECKPOINT_FORMAT,
+    build_net,
+    load_file,
+    load_weights_into,
+    net_kwargs,
+    save_atomic,
+    save_model,
+)
+from sassid.config import TrainConfig
+from sassid.data import PatchSampler, load_noisy_images
+from sassid.errors import TrainingError
+from sassid.inference import denoise_pixels
+from sassid.io import find_pairs
+from sassid.metrics import psnr
+from sassid.stages import StageSpec, stage_specs, teacher_targets
+
+__all__ = ["train", "resolve_device"]
+
+
+def resolve_device(device: str, local_rank: int = 0) -> torch.device:
+    """``auto`` is CUDA when available, else CPU."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise TrainingError("--device cuda: no CUDA device is available")
+        return torch.device("cuda", local_rank)
+    if device != "cpu":
+        raise TrainingError(f"unknown device {device!r} (use auto, cpu or cuda)")
+    return torch.device("cpu")
+
+
+class MetricsLog:
+    """Appends JSON lines to metrics.jsonl and, when tensorboard is installed, its events."""
+
+    def __init__(self, run_dir: Path, enabled: bool) -> None:
+        self.enabled = enabled
+        self.path = run_dir / "metrics.jsonl"
+        self.writer: Any = None
+        if enabled:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(str(run_dir / "tensorboard"))
+            except ImportError:
+                self.writer = None
+
+    def write(self, record: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for key, value in record.items():
+                if key not in ("stage", "step") and isinstance(value, (int, float)):
+                    self.writer.add_scalar(f"{record['stage']}/{key}", value, record["step"])
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
+    try:
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write_test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise TrainingError(f"{run_dir}: cannot write there ({exc.strerror})") from None
+    saved = run_dir / "config.json"
+    has_checkpoints = any((run_dir / "checkpoints").glob("*.pt"))
+    if resume:
+        if not saved.exists():
+            raise TrainingError(f"{run_dir}: nothing to resume (no config.json)")
+        previous = json.loads(saved.read_text())
+        if previous != json.loads(json.dumps(config.to_dict())):
+            changed = sorted(k for k in previous if previous[k] != config.to_dict().get(k))
+            raise TrainingError(
+                f"{run_dir}: --resume with another configuration (differs in: "
+                f"{', '.join(changed) or 'keys'}); use the run's own config.json"
+            )
+    elif has_checkpoints:
+        raise TrainingError(f"{run_dir}: already holds a run; pass --resume or use another -o")
+    tmp = saved.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    os.replace(tmp, saved)
+
+
+def _validate(
+    net: nn.Module, pairs: list[tuple[str, np.ndarray, np.ndarray]], device: torch.device
+) -> float:
+    """Mean PSNR of the net's uint8-rounded output over the validation pairs."""
+    net.eval()
+    scores = [psnr(denoise_pixels(net, noisy, device), clean) for _, noisy, clean in pairs]
+    net.train()
+    return float(np.mean(scores))
+
+
+def _run_stage(
+    spec: StageSpec,
+    index: int,
+    student: nn.Module,
+    teachers: dict[str, nn.Module],
+    images: list[np.ndarray],
+    config: TrainConfig,
+    run_dir: Path,
+    device: torch.device,
+    dist: distributed.DistInfo,
+    log: MetricsLog,
+    val_pairs: list[tuple[str, np.ndarray, np.ndarray]],
+    resume_payload: dict[str, Any] | None,
+    progress: bool,
+) -> nn.Module:
+    stage = config.stage(spec.name)
+    if config.batch_size % dist.world_size:
+        raise TrainingError(
+            f"batch_size {config.batch_size} does not split over {dist.world_size} processes"
+        )
+    student.to(device).train()
+    for teacher in teachers.values():
+        teacher.to(device).eval().requires_grad_(False)
+    optimizer = torch.optim.Adam(student.parameters(), lr=stage.lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=stage.steps, eta_min=0)
+    generator = torch.Generator().manual_seed(config.seed * 1000 + index * 10 + dist.rank)
+    start, best = 0, -float("inf")
+    if resume_payload is not None:
+        student.load_state_dict(resume_payload["nets"][spec.name])
+        optimizer.load_state_dict(resume_payload["optimizer"])
+        scheduler.load_state_dict(resume_payload["scheduler"])
+        generator.set_state(resume_payload["rng"]["data"][dist.rank])
+        start, best = resume_payload["step"], resume_payload.get("best_psnr", best)
+    model = distributed.wrap_student(student, dist, device)
+    sampler = PatchSampler(images, config.patch_size, generator)
+    per_process = config.batch_size // dist.world_size
+    checkpoint_path = run_dir / "checkpoints" / f"{spec.name}.pt"
+
+    def save_checkpoint(step: int) -> None:
+        states: list[Any] = [None] * dist.world_size
+        if dist.enabled:
+            torch.distributed.all_gather_object(states, generator.get_state())
+        else:
+            states = [generator.get_state()]
+        if not dist.is_main:
+            return
+        nets = {name: t.state_dict() for name, t in teachers.items()}
+        nets[spec.name] = student.state_dict()
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "stage": spec.name,
+            "step": step,
+            "stage_steps": stage.steps,
+            "config": config.to_dict(),
+            "nets": nets,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": {"data": states},
+            "best_psnr": best,
+        }
+        save_atomic(payload, checkpoint_path)
+
+    bar = tqdm(
+        total=stage.steps,
+        initial=start,
+        desc=f"stage {index + 1}/3 {spec.name.upper()}",
+        unit="step",
+        disable=not (progress and dist.is_main),
+        dynamic_ncols=True,
+    )
+    loss_sum, loss_count, window_start = torch.zeros((), device=device), 0, time.perf_counter()
+    for step in range(start + 1, stage.steps + 1):
+        noisy = sampler.batch(per_process).to(device, non_blocking=True)
+        targets = teacher_targets(spec, noisy, teachers, config)
+        loss = spec.loss(model(noisy), noisy, targets)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        loss_sum += loss.detach()
+        loss_count += 1
+        bar.update(1)
+        if step % config.log_every == 0 or step == stage.steps:
+            if dist.enabled:
+                torch.distributed.all_reduce(loss_sum)
+                loss_sum /= dist.world_size
+            elapsed = time.perf_counter() - window_start
+            mean_loss = float(loss_sum) / loss_count
+            record = {
+                "stage": spec.name,
+                "step": step,
+                "loss": mean_loss,
+                "lr": scheduler.get_last_lr()[0],
+                "steps_per_s": loss_count / elapsed,
+            }
+            log.write(record)
+            bar.set_postfix(loss=f"{mean_loss:.3f}")
+            loss_sum.zero_()
+            loss_count, window_start = 0, time.perf_counter()
+        if val_pairs and dist.is_main and (step % config.val_every == 0 or step == stage.steps):
+            score = _validate(student, val_pairs, device)
+            log.write({"stage": spec.name, "step": step, "val_psnr": score})
+            bar.set_postfix(loss=bar.postfix, val_psnr=f"{score:.2f}")
+            if score > best:
+                best = score
+                save_atomic(
+                    {
+                        "format": CHECKPOINT_FORMAT,
+                        "stage": spec.name,
+                        "step": step,
+                        "nets": {spec.name: student.state_dict()},
+                        "val_psnr": score,
+                    },
+                    run_dir / "checkpoints" / f"{spec.name}_best.pt",
+                )
+        if step % config.checkpoint_every == 0 or step == stage.steps:
+            save_checkpoint(step)
+    bar.close()
+    distributed.barrier(dist)
+    return student.eval()
+
+
+def train(
+    sources: Sequence[str | os.PathLike[str]],
+    run_dir: str | os.PathLike[str],
+    config: TrainConfig | None = None,
+    *,
+    resume: bool = False,
+    device: str = "auto",
+    val: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> Path:
+    """Train BNN, LAN and U-Net on the noisy images in ``sources``; return the model file path.
+
+    Clean images are never used for training; ``val`` (a folder of ``<id>_noisy.*`` /
+    ``<id>_clean.*`` pairs) only reports validation PSNR and keeps each stage's best weights.
+    """
+    config = config or TrainConfig()
+    run_dir = Path(run_dir)
+    device_kind = "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+    dist = distributed.setup(device_kind)
+    try:
+        torch_device = resolve_device(device, dist.local_rank)
+        if dist.is_main:
+            _prepare_run_dir(run_dir, config, resume)
+        distributed.barrier(dist)
+        images, _ = load_noisy_images(sources, config.patch_size)
+        val_pairs = _load_val(val) if val is not None else []
+        log = MetricsLog(run_dir, dist.is_main)
+        nets: dict[str, nn.Module] = {}
+        kwargs = {name: net_kwargs(name, config) for name in ("bnn", "lan", "unet")}
+        for index, spec in enumerate(stage_specs(config)):
+            stage = config.stage(spec.name)
+            checkpoint = run_dir / "checkpoints" / f"{spec.name}.pt"
+            payload = load_file(checkpoint) if resume and checkpoint.exists() else None
+            torch.manual_seed(config.seed * 1000 + index)
+            net = build_net(spec.name, kwargs[spec.name])
+            if payload is not None and payload["step"] >= payload["stage_steps"]:
+                net.load_state_dict(payload["nets"][spec.name])
+                nets[spec.name] = net.eval()
+                continue
+            if stage.init is not None and payload is None:
+                load_weights_into(net, spec.name, stage.init)
+            if stage.skip:
+                nets[spec.name] = net.eval()
+                continue
+            teachers = {name: nets[name] for name in spec.teachers}
+            nets[spec.name] = _run_stage(
+                spec,
+                index,
+                net,
+                teachers,
+                images,
+                config,
+                run_dir,
+                torch_device,
+                dist,
+                log,
+                val_pairs,
+                payload,
+                progress,
+            )
+        log.close()
+        model_path = run_dir / "model.pt"
+        if dist.is_main:
+            cpu_nets = {name: net.cpu() for name, net in nets.items()}
+            save_model(model_path, cpu_nets, kwargs, config.to_dict())
+        return model_path
+    finally:
+        distributed.teardown(dist)
+
+
+def _load_val(folder: str | os.PathLike[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    from sassid.io import read_image
+
+    return [(name, read_image(n).pixels, read_image(c).pixels) for name, n, c in find_pairs(folder)]
