@@ -7,6 +7,7 @@ caused by input print one line, ``sassid: error: ...``, and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -38,7 +39,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         val=args.val,
         progress=not args.quiet,
     )
-    print(f"model written to {model}")
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"model written to {model}")
     return 0
 
 

@@ -1,0 +1,37 @@
+"""Small fabricated inputs for fast CPU tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from sassid.config import TrainConfig, config_from_dict
+
+TINY = {
+    "batch_size": 2,
+    "patch_size": 32,
+    "log_every": 1,
+    "checkpoint_every": 2,
+    "val_every": 2,
+    "bnn": {"steps": 4, "enc_channels": 8, "dec_channels": 16},
+    "lan": {"steps": 4, "width": 16},
+    "unet": {"steps": 4, "enc_channels": 8, "dec_channels": 16},
+}
+
+
+def tiny_config(**changes: object) -> TrainConfig:
+    data = {**TINY, **changes}
+    return config_from_dict(data)
+
+
+def write_noisy_images(folder: Path, count: int = 3, size: tuple[int, int] = (48, 64)) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        clean = np.linspace(40, 200, size[1])[None, :, None] * np.ones((size[0], 1, 3))
+        noisy = np.clip(clean + rng.normal(0, 20, clean.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(folder / f"img{i}_noisy.png")
+        Image.fromarray(clean.astype(np.uint8)).save(folder / f"img{i}_clean.png")
+    return folder

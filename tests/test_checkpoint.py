@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from sassid.checkpoint import CheckpointError, load_file, load_model, save_atomic, save_model
+from sassid.nets import UNet
+
+
+def test_kill_during_write_keeps_previous_checkpoint(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    path = tmp_path / "bnn.pt"
+    save_atomic({"step": 1, "w": torch.ones(3)}, path)
+
+    real_save = torch.save
+
+    def dying_save(obj, f, *args, **kwargs):  # noqa: ANN001, ANN202
+        real_save(obj, f, *args, **kwargs)
+        with open(f, "r+b") as handle:  # half-written file, then the process "dies"
+            handle.truncate(40)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", dying_save)
+    with pytest.raises(KeyboardInterrupt):
+        save_atomic({"step": 2, "w": torch.zeros(3)}, path)
+    monkeypatch.undo()
+    assert load_file(path)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["bnn.pt"], "no temp file left behind"
+
+
+def test_model_file_round_trip(tmp_path: Path) -> None:
+    net = UNet(enc_channels=8, dec_channels=16)
+    save_model(
+        tmp_path / "model.pt", {"unet": net}, {"unet": {"enc_channels": 8, "dec_channels": 16}}
+    )
+    loaded = load_model(tmp_path)["unet"]
+    x = torch.rand(1, 3, 20, 30) * 255
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), net.eval()(x))
+
+
+def test_bad_files(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="no such file"):
+        load_file(tmp_path / "x.pt")
+    (tmp_path / "x.pt").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="unreadable checkpoint"):
+        load_file(tmp_path / "x.pt")
+    torch.save({"a": torch.ones(1)}, tmp_path / "y.pt")
+    with pytest.raises(CheckpointError, match="not a sassid model file"):
+        load_model(tmp_path / "y.pt")

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sassid.config import TrainConfig, config_from_dict, load_config, preset, with_steps
+from sassid.errors import ConfigError
+
+
+def test_paper_preset_is_the_authors_schedule() -> None:
+    c = preset("paper")
+    assert (c.batch_size, c.patch_size) == (8, 256)
+    for stage in (c.bnn, c.lan, c.unet):
+        assert stage.steps == 400_000 and stage.lr == 3e-4
+    assert (c.bnn.blind_size, c.lan.receptive_field, c.lan.loss) == (9, 3, "unweighted")
+    assert (c.alpha.lower, c.alpha.upper, c.alpha.window) == (1.0, 5.0, 7)
+
+
+def test_toml_overrides_and_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('preset = "quick"\nseed = 3\n[lan]\nloss = "alpha"\n[unet]\nlr = 1\n')
+    c = load_config(path)
+    assert c.preset == "quick" and c.seed == 3 and c.lan.loss == "alpha" and c.unet.lr == 1.0
+    assert c.bnn == preset("quick").bnn
+    assert config_from_dict(c.to_dict(), TrainConfig()) == c
+    assert with_steps(c, 7).unet.steps == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[bnn]\nsteps = 5\ncolour = 1\n", r"unknown key '\[bnn\] colour'"),
+        ("batch = 3\n", "unknown key 'batch'"),
+        ("[lan]\nloss = 'l2'\n", r"\[lan\] loss must be one of"),
+        ("patch_size = 100\n", "patch_size must be a multiple of 32"),
+        ("[bnn]\nblind_size = 4\n", "blind_size must be odd"),
+        ("[bnn]\nsteps = 'many'\n", r"\[bnn\] steps must be an integer"),
+        ("[unet]\nskip = true\n", "skip = true needs init"),
+        ("[alpha]\nlower = 6.0\n", "lower <= upper"),
+        ("seed = true\n", "seed must be an integer"),
+        ("bnn = 3\n", "bnn must be a table"),
+        ("[bnn\n", "not valid TOML"),
+    ],
+)
+def test_bad_values_rejected_in_one_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_unknown_preset() -> None:
+    with pytest.raises(ConfigError, match="unknown preset 'fast'"):
+        preset("fast")

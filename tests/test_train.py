@@ -1,0 +1,156 @@
+"""Training on tiny images on the CPU: stages, resume equality, DDP, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import sassid.train as train_module
+from sassid.checkpoint import load_file, load_model
+from sassid.errors import TrainingError
+from sassid.train import train
+from tests.helpers import tiny_config, write_noisy_images
+
+
+def _losses(run_dir: Path) -> list[tuple[str, int, float]]:
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [(r["stage"], r["step"], r["loss"]) for r in lines if "loss" in r]
+
+
+def test_three_stages_write_checkpoints_and_model(tmp_path: Path) -> None:
+    data = write_noisy_images(tmp_path / "data")
+    model = train([data], tmp_path / "run", tiny_config(), device="cpu", progress=False, val=data)
+    nets = load_model(model)
+    assert set(nets) == {"bnn", "lan", "unet"}
+    for stage in ("bnn", "lan", "unet"):
+        payload = load_file(tmp_path / "run" / "checkpoints" / f"{stage}.pt")
+        assert payload["step"] == 4 and payload["stage"] == stage
+        assert {"optimizer", "scheduler", "rng", "config", "nets"} <= set(payload)
+        assert (tmp_path / "run" / "checkpoints" / f"{stage}_best.pt").exists()
+    assert [s for s, _, _ in _losses(tmp_path / "run")] == ["bnn"] * 4 + ["lan"] * 4 + ["unet"] * 4
+    records = (tmp_path / "run" / "metrics.jsonl").read_text()
+    assert '"val_psnr"' in records
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["bnn"]["steps"] == 4
+
+
+def test_teachers_stay_frozen(tmp_path: Path) -> None:
+    data = write_noisy_images(tmp_path / "data")
+    train([data], tmp_path / "run", tiny_config(), device="cpu", progress=False)
+    bnn_stage = load_file(tmp_path / "run" / "checkpoints" / "bnn.pt")["nets"]["bnn"]
+    unet_stage = load_file(tmp_path / "run" / "checkpoints" / "unet.pt")["nets"]["bnn"]
+    for key, value in bnn_stage.items():
+        assert torch.equal(value, unet_stage[key]), key
+
+
+@pytest.mark.parametrize("kill_at", [("bnn", 2), ("lan", 2), ("unet", 2)])
+def test_resume_gives_the_same_losses(tmp_path: Path, monkeypatch, kill_at) -> None:  # noqa: ANN001
+    data = write_noisy_images(tmp_path / "data")
+    config = tiny_config()
+    train([data], tmp_path / "whole", config, device="cpu", progress=False)
+
+    real_save = train_module.save_atomic
+
+    def save_then_die(payload, path):  # noqa: ANN001, ANN202
+        real_save(payload, path)
+        if (payload.get("stage"), payload.get("step")) == kill_at and "optimizer" in payload:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "save_atomic", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        train([data], tmp_path / "split", config, device="cpu", progress=False)
+    monkeypatch.undo()
+    train([data], tmp_path / "split", config, device="cpu", progress=False, resume=True)
+    assert _losses(tmp_path / "split") == _losses(tmp_path / "whole")
+
+
+def test_resume_with_another_config_is_refused(tmp_path: Path) -> None:
+    data = write_noisy_images(tmp_path / "data")
+    train([data], tmp_path / "run", tiny_config(), device="cpu", progress=False)
+    with pytest.raises(TrainingError, match="--resume with another configuration.*seed"):
+        train(
+            [data], tmp_path / "run", tiny_config(seed=5), device="cpu", progress=False, resume=True
+        )
+    with pytest.raises(TrainingError, match="already holds a run"):
+        train([data], tmp_path / "run", tiny_config(), device="cpu", progress=False)
+
+
+def test_skip_stage_with_given_weights(tmp_path: Path) -> None:
+    data = write_noisy_images(tmp_path / "data")
+    first = train([data], tmp_path / "a", tiny_config(), device="cpu", progress=False)
+    config = tiny_config(bnn={**tiny_config().to_dict()["bnn"], "init": str(first), "skip": True})
+    train([data], tmp_path / "b", config, device="cpu", progress=False)
+    assert [s for s, _, _ in _losses(tmp_path / "b")] == ["lan"] * 4 + ["unet"] * 4
+    a, b = load_model(first)["bnn"], load_model(tmp_path / "b")["bnn"]
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
+def test_bad_inputs(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(TrainingError, match="no images"):
+        train([tmp_path / "empty"], tmp_path / "r1", tiny_config(), device="cpu")
+    with pytest.raises(TrainingError, match="no such file or folder"):
+        train([tmp_path / "absent"], tmp_path / "r2", tiny_config(), device="cpu")
+    small = write_noisy_images(tmp_path / "small", count=1, size=(16, 16))
+    (small / "broken_noisy.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    with pytest.warns(UserWarning, match="skipped"), pytest.raises(TrainingError, match="none of"):
+        train([small], tmp_path / "r3", tiny_config(), device="cpu")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write anywhere")
+def test_unwritable_run_dir(tmp_path: Path) -> None:  # pragma: no cover - CI runs as root
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(TrainingError, match="cannot write"):
+        train([write_noisy_images(tmp_path / "d")], locked / "run", tiny_config(), device="cpu")
+
+
+def test_unwritable_run_dir_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(TrainingError, match="cannot write there"):
+        train([write_noisy_images(tmp_path / "d")], tmp_path / "file", tiny_config(), device="cpu")
+
+
+@pytest.mark.slow
+def test_two_process_gloo_run(tmp_path: Path) -> None:
+    data = write_noisy_images(tmp_path / "data")
+    config = tmp_path / "tiny.toml"
+    config.write_text(
+        "batch_size = 2\npatch_size = 32\nlog_every = 1\ncheckpoint_every = 2\n"
+        "[bnn]\nsteps = 3\nenc_channels = 8\ndec_channels = 16\n"
+        "[lan]\nsteps = 3\nwidth = 16\n[unet]\nsteps = 3\nenc_channels = 8\ndec_channels = 16\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "sassid",
+            "train",
+            str(data),
+            "-o",
+            str(tmp_path / "run"),
+            "--config",
+            str(config),
+            "--device",
+            "cpu",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("model written") == 1, "only rank 0 reports"
+    assert len(_losses(tmp_path / "run")) == 9, "only rank 0 logs, once per step"
+    assert set(load_model(tmp_path / "run")) == {"bnn", "lan", "unet"}
