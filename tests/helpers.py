@@ -35,3 +35,20 @@ def write_noisy_images(folder: Path, count: int = 3, size: tuple[int, int] = (48
         Image.fromarray(noisy).save(folder / f"img{i}_noisy.png")
         Image.fromarray(clean.astype(np.uint8)).save(folder / f"img{i}_clean.png")
     return folder
+
+
+def write_tiny_model(path: Path) -> Path:
+    """A model file with narrow random networks (fast to run)."""
+    import torch
+
+    from sassid.checkpoint import build_net, save_model
+
+    kwargs = {
+        "bnn": {"blind_size": 9, "enc_channels": 8, "dec_channels": 16},
+        "lan": {"receptive_field": 3, "width": 16},
+        "unet": {"enc_channels": 8, "dec_channels": 16},
+    }
+    torch.manual_seed(0)
+    nets = {name: build_net(name, kw) for name, kw in kwargs.items()}
+    save_model(path, nets, kwargs)
+    return path

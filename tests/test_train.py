@@ -87,7 +87,10 @@ def test_skip_stage_with_given_weights(tmp_path: Path) -> None:
     train([data], tmp_path / "b", config, device="cpu", progress=False)
     assert [s for s, _, _ in _losses(tmp_path / "b")] == ["lan"] * 4 + ["unet"] * 4
     a, b = load_model(first)["bnn"], load_model(tmp_path / "b")["bnn"]
-    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert all(
+        torch.equal(x, y)
+        for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+    )
 
 
 def test_bad_inputs(tmp_path: Path) -> None:

@@ -130,6 +130,11 @@ def load_model(path: str | os.PathLike[str]) -> dict[str, nn.Module]:
     payload = load_file(path)
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise CheckpointError(f"{path}: not a sassid model file")
+    return nets_from_model_payload(payload)
+
+
+def nets_from_model_payload(payload: dict[str, Any]) -> dict[str, nn.Module]:
+    """Build and load each ``{kwargs, state_dict}`` entry of ``payload["nets"]``, eval mode."""
     nets = {}
     for name, entry in payload["nets"].items():
         net = build_net(name, dict(entry["kwargs"]))

@@ -44,6 +44,93 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_denoise(args: argparse.Namespace) -> int:
+    from sassid.denoise import denoise_files
+
+    report = denoise_files(
+        args.inputs,
+        args.output,
+        args.model,
+        net=args.net,
+        tile=args.tile,
+        overlap=args.overlap,
+        ensemble=args.ensemble,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    print(f"{len(report.written)} written, {len(report.failed)} failed")
+    return 1 if report.failed else 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from sassid.evaluate import evaluate
+
+    result = evaluate(
+        args.model,
+        args.data,
+        net=args.net,
+        tile=args.tile,
+        overlap=args.overlap,
+        ensemble=args.ensemble,
+        device=args.device,
+        ssim_convention=args.ssim,
+        save_images=args.save_images,
+        progress=not args.quiet,
+    )
+    if args.lpips:
+        from sassid.lpips import lpips_note
+
+        print(lpips_note())
+    print(result.table())
+    if args.json:
+        result.write_json(args.json)
+    if args.csv:
+        result.write_csv(args.csv)
+    return 0
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    from sassid.submit import submit_dnd, submit_sidd
+
+    options = dict(
+        net=args.net, ensemble=not args.no_ensemble, device=args.device, progress=not args.quiet
+    )
+    if args.benchmark == "sidd":
+        written = list(submit_sidd(args.model, args.data, args.output, **options))
+    else:
+        written = submit_dnd(args.model, args.data, args.output, **options)
+    print(f"wrote {len(written)} files under {args.output}")
+    return 0
+
+
+def _add_inference_options(p: argparse.ArgumentParser, tiling: bool = True) -> None:
+    p.add_argument(
+        "-m",
+        "--model",
+        required=True,
+        help="run directory, model file from `sassid train`, or reference-format weights",
+    )
+    p.add_argument(
+        "--net",
+        default="unet",
+        choices=["unet", "bnn", "lan", "fusion"],
+        help="network to run (fusion: (1-alpha) BNN + alpha LAN, paper Table 3)",
+    )
+    if tiling:
+        p.add_argument(
+            "--tile",
+            type=int,
+            default=512,
+            help="tile side in pixels; 0 = whole image (default 512)",
+        )
+        p.add_argument(
+            "--overlap", type=int, default=64, help="tile overlap in pixels (default 64)"
+        )
+        p.add_argument("--ensemble", action="store_true", help="x8 flip/rotate self-ensemble")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sassid",
@@ -85,6 +172,53 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     t.set_defaults(func=_cmd_train)
+
+    d = sub.add_parser(
+        "denoise",
+        help="denoise photos with a trained model",
+        description="Denoise photos; output keeps format, bit depth, ICC and EXIF.",
+    )
+    d.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    d.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output folder (or file, for a single input)",
+    )
+    _add_inference_options(d)
+    d.set_defaults(func=_cmd_denoise)
+
+    e = sub.add_parser("evaluate", help="PSNR/SSIM of a model on noisy/clean pairs")
+    e.add_argument(
+        "data",
+        metavar="DATA",
+        help="folder of <id>_noisy/<id>_clean pairs, noisy/ + clean/, or SIDD validation .mat",
+    )
+    _add_inference_options(e)
+    e.add_argument(
+        "--ssim",
+        default="skimage",
+        choices=["skimage", "matlab3d"],
+        help="SSIM convention (see sassid.metrics)",
+    )
+    e.add_argument("--json", metavar="FILE", help="write the summary and per-image rows as JSON")
+    e.add_argument("--csv", metavar="FILE", help="write per-image rows as CSV")
+    e.add_argument("--save-images", metavar="DIR", help="write noisy | denoised | clean strips")
+    e.add_argument("--lpips", action="store_true", help="LPIPS (needs local AlexNet weights)")
+    e.set_defaults(func=_cmd_evaluate)
+
+    s = sub.add_parser("submit", help="write SIDD or DND benchmark submissions")
+    s.add_argument("benchmark", choices=["sidd", "dnd"])
+    s.add_argument("data", help="SIDD: BenchmarkNoisyBlocksSrgb.mat; DND: folder with info.mat")
+    s.add_argument("-o", "--output", required=True, help="output folder")
+    _add_inference_options(s, tiling=False)
+    s.add_argument(
+        "--no-ensemble",
+        action="store_true",
+        help="skip the x8 self-ensemble the reference uses for submissions",
+    )
+    s.set_defaults(func=_cmd_submit)
     return parser
 
 

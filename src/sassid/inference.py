@@ -1,20 +1,106 @@
-"""Running a trained network on a whole photo (arrays in, arrays out)."""
+"""Running trained networks on photos: the ``unet`` denoiser, the teachers, or their fusion.
+
+``Denoiser`` wraps a model file's networks and applies the chosen one with optional tiling and
+the x8 self-ensemble. ``net = "fusion"`` is the paper's image-level fusion (Table 3):
+(1 - alpha) * BNN + alpha * LAN, alpha from the BNN output.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 import torch
-from torch import nn
+from torch import Tensor, nn
 
+from sassid.adaptive import alpha_map
 from sassid.io import from_pixels, to_pixels
+from sassid.tiling import ensemble_x8, run_tiled
 
-__all__ = ["denoise_pixels"]
+__all__ = ["Denoiser", "denoise_pixels", "NET_CHOICES"]
+
+NET_CHOICES = ("unet", "bnn", "lan", "fusion")
+
+
+def _fusion(bnn: nn.Module, lan: nn.Module) -> Callable[[Tensor], Tensor]:
+    def fused(x: Tensor) -> Tensor:
+        bnn_out = bnn(x)
+        alpha = alpha_map(bnn_out)
+        return (1 - alpha) * bnn_out + alpha * lan(x)
+
+    return fused
+
+
+@dataclass
+class Denoiser:
+    """Apply one of a model's networks to whole photos.
+
+    Args:
+        nets: networks by name (``load_model`` output).
+        net: ``unet`` (the method), ``bnn``, ``lan`` or ``fusion``.
+        tile: tile side in pixels (0: whole image); overlap: pixels shared by adjacent tiles.
+        ensemble: average the x8 flips/rotations.
+    """
+
+    nets: dict[str, nn.Module]
+    net: str = "unet"
+    tile: int = 512
+    overlap: int = 64
+    ensemble: bool = False
+    device: torch.device | str = "cpu"
+
+    def __post_init__(self) -> None:
+        needed = ("bnn", "lan") if self.net == "fusion" else (self.net,)
+        missing = [n for n in needed if n not in self.nets]
+        if self.net not in NET_CHOICES:
+            raise ValueError(f"unknown net {self.net!r} (choose from {', '.join(NET_CHOICES)})")
+        if missing:
+            from sassid.errors import SassidError
+
+            raise SassidError(
+                f"the model has no {' or '.join(missing)} network for --net {self.net}"
+            )
+        for n in needed:
+            self.nets[n].to(self.device).eval()
+        self._fn: Callable[[Tensor], Tensor] = (
+            _fusion(self.nets["bnn"], self.nets["lan"])
+            if self.net == "fusion"
+            else self.nets[self.net]
+        )
+
+    def tensor(self, x: Tensor, on_tile: Callable[[], None] | None = None) -> Tensor:
+        """(1, 3, H, W) in [0, 255] -> denoised, same shape."""
+        fn = self._fn
+        if self.ensemble:
+            base = fn
+            fn = lambda t: ensemble_x8(base, t)  # noqa: E731
+        with torch.inference_mode():
+            x = x.to(self.device)
+            if self.tile:
+                return run_tiled(fn, x, self.tile, self.overlap, on_tile)
+            return fn(x)
+
+    def pixels(self, pixels: np.ndarray, on_tile: Callable[[], None] | None = None) -> np.ndarray:
+        """HWC uint8/uint16 -> denoised, same dtype (rounded half up, clamped)."""
+        x = torch.from_numpy(to_pixels(pixels))[None]
+        out = self.tensor(x, on_tile)[0].float().cpu().numpy()
+        return from_pixels(out, pixels.dtype.type)
+
+    def tiles_for(self, height: int, width: int) -> int:
+        from sassid.tiling import tile_grid
+
+        if not self.tile or (height <= self.tile and width <= self.tile):
+            return 1
+        return len(tile_grid(height, self.tile, self.overlap)) * len(
+            tile_grid(width, self.tile, self.overlap)
+        )
 
 
 def denoise_pixels(
     net: nn.Module, pixels: np.ndarray, device: torch.device | str = "cpu"
 ) -> np.ndarray:
-    """Denoise an HWC uint8/uint16 photo in one pass; returns the same dtype, rounded."""
+    """Denoise an HWC uint8/uint16 photo with one network in one pass; same dtype, rounded."""
     x = torch.from_numpy(to_pixels(pixels))[None].to(device)
     with torch.inference_mode():
         out = net(x)[0].float().cpu().numpy()

@@ -1,0 +1,101 @@
+"""``denoise_files()``: denoise photos on disk, keeping format, bit depth, ICC profile and EXIF."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from sassid.errors import SassidError
+from sassid.inference import Denoiser
+from sassid.io import IMAGE_SUFFIXES, Photo, read_image, write_image
+from sassid.models import load_networks
+
+__all__ = ["DenoiseReport", "denoise_files", "output_paths"]
+
+
+@dataclass
+class DenoiseReport:
+    written: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def output_paths(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list[tuple[Path, Path]]:
+    """(input, output) file pairs. A single input file with an image-suffixed ``output`` writes
+    there; otherwise ``output`` is a folder, and files found in an input folder keep their path
+    relative to it."""
+    if len(inputs) == 1 and Path(inputs[0]).is_file() and output.suffix.lower() in IMAGE_SUFFIXES:
+        return [(Path(inputs[0]), output)]
+    pairs = []
+    for source in map(Path, inputs):
+        if source.is_dir():
+            for path in _all_images(source):
+                pairs.append((path, output / path.relative_to(source)))
+        else:  # a missing file is reported by read_image, and the batch goes on
+            pairs.append((source, output / source.name))
+    return pairs
+
+
+def _all_images(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+    )
+
+
+def denoise_files(
+    inputs: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    model: str | os.PathLike[str],
+    *,
+    net: str = "unet",
+    tile: int = 512,
+    overlap: int = 64,
+    ensemble: bool = False,
+    device: str = "auto",
+    progress: bool = True,
+) -> DenoiseReport:
+    """Denoise every photo in ``inputs`` into ``output``; a bad file is reported and skipped."""
+    from sassid.train import resolve_device
+
+    if tile and tile <= overlap:
+        raise SassidError(f"--tile ({tile}) must be larger than --overlap ({overlap})")
+    denoiser = Denoiser(
+        load_networks(model, net),
+        net=net,
+        tile=tile,
+        overlap=overlap,
+        ensemble=ensemble,
+        device=resolve_device(device),
+    )
+    pairs = output_paths(inputs, Path(output))
+    report = DenoiseReport()
+    bar = tqdm(total=len(pairs), unit="photo", disable=not progress, dynamic_ncols=True)
+    for source, target in pairs:
+        bar.set_description(source.name[:30])
+        try:
+            photo = read_image(source)
+            h, w = photo.pixels.shape[:2]
+            tiles = tqdm(
+                total=denoiser.tiles_for(h, w),
+                unit="tile",
+                leave=False,
+                disable=not progress or denoiser.tiles_for(h, w) == 1,
+            )
+            pixels = denoiser.pixels(photo.pixels, on_tile=tiles.update)
+            tiles.close()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_image(target, Photo(pixels, target, photo.icc_profile, photo.exif))
+            report.written.append(target)
+        except (SassidError, OSError) as exc:
+            message = str(exc) if isinstance(exc, SassidError) else f"{source}: {exc.strerror}"
+            report.failed.append((source, message))
+            bar.write(f"sassid: error: {message}", file=sys.stderr)
+        bar.update(1)
+    bar.close()
+    return report

@@ -1,0 +1,163 @@
+"""``evaluate()``: PSNR / SSIM / speed of a model on pairs of noisy and clean photos.
+
+Data: a folder of pairs (``<id>_noisy.*`` + ``<id>_clean.*``, or ``noisy/`` + ``clean/``), or
+SIDD validation (a folder or one of ``ValidationNoisyBlocksSrgb.mat`` /
+``ValidationGtBlocksSrgb.mat``). PSNR as the reference reports it (output rounded, per image,
+then the mean); SSIM in the named convention(s); seconds per megapixel of inference.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from sassid.errors import SassidError
+from sassid.inference import Denoiser
+from sassid.io import find_pairs, read_image, write_image
+from sassid.metrics import SSIM_CONVENTIONS, psnr, ssim
+
+__all__ = ["EvaluationResult", "evaluate", "iter_pairs", "evaluate_denoiser"]
+
+
+@dataclass
+class EvaluationResult:
+    rows: list[dict[str, object]] = field(default_factory=list)
+    summary: dict[str, object] = field(default_factory=dict)
+
+    def write_json(self, path: str | os.PathLike[str]) -> None:
+        Path(path).write_text(json.dumps({**self.summary, "per_image": self.rows}, indent=2) + "\n")
+
+    def write_csv(self, path: str | os.PathLike[str]) -> None:
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(self.rows[0]))
+            writer.writeheader()
+            writer.writerows(self.rows)
+
+    def table(self) -> str:
+        s = self.summary
+        conv = s["ssim_convention"]
+        lines = [
+            f"{'images':>8} {'PSNR dB':>9} {f'SSIM ({conv})':>18} {'s/MP':>8}",
+            f"{s['images']:>8} {s['psnr']:>9.2f} {s['ssim']:>18.4f} "
+            f"{s['seconds_per_megapixel']:>8.3f}",
+        ]
+        if "psnr_noisy" in s:
+            lines.append(f"{'noisy':>8} {s['psnr_noisy']:>9.2f} {s['ssim_noisy']:>18.4f}")
+        return "\n".join(lines)
+
+
+def iter_pairs(data: str | os.PathLike[str]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(id, noisy, clean) HWC arrays from any supported data source."""
+    path = Path(data)
+    sidd = _sidd_validation_files(path)
+    if sidd is not None:
+        from sassid.formats.sidd import read_blocks
+
+        noisy, clean = read_blocks(sidd[0]), read_blocks(sidd[1])
+        for n in range(noisy.shape[0]):
+            for k in range(noisy.shape[1]):
+                yield f"{n:02d}_{k:02d}", noisy[n, k], clean[n, k]
+        return
+    for ident, noisy_path, clean_path in find_pairs(path):
+        noisy, clean = read_image(noisy_path).pixels, read_image(clean_path).pixels
+        if noisy.shape != clean.shape:
+            raise SassidError(f"{noisy_path}: size {noisy.shape} differs from {clean_path}")
+        yield ident, noisy, clean
+
+
+def _sidd_validation_files(path: Path) -> tuple[Path, Path] | None:
+    folder = path if path.is_dir() else path.parent
+    noisy, clean = folder / "ValidationNoisyBlocksSrgb.mat", folder / "ValidationGtBlocksSrgb.mat"
+    if (path.is_dir() or path.suffix == ".mat") and noisy.exists():
+        if not clean.exists():
+            raise SassidError(f"{clean}: missing (needed beside {noisy.name})")
+        return noisy, clean
+    return None
+
+
+def evaluate_denoiser(
+    denoiser: Denoiser,
+    data: str | os.PathLike[str],
+    *,
+    ssim_convention: str = "skimage",
+    save_images: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    with_noisy: bool = True,
+) -> EvaluationResult:
+    """Score ``denoiser`` on every pair in ``data``."""
+    if ssim_convention not in SSIM_CONVENTIONS:
+        raise SassidError(f"unknown SSIM convention {ssim_convention!r}")
+    result = EvaluationResult()
+    seconds, megapixels = 0.0, 0.0
+    for ident, noisy, clean in tqdm(iter_pairs(data), unit="image", disable=not progress):
+        start = time.perf_counter()
+        denoised = denoiser.pixels(noisy)
+        seconds += time.perf_counter() - start
+        megapixels += noisy.shape[0] * noisy.shape[1] / 1e6
+        row: dict[str, object] = {
+            "image": ident,
+            "psnr": psnr(denoised, clean),
+            "ssim": ssim(denoised, clean, ssim_convention),
+        }
+        if with_noisy:
+            row["psnr_noisy"] = psnr(noisy, clean)
+            row["ssim_noisy"] = ssim(noisy, clean, ssim_convention)
+        result.rows.append(row)
+        if save_images is not None:
+            Path(save_images).mkdir(parents=True, exist_ok=True)
+            write_image(
+                Path(save_images) / f"{ident}.png", np.concatenate([noisy, denoised, clean], axis=1)
+            )
+    if not result.rows:
+        raise SassidError(f"{data}: no images to evaluate")
+    result.summary = {
+        "psnr": float(np.mean([r["psnr"] for r in result.rows])),
+        "ssim": float(np.mean([r["ssim"] for r in result.rows])),
+        "ssim_convention": ssim_convention,
+        "images": len(result.rows),
+        "seconds_per_megapixel": seconds / megapixels,
+        "net": denoiser.net,
+        "ensemble": denoiser.ensemble,
+    }
+    if with_noisy:
+        result.summary["psnr_noisy"] = float(np.mean([r["psnr_noisy"] for r in result.rows]))
+        result.summary["ssim_noisy"] = float(np.mean([r["ssim_noisy"] for r in result.rows]))
+    return result
+
+
+def evaluate(
+    model: str | os.PathLike[str],
+    data: str | os.PathLike[str],
+    *,
+    net: str = "unet",
+    tile: int = 512,
+    overlap: int = 64,
+    ensemble: bool = False,
+    device: str = "auto",
+    ssim_convention: str = "skimage",
+    save_images: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+) -> EvaluationResult:
+    """Load ``model`` and score it on ``data``; see the module docstring for formats."""
+    from sassid.models import load_networks
+    from sassid.train import resolve_device
+
+    denoiser = Denoiser(
+        load_networks(model, net),
+        net=net,
+        tile=tile,
+        overlap=overlap,
+        ensemble=ensemble,
+        device=resolve_device(device),
+    )
+    return evaluate_denoiser(
+        denoiser, data, ssim_convention=ssim_convention, save_images=save_images, progress=progress
+    )

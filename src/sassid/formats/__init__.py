@@ -1,0 +1,1 @@
+"""Readers and writers of the standard benchmarks' file formats (SIDD, DND)."""

@@ -1,0 +1,61 @@
+"""Load networks for inference from a run directory, a model file, a stage checkpoint, or
+weights in the authors' format."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from torch import nn
+
+from sassid.checkpoint import (
+    CHECKPOINT_FORMAT,
+    MODEL_FORMAT,
+    CheckpointError,
+    load_file,
+    nets_from_model_payload,
+)
+from sassid.nets import BNN, LAN, UNet, load_reference_weights
+from sassid.nets.reference_format import _lan_receptive_field
+
+__all__ = ["load_networks"]
+
+
+def load_networks(path: str | os.PathLike[str], net: str = "unet") -> dict[str, nn.Module]:
+    """Networks by name, in eval mode, from any supported model source.
+
+    Reference-format files hold one network: ``net`` says which (``unet``; ``bnn`` with the
+    paper's blind size 9; ``lan`` with the receptive field read from the weights).
+    """
+    path = Path(path)
+    if path.is_dir():
+        if not (path / "model.pt").exists():
+            raise CheckpointError(f"{path}: no model.pt (has training finished?)")
+        path = path / "model.pt"
+    payload = load_file(path)
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{path}: not a model file or state_dict")
+    if payload.get("format") == MODEL_FORMAT:
+        return nets_from_model_payload(payload)
+    if payload.get("format") == CHECKPOINT_FORMAT:
+        from sassid.checkpoint import net_kwargs
+        from sassid.config import config_from_dict
+
+        config = config_from_dict(payload["config"])
+        entries = {
+            name: {"kwargs": net_kwargs(name, config), "state_dict": state}
+            for name, state in payload["nets"].items()
+        }
+        return nets_from_model_payload({"nets": entries})
+    module: nn.Module
+    if net == "bnn":
+        module = BNN(9)
+    elif net == "lan":
+        module = LAN(_lan_receptive_field(payload) or 3)
+    elif net == "unet":
+        module = UNet()
+    else:
+        raise CheckpointError(
+            f"{path}: reference-format weights hold one network; --net {net} needs a model file"
+        )
+    return {net: load_reference_weights(module, payload).eval()}

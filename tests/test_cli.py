@@ -1,0 +1,196 @@
+"""The command line: denoise, evaluate and submit on tiny files, errors as one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.io import loadmat, savemat
+
+from sassid.cli import main
+from tests.conftest import DATA, OFFICIAL_LAN
+from tests.helpers import write_noisy_images, write_tiny_model
+
+
+def test_denoise_batch_goes_on_after_a_bad_file(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    data = write_noisy_images(tmp_path / "in", count=2)
+    (data / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    model = write_tiny_model(tmp_path / "model.pt")
+    code = main(
+        [
+            "denoise",
+            str(data),
+            "-o",
+            str(tmp_path / "out"),
+            "-m",
+            str(model),
+            "-q",
+            "--device",
+            "cpu",
+            "--tile",
+            "32",
+            "--overlap",
+            "8",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("sassid: error:") == 1 and "broken.png: cannot read image" in err
+    assert len(list((tmp_path / "out").glob("*.png"))) == 4
+
+
+def test_denoise_single_file_keeps_16_bits(tmp_path: Path) -> None:
+    import sassid.io as io
+
+    pixels = (np.random.default_rng(0).random((40, 50, 3)) * 65535).astype(np.uint16)
+    io.write_image(tmp_path / "a.png", pixels)
+    model = write_tiny_model(tmp_path / "model.pt")
+    for net in ("unet", "bnn", "lan", "fusion"):
+        out = tmp_path / f"{net}.png"
+        assert (
+            main(
+                [
+                    "denoise",
+                    str(tmp_path / "a.png"),
+                    "-o",
+                    str(out),
+                    "-m",
+                    str(model),
+                    "-q",
+                    "--device",
+                    "cpu",
+                    "--net",
+                    net,
+                    "--ensemble",
+                ]
+            )
+            == 0
+        )
+        assert io.read_image(out).pixels.dtype == np.uint16
+
+
+def test_evaluate_pairs_json_csv_images(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    data = write_noisy_images(tmp_path / "pairs", count=2)
+    model = write_tiny_model(tmp_path / "model.pt")
+    code = main(
+        [
+            "evaluate",
+            "-m",
+            str(model),
+            str(data),
+            "-q",
+            "--device",
+            "cpu",
+            "--json",
+            str(tmp_path / "r.json"),
+            "--csv",
+            str(tmp_path / "r.csv"),
+            "--save-images",
+            str(tmp_path / "img"),
+            "--lpips",
+            "--ssim",
+            "matlab3d",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "LPIPS skipped" in out and "SSIM (matlab3d)" in out
+    summary = json.loads((tmp_path / "r.json").read_text())
+    assert {"psnr", "ssim", "images", "seconds_per_megapixel"} <= set(summary)
+    assert summary["images"] == 2 and summary["ssim_convention"] == "matlab3d"
+    assert (tmp_path / "r.csv").read_text().startswith("image,psnr,ssim")
+    assert Image.open(tmp_path / "img" / "img0.png").size == (3 * 64, 48)
+
+
+def test_evaluate_sidd_validation_mat(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    clean = (rng.random((1, 2, 32, 32, 3)) * 255).astype(np.uint8)
+    noisy = np.clip(clean + rng.normal(0, 10, clean.shape), 0, 255).astype(np.uint8)
+    savemat(tmp_path / "ValidationNoisyBlocksSrgb.mat", {"ValidationNoisyBlocksSrgb": noisy})
+    savemat(tmp_path / "ValidationGtBlocksSrgb.mat", {"ValidationGtBlocksSrgb": clean})
+    model = write_tiny_model(tmp_path / "model.pt")
+    assert (
+        main(
+            [
+                "evaluate",
+                "-m",
+                str(model),
+                str(tmp_path),
+                "-q",
+                "--device",
+                "cpu",
+                "--json",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
+    assert json.loads((tmp_path / "r.json").read_text())["images"] == 2
+
+
+def test_submit_sidd(tmp_path: Path) -> None:
+    blocks = (np.random.default_rng(0).random((1, 2, 32, 32, 3)) * 255).astype(np.uint8)
+    savemat(tmp_path / "BenchmarkNoisyBlocksSrgb.mat", {"BenchmarkNoisyBlocksSrgb": blocks})
+    model = write_tiny_model(tmp_path / "model.pt")
+    assert (
+        main(
+            [
+                "submit",
+                "sidd",
+                str(tmp_path / "BenchmarkNoisyBlocksSrgb.mat"),
+                "-o",
+                str(tmp_path / "sub"),
+                "-m",
+                str(model),
+                "-q",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
+    assert loadmat(tmp_path / "sub" / "SubmitSrgb.mat")["DenoisedBlocksSrgb"].shape == blocks.shape
+    assert len((tmp_path / "sub" / "SubmitSrgb.csv").read_text().splitlines()) == 3
+
+
+def test_errors_are_one_line(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    assert main(["evaluate", "-m", str(tmp_path / "none.pt"), str(tmp_path), "-q"]) == 2
+    assert capsys.readouterr().err.strip() == f"sassid: error: {tmp_path / 'none.pt'}: no such file"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[bnn]\nsize = 3\n")
+    assert main(["train", str(tmp_path), "-o", str(tmp_path / "r"), "--config", str(bad)]) == 2
+    assert "unknown key '[bnn] size'" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    not (DATA / "sidd_samples").exists() or not OFFICIAL_LAN.exists(), reason="../shared absent"
+)
+def test_real_evaluation_with_reference_weights(tmp_path: Path) -> None:
+    """The authors' trained LAN, loaded from reference-format weights, on real SIDD photos."""
+    for ident in ("siddsample_00", "siddsample_02"):
+        for kind in ("noisy", "clean"):
+            name = f"{ident}_{kind}.png"
+            shutil.copy(DATA / "sidd_samples" / name, tmp_path / name)
+    assert (
+        main(
+            [
+                "evaluate",
+                "-m",
+                str(OFFICIAL_LAN),
+                "--net",
+                "lan",
+                str(tmp_path),
+                "-q",
+                "--device",
+                "cpu",
+                "--json",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
+    summary = json.loads((tmp_path / "r.json").read_text())
+    assert summary["psnr"] > summary["psnr_noisy"] + 5, summary

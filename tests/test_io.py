@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sassid.io import (
+    ImageError,
+    Photo,
+    find_images,
+    find_pairs,
+    from_pixels,
+    read_image,
+    to_pixels,
+    write_image,
+)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16_bit_round_trip(tmp_path: Path, suffix: str) -> None:
+    pixels = (np.random.default_rng(0).random((9, 11, 3)) * 65535).astype(np.uint16)
+    write_image(tmp_path / f"a{suffix}", pixels)
+    back = read_image(tmp_path / f"a{suffix}").pixels
+    assert back.dtype == np.uint16 and np.array_equal(back, pixels)
+    assert np.array_equal(from_pixels(to_pixels(back), np.uint16), pixels)
+
+
+def test_8_bit_formats_and_metadata(tmp_path: Path) -> None:
+    pixels = (np.random.default_rng(1).random((16, 20, 3)) * 255).astype(np.uint8)
+    icc = b"fake-icc-profile-bytes"
+    exif = Image.Exif()
+    exif[0x010F] = "sassid-camera"
+    photo = Photo(pixels, icc_profile=icc, exif=exif.tobytes())
+    for suffix in (".png", ".jpg", ".tif"):
+        write_image(tmp_path / f"a{suffix}", photo)
+        back = read_image(tmp_path / f"a{suffix}")
+        assert back.pixels.shape == pixels.shape and back.pixels.dtype == np.uint8
+        if suffix != ".tif":
+            assert back.icc_profile == icc
+            assert back.exif is not None and b"sassid-camera" in back.exif
+    assert np.array_equal(read_image(tmp_path / "a.png").pixels, pixels)
+
+
+def test_grey_and_alpha_are_converted_with_a_warning(tmp_path: Path) -> None:
+    Image.fromarray(np.zeros((4, 5), np.uint8)).save(tmp_path / "g.png")
+    Image.fromarray(np.zeros((4, 5, 4), np.uint8)).save(tmp_path / "a.png")
+    with pytest.warns(UserWarning, match="grey"):
+        assert read_image(tmp_path / "g.png").pixels.shape == (4, 5, 3)
+    with pytest.warns(UserWarning, match="alpha"):
+        assert read_image(tmp_path / "a.png").pixels.shape == (4, 5, 3)
+
+
+def test_bad_files_give_one_line(tmp_path: Path) -> None:
+    good = tmp_path / "good.png"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(good)
+    (tmp_path / "cut.png").write_bytes(good.read_bytes()[:60])
+    (tmp_path / "junk.jpg").write_bytes(b"hello")
+    for name in ("cut.png", "junk.jpg", "absent.png"):
+        with pytest.raises(ImageError) as info:
+            read_image(tmp_path / name)
+        assert name in str(info.value) and "\n" not in str(info.value)
+
+
+def test_find_images_prefers_noisy_files(tmp_path: Path) -> None:
+    scene = tmp_path / "Data" / "0001_001_S6"
+    scene.mkdir(parents=True)
+    for name in ("0001_NOISY_SRGB_010.PNG", "0001_GT_SRGB_010.PNG", "x_noisy.png", "x_clean.png"):
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(scene / name, format="PNG")
+    assert [p.name for p in find_images([tmp_path])] == ["0001_NOISY_SRGB_010.PNG", "x_noisy.png"]
+    assert [(i, n.name, c.name) for i, n, c in find_pairs(scene)] == [
+        ("x", "x_noisy.png", "x_clean.png")
+    ]
