@@ -193,6 +193,7 @@ def _run_stage(
         disable=not (progress and dist.is_main),
         dynamic_ncols=True,
     )
+    stage_start = time.perf_counter()
     loss_sum, loss_count, window_start = torch.zeros((), device=device), 0, time.perf_counter()
     for step in range(start + 1, stage.steps + 1):
         noisy = sampler.batch(per_process).to(device, non_blocking=True)
@@ -241,6 +242,16 @@ def _run_stage(
         if step % config.checkpoint_every == 0 or step == stage.steps:
             save_checkpoint(step)
     bar.close()
+    if start < stage.steps:
+        elapsed = time.perf_counter() - stage_start
+        log.write(
+            {
+                "stage": spec.name,
+                "step": stage.steps,
+                "stage_seconds": elapsed,
+                "steps_run": stage.steps - start,
+            }
+        )
     distributed.barrier(dist)
     return student.eval()
 

@@ -1,0 +1,183 @@
+"""``run_demo()``: the whole method, offline, on photos that scikit-image ships in its wheel.
+
+1. Clean photos are made noisy by ``sassid.synth`` (camera pipeline noise, spatially
+   correlated); the noise-free render of the same pipeline is kept as the reference.
+2. The ``quick`` preset trains BNN, LAN and U-Net on the noisy photos only.
+3. Each network (and the image-level fusion) denoises the noisy photos; PSNR/SSIM against the
+   reference and the time of each step are written to ``report.md`` with a picture of crops.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sassid.config import TrainConfig, preset
+from sassid.errors import SassidError
+from sassid.inference import Denoiser
+from sassid.io import write_image
+from sassid.metrics import psnr, ssim
+from sassid.synth import add_camera_noise, render_reference
+
+__all__ = ["DEMO_PHOTOS", "DemoResult", "demo_photos", "run_demo"]
+
+DEMO_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+ROWS = (
+    ("noisy", "noisy input"),
+    ("bnn", "BNN (stage 1)"),
+    ("lan", "LAN (stage 2)"),
+    ("fusion", "fusion (1-a)BNN + a LAN"),
+    ("unet", "U-Net (stage 3, the method)"),
+)
+
+
+def demo_photos() -> dict[str, np.ndarray]:
+    """The clean colour photos shipped inside scikit-image's wheel (no download)."""
+    try:
+        import skimage.data
+    except ImportError:
+        raise SassidError("the demo needs scikit-image: pip install 'sassid[demo]'") from None
+    return {name: getattr(skimage.data, name)() for name in DEMO_PHOTOS}
+
+
+@dataclass
+class DemoResult:
+    rows: list[dict[str, object]] = field(default_factory=list)
+    report: Path | None = None
+    picture: Path | None = None
+
+
+def _stage_seconds(run_dir: Path) -> dict[str, float]:
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return {r["stage"]: r["stage_seconds"] for r in records if "stage_seconds" in r}
+
+
+def _crop(image: np.ndarray, size: int = 160) -> np.ndarray:
+    h, w = image.shape[:2]
+    top, left = max((h - size) // 2, 0), max((w - size) // 2, 0)
+    return image[top : top + size, left : left + size]
+
+
+def run_demo(
+    out_dir: str | os.PathLike[str] = "demo_out",
+    *,
+    iso_like: float = 3200.0,
+    config: TrainConfig | None = None,
+    eval_tile: int = 128,
+    device: str = "auto",
+    seed: int = 0,
+    progress: bool = True,
+) -> DemoResult:
+    """Synthesize, train, denoise, score; write report.md and comparison.png to ``out_dir``."""
+    from sassid.models import load_networks
+    from sassid.train import resolve_device, train
+
+    out = Path(out_dir)
+    config = config or preset("quick")
+    started = time.perf_counter()
+    clean = demo_photos()
+    noisy, reference = {}, {}
+    for i, (name, photo) in enumerate(clean.items()):
+        noisy[name] = add_camera_noise(photo, iso_like, seed=seed + i)
+        reference[name] = render_reference(photo)
+        (out / "noisy").mkdir(parents=True, exist_ok=True)
+        write_image(out / "noisy" / f"{name}.png", noisy[name])
+    synth_seconds = time.perf_counter() - started
+
+    run_dir = out / "run"
+    train(
+        [out / "noisy"],
+        run_dir,
+        config,
+        device=device,
+        progress=progress,
+        resume=(run_dir / "config.json").exists(),
+    )
+    stage_seconds = _stage_seconds(run_dir)
+    nets = load_networks(run_dir)
+
+    result = DemoResult()
+    outputs: dict[str, dict[str, np.ndarray]] = {"noisy": noisy}
+    for key, label in ROWS:
+        if key != "noisy":
+            denoiser = Denoiser(
+                nets, net=key, tile=eval_tile, overlap=eval_tile // 4, device=resolve_device(device)
+            )
+            t = time.perf_counter()
+            outputs[key] = {name: denoiser.pixels(image) for name, image in noisy.items()}
+            infer = time.perf_counter() - t
+        else:
+            infer = 0.0
+        result.rows.append(
+            {
+                "row": key,
+                "label": label,
+                "psnr": float(np.mean([psnr(outputs[key][n], reference[n]) for n in noisy])),
+                "ssim": float(np.mean([ssim(outputs[key][n], reference[n]) for n in noisy])),
+                "train_seconds": stage_seconds.get(key, 0.0),
+                "denoise_seconds": infer,
+            }
+        )
+    strips = [
+        np.concatenate([_crop(noisy[n]), _crop(outputs["unet"][n]), _crop(reference[n])], 1)
+        for n in noisy
+    ]
+    result.picture = out / "comparison.png"
+    write_image(result.picture, np.concatenate(strips, 0))
+    total = time.perf_counter() - started
+    result.report = out / "report.md"
+    result.report.write_text(_report(result.rows, config, iso_like, synth_seconds, total))
+    (out / "demo.json").write_text(
+        json.dumps({"rows": result.rows, "total_seconds": total}, indent=2)
+    )
+    return result
+
+
+def _report(
+    rows: list[dict[str, object]],
+    config: TrainConfig,
+    iso_like: float,
+    synth_seconds: float,
+    total: float,
+) -> str:
+    lines = [
+        "| output | PSNR (dB) | SSIM (skimage) | training (s) | denoising 4 photos (s) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        train_s = f"{r['train_seconds']:.0f}" if r["train_seconds"] else "-"
+        infer_s = f"{r['denoise_seconds']:.1f}" if r["denoise_seconds"] else "-"
+        lines.append(
+            f"| {r['label']} | {r['psnr']:.2f} | {r['ssim']:.4f} | {train_s} | {infer_s} |"
+        )
+    gain = float(rows[-1]["psnr"]) - float(rows[0]["psnr"])  # type: ignore[arg-type]
+    return "\n".join(
+        [
+            "# sassid demo",
+            "",
+            f"Photos: {', '.join(DEMO_PHOTOS)} (scikit-image), made noisy by `sassid.synth` at "
+            f"iso_like={iso_like:g}; scored against the noise-free render of the same pipeline. "
+            f"Training: preset `{config.preset}` ({config.bnn.steps}/{config.lan.steps}/"
+            f"{config.unet.steps} steps, {config.patch_size}px crops), noisy photos only.",
+            "",
+            *lines,
+            "",
+            f"The U-Net gains **{gain:+.2f} dB** over the noisy input. Synthesis took "
+            f"{synth_seconds:.0f} s; the whole demo {total / 60:.1f} min.",
+            "",
+            "![noisy | U-Net | reference](comparison.png)",
+            "",
+            f"Made by `sassid demo` on {datetime.date.today().isoformat()}, {platform.machine()}, "
+            f"{torch.get_num_threads()} threads, torch {torch.__version__}, Python "
+            f"{platform.python_version()}.",
+            "",
+        ]
+    )

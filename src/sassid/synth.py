@@ -1,0 +1,184 @@
+"""Realistic camera noise for clean sRGB photos: noise that is spatially correlated the way
+real sRGB noise is, because it goes through the same pipeline.
+
+Steps (each a small pure function):
+1. sRGB -> linear (inverse sRGB transfer curve);
+2. linear sRGB -> camera RGB (inverse colour-correction matrix) and inverse white balance;
+3. mosaic to an RGGB Bayer pattern (one colour per pixel);
+4. signal-dependent Poisson-Gaussian noise: y = a * Poisson(x / a) + N(0, b^2), the standard
+   raw-sensor model; a (shot) and b (read) grow with the ISO-like level;
+5. demosaic with Malvar, He and Cutler's gradient-corrected linear interpolation (ICASSP 2004),
+   which spreads each pixel's noise to its neighbours;
+6. white balance, colour matrix, sRGB curve, 8-bit quantisation; optionally JPEG.
+
+At ``iso_like = 100`` the noise is mild; 3200 gives ~25 dB PSNR on typical photos.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = [
+    "CameraModel",
+    "srgb_to_linear",
+    "linear_to_srgb",
+    "mosaic_rggb",
+    "demosaic_malvar",
+    "add_camera_noise",
+    "render_reference",
+    "noise_autocorrelation",
+]
+
+# A typical camera-to-sRGB colour-correction matrix (rows sum to 1, as after white balance).
+DEFAULT_CCM = np.array([[1.65, -0.55, -0.10], [-0.25, 1.50, -0.25], [0.05, -0.55, 1.50]])
+
+
+@dataclass(frozen=True)
+class CameraModel:
+    """Pipeline constants: colour matrix, white-balance gains (R, G, B), noise per ISO 100."""
+
+    ccm: tuple[tuple[float, ...], ...] = tuple(map(tuple, DEFAULT_CCM))
+    wb_gains: tuple[float, float, float] = (2.0, 1.0, 1.6)
+    shot_per_iso100: float = 2.0e-5
+    read_per_iso100: float = 2.0e-4
+
+
+def srgb_to_linear(v: np.ndarray) -> np.ndarray:
+    """Inverse sRGB transfer curve on [0, 1] values."""
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(v: np.ndarray) -> np.ndarray:
+    """sRGB transfer curve on [0, 1] values."""
+    v = np.clip(v, 0, 1)
+    return np.where(v <= 0.0031308, 12.92 * v, 1.055 * v ** (1 / 2.4) - 0.055)
+
+
+def mosaic_rggb(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) -> (H, W) Bayer plane: R at (even, even), G at mixed, B at (odd, odd)."""
+    raw = rgb[..., 1].copy()
+    raw[0::2, 0::2] = rgb[0::2, 0::2, 0]
+    raw[1::2, 1::2] = rgb[1::2, 1::2, 2]
+    return raw
+
+
+_G_AT_RB = (
+    np.array(
+        [[0, 0, -1, 0, 0], [0, 0, 2, 0, 0], [-1, 2, 4, 2, -1], [0, 0, 2, 0, 0], [0, 0, -1, 0, 0]]
+    )
+    / 8
+)
+_ROW_NEIGHBOURS = (
+    np.array(
+        [
+            [0, 0, 0.5, 0, 0],
+            [0, -1, 0, -1, 0],
+            [-1, 4, 5, 4, -1],
+            [0, -1, 0, -1, 0],
+            [0, 0, 0.5, 0, 0],
+        ]
+    )
+    / 8
+)
+_COL_NEIGHBOURS = _ROW_NEIGHBOURS.T
+_DIAGONAL = (
+    np.array(
+        [
+            [0, 0, -1.5, 0, 0],
+            [0, 2, 0, 2, 0],
+            [-1.5, 0, 6, 0, -1.5],
+            [0, 2, 0, 2, 0],
+            [0, 0, -1.5, 0, 0],
+        ]
+    )
+    / 8
+)
+
+
+def demosaic_malvar(raw: np.ndarray) -> np.ndarray:
+    """RGGB plane (H, W) -> (H, W, 3) by Malvar-He-Cutler 5x5 gradient-corrected interpolation."""
+
+    def conv(kernel: np.ndarray) -> np.ndarray:
+        return ndimage.convolve(raw, kernel, mode="mirror")
+
+    g_rb, row, col, diag = (
+        conv(_G_AT_RB),
+        conv(_ROW_NEIGHBOURS),
+        conv(_COL_NEIGHBOURS),
+        conv(_DIAGONAL),
+    )
+    h, w = raw.shape
+    r_even = (np.arange(h) % 2 == 0)[:, None]
+    c_even = (np.arange(w) % 2 == 0)[None, :]
+    at_r, at_b = r_even & c_even, ~r_even & ~c_even
+    g_in_r_row, g_in_b_row = r_even & ~c_even, ~r_even & c_even
+    red = np.select([at_r, g_in_r_row, g_in_b_row, at_b], [raw, row, col, diag])
+    green = np.where(at_r | at_b, g_rb, raw)
+    blue = np.select([at_b, g_in_b_row, g_in_r_row, at_r], [raw, row, col, diag])
+    return np.stack([red, green, blue], axis=-1)
+
+
+def _to_raw(clean: np.ndarray, camera: CameraModel) -> np.ndarray:
+    linear = srgb_to_linear(clean.astype(np.float64) / 255.0)
+    cam = linear @ np.linalg.inv(np.array(camera.ccm)).T / np.array(camera.wb_gains)
+    return mosaic_rggb(np.clip(cam, 0, 1))
+
+
+def _render(raw: np.ndarray, camera: CameraModel) -> np.ndarray:
+    rgb = demosaic_malvar(raw) * np.array(camera.wb_gains) @ np.array(camera.ccm).T
+    return np.clip(np.floor(linear_to_srgb(rgb) * 255.0 + 0.5), 0, 255).astype(np.uint8)
+
+
+def render_reference(clean: np.ndarray, camera: CameraModel | None = None) -> np.ndarray:
+    """The same pipeline without noise: the ground truth a real dataset would hold (the mean
+    of many shots), demosaicing artefacts included. Score denoisers against this."""
+    camera = camera or CameraModel()
+    return _render(_to_raw(clean, camera), camera)
+
+
+def add_camera_noise(
+    clean: np.ndarray,
+    iso_like: float = 1600.0,
+    seed: int | None = 0,
+    jpeg_quality: int | None = None,
+    camera: CameraModel | None = None,
+) -> np.ndarray:
+    """Make a clean (H, W, 3) uint8 sRGB photo noisy the way a camera pipeline does.
+
+    Returns uint8 (H, W, 3). ``jpeg_quality`` (e.g. 90) adds JPEG compression at the end.
+    Its noise-free counterpart is :func:`render_reference`.
+    """
+    camera = camera or CameraModel()
+    rng = np.random.default_rng(seed)
+    raw = _to_raw(clean, camera)
+    shot = camera.shot_per_iso100 * iso_like / 100.0
+    read = camera.read_per_iso100 * iso_like / 100.0
+    noisy_raw = shot * rng.poisson(raw / shot) + rng.normal(0.0, read, raw.shape)
+    out = _render(noisy_raw, camera)
+    if jpeg_quality is not None:
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.fromarray(out).save(buffer, format="JPEG", quality=jpeg_quality)
+        out = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+    return out
+
+
+def noise_autocorrelation(
+    noisy: np.ndarray, clean: np.ndarray, lags: tuple[int, ...] = (1, 2, 3, 4)
+) -> list[float]:
+    """Horizontal autocorrelation of the noise ``noisy - clean`` at each lag: the Pearson
+    correlation of the residual with itself shifted by ``lag`` columns, per channel, averaged."""
+    residual = noisy.astype(np.float64) - clean.astype(np.float64)
+    values = []
+    for lag in lags:
+        per_channel = []
+        for c in range(residual.shape[2]):
+            a, b = residual[:, :-lag, c].ravel(), residual[:, lag:, c].ravel()
+            per_channel.append(np.corrcoef(a, b)[0, 1])
+        values.append(float(np.mean(per_channel)))
+    return values
