@@ -22,7 +22,12 @@ TINY = {
 
 
 def tiny_config(**changes: object) -> TrainConfig:
-    data = {**TINY, **changes}
+    data: dict[str, object] = dict(TINY)
+    for key, value in changes.items():
+        base = data.get(key)
+        data[key] = (
+            {**base, **value} if isinstance(base, dict) and isinstance(value, dict) else value
+        )
     return config_from_dict(data)
 
 

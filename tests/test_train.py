@@ -83,7 +83,7 @@ def test_resume_with_another_config_is_refused(tmp_path: Path) -> None:
 def test_skip_stage_with_given_weights(tmp_path: Path) -> None:
     data = write_noisy_images(tmp_path / "data")
     first = train([data], tmp_path / "a", tiny_config(), device="cpu", progress=False)
-    config = tiny_config(bnn={**tiny_config().to_dict()["bnn"], "init": str(first), "skip": True})
+    config = tiny_config(bnn={"init": str(first), "skip": True})
     train([data], tmp_path / "b", config, device="cpu", progress=False)
     assert [s for s, _, _ in _losses(tmp_path / "b")] == ["lan"] * 4 + ["unet"] * 4
     a, b = load_model(first)["bnn"], load_model(tmp_path / "b")["bnn"]

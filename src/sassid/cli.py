@@ -277,7 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
         "with the quick preset (about 10 minutes on 2 CPU cores).",
     )
     m.add_argument("-o", "--output", default="demo_out", help="output folder (default demo_out)")
-    m.add_argument("--iso-like", type=float, default=3200.0, help="noise level (default 3200)")
+    m.add_argument(
+        "--iso-like",
+        type=float,
+        default=12800.0,
+        help="noise level (default 12800: ~20 dB, like the SIDD samples)",
+    )
     m.add_argument("--steps", type=int, help="override every stage's steps (e.g. 20 to try it)")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

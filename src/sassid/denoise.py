@@ -13,7 +13,6 @@ from tqdm import tqdm
 from sassid.errors import SassidError
 from sassid.inference import Denoiser
 from sassid.io import IMAGE_SUFFIXES, Photo, read_image, write_image
-from sassid.models import load_networks
 
 __all__ = ["DenoiseReport", "denoise_files", "output_paths"]
 
@@ -61,17 +60,8 @@ def denoise_files(
     progress: bool = True,
 ) -> DenoiseReport:
     """Denoise every photo in ``inputs`` into ``output``; a bad file is reported and skipped."""
-    from sassid.train import resolve_device
-
-    if tile and tile <= overlap:
-        raise SassidError(f"--tile ({tile}) must be larger than --overlap ({overlap})")
-    denoiser = Denoiser(
-        load_networks(model, net),
-        net=net,
-        tile=tile,
-        overlap=overlap,
-        ensemble=ensemble,
-        device=resolve_device(device),
+    denoiser = Denoiser.from_model(
+        model, net=net, tile=tile, overlap=overlap, ensemble=ensemble, device=device
     )
     pairs = output_paths(inputs, Path(output))
     report = DenoiseReport()

@@ -147,16 +147,8 @@ def evaluate(
     progress: bool = True,
 ) -> EvaluationResult:
     """Load ``model`` and score it on ``data``; see the module docstring for formats."""
-    from sassid.models import load_networks
-    from sassid.train import resolve_device
-
-    denoiser = Denoiser(
-        load_networks(model, net),
-        net=net,
-        tile=tile,
-        overlap=overlap,
-        ensemble=ensemble,
-        device=resolve_device(device),
+    denoiser = Denoiser.from_model(
+        model, net=net, tile=tile, overlap=overlap, ensemble=ensemble, device=device
     )
     return evaluate_denoiser(
         denoiser, data, ssim_convention=ssim_convention, save_images=save_images, progress=progress

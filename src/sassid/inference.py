@@ -7,6 +7,7 @@ the x8 self-ensemble. ``net = "fusion"`` is the paper's image-level fusion (Tabl
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from sassid.adaptive import alpha_map
 from sassid.io import from_pixels, to_pixels
 from sassid.tiling import ensemble_x8, run_tiled
 
-__all__ = ["Denoiser", "denoise_pixels", "NET_CHOICES"]
+__all__ = ["Denoiser", "NET_CHOICES"]
 
 NET_CHOICES = ("unet", "bnn", "lan", "fusion")
 
@@ -38,7 +39,7 @@ class Denoiser:
 
     Args:
         nets: networks by name (``load_model`` output).
-        net: ``unet`` (the method), ``bnn``, ``lan`` or ``fusion``.
+        net: ``unet`` (the method), ``bnn``, ``lan`` or ``fusion`` (or any key of ``nets``).
         tile: tile side in pixels (0: whole image); overlap: pixels shared by adjacent tiles.
         ensemble: average the x8 flips/rotations.
     """
@@ -53,7 +54,7 @@ class Denoiser:
     def __post_init__(self) -> None:
         needed = ("bnn", "lan") if self.net == "fusion" else (self.net,)
         missing = [n for n in needed if n not in self.nets]
-        if self.net not in NET_CHOICES:
+        if self.net not in NET_CHOICES and self.net not in self.nets:
             raise ValueError(f"unknown net {self.net!r} (choose from {', '.join(NET_CHOICES)})")
         if missing:
             from sassid.errors import SassidError
@@ -67,6 +68,33 @@ class Denoiser:
             _fusion(self.nets["bnn"], self.nets["lan"])
             if self.net == "fusion"
             else self.nets[self.net]
+        )
+
+    @classmethod
+    def from_model(
+        cls,
+        model: str | os.PathLike[str],
+        *,
+        net: str = "unet",
+        tile: int = 512,
+        overlap: int = 64,
+        ensemble: bool = False,
+        device: str = "auto",
+    ) -> Denoiser:
+        """Load ``model`` (run dir, model file, checkpoint or reference weights) for ``net``."""
+        from sassid.errors import SassidError
+        from sassid.models import load_networks
+        from sassid.train import resolve_device
+
+        if tile and tile <= overlap:
+            raise SassidError(f"--tile ({tile}) must be larger than --overlap ({overlap})")
+        return cls(
+            load_networks(model, net),
+            net=net,
+            tile=tile,
+            overlap=overlap,
+            ensemble=ensemble,
+            device=resolve_device(device),
         )
 
     def tensor(self, x: Tensor, on_tile: Callable[[], None] | None = None) -> Tensor:
@@ -95,13 +123,3 @@ class Denoiser:
         return len(tile_grid(height, self.tile, self.overlap)) * len(
             tile_grid(width, self.tile, self.overlap)
         )
-
-
-def denoise_pixels(
-    net: nn.Module, pixels: np.ndarray, device: torch.device | str = "cpu"
-) -> np.ndarray:
-    """Denoise an HWC uint8/uint16 photo with one network in one pass; same dtype, rounded."""
-    x = torch.from_numpy(to_pixels(pixels))[None].to(device)
-    with torch.inference_mode():
-        out = net(x)[0].float().cpu().numpy()
-    return from_pixels(out, pixels.dtype.type)

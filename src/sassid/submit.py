@@ -15,17 +15,8 @@ from tqdm import tqdm
 from sassid.constants import PIXEL_MAX
 from sassid.formats import dnd, sidd
 from sassid.inference import Denoiser
-from sassid.models import load_networks
 
 __all__ = ["submit_sidd", "submit_dnd"]
-
-
-def _denoiser(model: str | os.PathLike[str], net: str, ensemble: bool, device: str) -> Denoiser:
-    from sassid.train import resolve_device
-
-    return Denoiser(
-        load_networks(model, net), net=net, tile=0, ensemble=ensemble, device=resolve_device(device)
-    )
 
 
 def submit_sidd(
@@ -40,7 +31,7 @@ def submit_sidd(
 ) -> tuple[Path, Path]:
     """Denoise every block of ``BenchmarkNoisyBlocksSrgb.mat``; write SubmitSrgb.mat and .csv."""
     blocks = sidd.read_blocks(noisy_blocks)
-    denoiser = _denoiser(model, net, ensemble, device)
+    denoiser = Denoiser.from_model(model, net=net, tile=0, ensemble=ensemble, device=device)
     out = np.empty_like(blocks)
     n_images, n_blocks = blocks.shape[:2]
     with tqdm(total=n_images * n_blocks, unit="block", disable=not progress) as bar:
@@ -67,7 +58,7 @@ def submit_dnd(
     progress: bool = True,
 ) -> list[Path]:
     """Denoise the DND boxes (with context margins); write ``bundled/%04d.mat`` per image."""
-    denoiser = _denoiser(model, net, ensemble, device)
+    denoiser = Denoiser.from_model(model, net=net, tile=0, ensemble=ensemble, device=device)
 
     def run(crop01: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(crop01.transpose(2, 0, 1)))[None] * PIXEL_MAX

@@ -35,7 +35,7 @@ from sassid.checkpoint import (
 from sassid.config import TrainConfig
 from sassid.data import PatchSampler, load_noisy_images
 from sassid.errors import TrainingError
-from sassid.inference import denoise_pixels
+from sassid.inference import Denoiser
 from sassid.io import find_pairs
 from sassid.metrics import psnr
 from sassid.stages import StageSpec, stage_specs, teacher_targets
@@ -114,11 +114,16 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
 
 
 def _validate(
-    net: nn.Module, pairs: list[tuple[str, np.ndarray, np.ndarray]], device: torch.device
+    net: nn.Module,
+    pairs: list[tuple[str, np.ndarray, np.ndarray]],
+    device: torch.device,
+    tile: int,
 ) -> float:
-    """Mean PSNR of the net's uint8-rounded output over the validation pairs."""
+    """Mean PSNR of the net's uint8-rounded output over the validation pairs, run on tiles of
+    the training crop size (a BNN trained on small crops degrades on larger inputs)."""
     net.eval()
-    scores = [psnr(denoise_pixels(net, noisy, device), clean) for _, noisy, clean in pairs]
+    denoiser = Denoiser({"net": net}, net="net", tile=tile, overlap=tile // 4, device=device)
+    scores = [psnr(denoiser.pixels(noisy), clean) for _, noisy, clean in pairs]
     net.train()
     return float(np.mean(scores))
 
@@ -224,7 +229,7 @@ def _run_stage(
             loss_sum.zero_()
             loss_count, window_start = 0, time.perf_counter()
         if val_pairs and dist.is_main and (step % config.val_every == 0 or step == stage.steps):
-            score = _validate(student, val_pairs, device)
+            score = _validate(student, val_pairs, device, config.patch_size)
             log.write({"stage": spec.name, "step": step, "val_psnr": score})
             bar.set_postfix(loss=bar.postfix, val_psnr=f"{score:.2f}")
             if score > best:

@@ -1,7 +1,7 @@
 """Every tensor of the authors' implementation in shared/reference is reproduced (rel. err < 1e-5).
 
 Run as a script to print the measured relative error of each case:
-    python tests/nets/test_reference_match.py
+    python -m tests.nets.test_reference_match
 """
 
 from __future__ import annotations

@@ -1,0 +1,47 @@
+"""Splice generated results into README.md between ``<!-- NAME:start -->`` / ``<!-- NAME:end -->``.
+
+    python benchmarks/update_readme.py
+
+demo: the table of docs/demo/report.md (written by `sassid demo -o docs/demo`);
+speed, synth, real_photos_*: the tables of the results/*.md files. Missing sources are left as
+they are.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _table_and_notes(markdown: str) -> str:
+    """The report without its title line."""
+    return "\n".join(line for line in markdown.splitlines() if not line.startswith("# ")).strip()
+
+
+def main() -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    sources = {
+        "demo": ROOT / "docs" / "demo" / "report.md",
+        "speed": ROOT / "results" / "speed_cpu.md",
+        "synth": ROOT / "results" / "synth_correlation.md",
+        "real_sidd": ROOT / "results" / "real_photos_sidd_samples.md",
+        "real_polyu": ROOT / "results" / "real_photos_polyu100.md",
+    }
+    for name, path in sources.items():
+        if not path.exists():
+            continue
+        body = _table_and_notes(path.read_text())
+        if name == "demo":
+            body = body.replace("](comparison.png)", "](docs/demo/comparison.png)")
+        if name.startswith("real"):
+            body = body.replace("](real_photos_", "](results/real_photos_")
+        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.S)
+        text = pattern.sub(lambda m, b=body: m.group(1) + b + m.group(2), text)
+    readme.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

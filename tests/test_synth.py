@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sassid.cli import main
+from sassid.io import read_image, write_image
+from sassid.metrics import psnr
+from sassid.synth import (
+    add_camera_noise,
+    demosaic_malvar,
+    mosaic_rggb,
+    noise_autocorrelation,
+    render_reference,
+)
+
+
+def _scene() -> np.ndarray:
+    """A smooth colour scene away from 0 and 255, so clipping does not correlate the noise."""
+    y, x = np.mgrid[0:128, 0:160]
+    return np.stack([60 + 0.5 * x, 80 + 0.4 * y, 120 + 0.2 * (x + y)], -1).astype(np.uint8)
+
+
+def test_camera_noise_is_spatially_correlated() -> None:
+    clean = _scene()
+    noisy = add_camera_noise(clean, iso_like=3200, seed=1)
+    lags = noise_autocorrelation(noisy, render_reference(clean))
+    assert lags[0] > 0.3, lags
+    rng = np.random.default_rng(0)
+    gaussian = np.clip(clean + rng.normal(0, 8, clean.shape), 0, 255).astype(np.uint8)
+    assert abs(noise_autocorrelation(gaussian, clean)[0]) < 0.05
+
+
+def test_noise_grows_with_iso_and_is_seeded() -> None:
+    clean, reference = _scene(), render_reference(_scene())
+    scores = [psnr(add_camera_noise(clean, iso), reference) for iso in (200, 1600, 6400)]
+    assert scores[0] > scores[1] > scores[2]
+    assert np.array_equal(add_camera_noise(clean, seed=3), add_camera_noise(clean, seed=3))
+
+
+def test_malvar_demosaic_is_exact_on_flat_colour() -> None:
+    flat = np.ones((16, 18, 3)) * np.array([0.2, 0.5, 0.7])
+    np.testing.assert_allclose(demosaic_malvar(mosaic_rggb(flat)), flat, atol=1e-12)
+
+
+def test_jpeg_option_and_cli(tmp_path: Path) -> None:
+    noisy = add_camera_noise(_scene(), 800, jpeg_quality=80)
+    assert noisy.dtype == np.uint8 and noisy.shape == _scene().shape
+    (tmp_path / "in").mkdir()
+    write_image(tmp_path / "in" / "a.png", _scene())
+    assert (
+        main(["synth", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--iso-like", "800"]) == 0
+    )
+    assert read_image(tmp_path / "out" / "a.png").pixels.shape == _scene().shape
+
+
+@pytest.mark.parametrize("iso", [100, 3200])
+def test_reference_differs_from_noisy_only_by_noise(iso: float) -> None:
+    clean = _scene()
+    assert psnr(add_camera_noise(clean, iso), render_reference(clean)) < 60
