@@ -15,4 +15,4 @@ def test_demo_runs_end_to_end_and_reports(tmp_path: Path) -> None:
     report = (tmp_path / "report.md").read_text()
     assert "| U-Net (stage 3, the method) |" in report and "comparison.png" in report
     summary = json.loads((tmp_path / "demo.json").read_text())
-    assert summary["rows"][0]["psnr"] > 20  # the synthesized noise is in a realistic range
+    assert 15 < summary["rows"][0]["psnr"] < 30  # the synthesized noise is in a realistic range

@@ -199,6 +199,7 @@ def _run_stage(
         dynamic_ncols=True,
     )
     stage_start = time.perf_counter()
+    postfix: dict[str, str] = {}
     loss_sum, loss_count, window_start = torch.zeros((), device=device), 0, time.perf_counter()
     for step in range(start + 1, stage.steps + 1):
         noisy = sampler.batch(per_process).to(device, non_blocking=True)
@@ -225,13 +226,15 @@ def _run_stage(
                 "steps_per_s": loss_count / elapsed,
             }
             log.write(record)
-            bar.set_postfix(loss=f"{mean_loss:.3f}")
+            postfix["loss"] = f"{mean_loss:.3f}"
+            bar.set_postfix(postfix)
             loss_sum.zero_()
             loss_count, window_start = 0, time.perf_counter()
         if val_pairs and dist.is_main and (step % config.val_every == 0 or step == stage.steps):
             score = _validate(student, val_pairs, device, config.patch_size)
             log.write({"stage": spec.name, "step": step, "val_psnr": score})
-            bar.set_postfix(loss=bar.postfix, val_psnr=f"{score:.2f}")
+            postfix["val_psnr"] = f"{score:.2f}"
+            bar.set_postfix(postfix)
             if score > best:
                 best = score
                 save_atomic(
