@@ -130,7 +130,12 @@ def main() -> None:
         help="steps per stage (default 600 300 400)",
     )
     parser.add_argument("--eval-images", type=int, default=12, help="score the first N pairs")
-    parser.add_argument("--eval-tile", type=int, default=128, help="inference tile (default 128)")
+    parser.add_argument(
+        "--eval-tile",
+        type=int,
+        default=64,
+        help="inference tile; default 64, the training crop (see README)",
+    )
     parser.add_argument("--work", default="/tmp/sassid_real_photos", help="scratch run folder")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
