@@ -65,6 +65,13 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from sassid.evaluate import evaluate
 
+    metric = None
+    if args.lpips:
+        from sassid.lpips import load_lpips
+
+        metric, reason = load_lpips(args.lpips_backbone, args.lpips_heads)
+        if metric is None:
+            print(reason)
     result = evaluate(
         args.model,
         args.data,
@@ -76,11 +83,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         ssim_convention=args.ssim,
         save_images=args.save_images,
         progress=not args.quiet,
+        lpips=metric,
     )
-    if args.lpips:
-        from sassid.lpips import lpips_note
-
-        print(lpips_note())
     print(result.table())
     if args.json:
         result.write_json(args.json)
@@ -255,7 +259,21 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", metavar="FILE", help="write the summary and per-image rows as JSON")
     e.add_argument("--csv", metavar="FILE", help="write per-image rows as CSV")
     e.add_argument("--save-images", metavar="DIR", help="write noisy | denoised | clean strips")
-    e.add_argument("--lpips", action="store_true", help="LPIPS (needs local AlexNet weights)")
+    e.add_argument(
+        "--lpips",
+        action="store_true",
+        help="also LPIPS (AlexNet); only from local weights, else skipped with a note",
+    )
+    e.add_argument(
+        "--lpips-backbone",
+        metavar="FILE",
+        help="alexnet-owt-7be5be79.pth (default: $TORCH_HOME/hub/checkpoints/)",
+    )
+    e.add_argument(
+        "--lpips-heads",
+        metavar="FILE",
+        help="LPIPS v0.1 alex.pth heads (default: from an installed lpips package)",
+    )
     e.set_defaults(func=_cmd_evaluate)
 
     s = sub.add_parser("submit", help="write SIDD or DND benchmark submissions")

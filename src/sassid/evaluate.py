@@ -22,6 +22,7 @@ from tqdm import tqdm
 from sassid.errors import SassidError
 from sassid.inference import Denoiser
 from sassid.io import find_pairs, read_image, write_image
+from sassid.lpips import LPIPS
 from sassid.metrics import SSIM_CONVENTIONS, psnr, ssim
 
 __all__ = ["EvaluationResult", "evaluate", "iter_pairs", "evaluate_denoiser"]
@@ -49,6 +50,8 @@ class EvaluationResult:
             f"{s['images']:>8} {s['psnr']:>9.2f} {s['ssim']:>18.4f} "
             f"{s['seconds_per_megapixel']:>8.3f}",
         ]
+        if "lpips" in s:
+            lines.append(f"{'LPIPS':>8} {s['lpips']:>9.4f}")
         if "psnr_noisy" in s:
             lines.append(f"{'noisy':>8} {s['psnr_noisy']:>9.2f} {s['ssim_noisy']:>18.4f}")
         return "\n".join(lines)
@@ -91,8 +94,9 @@ def evaluate_denoiser(
     save_images: str | os.PathLike[str] | None = None,
     progress: bool = True,
     with_noisy: bool = True,
+    lpips: LPIPS | None = None,
 ) -> EvaluationResult:
-    """Score ``denoiser`` on every pair in ``data``."""
+    """Score ``denoiser`` on every pair in ``data`` (and LPIPS, given a loaded metric)."""
     if ssim_convention not in SSIM_CONVENTIONS:
         raise SassidError(f"unknown SSIM convention {ssim_convention!r}")
     result = EvaluationResult()
@@ -107,6 +111,8 @@ def evaluate_denoiser(
             "psnr": psnr(denoised, clean),
             "ssim": ssim(denoised, clean, ssim_convention),
         }
+        if lpips is not None:
+            row["lpips"] = lpips.distance(denoised, clean)
         if with_noisy:
             row["psnr_noisy"] = psnr(noisy, clean)
             row["ssim_noisy"] = ssim(noisy, clean, ssim_convention)
@@ -127,6 +133,8 @@ def evaluate_denoiser(
         "net": denoiser.net,
         "ensemble": denoiser.ensemble,
     }
+    if lpips is not None:
+        result.summary["lpips"] = float(np.mean([r["lpips"] for r in result.rows]))
     if with_noisy:
         result.summary["psnr_noisy"] = float(np.mean([r["psnr_noisy"] for r in result.rows]))
         result.summary["ssim_noisy"] = float(np.mean([r["ssim_noisy"] for r in result.rows]))
@@ -145,11 +153,17 @@ def evaluate(
     ssim_convention: str = "skimage",
     save_images: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    lpips: LPIPS | None = None,
 ) -> EvaluationResult:
     """Load ``model`` and score it on ``data``; see the module docstring for formats."""
     denoiser = Denoiser.from_model(
         model, net=net, tile=tile, overlap=overlap, ensemble=ensemble, device=device
     )
     return evaluate_denoiser(
-        denoiser, data, ssim_convention=ssim_convention, save_images=save_images, progress=progress
+        denoiser,
+        data,
+        ssim_convention=ssim_convention,
+        save_images=save_images,
+        progress=progress,
+        lpips=lpips,
     )
