@@ -23,7 +23,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 def main() -> None:
     rows = []
     photos = demo_photos()
-    for iso, jpeg in [(800, None), (3200, None), (3200, 75), (6400, None)]:
+    for iso, jpeg in [(800, None), (3200, None), (3200, 75), (6400, None), (12800, None)]:
         lags, scores = [], []
         for i, photo in enumerate(photos.values()):
             noisy = add_camera_noise(photo, iso, seed=i, jpeg_quality=jpeg)

@@ -27,6 +27,7 @@ def main() -> None:
         "demo": ROOT / "docs" / "demo" / "report.md",
         "speed": ROOT / "results" / "speed_cpu.md",
         "synth": ROOT / "results" / "synth_correlation.md",
+        "tiling": ROOT / "results" / "tiling_error.md",
         "real_sidd": ROOT / "results" / "real_photos_sidd_samples.md",
         "real_polyu": ROOT / "results" / "real_photos_polyu100.md",
     }

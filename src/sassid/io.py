@@ -157,8 +157,9 @@ def write_image(
 ) -> None:
     """Write RGB pixels keeping their bit depth; ICC profile and EXIF are kept where given.
 
-    8-bit PNG/JPEG/TIFF via Pillow, 16-bit PNG via pypng, 16-bit TIFF via tifffile. JPEG is
-    8 bit only: 16-bit pixels are rounded to 8 bit there. Written atomically.
+    8-bit PNG/JPEG/TIFF via Pillow, 16-bit PNG via pypng (which writes neither ICC nor EXIF),
+    16-bit TIFF via tifffile (ICC kept). JPEG is 8 bit only: 16-bit pixels are rounded to
+    8 bit there. Written atomically.
     """
     if isinstance(photo, np.ndarray):
         photo = Photo(photo)
