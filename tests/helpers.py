@@ -57,3 +57,14 @@ def write_tiny_model(path: Path) -> Path:
     nets = {name: build_net(name, kw) for name, kw in kwargs.items()}
     save_model(path, nets, kwargs)
     return path
+
+
+def evaluate_json(model: Path, data: Path, out: Path, *extra: str) -> dict:
+    """Run ``sassid evaluate`` on the CPU, quietly, and return its JSON summary."""
+    import json
+
+    from sassid.cli import main
+
+    args = ["evaluate", "-m", str(model), str(data), "-q", "--device", "cpu", "--json", str(out)]
+    assert main([*args, *extra]) == 0
+    return json.loads(out.read_text())

@@ -13,7 +13,7 @@ from scipy.io import loadmat, savemat
 
 from sassid.cli import main
 from tests.conftest import DATA, OFFICIAL_LAN
-from tests.helpers import write_noisy_images, write_tiny_model
+from tests.helpers import evaluate_json, write_noisy_images, write_tiny_model
 
 
 def test_denoise_batch_goes_on_after_a_bad_file(tmp_path: Path, capsys) -> None:  # noqa: ANN001
@@ -112,23 +112,7 @@ def test_evaluate_sidd_validation_mat(tmp_path: Path) -> None:
     savemat(tmp_path / "ValidationNoisyBlocksSrgb.mat", {"ValidationNoisyBlocksSrgb": noisy})
     savemat(tmp_path / "ValidationGtBlocksSrgb.mat", {"ValidationGtBlocksSrgb": clean})
     model = write_tiny_model(tmp_path / "model.pt")
-    assert (
-        main(
-            [
-                "evaluate",
-                "-m",
-                str(model),
-                str(tmp_path),
-                "-q",
-                "--device",
-                "cpu",
-                "--json",
-                str(tmp_path / "r.json"),
-            ]
-        )
-        == 0
-    )
-    assert json.loads((tmp_path / "r.json").read_text())["images"] == 2
+    assert evaluate_json(model, tmp_path, tmp_path / "r.json")["images"] == 2
 
 
 def test_submit_sidd(tmp_path: Path) -> None:
@@ -174,23 +158,5 @@ def test_real_evaluation_with_reference_weights(tmp_path: Path) -> None:
         for kind in ("noisy", "clean"):
             name = f"{ident}_{kind}.png"
             shutil.copy(DATA / "sidd_samples" / name, tmp_path / name)
-    assert (
-        main(
-            [
-                "evaluate",
-                "-m",
-                str(OFFICIAL_LAN),
-                "--net",
-                "lan",
-                str(tmp_path),
-                "-q",
-                "--device",
-                "cpu",
-                "--json",
-                str(tmp_path / "r.json"),
-            ]
-        )
-        == 0
-    )
-    summary = json.loads((tmp_path / "r.json").read_text())
+    summary = evaluate_json(OFFICIAL_LAN, tmp_path, tmp_path / "r.json", "--net", "lan")
     assert summary["psnr"] > summary["psnr_noisy"] + 5, summary
