@@ -157,3 +157,13 @@ def test_two_process_gloo_run(tmp_path: Path) -> None:
     assert result.stdout.count("model written") == 1, "only rank 0 reports"
     assert len(_losses(tmp_path / "run")) == 9, "only rank 0 logs, once per step"
     assert set(load_model(tmp_path / "run")) == {"bnn", "lan", "unet"}
+
+
+def test_denoiser_tiles_teachers_at_the_training_crop(tmp_path: Path) -> None:
+    from sassid.inference import Denoiser
+
+    data = write_noisy_images(tmp_path / "data")
+    model = train([data], tmp_path / "run", tiny_config(), device="cpu", progress=False)
+    assert Denoiser.from_model(model, net="bnn", device="cpu").tile == 32
+    assert Denoiser.from_model(model, net="fusion", device="cpu").overlap == 8
+    assert Denoiser.from_model(model, net="unet", device="cpu").tile == 512

@@ -174,11 +174,15 @@ def _add_inference_options(p: argparse.ArgumentParser, tiling: bool = True) -> N
         p.add_argument(
             "--tile",
             type=int,
-            default=512,
-            help="tile side in pixels; 0 = whole image (default 512)",
+            default=None,
+            help="tile side in pixels, 0 = whole image (default: 512 for unet, the training "
+            "crop size for bnn/lan/fusion)",
         )
         p.add_argument(
-            "--overlap", type=int, default=64, help="tile overlap in pixels (default 64)"
+            "--overlap",
+            type=int,
+            default=None,
+            help="tile overlap (default: a quarter of the tile)",
         )
         p.add_argument("--ensemble", action="store_true", help="x8 flip/rotate self-ensemble")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

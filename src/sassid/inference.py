@@ -22,6 +22,7 @@ from sassid.tiling import ensemble_x8, run_tiled
 __all__ = ["Denoiser", "NET_CHOICES"]
 
 NET_CHOICES = ("unet", "bnn", "lan", "fusion")
+DEFAULT_TILE = 512
 
 
 def _fusion(bnn: nn.Module, lan: nn.Module) -> Callable[[Tensor], Tensor]:
@@ -76,15 +77,26 @@ class Denoiser:
         model: str | os.PathLike[str],
         *,
         net: str = "unet",
-        tile: int = 512,
-        overlap: int = 64,
+        tile: int | None = None,
+        overlap: int | None = None,
         ensemble: bool = False,
         device: str = "auto",
     ) -> Denoiser:
-        """Load ``model`` (run dir, model file, checkpoint or reference weights) for ``net``."""
+        """Load ``model`` (run dir, model file, checkpoint or reference weights) for ``net``.
+
+        ``tile=None`` picks 512 for the U-Net and, for the teachers (bnn, lan, fusion), the crop
+        size they were trained on: a BNN trained on small crops degrades on larger inputs.
+        ``overlap=None`` is a quarter of the tile.
+        """
         from sassid.errors import SassidError
-        from sassid.models import load_networks
+        from sassid.models import load_networks, training_patch_size
         from sassid.train import resolve_device
+
+        if tile is None:
+            trained = training_patch_size(model) if net != "unet" else None
+            tile = trained or DEFAULT_TILE
+        if overlap is None:
+            overlap = tile // 4
 
         if tile and tile <= overlap:
             raise SassidError(f"--tile ({tile}) must be larger than --overlap ({overlap})")

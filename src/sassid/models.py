@@ -18,7 +18,17 @@ from sassid.checkpoint import (
 from sassid.nets import BNN, LAN, UNet, load_reference_weights
 from sassid.nets.reference_format import _lan_receptive_field
 
-__all__ = ["load_networks"]
+__all__ = ["load_networks", "training_patch_size"]
+
+
+def training_patch_size(path: str | os.PathLike[str]) -> int | None:
+    """The crop size a sassid model or checkpoint was trained on (None for reference files)."""
+    path = Path(path)
+    payload = load_file(path / "model.pt" if path.is_dir() else path)
+    if isinstance(payload, dict) and payload.get("format") in (MODEL_FORMAT, CHECKPOINT_FORMAT):
+        size = payload.get("config", {}).get("patch_size")
+        return int(size) if size else None
+    return None
 
 
 def load_networks(path: str | os.PathLike[str], net: str = "unet") -> dict[str, nn.Module]:
