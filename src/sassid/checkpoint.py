@@ -29,11 +29,11 @@ __all__ = [
     "net_kwargs",
     "save_model",
     "load_model",
+    "model_file",
 ]
 
 CHECKPOINT_FORMAT = "sassid-checkpoint/1"
 MODEL_FORMAT = "sassid-model/1"
-NET_CLASSES: dict[str, type[nn.Module]] = {"bnn": BNN, "lan": LAN, "unet": UNet}
 
 
 class CheckpointError(SassidError):
@@ -122,11 +122,19 @@ def save_model(
     save_atomic(payload, path)
 
 
-def load_model(path: str | os.PathLike[str]) -> dict[str, nn.Module]:
-    """Networks of a model file (or of a run directory's ``model.pt``), in eval mode."""
+def model_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` itself, or a run directory's ``model.pt``."""
     path = Path(path)
     if path.is_dir():
-        path = path / "model.pt"
+        if not (path / "model.pt").exists():
+            raise CheckpointError(f"{path}: no model.pt (has training finished?)")
+        return path / "model.pt"
+    return path
+
+
+def load_model(path: str | os.PathLike[str]) -> dict[str, nn.Module]:
+    """Networks of a model file (or of a run directory's ``model.pt``), in eval mode."""
+    path = model_file(path)
     payload = load_file(path)
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise CheckpointError(f"{path}: not a sassid model file")

@@ -89,11 +89,12 @@ class Denoiser:
         ``overlap=None`` is a quarter of the tile.
         """
         from sassid.errors import SassidError
-        from sassid.models import load_networks, training_patch_size
+        from sassid.models import networks_from_payload, read_model_source, training_patch_size
         from sassid.train import resolve_device
 
+        path, payload = read_model_source(model)
         if tile is None:
-            trained = training_patch_size(model) if net != "unet" else None
+            trained = training_patch_size(payload) if net != "unet" else None
             tile = trained or DEFAULT_TILE
         if overlap is None:
             overlap = tile // 4
@@ -101,7 +102,7 @@ class Denoiser:
         if tile and tile <= overlap:
             raise SassidError(f"--tile ({tile}) must be larger than --overlap ({overlap})")
         return cls(
-            load_networks(model, net),
+            networks_from_payload(path, payload, net),
             net=net,
             tile=tile,
             overlap=overlap,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -13,38 +14,45 @@ from sassid.checkpoint import (
     MODEL_FORMAT,
     CheckpointError,
     load_file,
+    model_file,
     nets_from_model_payload,
 )
 from sassid.nets import BNN, LAN, UNet, load_reference_weights
 from sassid.nets.reference_format import _lan_receptive_field
 
-__all__ = ["load_networks", "training_patch_size"]
+__all__ = ["load_networks", "networks_from_payload", "read_model_source", "training_patch_size"]
 
 
-def training_patch_size(path: str | os.PathLike[str]) -> int | None:
+def read_model_source(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
+    """The resolved file (a run directory means its ``model.pt``) and its loaded contents."""
+    resolved = model_file(path)
+    payload = load_file(resolved)
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{resolved}: not a model file or state_dict")
+    return resolved, payload
+
+
+def training_patch_size(payload: dict[str, Any]) -> int | None:
     """The crop size a sassid model or checkpoint was trained on (None for reference files)."""
-    path = Path(path)
-    payload = load_file(path / "model.pt" if path.is_dir() else path)
-    if isinstance(payload, dict) and payload.get("format") in (MODEL_FORMAT, CHECKPOINT_FORMAT):
+    if payload.get("format") in (MODEL_FORMAT, CHECKPOINT_FORMAT):
         size = payload.get("config", {}).get("patch_size")
         return int(size) if size else None
     return None
 
 
 def load_networks(path: str | os.PathLike[str], net: str = "unet") -> dict[str, nn.Module]:
-    """Networks by name, in eval mode, from any supported model source.
+    """Networks by name, in eval mode, from any supported model source."""
+    return networks_from_payload(*read_model_source(path), net)
+
+
+def networks_from_payload(
+    path: Path, payload: dict[str, Any], net: str = "unet"
+) -> dict[str, nn.Module]:
+    """Networks by name, in eval mode, from the contents of a model source at ``path``.
 
     Reference-format files hold one network: ``net`` says which (``unet``; ``bnn`` with the
     paper's blind size 9; ``lan`` with the receptive field read from the weights).
     """
-    path = Path(path)
-    if path.is_dir():
-        if not (path / "model.pt").exists():
-            raise CheckpointError(f"{path}: no model.pt (has training finished?)")
-        path = path / "model.pt"
-    payload = load_file(path)
-    if not isinstance(payload, dict):
-        raise CheckpointError(f"{path}: not a model file or state_dict")
     if payload.get("format") == MODEL_FORMAT:
         return nets_from_model_payload(payload)
     if payload.get("format") == CHECKPOINT_FORMAT:
