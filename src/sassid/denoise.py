@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from sassid.errors import SassidError
 from sassid.inference import Denoiser
-from sassid.io import IMAGE_SUFFIXES, Photo, read_image, write_image
+from sassid.io import IMAGE_SUFFIXES, Photo, list_images, read_image, write_image
 
 __all__ = ["DenoiseReport", "denoise_files", "output_paths"]
 
@@ -32,19 +32,11 @@ def output_paths(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list
     pairs = []
     for source in map(Path, inputs):
         if source.is_dir():
-            for path in _all_images(source):
+            for path in list_images(source):
                 pairs.append((path, output / path.relative_to(source)))
         else:  # a missing file is reported by read_image, and the batch goes on
             pairs.append((source, output / source.name))
     return pairs
-
-
-def _all_images(folder: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-    )
 
 
 def denoise_files(

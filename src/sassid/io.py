@@ -27,6 +27,7 @@ __all__ = [
     "read_image",
     "write_image",
     "find_images",
+    "list_images",
     "to_pixels",
     "from_pixels",
     "atomic_path",
@@ -71,14 +72,12 @@ def _to_rgb(pixels: np.ndarray, path: Path) -> np.ndarray:
     return np.ascontiguousarray(pixels)
 
 
-def _read_png16(path: Path) -> np.ndarray | None:
-    """Read a 16-bit PNG with pypng; None when the file is not 16 bit."""
+def _read_png16(path: Path) -> np.ndarray:
+    """Read a 16-bit PNG with pypng (grey or RGB, with or without alpha)."""
     import png
 
     reader = png.Reader(filename=str(path))
     width, height, rows, info = reader.asDirect()
-    if info["bitdepth"] != 16:
-        return None
     planes = info["planes"]
     data = np.vstack([np.asarray(row, dtype=np.uint16) for row in rows])
     return data.reshape(height, width, planes) if planes > 1 else data.reshape(height, width)
@@ -102,13 +101,12 @@ def read_image(path: str | os.PathLike[str]) -> Photo:
         from PIL import Image
 
         with Image.open(path) as im:
-            im.load()
             icc = im.info.get("icc_profile")
             exif = im.info.get("exif")
-            if suffix == ".png" and im.mode in ("I;16", "I;16B", "I", "RGB", "RGBA"):
-                deep = _read_png16(path) if _png_bit_depth(path) == 16 else None
-                if deep is not None:
-                    return Photo(_to_rgb(deep, path), path, icc, exif)
+            if suffix == ".png" and _png_bit_depth(path) == 16:
+                # Pillow would decode 16-bit RGB to 8 bit; decode once with pypng instead.
+                return Photo(_to_rgb(_read_png16(path), path), path, icc, exif)
+            im.load()
             if im.mode not in ("RGB", "RGBA", "L", "LA", "I;16", "I;16B"):
                 im = im.convert("RGB")
             pixels = np.asarray(im)
@@ -223,6 +221,11 @@ def _noisy_marked(path: Path) -> bool:
     return "NOISY" in stem or stem.lower().endswith("_noisy")
 
 
+def list_images(folder: Path) -> list[Path]:
+    """Every image file under ``folder`` (recursively, hidden files skipped), sorted."""
+    return sorted(p for p in folder.rglob("*") if _is_image(p))
+
+
 def find_images(sources: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Image files named by ``sources`` (files, or folders searched recursively), sorted.
 
@@ -236,7 +239,7 @@ def find_images(sources: Iterable[str | os.PathLike[str]]) -> list[Path]:
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if _is_image(p))
+            files = list_images(path)
             if any(_noisy_marked(p) for p in files):
                 files = [p for p in files if _noisy_marked(p)]
             found.extend(files)
