@@ -30,8 +30,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, provenance, write_results  # noqa: E402
 from sassid.config import preset  # noqa: E402
+from sassid.evaluate import iter_pairs  # noqa: E402
 from sassid.inference import Denoiser  # noqa: E402
-from sassid.io import find_pairs, read_image  # noqa: E402
+from sassid.io import find_pairs  # noqa: E402
 from sassid.metrics import psnr, ssim  # noqa: E402
 from sassid.models import load_networks  # noqa: E402
 from sassid.train import train  # noqa: E402
@@ -153,7 +154,7 @@ def main() -> None:
             link = eval_dir / f"{ident}_{kind}{src.suffix}"
             if not link.exists():
                 link.symlink_to(src)
-    pairs = [(i, read_image(n).pixels, read_image(c).pixels) for i, n, c in find_pairs(eval_dir)]
+    pairs = list(iter_pairs(eval_dir))
 
     base = preset("quick")
     b, la, u = args.steps

@@ -35,8 +35,8 @@ from sassid.checkpoint import (
 from sassid.config import TrainConfig
 from sassid.data import PatchSampler, load_noisy_images
 from sassid.errors import TrainingError
+from sassid.evaluate import iter_pairs
 from sassid.inference import Denoiser
-from sassid.io import find_pairs
 from sassid.metrics import psnr
 from sassid.stages import StageSpec, stage_specs, teacher_targets
 
@@ -289,7 +289,7 @@ def train(
             _prepare_run_dir(run_dir, config, resume)
         distributed.barrier(dist)
         images, _ = load_noisy_images(sources, config.patch_size)
-        val_pairs = _load_val(val) if val is not None else []
+        val_pairs = list(iter_pairs(val)) if val is not None else []
         log = MetricsLog(run_dir, dist.is_main)
         nets: dict[str, nn.Module] = {}
         kwargs = {name: net_kwargs(name, config) for name in ("bnn", "lan", "unet")}
@@ -332,9 +332,3 @@ def train(
         return model_path
     finally:
         distributed.teardown(dist)
-
-
-def _load_val(folder: str | os.PathLike[str]) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    from sassid.io import read_image
-
-    return [(name, read_image(n).pixels, read_image(c).pixels) for name, n, c in find_pairs(folder)]
