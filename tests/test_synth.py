@@ -60,3 +60,13 @@ def test_jpeg_option_and_cli(tmp_path: Path) -> None:
 def test_reference_differs_from_noisy_only_by_noise(iso: float) -> None:
     clean = _scene()
     assert psnr(add_camera_noise(clean, iso), render_reference(clean)) < 60
+
+
+def test_synth_uses_every_image_of_a_pairs_folder(tmp_path: Path) -> None:
+    """Clean inputs beside noisy-named files are still used (no noisy-only filtering here)."""
+    (tmp_path / "in").mkdir()
+    write_image(tmp_path / "in" / "x_clean.png", _scene())
+    write_image(tmp_path / "in" / "x_noisy.png", _scene())
+    (tmp_path / "in" / "bad.png").write_bytes(b"not a png")
+    assert main(["synth", str(tmp_path / "in"), "-o", str(tmp_path / "out")]) == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x_clean.png", "x_noisy.png"]

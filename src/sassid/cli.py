@@ -132,29 +132,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    from sassid.synth import synthesize_files
 
-    from sassid.io import Photo, find_images, read_image, write_image
-    from sassid.synth import add_camera_noise
-
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    failed = 0
-    for i, path in enumerate(find_images(args.clean)):
-        try:
-            photo = read_image(path)
-            pixels = photo.pixels
-            if pixels.dtype != "uint8":
-                pixels = (pixels.astype("float64") / 257.0 + 0.5).astype("uint8")
-            noisy = add_camera_noise(
-                pixels, args.iso_like, seed=args.seed + i, jpeg_quality=args.jpeg_quality
-            )
-            suffix = ".jpg" if args.jpeg_quality else ".png"
-            write_image(out / (path.stem + suffix), Photo(noisy, icc_profile=photo.icc_profile))
-        except Exception as exc:  # noqa: BLE001 - report the file, go on with the rest
-            failed += 1
-            print(f"sassid: error: {exc}", file=sys.stderr)
-    return 1 if failed else 0
+    errors = synthesize_files(
+        args.clean, args.output, args.iso_like, seed=args.seed, jpeg_quality=args.jpeg_quality
+    )
+    for line in errors:
+        print(f"sassid: error: {line}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def _add_inference_options(p: argparse.ArgumentParser, tiling: bool = True) -> None:

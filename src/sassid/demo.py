@@ -88,10 +88,10 @@ def run_demo(
     started = time.perf_counter()
     clean = demo_photos()
     noisy, reference = {}, {}
+    (out / "noisy").mkdir(parents=True, exist_ok=True)
     for i, (name, photo) in enumerate(clean.items()):
         noisy[name] = add_camera_noise(photo, iso_like, seed=seed + i)
         reference[name] = render_reference(photo)
-        (out / "noisy").mkdir(parents=True, exist_ok=True)
         write_image(out / "noisy" / f"{name}.png", noisy[name])
     synth_seconds = time.perf_counter() - started
 

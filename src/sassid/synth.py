@@ -17,6 +17,8 @@ At ``iso_like = 100`` the noise is mild; 3200 gives ~25 dB PSNR on typical photo
 from __future__ import annotations
 
 import io
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +33,7 @@ __all__ = [
     "add_camera_noise",
     "render_reference",
     "noise_autocorrelation",
+    "synthesize_files",
 ]
 
 # A typical camera-to-sRGB colour-correction matrix (rows sum to 1, as after white balance).
@@ -182,3 +185,49 @@ def noise_autocorrelation(
             per_channel.append(np.corrcoef(a, b)[0, 1])
         values.append(float(np.mean(per_channel)))
     return values
+
+
+def synthesize_files(
+    sources: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    iso_like: float = 1600.0,
+    seed: int = 0,
+    jpeg_quality: int | None = None,
+) -> list[str]:
+    """Write a noisy copy of every clean image under ``sources`` into ``output`` (PNG, or JPEG
+    with ``jpeg_quality``). 16-bit input is rounded to 8 bit first. Every image found is used,
+    clean or not. Returns one error line per file that failed; the others are still written.
+    """
+    from pathlib import Path
+
+    from sassid.errors import SassidError
+    from sassid.io import (
+        ImageError,
+        Photo,
+        from_pixels,
+        list_images,
+        read_image,
+        to_pixels,
+        write_image,
+    )
+
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    for source in map(Path, sources):
+        if not source.exists():
+            raise ImageError(f"{source}: no such file or folder")
+        paths.extend(list_images(source) if source.is_dir() else [source])
+    errors = []
+    for i, path in enumerate(paths):
+        try:
+            photo = read_image(path)
+            pixels = photo.pixels
+            if pixels.dtype != np.uint8:
+                pixels = from_pixels(to_pixels(pixels), np.uint8)
+            noisy = add_camera_noise(pixels, iso_like, seed=seed + i, jpeg_quality=jpeg_quality)
+            suffix = ".jpg" if jpeg_quality else ".png"
+            write_image(out / (path.stem + suffix), Photo(noisy, icc_profile=photo.icc_profile))
+        except (SassidError, OSError) as exc:
+            errors.append(str(exc) if isinstance(exc, SassidError) else f"{path}: {exc.strerror}")
+    return errors
