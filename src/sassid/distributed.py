@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DistInfo", "setup", "teardown", "wrap_student", "unwrap"]
+__all__ = ["DistInfo", "setup", "teardown", "wrap_student", "barrier"]
 
 
 @dataclass(frozen=True)
@@ -52,10 +52,6 @@ def wrap_student(net: nn.Module, info: DistInfo, device: torch.device) -> nn.Mod
         return net
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(net, device_ids=ids)
-
-
-def unwrap(net: nn.Module) -> nn.Module:
-    return net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
 
 
 def barrier(info: DistInfo) -> None:

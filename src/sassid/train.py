@@ -32,7 +32,7 @@ from sassid.checkpoint import (
     save_atomic,
     save_model,
 )
-from sassid.config import TrainConfig
+from sassid.config import STAGES, TrainConfig
 from sassid.data import PatchSampler, load_noisy_images
 from sassid.errors import TrainingError
 from sassid.evaluate import iter_pairs
@@ -292,7 +292,7 @@ def train(
         val_pairs = list(iter_pairs(val)) if val is not None else []
         log = MetricsLog(run_dir, dist.is_main)
         nets: dict[str, nn.Module] = {}
-        kwargs = {name: net_kwargs(name, config) for name in ("bnn", "lan", "unet")}
+        kwargs = {name: net_kwargs(name, config) for name in STAGES}
         for index, spec in enumerate(stage_specs(config)):
             stage = config.stage(spec.name)
             checkpoint = run_dir / "checkpoints" / f"{spec.name}.pt"
