@@ -16,8 +16,9 @@ import torch
 from torch import Tensor, nn
 
 from sassid.adaptive import alpha_map
+from sassid.errors import OptionError, SassidError
 from sassid.io import from_pixels, to_pixels
-from sassid.tiling import ensemble_x8, run_tiled
+from sassid.tiling import check_tiling, ensemble_x8, run_tiled
 
 __all__ = ["Denoiser", "NET_CHOICES"]
 
@@ -43,6 +44,11 @@ class Denoiser:
         net: ``unet`` (the method), ``bnn``, ``lan`` or ``fusion`` (or any key of ``nets``).
         tile: tile side in pixels (0: whole image); overlap: pixels shared by adjacent tiles.
         ensemble: average the x8 flips/rotations.
+        source: the model file, named in errors.
+
+    Raises:
+        OptionError: bad tile/overlap or unknown net; SassidError: the model lacks the net, or
+            its output holds NaN/inf (never written as a black image).
     """
 
     nets: dict[str, nn.Module]
@@ -51,15 +57,15 @@ class Denoiser:
     overlap: int = 64
     ensemble: bool = False
     device: torch.device | str = "cpu"
+    source: str = "model"
 
     def __post_init__(self) -> None:
+        check_tiling(self.tile, self.overlap)
         needed = ("bnn", "lan") if self.net == "fusion" else (self.net,)
         missing = [n for n in needed if n not in self.nets]
         if self.net not in NET_CHOICES and self.net not in self.nets:
-            raise ValueError(f"unknown net {self.net!r} (choose from {', '.join(NET_CHOICES)})")
+            raise OptionError(f"unknown net {self.net!r} (choose from {', '.join(NET_CHOICES)})")
         if missing:
-            from sassid.errors import SassidError
-
             raise SassidError(
                 f"the model has no {' or '.join(missing)} network for --net {self.net}"
             )
@@ -88,19 +94,17 @@ class Denoiser:
         size they were trained on: a BNN trained on small crops degrades on larger inputs.
         ``overlap=None`` is a quarter of the tile.
         """
-        from sassid.errors import SassidError
         from sassid.models import networks_from_payload, read_model_source, training_patch_size
         from sassid.train import resolve_device
 
+        if tile is not None and overlap is not None:
+            check_tiling(tile, overlap)  # before the model is read: a bad option fails first
         path, payload = read_model_source(model)
         if tile is None:
             trained = training_patch_size(payload) if net != "unet" else None
             tile = trained or DEFAULT_TILE
         if overlap is None:
-            overlap = tile // 4
-
-        if tile and tile <= overlap:
-            raise SassidError(f"--tile ({tile}) must be larger than --overlap ({overlap})")
+            overlap = max(tile, 0) // 4
         return cls(
             networks_from_payload(path, payload, net),
             net=net,
@@ -108,6 +112,7 @@ class Denoiser:
             overlap=overlap,
             ensemble=ensemble,
             device=resolve_device(device),
+            source=str(path),
         )
 
     def tensor(self, x: Tensor, on_tile: Callable[[], None] | None = None) -> Tensor:
@@ -118,9 +123,13 @@ class Denoiser:
             fn = lambda t: ensemble_x8(base, t)  # noqa: E731
         with torch.inference_mode():
             x = x.to(self.device)
-            if self.tile:
-                return run_tiled(fn, x, self.tile, self.overlap, on_tile)
-            return fn(x)
+            out = run_tiled(fn, x, self.tile, self.overlap, on_tile) if self.tile else fn(x)
+            if not bool(torch.isfinite(out).all()):
+                raise SassidError(
+                    f"{self.source}: the {self.net} network output holds NaN or infinite values "
+                    "(nothing written)"
+                )
+            return out
 
     def pixels(self, pixels: np.ndarray, on_tile: Callable[[], None] | None = None) -> np.ndarray:
         """HWC uint8/uint16 -> denoised, same dtype (rounded half up, clamped)."""

@@ -108,9 +108,14 @@ def load_lpips(
             "LPIPS skipped: no linear heads (pass --lpips-heads alex.pth, or "
             "pip install lpips --no-deps)"
         )
+    weights = []
+    for path in (backbone_path, heads_path):
+        try:
+            weights.append(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception:  # noqa: BLE001 - any unpickling failure means a file of another kind
+            return None, f"LPIPS skipped: {path}: not a PyTorch state_dict"
+    features, lins = weights
     try:
-        features = torch.load(backbone_path, map_location="cpu", weights_only=True)
-        lins = torch.load(heads_path, map_location="cpu", weights_only=True)
         metric = LPIPS()
         state = dict(metric.state_dict())
         for i, index in enumerate(_FEATURE_INDEX):
@@ -118,8 +123,9 @@ def load_lpips(
                 state[f"convs.{i}.{kind}"] = features[f"features.{index}.{kind}"]
             state[f"heads.{i}.weight"] = lins[f"lin{i}.model.1.weight"]
         metric.load_state_dict(state)
-    except (KeyError, RuntimeError, OSError) as exc:
-        return None, f"LPIPS skipped: unusable weights ({str(exc).splitlines()[0]})"
+    except (KeyError, RuntimeError, TypeError, IndexError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return None, f"LPIPS skipped: unusable weights ({reason})"
     return metric.eval(), ""
 
 
