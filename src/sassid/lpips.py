@@ -79,6 +79,10 @@ class LPIPS(nn.Module):
             t = torch.from_numpy(img.astype(np.float32).transpose(2, 0, 1))[None]
             return t / top * 2 - 1
 
+        from sassid.metrics import MetricError
+
+        if min(a.shape[:2]) < 32:  # AlexNet's stride-4 11x11 conv and three 3x3 max-pools
+            raise MetricError(f"LPIPS needs at least 32x32 pixels, got {a.shape[1]}x{a.shape[0]}")
         with torch.inference_mode():
             return float(self(prep(a), prep(b))[0])
 

@@ -138,8 +138,14 @@ def read_kaggle_csv(
     path: str | os.PathLike[str], block_shape: tuple[int, int, int] = (256, 256, 3)
 ) -> np.ndarray:
     """Blocks of a Kaggle CSV, (N, H, W, C) in ID order."""
-    rows = Path(path).read_text().splitlines()[1:]
-    decoded = sorted((int(i), b) for i, b in (r.split(",", 1) for r in rows))
-    return np.stack(
-        [np.frombuffer(base64.b64decode(b), np.uint8).reshape(block_shape) for _, b in decoded]
-    )
+    try:
+        rows = Path(path).read_text().splitlines()[1:]
+        decoded = sorted((int(i), b) for i, b in (r.split(",", 1) for r in rows))
+        return np.stack(
+            [np.frombuffer(base64.b64decode(b), np.uint8).reshape(block_shape) for _, b in decoded]
+        )
+    except (OSError, ValueError) as exc:  # binascii.Error is a ValueError
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SassidError(
+            f"{path}: not a SIDD Kaggle CSV of {block_shape} blocks ({reason})"
+        ) from None
