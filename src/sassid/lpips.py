@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +116,9 @@ def load_lpips(
     weights = []
     for path in (backbone_path, heads_path):
         try:
-            weights.append(torch.load(path, map_location="cpu", weights_only=True))
+            with warnings.catch_warnings():  # torch's notes on pickle protocols
+                warnings.simplefilter("ignore")
+                weights.append(torch.load(path, map_location="cpu", weights_only=True))
         except Exception:  # noqa: BLE001 - any unpickling failure means a file of another kind
             return None, f"LPIPS skipped: {path}: not a PyTorch state_dict"
     features, lins = weights

@@ -116,3 +116,14 @@ def test_non_finite_output_is_refused_not_written() -> None:
     denoiser = Denoiser({"unet": Broken()}, tile=0, overlap=0, source="m.pt")
     with pytest.raises(SassidError, match="m.pt: the unet network output holds NaN"):
         denoiser.pixels(np.zeros((8, 8, 3), np.uint8))
+
+
+def test_lpips_weights_of_another_kind_are_skipped_in_one_line(tmp_path: Path) -> None:
+    from sassid.lpips import load_lpips
+
+    (tmp_path / "alex.pth").write_bytes(pickle.dumps(Foreign()))
+    metric, reason = load_lpips(tmp_path / "alex.pth", tmp_path / "alex.pth")
+    assert (
+        metric is None
+        and reason == f"LPIPS skipped: {tmp_path / 'alex.pth'}: not a PyTorch state_dict"
+    )

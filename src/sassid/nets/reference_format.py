@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -94,7 +95,9 @@ def _read_state_dict(source: Mapping[str, Tensor] | str | os.PathLike[str]) -> d
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         try:
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch's notes on pickle protocols
+                warnings.simplefilter("ignore")
+                loaded = torch.load(path, map_location="cpu", weights_only=True)
         except FileNotFoundError:
             raise ReferenceWeightsError(f"{path}: no such file") from None
         except Exception:  # noqa: BLE001 - any unpickling failure is a bad file
