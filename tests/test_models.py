@@ -154,3 +154,17 @@ def test_default_tile_rule() -> None:
     assert default_tile("unet", 64) == 512
     assert default_tile("bnn", 64) == 64 and default_tile("fusion", 96) == 96
     assert default_tile("lan", None) == 512
+
+
+def test_edited_kwargs_give_one_line_naming_the_file(tmp_path: Path) -> None:
+    write_tiny_model(tmp_path / "model.pt")
+    payload = torch.load(tmp_path / "model.pt", weights_only=True)
+    payload["nets"]["unet"]["kwargs"]["enc_channels"] = 12
+    payload["nets"]["lan"]["kwargs"]["colour"] = True
+    torch.save(payload, tmp_path / "model.pt")
+    source = read_model(tmp_path / "model.pt")
+    with pytest.raises(CheckpointError, match=r"model\.pt: unet weights do not fit \(") as info:
+        source.networks(("unet",))
+    assert "\n" not in str(info.value)
+    with pytest.raises(CheckpointError, match=r"model\.pt: cannot build lan \(.*colour"):
+        source.networks(("lan",))

@@ -69,13 +69,18 @@ class NetEntry:
             net = build_net(self.arch, self.kwargs)
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"{where}: cannot build {self.arch} ({exc})") from None
-        try:
-            net.load_state_dict(self.state_dict)
-        except RuntimeError as exc:
-            lines = str(exc).splitlines()
-            first = lines[1].strip() if len(lines) > 1 else lines[0]
-            raise CheckpointError(f"{where}: {self.arch} weights do not fit ({first})") from None
-        return net.eval()
+        return _load_state(net, self.state_dict, f"{where}: {self.arch}").eval()
+
+
+def _load_state(net: nn.Module, state: Mapping[str, Tensor], what: str) -> nn.Module:
+    """``net.load_state_dict(state)`` with torch's first mismatch line as a one-line error."""
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        lines = str(exc).splitlines()
+        first = lines[1].strip() if len(lines) > 1 else lines[0]
+        raise CheckpointError(f"{what} weights do not fit ({first})") from None
+    return net
 
 
 @dataclass(frozen=True)
@@ -261,13 +266,7 @@ def load_weights_into(net: nn.Module, role: str, path: str | os.PathLike[str]) -
         if len(fitting) != 1:
             raise CheckpointError(f"{source.path}: holds no {role} network")
         entry = fitting[0]
-    try:
-        net.load_state_dict(entry.state_dict)
-    except RuntimeError as exc:
-        lines = str(exc).splitlines()
-        first = lines[1].strip() if len(lines) > 1 else lines[0]
-        raise CheckpointError(f"{source.path}: {role} weights do not fit ({first})") from None
-    return net
+    return _load_state(net, entry.state_dict, f"{source.path}: {role}")
 
 
 def save_model(
