@@ -79,12 +79,24 @@ def _in_range(value: float, low: float, high: float, where: str) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class _StageCommon:
+    arch: str = ""
     steps: int = 400_000
     lr: float = 3e-4
     init: str | None = None
     skip: bool = False
 
+    def net_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments of this stage's network (``sassid.nets.registry``)."""
+        raise NotImplementedError
+
     def _validate(self, name: str) -> None:
+        from sassid.nets.registry import ARCHITECTURES
+
+        _check(
+            self.arch in ARCHITECTURES,
+            f"[{name}] arch must be one of {', '.join(map(repr, ARCHITECTURES))}, "
+            f"got {self.arch!r}",
+        )
         _in_range(self.steps, 1, MAX_STEPS, f"[{name}] steps")
         _check(
             math.isfinite(self.lr) and 0 < self.lr <= MAX_LR,
@@ -97,9 +109,17 @@ class _StageCommon:
 class BNNStageConfig(_StageCommon):
     """Stage 1: the blind-neighbourhood network learns to reconstruct its noisy input."""
 
+    arch: str = "bnn"
     blind_size: int = 9
     enc_channels: int = 48
     dec_channels: int = 96
+
+    def net_kwargs(self) -> dict[str, Any]:
+        return {
+            "blind_size": self.blind_size,
+            "enc_channels": self.enc_channels,
+            "dec_channels": self.dec_channels,
+        }
 
     def __post_init__(self) -> None:
         self._validate("bnn")
@@ -113,9 +133,13 @@ class BNNStageConfig(_StageCommon):
 class LANStageConfig(_StageCommon):
     """Stage 2: the locally aware network learns from the frozen BNN."""
 
+    arch: str = "lan"
     receptive_field: int = 3
     width: int = 64
     loss: Literal["unweighted", "alpha"] = "unweighted"
+
+    def net_kwargs(self) -> dict[str, Any]:
+        return {"receptive_field": self.receptive_field, "width": self.width}
 
     def __post_init__(self) -> None:
         self._validate("lan")
@@ -136,9 +160,13 @@ class UNetStageConfig(_StageCommon):
     ``both`` drops alpha (0.5 each), ``bnn`` and ``lan`` use one teacher alone.
     """
 
+    arch: str = "unet"
     enc_channels: int = 48
     dec_channels: int = 96
     supervision: Literal["adaptive", "both", "bnn", "lan"] = "adaptive"
+
+    def net_kwargs(self) -> dict[str, Any]:
+        return {"enc_channels": self.enc_channels, "dec_channels": self.dec_channels}
 
     def __post_init__(self) -> None:
         self._validate("unet")

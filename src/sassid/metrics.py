@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage
 
 from sassid.errors import SassidError
+from sassid.pixels import dtype_max
 
 __all__ = ["psnr", "ssim", "SSIM_CONVENTIONS", "MetricError", "SSIM_MIN_SIZE"]
 
@@ -30,7 +31,7 @@ class MetricError(SassidError, ValueError):
 
 
 def _range(a: np.ndarray) -> float:
-    return 65535.0 if a.dtype == np.uint16 else 255.0
+    return dtype_max(a.dtype)
 
 
 def _check_pair(output: np.ndarray, clean: np.ndarray) -> None:

@@ -15,7 +15,7 @@ from sassid.errors import SassidError
 
 
 def _calls(tmp: Path) -> dict[str, Callable[[], object]]:
-    from sassid.checkpoint import build_net, load_file, load_model, load_stage_checkpoint
+    from sassid.checkpoint import load_file, load_stage_checkpoint
     from sassid.config import load_config, preset, with_steps
     from sassid.denoise import denoise_files
     from sassid.evaluate import evaluate
@@ -24,8 +24,9 @@ def _calls(tmp: Path) -> dict[str, Callable[[], object]]:
     from sassid.inference import Denoiser
     from sassid.io import find_images, find_pairs, read_image, write_image
     from sassid.metrics import psnr, ssim
-    from sassid.models import load_networks
+    from sassid.models import load_model, load_networks
     from sassid.nets import UNet, load_reference_weights
+    from sassid.nets.registry import build_net
     from sassid.synth import add_camera_noise, synthesize_files
     from sassid.tiling import run_tiled, tile_grid
 

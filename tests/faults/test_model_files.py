@@ -44,7 +44,7 @@ def _damage(kind: str, path: Path, good: Path) -> None:
         payload["nets"]["unet"]["kwargs"] = {"enc_channels": 4, "dec_channels": 8}
         torch.save(payload, path)
     elif kind == "extra network":
-        payload["nets"]["gan"] = payload["nets"]["unet"]
+        payload["nets"]["gan"] = {**payload["nets"]["unet"], "arch": "gan"}
         torch.save(payload, path)
     elif kind == "no state_dict":
         del payload["nets"]["unet"]["state_dict"]
