@@ -72,7 +72,7 @@ def denoise_files(
     denoiser = Denoiser.from_model(
         model, net=net, tile=tile, overlap=overlap, ensemble=ensemble, device=device
     )
-    ensure_folder(pairs[0][1].parent if len(pairs) == 1 else Path(output))
+    ready = {ensure_folder(pairs[0][1].parent if len(pairs) == 1 else Path(output))}
     report = DenoiseReport()
     bar = tqdm(total=len(pairs), unit="photo", disable=not progress, dynamic_ncols=True)
     for source, target in pairs:
@@ -88,7 +88,8 @@ def denoise_files(
             )
             pixels = denoiser.pixels(photo.pixels, on_tile=tiles.update)
             tiles.close()
-            ensure_folder(target.parent)
+            if target.parent not in ready:  # created (and cleaned of stale temps) once
+                ready.add(ensure_folder(target.parent))
             write_image(target, Photo(pixels, target, photo.icc_profile, photo.exif))
             report.written.append(target)
         except (SassidError, OSError) as exc:
