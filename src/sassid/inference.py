@@ -2,7 +2,9 @@
 
 ``Denoiser`` wraps a model file's networks and applies the chosen one with optional tiling and
 the x8 self-ensemble. ``net = "fusion"`` is the paper's image-level fusion (Table 3):
-(1 - alpha) * BNN + alpha * LAN, alpha from the BNN output.
+(1 - alpha) * BNN + alpha * LAN, alpha from the BNN output. Each network runs through an
+inference backend (``sassid.backends``: torch or onnxruntime, fp32, bf16 or int8); tiling,
+ensemble and pixel conversion are the same for all of them.
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ __all__ = ["Denoiser", "NET_CHOICES"]
 
 NET_CHOICES = ("unet", "bnn", "lan", "fusion")
 DEFAULT_TILE = 512
+_BAND_ROWS = 256
 
 
-def _fusion(bnn: nn.Module, lan: nn.Module) -> Callable[[Tensor], Tensor]:
+def _fusion(
+    bnn: Callable[[Tensor], Tensor], lan: Callable[[Tensor], Tensor]
+) -> Callable[[Tensor], Tensor]:
     def fused(x: Tensor) -> Tensor:
         bnn_out = bnn(x)
         alpha = alpha_map(bnn_out)
@@ -43,6 +48,10 @@ class Denoiser:
         net: ``unet`` (the method), ``bnn``, ``lan`` or ``fusion`` (or any key of ``nets``).
         tile: tile side in pixels (0: whole image); overlap: pixels shared by adjacent tiles.
         ensemble: average the x8 flips/rotations.
+        backend, precision: how each network runs (``sassid.backends``); ``torch``/``fp32`` is
+            the networks' own eager forward. ``calibration``: (1, 3, h, w) crops in [0, 255] of
+            the user's noisy photos, for ``int8``.
+        forward: a ready callable (B, 3, H, W) -> same to use instead of ``nets[net]``.
     """
 
     nets: dict[str, nn.Module]
@@ -51,6 +60,10 @@ class Denoiser:
     overlap: int = 64
     ensemble: bool = False
     device: torch.device | str = "cpu"
+    backend: str = "torch"
+    precision: str = "fp32"
+    calibration: list[Tensor] | None = None
+    forward: Callable[[Tensor], Tensor] | None = None
 
     def __post_init__(self) -> None:
         needed = ("bnn", "lan") if self.net == "fusion" else (self.net,)
@@ -65,11 +78,32 @@ class Denoiser:
             )
         for n in needed:
             self.nets[n].to(self.device).eval()
-        self._fn: Callable[[Tensor], Tensor] = (
-            _fusion(self.nets["bnn"], self.nets["lan"])
-            if self.net == "fusion"
-            else self.nets[self.net]
+        if self.forward is not None:
+            self._fn: Callable[[Tensor], Tensor] = self.forward
+            return
+        fns = {n: self._backend_forward(n) for n in needed}
+        self._fn = _fusion(fns["bnn"], fns["lan"]) if self.net == "fusion" else fns[self.net]
+
+    def _backend_forward(self, name: str) -> Callable[[Tensor], Tensor]:
+        net = self.nets[name]
+        if self.backend == "torch" and self.precision == "fp32":
+            return net  # the reference path: the module's own eager forward
+        from sassid.backends import make_forward
+
+        return make_forward(
+            net,
+            self.backend,
+            self.precision,
+            name=name,
+            device=self.device,
+            calibration=self.calibration,
         )
+
+    def describe(self) -> str:
+        """One line naming the backend and precision, as ``sassid denoise`` prints it."""
+        if self.forward is not None:
+            return f"{self.net}: custom forward"
+        return f"{self.net}: backend {self.backend}, precision {self.precision}"
 
     @classmethod
     def from_model(
@@ -81,6 +115,9 @@ class Denoiser:
         overlap: int | None = None,
         ensemble: bool = False,
         device: str = "auto",
+        backend: str = "torch",
+        precision: str = "fp32",
+        calibration: list[Tensor] | None = None,
     ) -> Denoiser:
         """Load ``model`` (run dir, model file, checkpoint or reference weights) for ``net``.
 
@@ -108,6 +145,9 @@ class Denoiser:
             overlap=overlap,
             ensemble=ensemble,
             device=resolve_device(device),
+            backend=backend,
+            precision=precision,
+            calibration=calibration,
         )
 
     def tensor(self, x: Tensor, on_tile: Callable[[], None] | None = None) -> Tensor:
@@ -126,7 +166,18 @@ class Denoiser:
         """HWC uint8/uint16 -> denoised, same dtype (rounded half up, clamped)."""
         x = torch.from_numpy(to_pixels(pixels))[None]
         out = self.tensor(x, on_tile)[0].float().cpu().numpy()
-        return from_pixels(out, pixels.dtype.type)
+        del x
+        if not np.isfinite(out).all():
+            from sassid.errors import SassidError
+
+            raise SassidError(f"{self.describe()} produced non-finite values")
+        # Row bands: from_pixels works in float64, so a 24 MP photo in one go would hold
+        # several 0.6 GB temporaries; bands keep the peak at one full-size float32 buffer.
+        result = np.empty((*out.shape[1:], out.shape[0]), dtype=pixels.dtype)
+        for top in range(0, out.shape[1], _BAND_ROWS):
+            band = out[:, top : top + _BAND_ROWS]
+            result[top : top + _BAND_ROWS] = from_pixels(band, pixels.dtype.type)
+        return result
 
     def tiles_for(self, height: int, width: int) -> int:
         from sassid.tiling import tile_grid
