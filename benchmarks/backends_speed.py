@@ -180,7 +180,7 @@ def markdown(result: dict[str, Any]) -> list[str]:
     chosen = choose_default(result)
     sets = list(scores)
     lines = [
-        "## U-Net inference per backend and precision (trained model, tiles 512/128)",
+        "### U-Net inference per backend and precision (trained model, tiles 512/128)",
         "",
         f"Model `{result['model']}`. Baseline: `{base}`, the network's own fp32 NCHW eager "
         "forward (reference-equivalent). Speeds at 256² and 512² are whole images, 2048² and "

@@ -177,7 +177,7 @@ def main() -> None:
     inference = payload.get("inference_megapixels_per_s")
     if inference:
         lines += [
-            "## Inference, megapixels/s (batch 1, fp32 eager, random init, paper widths; "
+            "### Inference, megapixels/s (batch 1, fp32 eager, random init, paper widths; "
             "2048² tiled 512/64)",
             "",
             _section_meta(payload.get("inference_meta") or old_meta or meta),
@@ -201,7 +201,7 @@ def main() -> None:
     training = payload.get("training_steps_per_s")
     if training:
         lines += [
-            "## Training, steps/s (teachers online, as in training)",
+            "### Training, steps/s (teachers online, as in training)",
             "",
             _section_meta(payload.get("training_meta") or old_meta or meta),
             "",

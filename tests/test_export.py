@@ -58,3 +58,21 @@ def test_export_onnx_api_returns_round_trip_error(tmp_path: Path) -> None:
     assert diff is not None and 0 <= diff < 1e-2
     assert (tmp_path / "u.onnx").stat().st_size > 0
     assert [p.name for p in tmp_path.iterdir()] == ["u.onnx"]  # no temp file left
+
+
+def test_readme_deploy_snippet_runs_and_matches_sassid(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from sassid.inference import Denoiser
+    from sassid.models import load_networks
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    deploy = readme[readme.index("## Deploy") :]
+    snippet = deploy[deploy.index("```python") + len("```python") : deploy.index("```\n", 10)]
+    model = write_tiny_model(tmp_path / "model.pt")
+    assert main(["export", "-m", str(model), "-o", str(tmp_path / "unet.onnx")]) == 0
+    noisy = (np.random.default_rng(0).random((45, 70, 3)) * 255).astype(np.uint8)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {"noisy_rgb_uint8": noisy}
+    exec(snippet, scope)  # noqa: S102 - the README's own code
+    expected = Denoiser(load_networks(model), tile=0).pixels(noisy)
+    assert scope["denoised"].shape == noisy.shape
+    assert np.abs(scope["denoised"].astype(int) - expected).max() <= 1
