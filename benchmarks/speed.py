@@ -106,8 +106,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        choices=["inference", "training"],
-        help="measure one part; the other is kept from the previous results file",
+        choices=["inference", "backends", "training"],
+        help="measure one part (inference: the networks and, with --model, the backends; "
+        "backends: only the --model table); the rest is kept from the previous results file",
     )
     parser.add_argument(
         "--model",
@@ -136,7 +137,9 @@ def main() -> None:
     meta = provenance()
     payload["meta"] = meta
     baseline_before = matmul_gflops(device=device)
-    if args.only != "training":
+    if args.only == "backends" and not args.model:
+        parser.error("--only backends needs --model RUN")
+    if args.only in (None, "inference"):
         paper = preset("paper")
         sizes = {256: 3, 512: 2, 2048: 1}
         inference = {}
@@ -148,6 +151,7 @@ def main() -> None:
             print(net_name, inference[net_name], flush=True)
         payload["inference_megapixels_per_s"] = inference
         payload["inference_meta"] = meta
+    if args.only != "training":
         if args.model:
             from benchmarks.backends_speed import run
             from sassid.backends import DEFAULT_BACKEND, DEFAULT_PRECISION
@@ -157,7 +161,7 @@ def main() -> None:
             mp24 = [tuple(c.split("/", 1)) for c in dict.fromkeys(cases)]
             payload["backends"] = run(args.model, mp24, args.polyu_images)  # type: ignore[arg-type]
             payload["backends_meta"] = meta
-    if args.only != "inference":
+    if args.only is None or args.only == "training":
         training = {"quick": training_steps_per_s("quick", device, 5)}
         print("quick", training["quick"], flush=True)
         if not args.no_paper_training:
