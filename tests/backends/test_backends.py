@@ -110,7 +110,7 @@ def test_non_finite_output_fails_instead_of_writing() -> None:
 
 
 def test_pixels_in_bands_equal_one_pass() -> None:
-    from sassid.io import from_pixels, to_pixels
+    from sassid.pixels import from_pixels, to_pixels
 
     rng = np.random.default_rng(0)
     for dtype, top in ((np.uint8, 255), (np.uint16, 65535)):

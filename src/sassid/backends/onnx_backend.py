@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from sassid.export import ExportError, PadRule, onnx_bytes, pad_rule
+from sassid.backends.onnx_graph import ExportError, PadRule, onnx_bytes, pad_rule
 from sassid.nets.layers import crop_to, pad_to_multiple
 
 __all__ = ["OnnxForward", "onnx_forward"]

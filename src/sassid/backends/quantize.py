@@ -22,7 +22,8 @@ import torch
 from torch import Tensor
 
 from sassid.errors import SassidError
-from sassid.io import ImageError, read_image, to_pixels
+from sassid.io import ImageError, read_image
+from sassid.pixels import to_pixels
 
 __all__ = ["calibration_crops", "quantize_onnx", "CALIBRATION_SIZE", "CALIBRATION_COUNT"]
 
