@@ -62,7 +62,9 @@ def denoise_files(
     calibrated on crops of the photos in ``calibrate`` (a folder or file), else of the inputs.
     ``announce`` receives one line naming the backend and precision chosen.
     """
-    backend, precision = resolve(backend, precision)
+    from sassid.device import resolve_device
+
+    backend, precision = resolve(backend, precision, str(resolve_device(device)))
     pairs = output_paths(inputs, Path(output))
     calibration = None
     if precision == "int8":

@@ -27,3 +27,12 @@ def test_resolve_fills_in_what_was_left_open() -> None:
     assert resolve(None, "bf16") == ("torch", "bf16")
     assert resolve("onnxruntime", None)[0] == "onnxruntime"
     assert resolve("torch", "fp32") == ("torch", "fp32")
+
+
+def test_default_bf16_falls_back_to_fp32_without_native_bf16(monkeypatch) -> None:  # noqa: ANN001
+    import sassid.backends as backends
+
+    monkeypatch.setattr(backends, "bf16_native", lambda device="cpu": False)
+    backend, precision = backends.resolve(None, None)
+    assert precision == ("fp32" if DEFAULT_PRECISION == "bf16" else DEFAULT_PRECISION)
+    assert backends.resolve(None, "bf16") == ("torch", "bf16")  # asked for: kept

@@ -27,22 +27,36 @@ __all__ = [
     "Forward",
     "make_forward",
     "resolve",
+    "bf16_native",
 ]
 
 Forward = Callable[["Tensor"], "Tensor"]
 BACKENDS = ("torch", "onnxruntime")
 PRECISIONS = ("fp32", "bf16", "int8")
 DEFAULT_BACKEND = "torch"
-DEFAULT_PRECISION = "fp32"
+DEFAULT_PRECISION = "bf16"
 """What ``sassid denoise`` runs unless told otherwise: the fastest backend and precision whose
-PSNR stays within 0.05 dB of fp32 on every real set here (``results/speed_cpu.md``)."""
+PSNR stays within 0.05 dB of fp32 on every real set here (``results/speed_cpu.md``). On a CPU
+without native bfloat16 (no AVX-512 BF16/AMX) the default falls back to fp32 (``resolve``)."""
 
 
-def resolve(backend: str | None, precision: str | None) -> tuple[str, str]:
-    """Fill in what the user left open: no precision means the default; no backend means the
-    one that runs the precision (int8: onnxruntime; fp32, bf16: torch)."""
+def bf16_native(device: str = "cpu") -> bool:
+    """Whether bf16 convolutions run natively here (oneDNN's check on the CPU; CUDA: yes)."""
+    import torch
+
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def resolve(backend: str | None, precision: str | None, device: str = "cpu") -> tuple[str, str]:
+    """Fill in what the user left open: no precision means the default (fp32 where the default
+    is bf16 and ``device`` has no native bf16); no backend means the one that runs the
+    precision (int8: onnxruntime; fp32, bf16: torch)."""
     if precision is None:
         precision = DEFAULT_PRECISION if backend in (None, DEFAULT_BACKEND) else "fp32"
+        if precision == "bf16" and not bf16_native(device):
+            precision = "fp32"
     if backend is None:
         backend = "onnxruntime" if precision == "int8" else "torch"
     return backend, precision

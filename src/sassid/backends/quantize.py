@@ -5,7 +5,9 @@ point z of every activation fixed beforehand from its range over calibration inp
 here), and one scale per output channel for the convolution weights. The calibration inputs are
 random crops of the photos being denoised (or of a folder given), so the ranges are those of
 the noise the model will meet. onnxruntime runs the QDQ graph with integer convolutions
-(u8 activations x s8 weights: the VNNI path on x86).
+(u8 activations x s8 weights: the VNNI path on x86). The output convolution stays fp32: its
+output is the image itself, and 8 bits over its range (about one level per step) would add up
+to half a level of error before the final rounding (measured: it halves int8's PSNR cost).
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ def quantize_onnx(model: bytes, calibration: list[Tensor]) -> bytes:
 
 
 def _quantize(model: bytes, name: str, calibration: list[Tensor]) -> bytes:
+    import onnx
     from onnxruntime.quantization import (
         CalibrationMethod,
         QuantFormat,
@@ -102,6 +105,9 @@ def _quantize(model: bytes, name: str, calibration: list[Tensor]) -> bytes:
         quantize_static,
     )
 
+    convs = [
+        node.name for node in onnx.load_from_string(model).graph.node if node.op_type == "Conv"
+    ]
     with tempfile.TemporaryDirectory(prefix="sassid-int8-") as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(model)
@@ -114,5 +120,6 @@ def _quantize(model: bytes, name: str, calibration: list[Tensor]) -> bytes:
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=convs[-1:],  # the output layer (last in topological order)
         )
         return dst.read_bytes()
