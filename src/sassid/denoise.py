@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,8 +50,12 @@ def denoise_files(
     ensemble: bool = False,
     device: str = "auto",
     progress: bool = True,
+    on_photo: Callable[[Path, Photo, Photo], None] | None = None,
 ) -> DenoiseReport:
-    """Denoise every photo in ``inputs`` into ``output``; a bad file is reported and skipped."""
+    """Denoise every photo in ``inputs`` into ``output``; a bad file is reported and skipped.
+
+    ``on_photo(source, noisy, denoised)`` is called after each photo is written (the report
+    uses it)."""
     denoiser = Denoiser.from_model(
         model, net=net, tile=tile, overlap=overlap, ensemble=ensemble, device=device
     )
@@ -72,8 +76,11 @@ def denoise_files(
             pixels = denoiser.pixels(photo.pixels, on_tile=tiles.update)
             tiles.close()
             target.parent.mkdir(parents=True, exist_ok=True)
-            write_image(target, Photo(pixels, target, photo.icc_profile, photo.exif))
+            denoised = Photo(pixels, target, photo.icc_profile, photo.exif)
+            write_image(target, denoised)
             report.written.append(target)
+            if on_photo is not None:
+                on_photo(source, photo, denoised)
         except (SassidError, OSError) as exc:
             message = str(exc) if isinstance(exc, SassidError) else f"{source}: {exc.strerror}"
             report.failed.append((source, message))

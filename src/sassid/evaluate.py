@@ -12,7 +12,7 @@ import csv
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,8 +95,10 @@ def evaluate_denoiser(
     progress: bool = True,
     with_noisy: bool = True,
     lpips: LPIPS | None = None,
+    on_image: Callable[[str, np.ndarray, np.ndarray, np.ndarray], object] | None = None,
 ) -> EvaluationResult:
-    """Score ``denoiser`` on every pair in ``data`` (and LPIPS, given a loaded metric)."""
+    """Score ``denoiser`` on every pair in ``data`` (and LPIPS, given a loaded metric);
+    ``on_image(id, noisy, denoised, clean)`` sees each image (the report uses it)."""
     if ssim_convention not in SSIM_CONVENTIONS:
         raise SassidError(f"unknown SSIM convention {ssim_convention!r}")
     result = EvaluationResult()
@@ -117,6 +119,8 @@ def evaluate_denoiser(
             row["psnr_noisy"] = psnr(noisy, clean)
             row["ssim_noisy"] = ssim(noisy, clean, ssim_convention)
         result.rows.append(row)
+        if on_image is not None:
+            on_image(ident, noisy, denoised, clean)
         if save_images is not None:
             Path(save_images).mkdir(parents=True, exist_ok=True)
             write_image(
@@ -154,6 +158,7 @@ def evaluate(
     save_images: str | os.PathLike[str] | None = None,
     progress: bool = True,
     lpips: LPIPS | None = None,
+    on_image: Callable[[str, np.ndarray, np.ndarray, np.ndarray], object] | None = None,
 ) -> EvaluationResult:
     """Load ``model`` and score it on ``data``; see the module docstring for formats."""
     denoiser = Denoiser.from_model(
@@ -166,4 +171,5 @@ def evaluate(
         save_images=save_images,
         progress=progress,
         lpips=lpips,
+        on_image=on_image,
     )
