@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, provenance, write_results  # noqa: E402
 from sassid.config import preset  # noqa: E402
 from sassid.evaluate import iter_pairs  # noqa: E402
-from sassid.inference import Denoiser  # noqa: E402
+from sassid.inference import Denoiser, default_overlap, default_tile  # noqa: E402
 from sassid.io import find_pairs  # noqa: E402
 from sassid.metrics import psnr, ssim  # noqa: E402
 from sassid.models import load_networks  # noqa: E402
@@ -134,8 +134,9 @@ def main() -> None:
     parser.add_argument(
         "--eval-tile",
         type=int,
-        default=64,
-        help="inference tile; default 64, the training crop (see README)",
+        default=None,
+        help="inference tile for every network (default: sassid.inference.default_tile, "
+        "the training crop for the teachers and 512 for the U-Net)",
     )
     parser.add_argument("--work", default="/tmp/sassid_real_photos", help="scratch run folder")
     parser.add_argument("--device", default="auto")
@@ -207,7 +208,10 @@ def main() -> None:
     bsn1 = run("bsn1", bsn1_config)["bnn"]
 
     def denoiser(nets: dict, net: str):  # noqa: ANN202
-        d = Denoiser(dict(nets), net=net, tile=args.eval_tile, overlap=args.eval_tile // 4)
+        tile = args.eval_tile or default_tile(net, base.patch_size)
+        d = Denoiser(
+            dict(nets), net=net, tile=tile, overlap=default_overlap(tile), alpha=base.alpha
+        )
         return lambda noisy, _clean: d.pixels(noisy)
 
     rows: list[dict] = []
@@ -258,7 +262,12 @@ def main() -> None:
         "",
         f"Self-supervised on the set's {len(noisy_paths)} noisy images ({b}/{la}/{u} steps, preset "
         f"`quick` otherwise); scored on the first {len(pairs)} pairs, inference tiles "
-        f"{args.eval_tile}px. PSNR: uint8, per image, mean. "
+        + (
+            f"{args.eval_tile}px"
+            if args.eval_tile
+            else f"{base.patch_size}px for the teachers, {default_tile('unet', None)}px for U-Nets"
+        )
+        + ". PSNR: uint8, per image, mean. "
         "SSIM: scikit-image Gaussian convention.",
         "",
         "| row | PSNR (dB) | SSIM | s/MP |",

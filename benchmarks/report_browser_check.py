@@ -258,7 +258,7 @@ def run_checks(browser: Browser, shots: dict[str, Path]) -> list[dict[str, Any]]
     browser.evaluate(
         "document.querySelectorAll('.crops button[data-z=\"0\"]').forEach(b => b.click());"
         "const r = document.querySelector('input.pos'); r.value = 400;"
-        "r.dispatchEvent(new Event('input')); window.scrollTo(0, 0)"
+        "r.dispatchEvent(new Event('input')); document.activeElement.blur(); window.scrollTo(0, 0)"
     )
     for selector, path in shots.items():
         browser.screenshot(selector, path)

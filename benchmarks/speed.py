@@ -19,8 +19,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import matmul_gflops, provenance, write_results  # noqa: E402
-from sassid.checkpoint import build_net, net_kwargs  # noqa: E402
 from sassid.config import preset  # noqa: E402
+from sassid.models import build_stage_net  # noqa: E402
 from sassid.stages import stage_specs, teacher_targets  # noqa: E402
 from sassid.tiling import run_tiled  # noqa: E402
 
@@ -66,7 +66,7 @@ def _time_steps(
 
 def training_steps_per_s(preset_name: str, device: str, steps: int) -> dict[str, float]:
     config = preset(preset_name)
-    nets = {n: build_net(n, net_kwargs(n, config)).to(device) for n in ("bnn", "lan", "unet")}
+    nets = {n: build_stage_net(config, n).to(device) for n in ("bnn", "lan", "unet")}
     result = {}
     for spec in stage_specs(config):
         student = nets[spec.name].train()
@@ -97,7 +97,7 @@ def main() -> None:
     sizes = {256: 3, 512: 2, 2048: 1}
     inference = {}
     for name in ("bnn", "lan", "unet"):
-        net = build_net(name, net_kwargs(name, paper)).to(device).eval()
+        net = build_stage_net(paper, name).to(device).eval()
         inference[name] = {str(s): inference_mps(net, s, device, r) for s, r in sizes.items()}
         print(name, inference[name], flush=True)
     training = {"quick": training_steps_per_s("quick", device, 5)}

@@ -7,7 +7,6 @@ caused by input print one line, ``sassid: error: ...``, and exit with status 2.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):  #
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from sassid.config import load_config, with_steps
+    from sassid.distributed import is_main_process
     from sassid.train import train
 
     config = load_config(args.config, args.preset)
@@ -45,7 +45,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         val=args.val,
         progress=not args.quiet,
     )
-    if int(os.environ.get("RANK", "0")) == 0:
+    if is_main_process():
         print(f"model written to {model}")
     return 0
 
@@ -106,13 +106,6 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from sassid.evaluate import evaluate
 
-    metric = None
-    if args.lpips:
-        from sassid.lpips import load_lpips
-
-        metric, reason = load_lpips(args.lpips_backbone, args.lpips_heads)
-        if metric is None:
-            print(reason)
     builder = _report_builder(args)
     result = evaluate(
         args.model,
@@ -125,13 +118,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         ssim_convention=args.ssim,
         save_images=args.save_images,
         progress=not args.quiet,
-        lpips=metric,
+        lpips=args.lpips,
+        lpips_backbone=args.lpips_backbone,
+        lpips_heads=args.lpips_heads,
         on_image=(
             (lambda ident, noisy, out, clean: builder.add(ident, noisy, out, clean=clean))
             if builder is not None
             else None
         ),
     )
+    for note in result.notes:
+        print(note)
     print(result.table())
     if builder is not None:
         _print_report(builder.write())

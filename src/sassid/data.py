@@ -20,6 +20,7 @@ from torch import Tensor
 from sassid.constants import PIXEL_MAX
 from sassid.errors import TrainingError
 from sassid.io import ImageError, find_images, read_image
+from sassid.pixels import dtype_max
 
 __all__ = ["load_noisy_images", "PatchSampler"]
 
@@ -76,7 +77,7 @@ class PatchSampler:
         h, w = image.shape[:2]
         top, left = self._randint(h - p + 1), self._randint(w - p + 1)
         patch = torch.from_numpy(np.ascontiguousarray(image[top : top + p, left : left + p]))
-        scale = PIXEL_MAX / (65535.0 if image.dtype == np.uint16 else 255.0)
+        scale = PIXEL_MAX / dtype_max(image.dtype)
         chw = patch.permute(2, 0, 1).to(torch.float32) * scale
         flips = torch.rand(3, generator=self.generator) < 0.5
         if flips[0]:

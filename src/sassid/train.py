@@ -23,37 +23,19 @@ from torch import nn
 from tqdm import tqdm
 
 from sassid import distributed
-from sassid.checkpoint import (
-    CHECKPOINT_FORMAT,
-    build_net,
-    load_file,
-    load_weights_into,
-    net_kwargs,
-    save_atomic,
-    save_model,
-)
-from sassid.config import STAGES, TrainConfig
+from sassid.checkpoint import CHECKPOINT_FORMAT, load_file, save_atomic
+from sassid.config import STAGES, TrainConfig, config_from_dict
 from sassid.data import PatchSampler, load_noisy_images
-from sassid.errors import TrainingError
-from sassid.evaluate import iter_pairs
-from sassid.inference import Denoiser
+from sassid.device import resolve_device
+from sassid.errors import ConfigError, TrainingError
+from sassid.inference import Denoiser, default_overlap, default_tile
 from sassid.metrics import psnr
+from sassid.models import load_weights_into, net_entries, save_model
+from sassid.nets.registry import build_net
+from sassid.pairs import iter_pairs
 from sassid.stages import StageSpec, stage_specs, teacher_targets
 
-__all__ = ["train", "resolve_device"]
-
-
-def resolve_device(device: str, local_rank: int = 0) -> torch.device:
-    """``auto`` is CUDA when available, else CPU."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        if not torch.cuda.is_available():
-            raise TrainingError("--device cuda: no CUDA device is available")
-        return torch.device("cuda", local_rank)
-    if device != "cpu":
-        raise TrainingError(f"unknown device {device!r} (use auto, cpu or cuda)")
-    return torch.device("cpu")
+__all__ = ["train"]
 
 
 class MetricsLog:
@@ -99,9 +81,14 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
     if resume:
         if not saved.exists():
             raise TrainingError(f"{run_dir}: nothing to resume (no config.json)")
-        previous = json.loads(saved.read_text())
-        if previous != json.loads(json.dumps(config.to_dict())):
-            changed = sorted(k for k in previous if previous[k] != config.to_dict().get(k))
+        previous_dict = json.loads(saved.read_text())
+        try:  # keys added since the run started take their defaults
+            previous = config_from_dict(previous_dict).to_dict()
+        except ConfigError:
+            previous = previous_dict
+        current = json.loads(json.dumps(config.to_dict()))
+        if json.loads(json.dumps(previous)) != current:
+            changed = sorted(k for k in current if previous.get(k) != current[k])
             raise TrainingError(
                 f"{run_dir}: --resume with another configuration (differs in: "
                 f"{', '.join(changed) or 'keys'}); use the run's own config.json"
@@ -115,14 +102,18 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
 
 def _validate(
     net: nn.Module,
+    role: str,
     pairs: list[tuple[str, np.ndarray, np.ndarray]],
     device: torch.device,
-    tile: int,
+    patch_size: int,
 ) -> float:
-    """Mean PSNR of the net's uint8-rounded output over the validation pairs, run on tiles of
-    the training crop size (a BNN trained on small crops degrades on larger inputs)."""
+    """Mean PSNR of the net's uint8-rounded output over the validation pairs, tiled as
+    ``sassid denoise`` would run it (``inference.default_tile``)."""
     net.eval()
-    denoiser = Denoiser({"net": net}, net="net", tile=tile, overlap=tile // 4, device=device)
+    tile = default_tile(role, patch_size)
+    denoiser = Denoiser(
+        {role: net}, net=role, tile=tile, overlap=default_overlap(tile), device=device
+    )
     scores = [psnr(denoiser.pixels(noisy), clean) for _, noisy, clean in pairs]
     net.train()
     return float(np.mean(scores))
@@ -182,6 +173,7 @@ def _run_stage(
             "step": step,
             "stage_steps": stage.steps,
             "config": config.to_dict(),
+            "specs": net_entries(config, nets),
             "nets": nets,
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
@@ -231,7 +223,7 @@ def _run_stage(
             loss_sum.zero_()
             loss_count, window_start = 0, time.perf_counter()
         if val_pairs and dist.is_main and (step % config.val_every == 0 or step == stage.steps):
-            score = _validate(student, val_pairs, device, config.patch_size)
+            score = _validate(student, spec.name, val_pairs, device, config.patch_size)
             log.write({"stage": spec.name, "step": step, "val_psnr": score})
             postfix["val_psnr"] = f"{score:.2f}"
             bar.set_postfix(postfix)
@@ -242,6 +234,8 @@ def _run_stage(
                         "format": CHECKPOINT_FORMAT,
                         "stage": spec.name,
                         "step": step,
+                        "config": config.to_dict(),
+                        "specs": net_entries(config, [spec.name]),
                         "nets": {spec.name: student.state_dict()},
                         "val_psnr": score,
                     },
@@ -292,13 +286,13 @@ def train(
         val_pairs = list(iter_pairs(val)) if val is not None else []
         log = MetricsLog(run_dir, dist.is_main)
         nets: dict[str, nn.Module] = {}
-        kwargs = {name: net_kwargs(name, config) for name in STAGES}
+        kwargs = {name: config.stage(name).net_kwargs() for name in STAGES}
         for index, spec in enumerate(stage_specs(config)):
             stage = config.stage(spec.name)
             checkpoint = run_dir / "checkpoints" / f"{spec.name}.pt"
             payload = load_file(checkpoint) if resume and checkpoint.exists() else None
             torch.manual_seed(config.seed * 1000 + index)
-            net = build_net(spec.name, kwargs[spec.name])
+            net = build_net(stage.arch, kwargs[spec.name])
             if payload is not None and payload["step"] >= payload["stage_steps"]:
                 net.load_state_dict(payload["nets"][spec.name])
                 nets[spec.name] = net.eval()

@@ -113,7 +113,7 @@ class ReportBuilder:
         ensemble: bool = False,
         title: str | None = None,
     ) -> None:
-        from sassid.models import read_model_source
+        from sassid.models import read_model
 
         self.output = Path(output)
         if self.output.suffix.lower() not in (".html", ".htm"):
@@ -123,10 +123,10 @@ class ReportBuilder:
         if max_side < 64 or crop < 16:
             raise SassidError(f"max_side ({max_side}) must be >= 64 and crop ({crop}) >= 16")
         self.model = Path(model)
-        self.model_path, payload = read_model_source(model)
-        self.payload_config = (
-            payload.get("config") if isinstance(payload.get("config"), dict) else None
-        )
+        self.source = read_model(model)  # read once; every Denoiser below reuses it
+        self.model_path = self.source.path
+        config = self.source.config
+        self.payload_config = config.to_dict() if config is not None else None
         self.device, self.max_side, self.crop = device, max_side, crop
         self.photo_bytes, self.full_res, self.net = photo_bytes, full_res, net
         self.label = NET_LABELS.get(net, net)
@@ -139,8 +139,8 @@ class ReportBuilder:
         if teachers:
             try:
                 self._teachers = (
-                    Denoiser.from_model(model, net="bnn", device=device),
-                    Denoiser.from_model(model, net="lan", device=device),
+                    Denoiser.from_model(self.source, net="bnn", device=device),
+                    Denoiser.from_model(self.source, net="lan", device=device),
                 )
             except SassidError as exc:
                 self.notes.append(f"No teacher panels ({exc}).")
@@ -166,7 +166,7 @@ class ReportBuilder:
         if denoised is None:
             if self._unet is None:
                 self._unet = Denoiser.from_model(
-                    self.model,
+                    self.source,
                     net=self.net,
                     tile=self.tile,
                     overlap=self.overlap,

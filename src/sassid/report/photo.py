@@ -14,8 +14,8 @@ import torch
 
 from sassid.adaptive import alpha_map
 from sassid.inference import Denoiser
-from sassid.io import from_pixels, to_pixels
 from sassid.metrics import psnr, ssim
+from sassid.pixels import from_pixels, to_pixels
 from sassid.report.noise import noise_sigma
 
 __all__ = ["Crop", "PhotoData", "TeacherCrops", "choose_crop", "measure", "teacher_crops"]
@@ -127,7 +127,8 @@ def teacher_crops(bnn: Denoiser, lan: Denoiser, noisy: np.ndarray, crop: Crop) -
     x = torch.from_numpy(to_pixels(crop.of(noisy)))[None]
     bnn_out = bnn.tensor(x).float().cpu()
     lan_out = lan.tensor(x).float().cpu()
-    alpha = alpha_map(bnn_out)[0, 0].numpy()
+    settings = bnn.alpha  # the run's own Eq. 3 thresholds and window
+    alpha = alpha_map(bnn_out, settings.lower, settings.upper, settings.window)[0, 0].numpy()
     return TeacherCrops(
         crop,
         from_pixels(bnn_out[0].numpy(), np.uint8),
