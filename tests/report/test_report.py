@@ -202,3 +202,18 @@ def test_builder_rejects_a_cap_below_the_minimum(tmp_path: Path, cap: int) -> No
 
     with pytest.raises(SassidError, match="minimum"):
         ReportBuilder(write_tiny_model(tmp_path / "m.pt"), tmp_path / "r.html", photo_bytes=cap)
+
+
+def test_builder_names_the_photo_on_bad_input(tmp_path: Path) -> None:
+    from sassid.errors import SassidError
+    from sassid.report import ReportBuilder
+
+    builder = ReportBuilder(
+        write_tiny_model(tmp_path / "m.pt"), tmp_path / "r.html", teachers=False, device="cpu"
+    )
+    noisy = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(SassidError, match="^a.png: clean image size"):
+        builder.add("a.png", noisy, noisy, clean=np.zeros((8, 9, 3), np.uint8))
+    with pytest.raises(SassidError, match="^b.png: image too small"):
+        builder.add("b.png", noisy[:1], noisy[:1])
+    assert not (tmp_path / "r.html").exists()  # nothing is written before write()

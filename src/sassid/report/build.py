@@ -177,6 +177,10 @@ class ReportBuilder:
         for other, what in ((denoised, "output"), (clean, "clean image")):
             if other is not None and other.shape != noisy.shape:
                 raise SassidError(f"{name}: {what} size {other.shape} differs from {noisy.shape}")
+        try:
+            scores = measure(noisy, denoised, clean)
+        except ValueError as exc:  # e.g. a photo under 2 x 2 pixels
+            raise SassidError(f"{name}: {exc}") from None
         index = len(self._sections) + 1
         h, w = noisy.shape[:2]
         crop = choose_crop(to_uint8(denoised), self.crop)
@@ -194,7 +198,7 @@ class ReportBuilder:
             self._written.append(Path(denoised_file))
         if denoised_file is not None:
             links.append((self.label, self._href(Path(denoised_file))))
-        data = PhotoData(name, noisy, denoised, clean, crop, measure(noisy, denoised, clean))
+        data = PhotoData(name, noisy, denoised, clean, crop, scores)
         data.teachers, data.links = teachers, links
         for level in size_levels(self.max_side, self.crop, not downscaled):
             section = render_photo(data, index, level, self.label)
