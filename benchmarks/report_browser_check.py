@@ -1,6 +1,12 @@
 """Open a sassid HTML report in headless Chromium and check it works like a user would use it.
 
     python benchmarks/report_browser_check.py REPORT.html [--screenshot docs/report_screenshot.png]
+    python benchmarks/report_browser_check.py --demo-dir DIR --screenshot ...  # DIR/report.html
+
+``--demo-dir DIR`` (re)writes DIR/report.html from a ``sassid demo -o DIR`` output (its noisy/
+photos and run/ model; the same step the demo ends with) before checking it, so a demo whose
+own end was cut short can still be shown. docs/report_screenshot.png: ``sassid demo --steps 8
+-o DIR`` then this script with ``--demo-dir DIR``.
 
 Chromium (Debian: ``apt-get install chromium``) is driven over the DevTools protocol on
 ``--remote-debugging-pipe``: no port, no network, nothing but the local file. The checks send
@@ -21,6 +27,7 @@ from __future__ import annotations
 import argparse
 import base64
 import fcntl
+import io
 import json
 import os
 import select
@@ -33,6 +40,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from PIL import Image  # noqa: E402
+
 from benchmarks.common import provenance, write_results  # noqa: E402
 
 
@@ -157,6 +166,22 @@ class Browser:
         self.send("Input.dispatchKeyEvent", {"type": "keyUp", **base})
 
     def screenshot(self, selector: str, path: Path) -> None:
+        """PNG of the element (palette-quantized to keep docs/ small). The element is scrolled
+        into view first (photo sections use content-visibility, so off-screen ones change
+        height once drawn) and its images decoded."""
+        self.evaluate(
+            f"document.querySelector({json.dumps(selector)}).scrollIntoView({{block: 'start'}})"
+        )
+        self.send(
+            "Runtime.evaluate",
+            {
+                # images decode asynchronously: wait for them, then for two frames
+                "expression": f"Promise.all([...document.querySelector({json.dumps(selector)})"
+                ".querySelectorAll('img')].map(i => i.decode())).then(() => new Promise("
+                "r => requestAnimationFrame(() => requestAnimationFrame(() => r(1)))))",
+                "awaitPromise": True,
+            },
+        )
         rect = self.evaluate(
             f"(() => {{ const r = document.querySelector({json.dumps(selector)})"
             ".getBoundingClientRect(); return {x: r.left + scrollX, y: r.top + scrollY, "
@@ -174,7 +199,8 @@ class Browser:
             {"format": "png", "clip": clip, "captureBeyondViewport": True},
         )
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(base64.b64decode(shot["data"]))
+        with Image.open(io.BytesIO(base64.b64decode(shot["data"]))) as image:
+            image.convert("RGB").quantize(256).save(path, optimize=True)
 
     def close(self) -> None:
         try:
@@ -284,9 +310,26 @@ def run_checks(browser: Browser, shots: dict[str, Path]) -> list[dict[str, Any]]
     return checks
 
 
+def rebuild_demo_report(out: Path) -> Path:
+    """The demo's report step on an existing demo output: noisy photos from DIR/noisy, their
+    noise-free references rendered again, the U-Net of DIR/run (same as ``run_demo``)."""
+    from sassid.demo import _html_report, demo_photos
+    from sassid.inference import Denoiser
+    from sassid.io import read_image
+    from sassid.synth import render_reference
+
+    clean = demo_photos()
+    noisy = {n: read_image(out / "noisy" / f"{n}.png").pixels for n in clean}
+    reference = {n: render_reference(photo) for n, photo in clean.items()}
+    unet = Denoiser.from_model(out / "run", device="cpu")
+    denoised = {n: unet.pixels(x) for n, x in noisy.items()}
+    return _html_report(out, out / "run", noisy, denoised, reference, "cpu")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("report", type=Path, help="the report .html")
+    parser.add_argument("report", type=Path, nargs="?", help="the report .html")
+    parser.add_argument("--demo-dir", type=Path, help="write DIR/report.html from a demo run")
     parser.add_argument("--screenshot", type=Path, help="PNG of the first photo's section")
     parser.add_argument("--story-screenshot", type=Path, help="PNG of the training story")
     parser.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
@@ -294,7 +337,9 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=900)
     parser.add_argument("--name", default="report_browser_check", help="results file stem")
     args = parser.parse_args()
-    if not args.report.is_file():
+    if args.demo_dir is not None:
+        args.report = rebuild_demo_report(args.demo_dir)
+    if args.report is None or not args.report.is_file():
         print(f"{args.report}: no such file", file=sys.stderr)
         return 2
     if shutil.which(args.chromium) is None:

@@ -82,10 +82,11 @@ def render_photo(p: PhotoData, index: int, level: Level, label: str) -> str:
         f"left:{crop.left / w * 100:.3f}%;top:{crop.top / h * 100:.3f}%;"
         f"width:{crop.width / w * 100:.3f}%;height:{crop.height / h * 100:.3f}%"
     )
+    encoding = "lossless PNG" if level.fmt == "png" else f"JPEG quality {level.quality}"
     scale_note = (
-        f"shown at full resolution ({w}&times;{h})"
+        f"shown at full resolution ({w}&times;{h}, {encoding})"
         if (sw, sh) == (w, h)
-        else f"shown at {sw}&times;{sh} of {w}&times;{h}"
+        else f"shown at {sw}&times;{sh} of {w}&times;{h} ({encoding})"
     )
     links = " ".join(f'<a href="{escape(href)}">{escape(text)}</a>' for text, href in p.links)
     overview = (
