@@ -24,9 +24,11 @@ import torch
 from tqdm import tqdm
 
 import sassid
+from sassid.atomic import atomic_write_bytes
 from sassid.errors import SassidError
 from sassid.inference import Denoiser
-from sassid.io import atomic_path, find_pairs, list_images, read_image, write_image
+from sassid.io import find_pairs, list_images, read_image, write_image
+from sassid.outputs import check_output_file, ensure_folder
 from sassid.report.encode import to_uint8
 from sassid.report.html import Level, render_page, render_photo, summary_row
 from sassid.report.photo import PhotoData, choose_crop, measure, teacher_crops
@@ -122,6 +124,7 @@ class ReportBuilder:
             raise SassidError(f"photo_bytes {photo_bytes} is below the minimum {MIN_PHOTO_BYTES}")
         if max_side < 64 or crop < 16:
             raise SassidError(f"max_side ({max_side}) must be >= 64 and crop ({crop}) >= 16")
+        check_output_file(ensure_folder(self.output.parent) / self.output.name)  # before work
         self.model = Path(model)
         self.source = read_model(model)  # read once; every Denoiser below reuses it
         self.model_path = self.source.path
@@ -192,7 +195,7 @@ class ReportBuilder:
             links.append(("noisy", self._href(Path(noisy_file))))
         downscaled = max(h, w) > self.max_side
         if denoised_file is None and downscaled and self.full_res:
-            self.files_dir.mkdir(parents=True, exist_ok=True)
+            ensure_folder(self.files_dir)
             denoised_file = self.files_dir / f"{index:03d}_{_safe(name)}_{self.net}.png"
             write_image(denoised_file, denoised)
             self._written.append(Path(denoised_file))
@@ -266,9 +269,7 @@ class ReportBuilder:
             size = new_size
         if size > bound:
             raise SassidError(f"{self.output}: the page ({size} bytes) exceeds its bound {bound}")
-        self.output.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.output) as tmp:
-            tmp.write_bytes(page.encode("utf-8"))
+        atomic_write_bytes(self.output, page.encode("utf-8"))
         return ReportSummary(self.output, size, count, bound, list(self._written))
 
 
