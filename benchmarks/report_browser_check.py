@@ -5,13 +5,14 @@
 
 ``--demo-dir DIR`` (re)writes DIR/report.html from a ``sassid demo -o DIR`` output (its noisy/
 photos and run/ model; the same step the demo ends with) before checking it, so a demo whose
-own end was cut short can still be shown. docs/report_screenshot.png: ``sassid demo --steps 8
--o DIR`` then this script with ``--demo-dir DIR``.
+own end was cut short can still be shown. ``--synthetic N`` writes a report of N seeded noisy
+photos (320 x 240) with the tests' tiny random model (removed afterwards), to time a page with
+many photos. docs/report_screenshot.png: ``sassid demo --steps 8 -o DIR`` then this script
+with ``--demo-dir DIR``.
 
 Chromium (Debian: ``apt-get install chromium``) is driven over the DevTools protocol on
 ``--remote-debugging-pipe``: no port, no network, nothing but the local file. The checks send
-real input events (hit-tested by the browser, as a mouse and keyboard would):
-
+real input events, hit-tested by the browser as a mouse and keyboard would be:
 1. the page loads and its script ran (``body[data-ready]``) with no console error or CSP report;
 2. a mouse drag on the first before/after view moves the divider to where the mouse let go;
 3. ArrowRight on the focused slider moves it one step;
@@ -326,10 +327,31 @@ def rebuild_demo_report(out: Path) -> Path:
     return _html_report(out, out / "run", noisy, denoised, reference, "cpu")
 
 
+def synthetic_report(count: int) -> Path:
+    """A report of ``count`` seeded noisy ramps with the tests' tiny random model."""
+    import numpy as np
+    from PIL import Image
+
+    from sassid.report import write_report
+    from tests.helpers import write_tiny_model
+
+    folder = Path(tempfile.mkdtemp(prefix="sassid-report-"))
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        ramp = np.linspace(30, 220, 320)[None, :, None] * np.ones((240, 1, 3))
+        noisy = np.clip(ramp + rng.normal(0, 15, ramp.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(folder / f"photo{i:03d}.png")
+    model = write_tiny_model(folder / "model.pt")
+    summary = write_report(model, [folder], folder / "report.html", crop=128, progress=False)
+    print(f"{summary.path}: {summary.bytes / 1e6:.1f} MB for {summary.photos} photos")
+    return summary.path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("report", type=Path, nargs="?", help="the report .html")
     parser.add_argument("--demo-dir", type=Path, help="write DIR/report.html from a demo run")
+    parser.add_argument("--synthetic", type=int, metavar="N", help="report of N made-up photos")
     parser.add_argument("--screenshot", type=Path, help="PNG of the first photo's section")
     parser.add_argument("--story-screenshot", type=Path, help="PNG of the training story")
     parser.add_argument("--chromium", default=shutil.which("chromium") or "chromium")
@@ -339,6 +361,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.demo_dir is not None:
         args.report = rebuild_demo_report(args.demo_dir)
+    if args.synthetic:
+        args.report = synthetic_report(args.synthetic)
     if args.report is None or not args.report.is_file():
         print(f"{args.report}: no such file", file=sys.stderr)
         return 2
@@ -354,23 +378,29 @@ def main() -> int:
     browser = Browser(args.chromium, args.width, args.height)
     started = time.perf_counter()
     try:
+        loading = time.perf_counter()
         browser.open(args.report.resolve().as_uri(), args.width, args.height)
+        load_seconds = time.perf_counter() - loading
         checks = run_checks(browser, shots)
     finally:
         browser.close()
+        if args.synthetic:
+            shutil.rmtree(args.report.parent, ignore_errors=True)
     ok = all(c["ok"] for c in checks)
     info = {
         **provenance(),
         "browser": version.stdout.strip(),
         "report": str(args.report),
         "report_bytes": args.report.stat().st_size,
+        "load_seconds": round(load_seconds, 2),
         "seconds": round(time.perf_counter() - started, 2),
         "checks": checks,
         "all_passed": ok,
     }
     lines = [
         f"{info['date']}, {info['machine']}, {info['browser']}, commit {info['commit']}.",
-        f"Command: `{info['command']}`. Report: {info['report_bytes']} bytes.",
+        f"Command: `{info['command']}`. Report: {info['report_bytes']} bytes, "
+        f"{info['load_seconds']} s to its load event, {info['seconds']} s for all checks.",
         "",
         "| check | result | detail |",
         "|---|---|---|",
