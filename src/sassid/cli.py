@@ -14,7 +14,12 @@ import signal
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the CLI imports torch only inside commands, so --help stays instant
+    from sassid.io import Photo
+    from sassid.report import ReportBuilder, ReportSummary
 
 __all__ = ["main"]
 
@@ -71,8 +76,40 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report_builder(args: argparse.Namespace) -> ReportBuilder | None:
+    """The builder for ``--report FILE`` (None without the option)."""
+    if not args.report:
+        return None
+    from sassid.report import ReportBuilder
+
+    return ReportBuilder(args.model, args.report, device=args.device, net=args.net)
+
+
+def _print_report(summary: ReportSummary) -> None:
+    print(f"report: {summary.path} ({summary.bytes / 1e6:.2f} MB, {summary.photos} photos)")
+
+
 def _cmd_denoise(args: argparse.Namespace) -> int:
     from sassid.denoise import denoise_files
+
+    builder = _report_builder(args)
+    report_errors: list[str] = []
+
+    def add_to_report(source: Path, noisy: Photo, denoised: Photo) -> None:
+        from sassid.errors import SassidError
+
+        assert builder is not None
+        try:
+            builder.add(
+                source.name,
+                noisy.pixels,
+                denoised.pixels,
+                noisy_file=source,
+                denoised_file=denoised.path,
+            )
+        except SassidError as exc:
+            report_errors.append(str(exc))
+            print(f"sassid: error: report: {exc}", file=sys.stderr)
 
     report = denoise_files(
         args.inputs,
@@ -88,9 +125,12 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
         precision=args.precision,
         calibrate=args.calibrate,
         announce=print,
+        on_photo=add_to_report if builder is not None else None,
     )
     print(f"{len(report.written)} written, {len(report.failed)} failed")
-    return 1 if report.failed else 0
+    if builder is not None:
+        _print_report(builder.write())
+    return 1 if report.failed or report_errors else 0
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -108,6 +148,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     for result_file in (args.json, args.csv):
         if result_file:
             check_output_file(result_file)  # before the evaluation, not after it
+    builder = _report_builder(args)
     result = evaluate(
         args.model,
         args.data,
@@ -122,15 +163,47 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         lpips=args.lpips,
         lpips_backbone=args.lpips_backbone,
         lpips_heads=args.lpips_heads,
+        on_image=(
+            (lambda ident, noisy, out, clean: builder.add(ident, noisy, out, clean=clean))
+            if builder is not None
+            else None
+        ),
     )
     for note in result.notes:
         print(note)
     print(result.table())
+    if builder is not None:
+        _print_report(builder.write())
     if args.json:
         result.write_json(args.json)
     if args.csv:
         result.write_csv(args.csv)
     return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from sassid.report import write_report
+
+    summary = write_report(
+        args.model,
+        args.images,
+        args.output,
+        progress=not args.quiet,
+        device=args.device,
+        net=args.net,
+        tile=args.tile,
+        overlap=args.overlap,
+        ensemble=args.ensemble,
+        max_side=args.max_side,
+        crop=args.crop,
+        photo_bytes=args.photo_kb * 1000,
+        teachers=not args.no_teachers,
+        title=args.title,
+    )
+    for _, message in summary.failed:
+        print(f"sassid: error: {message}", file=sys.stderr)
+    _print_report(summary)
+    return 1 if summary.failed else 0
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
@@ -167,7 +240,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     assert result.report is not None
     print(result.report.read_text())
-    print(f"report: {result.report}\npicture: {result.picture}")
+    print(f"report: {result.report}\npicture: {result.picture}\nHTML report: {result.html}")
     return 0
 
 
@@ -239,6 +312,14 @@ def _add_inference_options(p: argparse.ArgumentParser, tiling: bool = True) -> N
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
+def _add_report_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--report",
+        metavar="FILE.html",
+        help="also write a self-contained HTML report of these photos (see `sassid report`)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sassid",
@@ -300,6 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_inference_options(d)
     _add_backend_options(d)
+    _add_report_option(d)
     d.set_defaults(func=_cmd_denoise)
 
     x = sub.add_parser(
@@ -346,7 +428,49 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="LPIPS v0.1 alex.pth heads (default: from an installed lpips package)",
     )
+    _add_report_option(e)
     e.set_defaults(func=_cmd_evaluate)
+
+    r = sub.add_parser(
+        "report",
+        help="one self-contained HTML page: before/after, alpha, teachers, training story",
+        description="Denoise photos and write one self-contained HTML file (images inline, no "
+        "network): per photo a before/after slider, a zoomable full-resolution crop with the "
+        "alpha map and the BNN and LAN outputs, PSNR/SSIM where a clean image is given (pairs "
+        "<id>_noisy.* + <id>_clean.*) and a no-reference noise estimate; then the run's loss "
+        "and validation curves, stage times and configuration. Each photo takes at most "
+        "--photo-kb of the page; photos larger than --max-side are downscaled in the slider and "
+        "their full-resolution output is written to REPORT_files/ beside the page.",
+    )
+    r.add_argument(
+        "images",
+        nargs="*",
+        metavar="IMAGES",
+        help="image files or folders (a folder of pairs gives scores); none: training story only",
+    )
+    r.add_argument("-o", "--output", required=True, metavar="REPORT.html", help="the HTML file")
+    _add_inference_options(r)
+    r.add_argument(
+        "--max-side",
+        type=int,
+        default=1600,
+        help="longest side of the before/after view in pixels (default 1600)",
+    )
+    r.add_argument(
+        "--crop",
+        type=int,
+        default=256,
+        help="side of the full-resolution crop with alpha, BNN and LAN (default 256)",
+    )
+    r.add_argument(
+        "--photo-kb",
+        type=int,
+        default=1000,
+        help="cap on each photo's share of the page in kB (default 1000, minimum 200)",
+    )
+    r.add_argument("--no-teachers", action="store_true", help="skip the alpha/BNN/LAN panels")
+    r.add_argument("--title", help="page title (default: the model path)")
+    r.set_defaults(func=_cmd_report)
 
     s = sub.add_parser("submit", help="write SIDD or DND benchmark submissions")
     s.add_argument("benchmark", choices=["sidd", "dnd"])

@@ -66,6 +66,7 @@ def denoise_files(
     precision: str | None = None,
     calibrate: str | os.PathLike[str] | None = None,
     announce: Callable[[str], None] | None = None,
+    on_photo: Callable[[Path, Photo, Photo], None] | None = None,
 ) -> DenoiseReport:
     """Denoise every photo in ``inputs`` into ``output``; a bad file is reported and skipped.
 
@@ -76,6 +77,8 @@ def denoise_files(
     ``backend``/``precision``: see ``sassid.backends`` (None: ``backends.resolve``); int8 is
     calibrated on crops of the photos in ``calibrate`` (a folder or file), else of the inputs.
     ``announce`` receives one line naming the backend and precision chosen.
+    ``on_photo(source, noisy, denoised)`` is called after each photo is written (the report
+    uses it).
     """
     from sassid.device import resolve_device
 
@@ -120,8 +123,11 @@ def denoise_files(
             tiles.close()
             if target.parent not in ready:  # created (and cleaned of stale temps) once
                 ready.add(ensure_folder(target.parent))
-            write_image(target, Photo(pixels, target, photo.icc_profile, photo.exif))
+            denoised = Photo(pixels, target, photo.icc_profile, photo.exif)
+            write_image(target, denoised)
             report.written.append(target)
+            if on_photo is not None:
+                on_photo(source, photo, denoised)
         except (SassidError, OSError) as exc:
             message = str(exc) if isinstance(exc, SassidError) else f"{source}: {exc.strerror}"
             report.failed.append((source, message))
