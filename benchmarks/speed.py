@@ -11,6 +11,7 @@ training (same code path: sassid.stages). Writes results/speed_<device>.json and
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -20,8 +21,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import matmul_gflops, provenance, write_results  # noqa: E402
 from sassid.checkpoint import build_net, net_kwargs  # noqa: E402
-from sassid.config import preset  # noqa: E402
-from sassid.stages import stage_specs, teacher_targets  # noqa: E402
+from sassid.config import TrainConfig, preset  # noqa: E402
+from sassid.stages import prepare_batch, prepare_net, stage_specs, train_step  # noqa: E402
 from sassid.tiling import run_tiled  # noqa: E402
 
 
@@ -47,41 +48,66 @@ def inference_mps(net: torch.nn.Module, size: int, device: str, repeats: int) ->
     return size * size / 1e6 * repeats / (time.perf_counter() - t)
 
 
-def _time_steps(
-    spec, student, teachers, optimizer, noisy, config, steps: int, device: str
-) -> float:  # noqa: ANN001
-    """Steps/s of one full training step (teachers, loss, backward, Adam), after a warm-up."""
-    t = 0.0
-    for i in range(steps + 1):
-        if i == 1:
-            _sync(device)
-            t = time.perf_counter()
-        loss = spec.loss(student(noisy), noisy, teacher_targets(spec, noisy, teachers, config))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+def _time_steps(spec, student, teachers, optimizer, noisy, config, steps: int, device: str):  # noqa: ANN001, ANN201
+    """Steps/s of one full training step (sassid.stages.train_step: teachers, loss, backward,
+    Adam) after a warm-up step, and the warm-up's seconds (compilation shows there)."""
+    t = time.perf_counter()
+    train_step(spec, student, noisy, teachers, config, optimizer)
     _sync(device)
-    return steps / (time.perf_counter() - t)
+    warmup = time.perf_counter() - t
+    t = time.perf_counter()
+    for _ in range(steps):
+        train_step(spec, student, noisy, teachers, config, optimizer)
+    _sync(device)
+    return steps / (time.perf_counter() - t), warmup
 
 
-def training_steps_per_s(preset_name: str, device: str, steps: int) -> dict[str, float]:
-    config = preset(preset_name)
-    nets = {n: build_net(n, net_kwargs(n, config)).to(device) for n in ("bnn", "lan", "unet")}
+def training_steps_per_s(
+    config: TrainConfig, device: str, steps: int, compile_student: bool = False
+) -> dict[str, float]:
+    """Steps/s of every stage at ``config``'s batch, patch, widths, precision and memory
+    format (same random batch each step); ``<stage>_warmup_s`` is the first step's time."""
+    torch.manual_seed(0)
+    nets = {
+        n: prepare_net(build_net(n, net_kwargs(n, config)), config).to(device)
+        for n in ("bnn", "lan", "unet")
+    }
     result = {}
     for spec in stage_specs(config):
         student = nets[spec.name].train()
         teachers = {t: nets[t].eval().requires_grad_(False) for t in spec.teachers}
         optimizer = torch.optim.Adam(student.parameters(), lr=3e-4)
-        noisy = (
-            torch.rand(config.batch_size, 3, config.patch_size, config.patch_size, device=device)
-            * 255
-        )
-
-        result[spec.name] = _time_steps(
-            spec, student, teachers, optimizer, noisy, config, steps, device
-        )
+        shape = (config.batch_size, 3, config.patch_size, config.patch_size)
+        noisy = prepare_batch(torch.rand(*shape, device=device) * 255, config)
+        model = torch.compile(student) if compile_student else student
+        rate, warmup = _time_steps(spec, model, teachers, optimizer, noisy, config, steps, device)
+        result[spec.name] = rate
+        result[f"{spec.name}_warmup_s"] = warmup
         student.eval().requires_grad_(False)
     return result
+
+
+TRAINING_VARIANTS = {
+    "fp32 NCHW": dict(precision="fp32", channels_last=False),
+    "fp32 channels_last": dict(precision="fp32", channels_last=True),
+    "bf16 channels_last": dict(precision="bf16", channels_last=True),
+}
+
+
+def training_variants(device: str, steps: int, compile_too: bool) -> dict[str, dict[str, float]]:
+    """The laptop preset's stages in fp32 NCHW (baseline), channels_last, bf16 + channels_last
+    (the preset) and, optionally, that under torch.compile; all in this one run."""
+    base = preset("laptop")
+    rows = {}
+    for label, change in TRAINING_VARIANTS.items():
+        rows[label] = training_steps_per_s(dataclasses.replace(base, **change), device, steps)
+        print(label, rows[label], flush=True)
+    if compile_too:
+        rows["bf16 channels_last + torch.compile"] = training_steps_per_s(
+            base, device, steps, compile_student=True
+        )
+        print("compile", rows["bf16 channels_last + torch.compile"], flush=True)
+    return rows
 
 
 def main() -> None:
@@ -90,21 +116,28 @@ def main() -> None:
     parser.add_argument(
         "--no-paper-training", action="store_true", help="skip the slow paper-size steps"
     )
+    parser.add_argument(
+        "--training-only", action="store_true", help="skip the inference measurements"
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="also time the laptop preset under torch.compile"
+    )
     args = parser.parse_args()
     device = args.device
     baseline_before = matmul_gflops(device=device)
     paper = preset("paper")
     sizes = {256: 3, 512: 2, 2048: 1}
     inference = {}
-    for name in ("bnn", "lan", "unet"):
+    for name in () if args.training_only else ("bnn", "lan", "unet"):
         net = build_net(name, net_kwargs(name, paper)).to(device).eval()
         inference[name] = {str(s): inference_mps(net, s, device, r) for s, r in sizes.items()}
         print(name, inference[name], flush=True)
-    training = {"quick": training_steps_per_s("quick", device, 5)}
+    training = {"quick": training_steps_per_s(preset("quick"), device, 5)}
     print("quick", training["quick"], flush=True)
     if not args.no_paper_training:
-        training["paper"] = training_steps_per_s("paper", device, 2)
+        training["paper"] = training_steps_per_s(paper, device, 2)
         print("paper", training["paper"], flush=True)
+    variants = training_variants(device, 5, args.compile)
     baseline_after = matmul_gflops(device=device)
     meta = provenance()
     payload = {
@@ -112,6 +145,7 @@ def main() -> None:
         "matmul_gflops": [baseline_before, baseline_after],
         "inference_megapixels_per_s": inference,
         "training_steps_per_s": training,
+        "laptop_training_variants_steps_per_s": variants,
     }
     lines = [
         f"# Speed on {device}",
@@ -145,8 +179,23 @@ def main() -> None:
             + " | ".join(f"{row[s]:.3f}" for s in ("bnn", "lan", "unet"))
             + " |"
         )
+    base = variants["fp32 NCHW"]
+    lines += [
+        "",
+        "## Training speed levers, laptop preset (8 x 64², same run; speed-up vs fp32 NCHW)",
+        "",
+        "| variant | BNN steps/s | LAN | U-Net | first step (compile), s |",
+        "|---|---|---|---|---|",
+    ]
+    for label, row in variants.items():
+        cells = " | ".join(
+            f"{row[s]:.2f} ({row[s] / base[s]:.2f}x)" for s in ("bnn", "lan", "unet")
+        )
+        warm = "/".join(f"{row[f'{s}_warmup_s']:.1f}" for s in ("bnn", "lan", "unet"))
+        lines.append(f"| {label} | {cells} | {warm} |")
     lines.append("")
-    write_results(f"speed_{device}", payload, "\n".join(lines))
+    name = f"speed_training_{device}" if args.training_only else f"speed_{device}"
+    write_results(name, payload, "\n".join(lines))
     print("\n".join(lines))
 
 
