@@ -214,6 +214,8 @@ def _laptop() -> TrainConfig:
         val_every=500,
         precision="bf16",
         channels_last=True,
+        cache_teachers=True,
+        cache_transforms=1,
         bnn=BNNStageConfig(steps=1500, lr=1e-3, enc_channels=24, dec_channels=48, time_share=0.5),
         lan=LANStageConfig(steps=600, lr=1e-3, time_share=0.15),
         unet=UNetStageConfig(steps=1000, lr=1e-3, time_share=0.35),
