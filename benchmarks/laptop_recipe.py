@@ -70,13 +70,40 @@ def _scores(nets: dict, pairs: list, patch: int) -> dict[str, Any]:
     out["noisy"] = float(np.mean(noisy))
     for name, tile in (("bnn", patch), ("fusion", patch), ("unet", 512)):
         d = Denoiser(dict(nets), net=name, tile=tile, overlap=tile // 4)
-        values = [psnr(d.pixels(n), c) for _, n, c in pairs]
+        outputs = [d.pixels(n) for _, n, _ in pairs]
+        values = [psnr(o, c) for o, (_, _, c) in zip(outputs, pairs, strict=True)]
         out[name] = float(np.mean(values))
+        if name == "unet":
+            # diagnostic: put back the low-pass part of what the U-Net removed (noise is
+            # zero-mean, so that part is the model's bias: haze, cast); gain = the bias's cost
+            fixed = [_mean_corrected(o, n) for o, (_, n, _) in zip(outputs, pairs, strict=True)]
+            out["unet_mean_corrected"] = float(
+                np.mean([psnr(f, c) for f, (_, _, c) in zip(fixed, pairs, strict=True)])
+            )
+            out["unet_bias"] = [
+                float(v)
+                for v in np.mean(
+                    [
+                        (n.astype(float) - o).mean(axis=(0, 1))
+                        for o, (_, n, _) in zip(outputs, pairs, strict=True)
+                    ],
+                    axis=0,
+                )
+            ]
         if name == "unet":
             gains = [v - b for v, b in zip(values, noisy, strict=True)]
             out["unet_min_gain"] = float(min(gains))
             out["unet_images_below_noisy"] = int(sum(g < 0 for g in gains))
     return out
+
+
+def _mean_corrected(out: np.ndarray, noisy: np.ndarray, sigma: float = 8.0) -> np.ndarray:
+    """out + G_sigma * (noisy - out): the output with the local mean of the input restored."""
+    from scipy.ndimage import gaussian_filter
+
+    residual = noisy.astype(np.float64) - out
+    fixed = out + gaussian_filter(residual, (sigma, sigma, 0), mode="reflect")
+    return np.clip(np.floor(fixed + 0.5), 0, 255).astype(np.uint8)
 
 
 def _target_gap(run: Path, images: list[np.ndarray], config: TrainConfig) -> dict[str, float]:
@@ -193,7 +220,10 @@ def _markdown(payload: dict[str, Any]) -> str:
         f"Every run: preset `laptop` with one change, `--minutes {payload['minutes']:g}` of wall "
         f"time on the set's noisy images only; scored on the first {payload['eval_images']} "
         "pairs (PSNR in dB, uint8, mean per image). BNN and fusion on tiles of the training "
-        "crop, U-Net on 512 px tiles. Δ: U-Net against the `laptop` row of the same set. The "
+        "crop, U-Net on 512 px tiles. Δ: U-Net against the `laptop` row of the same set. "
+        "Mean bias: "
+        "output minus input, mean per channel (levels). Local mean restored: a diagnostic, the "
+        "U-Net output plus a Gaussian (σ = 8 px) low-pass of what it removed. The "
         "machine is shared: every run is budgeted in wall time, so load changes how many steps "
         "a run gets (the steps column says what it got).",
         "",
@@ -209,8 +239,9 @@ def _markdown(payload: dict[str, Any]) -> str:
             + f"; `--blind-size auto` gives {data['auto_blind_size']}.",
             "",
             "| variant | steps BNN/LAN/U-Net | train min | noisy | BNN | fusion | U-Net | Δ U-Net "
-            "| min gain | images < noisy | reliable |",
-            "|---|---|---|---|---|---|---|---|---|---|---|",
+            "| min gain | images < noisy | U-Net mean bias R/G/B | U-Net, local mean restored "
+            "| reliable |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         ref = data["rows"].get("laptop", {}).get("unet")
         for label, r in data["rows"].items():
@@ -220,7 +251,9 @@ def _markdown(payload: dict[str, Any]) -> str:
                 f"| {label} | {s.get('bnn', 0)}/{s.get('lan', 0)}/{s.get('unet', 0)} "
                 f"| {r['train_minutes']:.1f} | {r['noisy']:.2f} | {r['bnn']:.2f} "
                 f"| {r['fusion']:.2f} | {r['unet']:.2f} | {delta} | {r['unet_min_gain']:+.2f} "
-                f"| {r['unet_images_below_noisy']} | {'yes' if r['reliable'] else 'no'} |"
+                f"| {r['unet_images_below_noisy']} | "
+                + "/".join(f"{-b:+.1f}" for b in r["unet_bias"])
+                + f" | {r['unet_mean_corrected']:.2f} | {'yes' if r['reliable'] else 'no'} |"
             )
         gap = data["rows"].get("laptop", {}).get("target_gap")
         if gap:
