@@ -31,12 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, provenance, write_results  # noqa: E402
 from sassid.config import TrainConfig, preset  # noqa: E402
 from sassid.data import PatchSampler, load_noisy_images  # noqa: E402
-from sassid.evaluate import iter_pairs  # noqa: E402
 from sassid.inference import Denoiser  # noqa: E402
 from sassid.io import find_pairs  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import load_networks  # noqa: E402
 from sassid.noise import auto_blind_size, measure_noise  # noqa: E402
+from sassid.pairs import iter_pairs  # noqa: E402
 from sassid.stages import stage_specs, teacher_targets  # noqa: E402
 from sassid.teacher_cache import TeacherCache  # noqa: E402
 from sassid.train import train  # noqa: E402

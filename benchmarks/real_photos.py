@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, provenance, write_results  # noqa: E402
 from sassid.config import preset  # noqa: E402
 from sassid.evaluate import iter_pairs  # noqa: E402
-from sassid.inference import Denoiser  # noqa: E402
+from sassid.inference import Denoiser, default_overlap, default_tile  # noqa: E402
 from sassid.io import find_pairs  # noqa: E402
 from sassid.metrics import psnr, ssim  # noqa: E402
 from sassid.models import load_networks  # noqa: E402
@@ -150,11 +150,9 @@ def main() -> None:
     parser.add_argument(
         "--eval-tile",
         type=int,
-        default=0,
-        help="teachers' inference tile (default: the training crop, see README)",
-    )
-    parser.add_argument(
-        "--unet-tile", type=int, default=512, help="U-Net inference tile (default 512, as denoise)"
+        default=None,
+        help="inference tile for every network (default: sassid.inference.default_tile, "
+        "the training crop for the teachers and 512 for the U-Net)",
     )
     parser.add_argument("--skip-bm3d", action="store_true", help="no BM3D rows (35 s per image)")
     parser.add_argument("--skip-bsn1", action="store_true", help="no blind-size-1 BNN row")
@@ -189,7 +187,6 @@ def main() -> None:
         lan=dataclasses.replace(base.lan, steps=la),
         unet=dataclasses.replace(base.unet, steps=u),
     )
-    eval_tile = args.eval_tile or base.patch_size
     work = Path(args.work) / args.set
     runs: dict[str, Path] = {}
     stage_seconds: dict[str, float] = {}
@@ -250,8 +247,10 @@ def main() -> None:
         bsn1 = run("bsn1", bsn1_config)["bnn"]
 
     def denoiser(nets: dict, net: str):  # noqa: ANN202
-        tile = args.unet_tile if net == "unet" else eval_tile
-        d = Denoiser(dict(nets), net=net, tile=tile, overlap=tile // 4)
+        tile = args.eval_tile or default_tile(net, base.patch_size)
+        d = Denoiser(
+            dict(nets), net=net, tile=tile, overlap=default_overlap(tile), alpha=base.alpha
+        )
         return lambda noisy, _clean: d.pixels(noisy)
 
     rows: list[dict] = []
@@ -303,8 +302,7 @@ def main() -> None:
         "eval_images": len(pairs),
         "train_images": len(noisy_paths),
         "steps": {"bnn": b, "lan": la, "unet": u},
-        "eval_tile": eval_tile,
-        "unet_tile": args.unet_tile,
+        "eval_tile": args.eval_tile,
         "ssim_convention": "skimage",
         "rows": rows,
         "unet_gain_per_image": gains,
@@ -325,8 +323,13 @@ def main() -> None:
         f"Self-supervised on the set's {len(noisy_paths)} noisy images, preset `{args.preset}`, "
         f"{budget}{b}/{la}/{u} steps (BNN/LAN/U-Net; the ablation rows rerun stage 3 alone for "
         f"{u} steps on the same BNN and LAN); scored on the first {len(pairs)} pairs; inference "
-        f"tiles {eval_tile}px for the teachers, {args.unet_tile}px for the U-Nets. "
-        "PSNR: uint8, per image, mean. SSIM: scikit-image Gaussian convention.",
+        + (
+            f"tiles {args.eval_tile}px"
+            if args.eval_tile
+            else f"tiles {base.patch_size}px for the teachers, "
+            f"{default_tile('unet', None)}px for the U-Nets"
+        )
+        + ". PSNR: uint8, per image, mean. SSIM: scikit-image Gaussian convention.",
         "",
         "| row | PSNR (dB) | SSIM | s/MP |",
         "|---|---|---|---|",

@@ -20,8 +20,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import matmul_gflops, provenance, write_results  # noqa: E402
-from sassid.checkpoint import build_net, net_kwargs  # noqa: E402
 from sassid.config import TrainConfig, preset  # noqa: E402
+from sassid.models import build_stage_net  # noqa: E402
 from sassid.stages import prepare_batch, prepare_net, stage_specs, train_step  # noqa: E402
 from sassid.tiling import run_tiled  # noqa: E402
 
@@ -69,7 +69,7 @@ def training_steps_per_s(
     format (same random batch each step); ``<stage>_warmup_s`` is the first step's time."""
     torch.manual_seed(0)
     nets = {
-        n: prepare_net(build_net(n, net_kwargs(n, config)), config).to(device)
+        n: prepare_net(build_stage_net(config, n), config).to(device)
         for n in ("bnn", "lan", "unet")
     }
     result = {}
@@ -129,7 +129,7 @@ def main() -> None:
     sizes = {256: 3, 512: 2, 2048: 1}
     inference = {}
     for name in () if args.training_only else ("bnn", "lan", "unet"):
-        net = build_net(name, net_kwargs(name, paper)).to(device).eval()
+        net = build_stage_net(paper, name).to(device).eval()
         inference[name] = {str(s): inference_mps(net, s, device, r) for s, r in sizes.items()}
         print(name, inference[name], flush=True)
     training = {"quick": training_steps_per_s(preset("quick"), device, 5)}

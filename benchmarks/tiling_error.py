@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import provenance, write_results  # noqa: E402
 from sassid.demo import demo_photos  # noqa: E402
 from sassid.inference import Denoiser  # noqa: E402
-from sassid.io import to_pixels  # noqa: E402
 from sassid.models import load_networks  # noqa: E402
+from sassid.pixels import to_pixels  # noqa: E402
 from sassid.synth import add_camera_noise  # noqa: E402
 
 

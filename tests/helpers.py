@@ -46,7 +46,8 @@ def write_tiny_model(path: Path) -> Path:
     """A model file with narrow random networks (fast to run)."""
     import torch
 
-    from sassid.checkpoint import build_net, save_model
+    from sassid.models import save_model
+    from sassid.nets.registry import build_net
 
     kwargs = {
         "bnn": {"blind_size": 9, "enc_channels": 8, "dec_channels": 16},

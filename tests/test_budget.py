@@ -18,8 +18,8 @@ from sassid.budget import (
     split_seconds,
     stage_steps,
 )
-from sassid.checkpoint import load_model
 from sassid.errors import TrainingError
+from sassid.models import load_model
 from sassid.train import train
 from tests.helpers import tiny_config, write_noisy_images
 

@@ -92,6 +92,8 @@ def test_evaluate_pairs_json_csv_images(tmp_path: Path, capsys) -> None:  # noqa
             "--save-images",
             str(tmp_path / "img"),
             "--lpips",
+            "--lpips-backbone",
+            str(tmp_path / "absent_alexnet.pth"),
             "--ssim",
             "matlab3d",
         ]

@@ -13,8 +13,9 @@ import pytest
 import torch
 
 import sassid.train as train_module
-from sassid.checkpoint import load_file, load_model
+from sassid.checkpoint import load_file
 from sassid.errors import TrainingError
+from sassid.models import load_model
 from sassid.train import train
 from tests.helpers import tiny_config, write_noisy_images
 

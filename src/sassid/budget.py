@@ -176,8 +176,8 @@ def probe(
     """Seconds per training step of each stage in ``names``, after one warm-up step, on
     throwaway networks (random weights cost the same as trained ones). The caller's global
     RNG state is left untouched."""
-    from sassid.checkpoint import build_net, net_kwargs
     from sassid.data import PatchSampler
+    from sassid.models import build_stage_net
     from sassid.stages import (
         prepare_batch,
         prepare_net,
@@ -191,7 +191,7 @@ def probe(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         nets = {
-            n: prepare_net(build_net(n, net_kwargs(n, config)), config).to(device)
+            n: prepare_net(build_stage_net(config, n), config).to(device)
             for n in ("bnn", "lan", "unet")
         }
         sampler = PatchSampler(images, config.patch_size, torch.Generator().manual_seed(0))

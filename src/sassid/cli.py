@@ -7,7 +7,6 @@ caused by input print one line, ``sassid: error: ...``, and exit with status 2.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
     from sassid.config import load_config, with_steps
+    from sassid.distributed import is_main_process
     from sassid.train import train
 
     preset_name = args.preset
@@ -46,7 +46,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         minutes=args.minutes,
     )
-    if int(os.environ.get("RANK", "0")) == 0:
+    if is_main_process():
         print(f"model written to {model}")
     return 0
 
@@ -101,13 +101,6 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from sassid.evaluate import evaluate
 
-    metric = None
-    if args.lpips:
-        from sassid.lpips import load_lpips
-
-        metric, reason = load_lpips(args.lpips_backbone, args.lpips_heads)
-        if metric is None:
-            print(reason)
     result = evaluate(
         args.model,
         args.data,
@@ -119,8 +112,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         ssim_convention=args.ssim,
         save_images=args.save_images,
         progress=not args.quiet,
-        lpips=metric,
+        lpips=args.lpips,
+        lpips_backbone=args.lpips_backbone,
+        lpips_heads=args.lpips_heads,
     )
+    for note in result.notes:
+        print(note)
     print(result.table())
     if args.json:
         result.write_json(args.json)

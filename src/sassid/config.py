@@ -67,13 +67,25 @@ def _check(condition: bool, message: str) -> None:
 
 @dataclass(frozen=True, kw_only=True)
 class _StageCommon:
+    arch: str = ""
     steps: int = 400_000
     lr: float = 3e-4
     init: str | None = None
     skip: bool = False
     time_share: float = 1.0
 
+    def net_kwargs(self) -> dict[str, Any]:
+        """Constructor arguments of this stage's network (``sassid.nets.registry``)."""
+        raise NotImplementedError
+
     def _validate(self, name: str) -> None:
+        from sassid.nets.registry import ARCHITECTURES
+
+        _check(
+            self.arch in ARCHITECTURES,
+            f"[{name}] arch must be one of {', '.join(map(repr, ARCHITECTURES))}, "
+            f"got {self.arch!r}",
+        )
         _check(self.steps >= 1, f"[{name}] steps must be >= 1, got {self.steps}")
         _check(self.time_share > 0, f"[{name}] time_share must be > 0, got {self.time_share}")
         _check(self.lr > 0, f"[{name}] lr must be > 0, got {self.lr}")
@@ -84,9 +96,17 @@ class _StageCommon:
 class BNNStageConfig(_StageCommon):
     """Stage 1: the blind-neighbourhood network learns to reconstruct its noisy input."""
 
+    arch: str = "bnn"
     blind_size: int = 9
     enc_channels: int = 48
     dec_channels: int = 96
+
+    def net_kwargs(self) -> dict[str, Any]:
+        return {
+            "blind_size": self.blind_size,
+            "enc_channels": self.enc_channels,
+            "dec_channels": self.dec_channels,
+        }
 
     def __post_init__(self) -> None:
         self._validate("bnn")
@@ -98,9 +118,13 @@ class BNNStageConfig(_StageCommon):
 class LANStageConfig(_StageCommon):
     """Stage 2: the locally aware network learns from the frozen BNN."""
 
+    arch: str = "lan"
     receptive_field: int = 3
     width: int = 64
     loss: Literal["unweighted", "alpha"] = "unweighted"
+
+    def net_kwargs(self) -> dict[str, Any]:
+        return {"receptive_field": self.receptive_field, "width": self.width}
 
     def __post_init__(self) -> None:
         self._validate("lan")
@@ -119,9 +143,13 @@ class UNetStageConfig(_StageCommon):
     ``both`` drops alpha (0.5 each), ``bnn`` and ``lan`` use one teacher alone.
     """
 
+    arch: str = "unet"
     enc_channels: int = 48
     dec_channels: int = 96
     supervision: Literal["adaptive", "both", "bnn", "lan"] = "adaptive"
+
+    def net_kwargs(self) -> dict[str, Any]:
+        return {"enc_channels": self.enc_channels, "dec_channels": self.dec_channels}
 
     def __post_init__(self) -> None:
         self._validate("unet")

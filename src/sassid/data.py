@@ -20,6 +20,7 @@ from torch import Tensor
 from sassid.constants import PIXEL_MAX
 from sassid.errors import TrainingError
 from sassid.io import ImageError, find_images, read_image
+from sassid.pixels import dtype_max
 from sassid.teacher_cache import TeacherCache, crop_location
 
 __all__ = ["load_noisy_images", "PatchSampler"]
@@ -100,7 +101,7 @@ class PatchSampler:
         p = self.patch_size
         image = self.images[index]
         patch = torch.from_numpy(np.ascontiguousarray(image[top : top + p, left : left + p]))
-        scale = PIXEL_MAX / (65535.0 if image.dtype == np.uint16 else 255.0)
+        scale = PIXEL_MAX / dtype_max(image.dtype)
         chw = patch.permute(2, 0, 1).to(torch.float32) * scale
         if t & 1:
             chw = chw.flip(-2)

@@ -25,6 +25,7 @@ from sassid.errors import SassidError
 from sassid.inference import Denoiser
 from sassid.io import write_image
 from sassid.metrics import psnr, ssim
+from sassid.models import read_model
 from sassid.synth import add_camera_noise, render_reference
 
 __all__ = ["DEMO_PHOTOS", "DemoResult", "demo_photos", "run_demo"]
@@ -77,14 +78,10 @@ def run_demo(
     progress: bool = True,
 ) -> DemoResult:
     """Synthesize, train, denoise, score; write report.md and comparison.png to ``out_dir``."""
-    from sassid.models import load_networks
-    from sassid.train import resolve_device, train
+    from sassid.train import train
 
     out = Path(out_dir)
     config = config or preset("quick")
-    # Score at the training crop size: a BNN trained on small crops degrades on larger inputs
-    # (its border statistics change), so teachers are run on tiles of the size they learned on.
-    eval_tile = eval_tile or config.patch_size
     started = time.perf_counter()
     clean = demo_photos()
     noisy, reference = {}, {}
@@ -105,15 +102,15 @@ def run_demo(
         resume=(run_dir / "config.json").exists(),
     )
     stage_seconds = _stage_seconds(run_dir)
-    nets = load_networks(run_dir)
+    model = read_model(run_dir)
+    nets = model.networks()
 
     result = DemoResult()
     outputs: dict[str, dict[str, np.ndarray]] = {"noisy": noisy}
     for key, label in ROWS:
         if key != "noisy":
-            denoiser = Denoiser(
-                nets, net=key, tile=eval_tile, overlap=eval_tile // 4, device=resolve_device(device)
-            )
+            # inference.default_tile: teachers on tiles of their training crop, U-Net at 512
+            denoiser = Denoiser.from_model(model, net=key, tile=eval_tile, device=device, nets=nets)
             t = time.perf_counter()
             outputs[key] = {name: denoiser.pixels(image) for name, image in noisy.items()}
             infer = time.perf_counter() - t

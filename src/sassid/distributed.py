@@ -14,7 +14,12 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["DistInfo", "setup", "teardown", "wrap_student", "barrier"]
+__all__ = ["DistInfo", "setup", "teardown", "wrap_student", "barrier", "is_main_process"]
+
+
+def is_main_process() -> bool:
+    """True outside torchrun and on its rank 0: the process that prints and writes."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 @dataclass(frozen=True)

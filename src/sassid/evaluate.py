@@ -12,7 +12,6 @@ import csv
 import json
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,9 +20,10 @@ from tqdm import tqdm
 
 from sassid.errors import SassidError
 from sassid.inference import Denoiser
-from sassid.io import find_pairs, read_image, write_image
-from sassid.lpips import LPIPS
+from sassid.io import write_image
+from sassid.lpips import LPIPS, load_lpips
 from sassid.metrics import SSIM_CONVENTIONS, psnr, ssim
+from sassid.pairs import iter_pairs
 
 __all__ = ["EvaluationResult", "evaluate", "iter_pairs", "evaluate_denoiser"]
 
@@ -32,6 +32,8 @@ __all__ = ["EvaluationResult", "evaluate", "iter_pairs", "evaluate_denoiser"]
 class EvaluationResult:
     rows: list[dict[str, object]] = field(default_factory=list)
     summary: dict[str, object] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    """One-line remarks for the user (e.g. why LPIPS was skipped)."""
 
     def write_json(self, path: str | os.PathLike[str]) -> None:
         Path(path).write_text(json.dumps({**self.summary, "per_image": self.rows}, indent=2) + "\n")
@@ -57,35 +59,6 @@ class EvaluationResult:
         return "\n".join(lines)
 
 
-def iter_pairs(data: str | os.PathLike[str]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """(id, noisy, clean) HWC arrays from any supported data source."""
-    path = Path(data)
-    sidd = _sidd_validation_files(path)
-    if sidd is not None:
-        from sassid.formats.sidd import read_blocks
-
-        noisy, clean = read_blocks(sidd[0]), read_blocks(sidd[1])
-        for n in range(noisy.shape[0]):
-            for k in range(noisy.shape[1]):
-                yield f"{n:02d}_{k:02d}", noisy[n, k], clean[n, k]
-        return
-    for ident, noisy_path, clean_path in find_pairs(path):
-        noisy, clean = read_image(noisy_path).pixels, read_image(clean_path).pixels
-        if noisy.shape != clean.shape:
-            raise SassidError(f"{noisy_path}: size {noisy.shape} differs from {clean_path}")
-        yield ident, noisy, clean
-
-
-def _sidd_validation_files(path: Path) -> tuple[Path, Path] | None:
-    folder = path if path.is_dir() else path.parent
-    noisy, clean = folder / "ValidationNoisyBlocksSrgb.mat", folder / "ValidationGtBlocksSrgb.mat"
-    if (path.is_dir() or path.suffix == ".mat") and noisy.exists():
-        if not clean.exists():
-            raise SassidError(f"{clean}: missing (needed beside {noisy.name})")
-        return noisy, clean
-    return None
-
-
 def evaluate_denoiser(
     denoiser: Denoiser,
     data: str | os.PathLike[str],
@@ -93,7 +66,6 @@ def evaluate_denoiser(
     ssim_convention: str = "skimage",
     save_images: str | os.PathLike[str] | None = None,
     progress: bool = True,
-    with_noisy: bool = True,
     lpips: LPIPS | None = None,
 ) -> EvaluationResult:
     """Score ``denoiser`` on every pair in ``data`` (and LPIPS, given a loaded metric)."""
@@ -113,9 +85,8 @@ def evaluate_denoiser(
         }
         if lpips is not None:
             row["lpips"] = lpips.distance(denoised, clean)
-        if with_noisy:
-            row["psnr_noisy"] = psnr(noisy, clean)
-            row["ssim_noisy"] = ssim(noisy, clean, ssim_convention)
+        row["psnr_noisy"] = psnr(noisy, clean)
+        row["ssim_noisy"] = ssim(noisy, clean, ssim_convention)
         result.rows.append(row)
         if save_images is not None:
             Path(save_images).mkdir(parents=True, exist_ok=True)
@@ -135,9 +106,8 @@ def evaluate_denoiser(
     }
     if lpips is not None:
         result.summary["lpips"] = float(np.mean([r["lpips"] for r in result.rows]))
-    if with_noisy:
-        result.summary["psnr_noisy"] = float(np.mean([r["psnr_noisy"] for r in result.rows]))
-        result.summary["ssim_noisy"] = float(np.mean([r["ssim_noisy"] for r in result.rows]))
+    result.summary["psnr_noisy"] = float(np.mean([r["psnr_noisy"] for r in result.rows]))
+    result.summary["ssim_noisy"] = float(np.mean([r["ssim_noisy"] for r in result.rows]))
     return result
 
 
@@ -153,17 +123,31 @@ def evaluate(
     ssim_convention: str = "skimage",
     save_images: str | os.PathLike[str] | None = None,
     progress: bool = True,
-    lpips: LPIPS | None = None,
+    lpips: LPIPS | bool = False,
+    lpips_backbone: str | os.PathLike[str] | None = None,
+    lpips_heads: str | os.PathLike[str] | None = None,
 ) -> EvaluationResult:
-    """Load ``model`` and score it on ``data``; see the module docstring for formats."""
+    """Load ``model`` and score it on ``data``; see the module docstring for formats.
+
+    ``lpips=True`` loads LPIPS from local weights only (``sassid.lpips.load_lpips``); when they
+    are missing, LPIPS is skipped and ``result.notes`` says why.
+    """
+    notes: list[str] = []
+    metric: LPIPS | None = lpips if isinstance(lpips, LPIPS) else None
+    if lpips is True:
+        metric, reason = load_lpips(lpips_backbone, lpips_heads)
+        if metric is None:
+            notes.append(reason)
     denoiser = Denoiser.from_model(
         model, net=net, tile=tile, overlap=overlap, ensemble=ensemble, device=device
     )
-    return evaluate_denoiser(
+    result = evaluate_denoiser(
         denoiser,
         data,
         ssim_convention=ssim_convention,
         save_images=save_images,
         progress=progress,
-        lpips=lpips,
+        lpips=metric,
     )
+    result.notes.extend(notes)
+    return result

@@ -1,8 +1,9 @@
 """Running trained networks on photos: the ``unet`` denoiser, the teachers, or their fusion.
 
-``Denoiser`` wraps a model file's networks and applies the chosen one with optional tiling and
-the x8 self-ensemble. ``net = "fusion"`` is the paper's image-level fusion (Table 3):
-(1 - alpha) * BNN + alpha * LAN, alpha from the BNN output.
+``Denoiser`` wraps a model's networks and applies the chosen one with optional tiling and the
+x8 self-ensemble. ``net = "fusion"`` is the paper's image-level fusion (Table 3):
+(1 - alpha) * BNN + alpha * LAN, alpha from the BNN output with the model's own ``[alpha]``
+settings. The inference rules (which tile size each network gets) live here and only here.
 """
 
 from __future__ import annotations
@@ -16,20 +17,39 @@ import torch
 from torch import Tensor, nn
 
 from sassid.adaptive import alpha_map
-from sassid.io import from_pixels, to_pixels
-from sassid.tiling import ensemble_x8, run_tiled
+from sassid.config import AlphaConfig
+from sassid.device import resolve_device
+from sassid.errors import SassidError
+from sassid.models import ModelFile, read_model
+from sassid.pixels import from_pixels, to_pixels
+from sassid.tiling import ensemble_x8, run_tiled, tile_grid
 
-__all__ = ["Denoiser", "NET_CHOICES"]
+__all__ = ["Denoiser", "NET_CHOICES", "DEFAULT_TILE", "default_tile", "default_overlap"]
 
 NET_CHOICES = ("unet", "bnn", "lan", "fusion")
 DEFAULT_TILE = 512
+"""The U-Net's tile side: it runs at any size, so the tile only bounds memory."""
 
 
-def _fusion(bnn: nn.Module, lan: nn.Module) -> Callable[[Tensor], Tensor]:
+def default_tile(net: str, patch_size: int | None) -> int:
+    """The tile side for ``net``: the U-Net gets ``DEFAULT_TILE``; the teachers (and their
+    fusion) get the crop size they trained on, since a BNN trained on small crops degrades on
+    larger inputs (its border statistics change)."""
+    if net == "unet" or not patch_size:
+        return DEFAULT_TILE
+    return patch_size
+
+
+def default_overlap(tile: int) -> int:
+    """A quarter of the tile: the blend's zero-weight margin is overlap/4 (``sassid.tiling``)."""
+    return tile // 4
+
+
+def _fusion(bnn: nn.Module, lan: nn.Module, alpha: AlphaConfig) -> Callable[[Tensor], Tensor]:
     def fused(x: Tensor) -> Tensor:
         bnn_out = bnn(x)
-        alpha = alpha_map(bnn_out)
-        return (1 - alpha) * bnn_out + alpha * lan(x)
+        a = alpha_map(bnn_out, alpha.lower, alpha.upper, alpha.window)
+        return (1 - a) * bnn_out + a * lan(x)
 
     return fused
 
@@ -43,14 +63,16 @@ class Denoiser:
         net: ``unet`` (the method), ``bnn``, ``lan`` or ``fusion`` (or any key of ``nets``).
         tile: tile side in pixels (0: whole image); overlap: pixels shared by adjacent tiles.
         ensemble: average the x8 flips/rotations.
+        alpha: Eq. 3 settings for ``fusion`` (the model's own, via ``from_model``).
     """
 
     nets: dict[str, nn.Module]
     net: str = "unet"
-    tile: int = 512
+    tile: int = DEFAULT_TILE
     overlap: int = 64
     ensemble: bool = False
     device: torch.device | str = "cpu"
+    alpha: AlphaConfig = AlphaConfig()
 
     def __post_init__(self) -> None:
         needed = ("bnn", "lan") if self.net == "fusion" else (self.net,)
@@ -58,15 +80,17 @@ class Denoiser:
         if self.net not in NET_CHOICES and self.net not in self.nets:
             raise ValueError(f"unknown net {self.net!r} (choose from {', '.join(NET_CHOICES)})")
         if missing:
-            from sassid.errors import SassidError
-
             raise SassidError(
                 f"the model has no {' or '.join(missing)} network for --net {self.net}"
+            )
+        if self.tile and self.tile <= self.overlap:
+            raise SassidError(
+                f"--tile ({self.tile}) must be larger than --overlap ({self.overlap})"
             )
         for n in needed:
             self.nets[n].to(self.device).eval()
         self._fn: Callable[[Tensor], Tensor] = (
-            _fusion(self.nets["bnn"], self.nets["lan"])
+            _fusion(self.nets["bnn"], self.nets["lan"], self.alpha)
             if self.net == "fusion"
             else self.nets[self.net]
         )
@@ -74,40 +98,36 @@ class Denoiser:
     @classmethod
     def from_model(
         cls,
-        model: str | os.PathLike[str],
+        model: str | os.PathLike[str] | ModelFile,
         *,
         net: str = "unet",
         tile: int | None = None,
         overlap: int | None = None,
         ensemble: bool = False,
-        device: str = "auto",
+        device: str | torch.device = "auto",
+        nets: dict[str, nn.Module] | None = None,
     ) -> Denoiser:
-        """Load ``model`` (run dir, model file, checkpoint or reference weights) for ``net``.
-
-        ``tile=None`` picks 512 for the U-Net and, for the teachers (bnn, lan, fusion), the crop
-        size they were trained on: a BNN trained on small crops degrades on larger inputs.
-        ``overlap=None`` is a quarter of the tile.
-        """
-        from sassid.errors import SassidError
-        from sassid.models import networks_from_payload, read_model_source, training_patch_size
-        from sassid.train import resolve_device
-
-        path, payload = read_model_source(model)
+        """``net`` of ``model`` (run dir, model file, checkpoint, state_dict or reference
+        weights, or an already read ``ModelFile``), with the inference rules applied:
+        ``tile=None`` is ``default_tile(net, trained crop)``, ``overlap=None`` a quarter of it,
+        and fusion uses the model's ``[alpha]`` settings. ``nets`` reuses networks already
+        built from that model."""
+        source = read_model(model)
         if tile is None:
-            trained = training_patch_size(payload) if net != "unet" else None
-            tile = trained or DEFAULT_TILE
+            tile = default_tile(net, source.patch_size)
         if overlap is None:
-            overlap = tile // 4
-
-        if tile and tile <= overlap:
-            raise SassidError(f"--tile ({tile}) must be larger than --overlap ({overlap})")
+            overlap = default_overlap(tile)
+        if nets is None:
+            roles = ("bnn", "lan") if net == "fusion" else (net,)
+            nets = source.networks(tuple(r for r in roles if r in source.nets))
         return cls(
-            networks_from_payload(path, payload, net),
+            nets,
             net=net,
             tile=tile,
             overlap=overlap,
             ensemble=ensemble,
             device=resolve_device(device),
+            alpha=source.alpha,
         )
 
     def tensor(self, x: Tensor, on_tile: Callable[[], None] | None = None) -> Tensor:
@@ -129,8 +149,7 @@ class Denoiser:
         return from_pixels(out, pixels.dtype.type)
 
     def tiles_for(self, height: int, width: int) -> int:
-        from sassid.tiling import tile_grid
-
+        """How many tiles a ``height`` x ``width`` photo takes (1 when untiled)."""
         if not self.tile or (height <= self.tile and width <= self.tile):
             return 1
         return len(tile_grid(height, self.tile, self.overlap)) * len(

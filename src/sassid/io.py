@@ -12,13 +12,13 @@ import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from sassid.constants import PIXEL_MAX
 from sassid.errors import SassidError
+from sassid.pixels import from_pixels, to_pixels
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -48,11 +48,6 @@ class Photo:
     path: Path | None = None
     icc_profile: bytes | None = None
     exif: bytes | None = None
-    extra: dict[str, object] = field(default_factory=dict)
-
-    @property
-    def max_value(self) -> int:
-        return 65535 if self.pixels.dtype == np.uint16 else 255
 
 
 def _to_rgb(pixels: np.ndarray, path: Path) -> np.ndarray:
@@ -194,20 +189,6 @@ def write_image(
         if fmt[suffix] == "JPEG":
             options.update(quality=jpeg_quality, subsampling=0)
         im.save(tmp, format=fmt[suffix], **options)
-
-
-def to_pixels(pixels: np.ndarray) -> np.ndarray:
-    """HWC uint8/uint16 -> CHW float32 in [0, PIXEL_MAX]."""
-    scale = PIXEL_MAX / (65535.0 if pixels.dtype == np.uint16 else 255.0)
-    return np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32) * np.float32(scale)
-
-
-def from_pixels(chw: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
-    """CHW float in [0, PIXEL_MAX] -> HWC ``dtype``, rounded half up and clamped (as the
-    reference rounds for its benchmarks: floor(x + 0.5))."""
-    top = 65535.0 if dtype == np.uint16 else 255.0
-    scaled = np.asarray(chw, dtype=np.float64).transpose(1, 2, 0) * (top / PIXEL_MAX)
-    return np.clip(np.floor(scaled + 0.5), 0, top).astype(dtype)
 
 
 def _is_image(path: Path) -> bool:

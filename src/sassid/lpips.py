@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from sassid.pixels import dtype_max
+
 __all__ = ["ALEXNET_FILE", "LPIPS", "load_lpips", "lpips_note"]
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
@@ -73,7 +75,7 @@ class LPIPS(nn.Module):
 
     def distance(self, a: np.ndarray, b: np.ndarray) -> float:
         """LPIPS of two HWC uint8/uint16 images."""
-        top = 65535.0 if a.dtype == np.uint16 else 255.0
+        top = dtype_max(a.dtype)
 
         def prep(img: np.ndarray) -> Tensor:
             t = torch.from_numpy(img.astype(np.float32).transpose(2, 0, 1))[None]

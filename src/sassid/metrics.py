@@ -17,13 +17,15 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from sassid.pixels import dtype_max
+
 __all__ = ["psnr", "ssim", "SSIM_CONVENTIONS"]
 
 SSIM_CONVENTIONS = ("skimage", "matlab3d")
 
 
 def _range(a: np.ndarray) -> float:
-    return 65535.0 if a.dtype == np.uint16 else 255.0
+    return dtype_max(a.dtype)
 
 
 def psnr(output: np.ndarray, clean: np.ndarray, data_range: float | None = None) -> float:

@@ -1,79 +1,287 @@
-"""Load networks for inference from a run directory, a model file, a stage checkpoint, or
-weights in the authors' format."""
+"""Model sources: one reader that recognises every supported file and builds its networks.
+
+``read_model(path)`` is the only place that decides what a file holds:
+
+- a sassid model file (``model.pt``, formats 1 and 2),
+- a sassid stage checkpoint (``checkpoints/<stage>.pt``, formats 1 and 2),
+- a plain sassid state_dict (``torch.save(UNet().state_dict(), f)``; widths read from shapes),
+- a state_dict in the authors' key layout (one BNN, LAN or U-Net).
+
+Each becomes a ``ModelFile``: networks by role (``bnn``, ``lan``, ``unet``) as
+``NetEntry(arch, kwargs, state_dict)``, plus the training configuration when the file has one.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from torch import nn
+from torch import Tensor, nn
 
 from sassid.checkpoint import (
-    CHECKPOINT_FORMAT,
+    CHECKPOINT_FORMATS,
     MODEL_FORMAT,
+    MODEL_FORMATS,
     CheckpointError,
     load_file,
-    model_file,
-    nets_from_model_payload,
+    save_atomic,
 )
-from sassid.nets import BNN, LAN, UNet, load_reference_weights
-from sassid.nets.reference_format import _lan_receptive_field
+from sassid.config import AlphaConfig, TrainConfig, config_from_dict
+from sassid.errors import ConfigError
+from sassid.nets import load_reference_weights
+from sassid.nets.reference_format import ReferenceWeightsError, _lan_receptive_field
+from sassid.nets.registry import arch_of, build_net, infer_architecture
 
-__all__ = ["load_networks", "networks_from_payload", "read_model_source", "training_patch_size"]
+__all__ = [
+    "NetEntry",
+    "ModelFile",
+    "model_file",
+    "read_model",
+    "load_networks",
+    "load_model",
+    "load_weights_into",
+    "save_model",
+    "net_entries",
+    "build_stage_net",
+]
+
+EXPECTED = (
+    "expected a sassid model file (model.pt), a stage checkpoint, or a BNN/LAN/U-Net state_dict "
+    "in sassid's or the authors' key layout"
+)
 
 
-def read_model_source(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
-    """The resolved file (a run directory means its ``model.pt``) and its loaded contents."""
-    resolved = model_file(path)
-    payload = load_file(resolved)
-    if not isinstance(payload, dict):
-        raise CheckpointError(f"{resolved}: not a model file or state_dict")
-    return resolved, payload
+@dataclass(frozen=True)
+class NetEntry:
+    """One network of a model source: its architecture, constructor arguments and weights."""
+
+    arch: str
+    kwargs: dict[str, Any]
+    state_dict: Mapping[str, Tensor]
+
+    def build(self, where: Path | str = "") -> nn.Module:
+        """The network with these weights, in eval mode."""
+        try:
+            net = build_net(self.arch, self.kwargs)
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{where}: cannot build {self.arch} ({exc})") from None
+        return _load_state(net, self.state_dict, f"{where}: {self.arch}").eval()
 
 
-def training_patch_size(payload: dict[str, Any]) -> int | None:
-    """The crop size a sassid model or checkpoint was trained on (None for reference files)."""
-    if payload.get("format") in (MODEL_FORMAT, CHECKPOINT_FORMAT):
-        size = payload.get("config", {}).get("patch_size")
-        return int(size) if size else None
+def _load_state(net: nn.Module, state: Mapping[str, Tensor], what: str) -> nn.Module:
+    """``net.load_state_dict(state)`` with torch's first mismatch line as a one-line error."""
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        lines = str(exc).splitlines()
+        first = lines[1].strip() if len(lines) > 1 else lines[0]
+        raise CheckpointError(f"{what} weights do not fit ({first})") from None
+    return net
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """What a model source holds. ``kind``: model, checkpoint, state_dict or reference."""
+
+    path: Path
+    kind: str
+    nets: dict[str, NetEntry]
+    config: TrainConfig | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def patch_size(self) -> int | None:
+        """The crop size the networks were trained on (None when the file does not say)."""
+        return self.config.patch_size if self.config is not None else None
+
+    @property
+    def alpha(self) -> AlphaConfig:
+        """The run's alpha settings (Eq. 3), the paper's defaults when the file has none."""
+        return self.config.alpha if self.config is not None else AlphaConfig()
+
+    def entry(self, role: str) -> NetEntry:
+        if role not in self.nets:
+            held = ", ".join(self.nets) or "none"
+            raise CheckpointError(f"{self.path}: holds no {role} network (holds: {held})")
+        return self.nets[role]
+
+    def networks(self, roles: tuple[str, ...] | None = None) -> dict[str, nn.Module]:
+        """Built networks by role, in eval mode (all of them by default)."""
+        return {role: self.entry(role).build(self.path) for role in roles or tuple(self.nets)}
+
+
+def model_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` itself, or a run directory's ``model.pt``."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / "model.pt").exists():
+            raise CheckpointError(f"{path}: no model.pt (has training finished?)")
+        return path / "model.pt"
+    return path
+
+
+def net_entries(config: TrainConfig, roles: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """``{role: {arch, kwargs}}`` for ``roles``, from the run's configuration."""
+    return {
+        role: {"arch": config.stage(role).arch, "kwargs": config.stage(role).net_kwargs()}
+        for role in roles
+    }
+
+
+def build_stage_net(config: TrainConfig, role: str) -> nn.Module:
+    """A fresh network for stage ``role`` as ``config`` describes it (architecture and widths)."""
+    stage = config.stage(role)
+    return build_net(stage.arch, stage.net_kwargs())
+
+
+def _config(data: Any, path: Path) -> TrainConfig | None:
+    if not data:
+        return None
+    try:
+        return config_from_dict(data)
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: its training configuration is invalid ({exc})") from None
+
+
+def _from_model(payload: dict[str, Any], path: Path) -> ModelFile:
+    nets = {}
+    for role, entry in payload["nets"].items():
+        nets[role] = NetEntry(entry.get("arch", role), dict(entry["kwargs"]), entry["state_dict"])
+    return ModelFile(path, "model", nets, _config(payload.get("config"), path))
+
+
+def _from_checkpoint(payload: dict[str, Any], path: Path) -> ModelFile:
+    config = _config(payload.get("config"), path)
+    if config is None:  # a *_best.pt file holds weights only: the run's own config says the rest
+        run_config = path.parent.parent / "config.json"
+        if run_config.is_file():
+            import json
+
+            config = _config(json.loads(run_config.read_text()), path)
+    specs = payload.get("specs")
+    if specs is None:
+        if config is None:
+            raise CheckpointError(f"{path}: a stage checkpoint without its configuration")
+        specs = net_entries(config, payload["nets"])
+    nets = {
+        role: NetEntry(specs[role]["arch"], dict(specs[role]["kwargs"]), state)
+        for role, state in payload["nets"].items()
+    }
+    return ModelFile(path, "checkpoint", nets, config, {"stage": payload.get("stage")})
+
+
+def _reference_kwargs(state: Mapping[str, Tensor]) -> tuple[str, dict[str, Any]] | None:
+    """Role and constructor arguments of a state_dict in the authors' layout, from its shapes."""
+    s = {k.removeprefix("module."): v for k, v in state.items()}
+    if "conv.0.weight" in s:
+        blocks = {k.split(".")[3] for k in s if re.fullmatch(r"conv\.\d+\.body\.\d+\..*", k)}
+        return "lan", {
+            "receptive_field": _lan_receptive_field(s) or 1,
+            "width": int(s["conv.0.weight"].shape[0]),
+            "num_blocks": len(blocks),
+        }
+    if "encode_block_1.0.weight" in s:
+        enc = int(s["encode_block_1.0.weight"].shape[0])
+        if "output_block.0.weight" in s:
+            dec = int(s["output_block.4.weight"].shape[1]) if "output_block.4.weight" in s else 96
+            return "bnn", {"blind_size": 9, "enc_channels": enc, "dec_channels": dec}
+        if "output_conv.weight" in s:
+            return "unet", {
+                "enc_channels": enc,
+                "dec_channels": int(s["output_conv.weight"].shape[1]),
+            }
     return None
 
 
-def load_networks(path: str | os.PathLike[str], net: str = "unet") -> dict[str, nn.Module]:
-    """Networks by name, in eval mode, from any supported model source."""
-    return networks_from_payload(*read_model_source(path), net)
-
-
-def networks_from_payload(
-    path: Path, payload: dict[str, Any], net: str = "unet"
-) -> dict[str, nn.Module]:
-    """Networks by name, in eval mode, from the contents of a model source at ``path``.
-
-    Reference-format files hold one network: ``net`` says which (``unet``; ``bnn`` with the
-    paper's blind size 9; ``lan`` with the receptive field read from the weights).
-    """
-    if payload.get("format") == MODEL_FORMAT:
-        return nets_from_model_payload(payload)
-    if payload.get("format") == CHECKPOINT_FORMAT:
-        from sassid.checkpoint import net_kwargs
-        from sassid.config import config_from_dict
-
-        config = config_from_dict(payload["config"])
-        entries = {
-            name: {"kwargs": net_kwargs(name, config), "state_dict": state}
-            for name, state in payload["nets"].items()
-        }
-        return nets_from_model_payload({"nets": entries})
-    module: nn.Module
-    if net == "bnn":
-        module = BNN(9)
-    elif net == "lan":
-        module = LAN(_lan_receptive_field(payload) or 3)
-    elif net == "unet":
-        module = UNet()
-    else:
+def _from_state_dict(state: Mapping[str, Tensor], path: Path) -> ModelFile:
+    found = infer_architecture(state)
+    if found is not None:
+        arch, kwargs = found
+        return ModelFile(path, "state_dict", {arch: NetEntry(arch, kwargs, state)})
+    reference = _reference_kwargs(state)
+    if reference is None:
         raise CheckpointError(
-            f"{path}: reference-format weights hold one network; --net {net} needs a model file"
+            f"{path}: not a model file or state_dict that sassid knows ({EXPECTED})"
         )
-    return {net: load_reference_weights(module, payload).eval()}
+    role, kwargs = reference
+    try:
+        module = load_reference_weights(build_net(role, kwargs), state)
+    except (ReferenceWeightsError, ValueError) as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    entry = NetEntry(arch_of(module), kwargs, module.state_dict())
+    return ModelFile(path, "reference", {role: entry})
+
+
+def read_model(path: str | os.PathLike[str] | ModelFile) -> ModelFile:
+    """Recognise and read any supported model source (a run directory means its model.pt)."""
+    if isinstance(path, ModelFile):
+        return path
+    resolved = model_file(path)
+    payload = load_file(resolved)
+    if not isinstance(payload, dict):
+        raise CheckpointError(f"{resolved}: holds a {type(payload).__name__} ({EXPECTED})")
+    tag = payload.get("format")
+    try:
+        if tag in MODEL_FORMATS:
+            return _from_model(payload, resolved)
+        if tag in CHECKPOINT_FORMATS:
+            return _from_checkpoint(payload, resolved)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"{resolved}: damaged {tag} file (missing {exc})") from None
+    if tag is not None:
+        raise CheckpointError(f"{resolved}: unknown format {tag!r} ({EXPECTED})")
+    if not all(isinstance(v, Tensor) for v in payload.values()):
+        raise CheckpointError(f"{resolved}: not a model file or state_dict ({EXPECTED})")
+    return _from_state_dict(payload, resolved)
+
+
+def load_networks(path: str | os.PathLike[str] | ModelFile) -> dict[str, nn.Module]:
+    """Every network of a model source by role, in eval mode."""
+    return read_model(path).networks()
+
+
+def load_model(path: str | os.PathLike[str]) -> dict[str, nn.Module]:
+    """Networks of a sassid model file (or of a run directory's ``model.pt``), in eval mode."""
+    source = read_model(path)
+    if source.kind != "model":
+        raise CheckpointError(f"{source.path}: not a sassid model file (a {source.kind})")
+    return source.networks()
+
+
+def load_weights_into(net: nn.Module, role: str, path: str | os.PathLike[str]) -> nn.Module:
+    """Load the ``role`` network of any model source into ``net`` (a stage's ``init``).
+
+    A source holding one network of ``net``'s architecture is used whatever its role.
+    """
+    source = read_model(path)
+    if role in source.nets:
+        entry = source.nets[role]
+    else:
+        arch = arch_of(net)
+        fitting = [e for e in source.nets.values() if e.arch == arch]
+        if len(fitting) != 1:
+            raise CheckpointError(f"{source.path}: holds no {role} network")
+        entry = fitting[0]
+    return _load_state(net, entry.state_dict, f"{source.path}: {role}")
+
+
+def save_model(
+    path: str | os.PathLike[str],
+    nets: dict[str, nn.Module],
+    kwargs: dict[str, dict[str, Any]],
+    config: dict[str, Any] | None = None,
+) -> None:
+    """Write the model file: ``{format, config, nets: {role: {arch, kwargs, state_dict}}}``."""
+    payload = {
+        "format": MODEL_FORMAT,
+        "config": config or {},
+        "nets": {
+            role: {"arch": arch_of(net), "kwargs": kwargs[role], "state_dict": net.state_dict()}
+            for role, net in nets.items()
+        },
+    }
+    save_atomic(payload, path)

@@ -26,22 +26,17 @@ from tqdm import tqdm
 
 from sassid import distributed
 from sassid.budget import Budget, ProgressCosine, format_seconds, probe, revised_total, stage_steps
-from sassid.checkpoint import (
-    CHECKPOINT_FORMAT,
-    build_net,
-    load_file,
-    load_weights_into,
-    net_kwargs,
-    save_atomic,
-    save_model,
-)
-from sassid.config import STAGES, TrainConfig
+from sassid.checkpoint import CHECKPOINT_FORMAT, load_file, save_atomic
+from sassid.config import STAGES, TrainConfig, config_from_dict
 from sassid.data import PatchSampler, load_noisy_images
-from sassid.errors import TrainingError
-from sassid.evaluate import iter_pairs
-from sassid.inference import Denoiser
+from sassid.device import resolve_device
+from sassid.errors import ConfigError, TrainingError
+from sassid.inference import Denoiser, default_overlap, default_tile
 from sassid.metrics import psnr
+from sassid.models import load_weights_into, net_entries, save_model
+from sassid.nets.registry import build_net
 from sassid.noise import auto_blind_size, measure_noise
+from sassid.pairs import iter_pairs
 from sassid.reliability import assess
 from sassid.stages import (
     StageSpec,
@@ -54,20 +49,7 @@ from sassid.stages import (
 )
 from sassid.teacher_cache import TeacherCache
 
-__all__ = ["train", "resolve_device"]
-
-
-def resolve_device(device: str, local_rank: int = 0) -> torch.device:
-    """``auto`` is CUDA when available, else CPU."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda":
-        if not torch.cuda.is_available():
-            raise TrainingError("--device cuda: no CUDA device is available")
-        return torch.device("cuda", local_rank)
-    if device != "cpu":
-        raise TrainingError(f"unknown device {device!r} (use auto, cpu or cuda)")
-    return torch.device("cpu")
+__all__ = ["train", "stage_seed"]
 
 
 class MetricsLog:
@@ -113,9 +95,14 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
     if resume:
         if not saved.exists():
             raise TrainingError(f"{run_dir}: nothing to resume (no config.json)")
-        previous = json.loads(saved.read_text())
-        if previous != json.loads(json.dumps(config.to_dict())):
-            changed = sorted(k for k in previous if previous[k] != config.to_dict().get(k))
+        previous_dict = json.loads(saved.read_text())
+        try:  # keys added since the run started take their defaults
+            previous = config_from_dict(previous_dict).to_dict()
+        except ConfigError:
+            previous = previous_dict
+        current = json.loads(json.dumps(config.to_dict()))
+        if json.loads(json.dumps(previous)) != current:
+            changed = sorted(k for k in current if previous.get(k) != current[k])
             raise TrainingError(
                 f"{run_dir}: --resume with another configuration (differs in: "
                 f"{', '.join(changed) or 'keys'}); use the run's own config.json"
@@ -129,14 +116,18 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
 
 def _validate(
     net: nn.Module,
+    role: str,
     pairs: list[tuple[str, np.ndarray, np.ndarray]],
     device: torch.device,
-    tile: int,
+    patch_size: int,
 ) -> float:
-    """Mean PSNR of the net's uint8-rounded output over the validation pairs, run on tiles of
-    the training crop size (a BNN trained on small crops degrades on larger inputs)."""
+    """Mean PSNR of the net's uint8-rounded output over the validation pairs, tiled as
+    ``sassid denoise`` would run it (``inference.default_tile``)."""
     net.eval()
-    denoiser = Denoiser({"net": net}, net="net", tile=tile, overlap=tile // 4, device=device)
+    tile = default_tile(role, patch_size)
+    denoiser = Denoiser(
+        {role: net}, net=role, tile=tile, overlap=default_overlap(tile), device=device
+    )
     scores = [psnr(denoiser.pixels(noisy), clean) for _, noisy, clean in pairs]
     net.train()
     return float(np.mean(scores))
@@ -267,6 +258,7 @@ def _save_checkpoint(
         "step": state.step,
         "stage_steps": state.total,
         "config": run.config.to_dict(),
+        "specs": net_entries(run.config, nets),
         "nets": nets,
         "optimizer": state.optimizer.state_dict(),
         "scheduler": state.scheduler.state_dict(),
@@ -281,7 +273,7 @@ def _save_checkpoint(
 
 def _maybe_validate(run: _Run, spec: StageSpec, state: _StageState, student: nn.Module) -> None:
     """Validation PSNR (with --val) and the stage's best weights."""
-    score = _validate(student, run.val_pairs, run.device, run.config.patch_size)
+    score = _validate(student, spec.name, run.val_pairs, run.device, run.config.patch_size)
     run.log.write({"stage": spec.name, "step": state.step, "val_psnr": score})
     if score > state.best:
         state.best = score
@@ -290,6 +282,8 @@ def _maybe_validate(run: _Run, spec: StageSpec, state: _StageState, student: nn.
                 "format": CHECKPOINT_FORMAT,
                 "stage": spec.name,
                 "step": state.step,
+                "config": run.config.to_dict(),
+                "specs": net_entries(run.config, [spec.name]),
                 "nets": {spec.name: student.state_dict()},
                 "val_psnr": score,
             },
@@ -516,12 +510,12 @@ def train(
             if dist.is_main:
                 budget.save()
         nets: dict[str, nn.Module] = {}
-        kwargs = {name: net_kwargs(name, config) for name in STAGES}
+        kwargs = {name: config.stage(name).net_kwargs() for name in STAGES}
         for index, spec in enumerate(stage_specs(config)):
             stage = config.stage(spec.name)
             payload = payloads[spec.name]
             torch.manual_seed(stage_seed(config.seed, index, 0))
-            net = build_net(spec.name, kwargs[spec.name])
+            net = build_net(stage.arch, kwargs[spec.name])
             if _finished(payload):
                 assert payload is not None
                 net.load_state_dict(payload["nets"][spec.name])

@@ -1,0 +1,48 @@
+"""Noisy/clean pairs from any supported source, for evaluation and validation.
+
+Sources: a folder of ``<id>_noisy.*`` + ``<id>_clean.*`` files, ``noisy/`` + ``clean/``
+folders, or SIDD validation (a folder or one of ``ValidationNoisyBlocksSrgb.mat`` /
+``ValidationGtBlocksSrgb.mat``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from sassid.errors import SassidError
+from sassid.io import find_pairs, read_image
+
+__all__ = ["iter_pairs"]
+
+
+def iter_pairs(data: str | os.PathLike[str]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """(id, noisy, clean) HWC arrays from any supported data source."""
+    path = Path(data)
+    sidd = _sidd_validation_files(path)
+    if sidd is not None:
+        from sassid.formats.sidd import read_blocks
+
+        noisy, clean = read_blocks(sidd[0]), read_blocks(sidd[1])
+        for n in range(noisy.shape[0]):
+            for k in range(noisy.shape[1]):
+                yield f"{n:02d}_{k:02d}", noisy[n, k], clean[n, k]
+        return
+    for ident, noisy_path, clean_path in find_pairs(path):
+        noisy, clean = read_image(noisy_path).pixels, read_image(clean_path).pixels
+        if noisy.shape != clean.shape:
+            raise SassidError(f"{noisy_path}: size {noisy.shape} differs from {clean_path}")
+        yield ident, noisy, clean
+
+
+def _sidd_validation_files(path: Path) -> tuple[Path, Path] | None:
+    folder = path if path.is_dir() else path.parent
+    noisy, clean = folder / "ValidationNoisyBlocksSrgb.mat", folder / "ValidationGtBlocksSrgb.mat"
+    if (path.is_dir() or path.suffix == ".mat") and noisy.exists():
+        if not clean.exists():
+            raise SassidError(f"{clean}: missing (needed beside {noisy.name})")
+        return noisy, clean
+    return None

@@ -1,0 +1,39 @@
+"""Stored pixels and the networks' scale: the one place that maps a dtype to its range.
+
+Photos are HWC ``uint8`` (0..255) or ``uint16`` (0..65535) as stored; networks see CHW float32
+in [0, PIXEL_MAX].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sassid.constants import PIXEL_MAX
+
+__all__ = ["STORED_DTYPES", "dtype_max", "to_pixels", "from_pixels"]
+
+STORED_DTYPES = (np.uint8, np.uint16)
+
+
+def dtype_max(dtype: np.dtype | type) -> float:
+    """The white level of a stored dtype: 255 for uint8, 65535 for uint16."""
+    dtype = np.dtype(dtype)
+    if dtype == np.uint16:
+        return 65535.0
+    if dtype == np.uint8:
+        return 255.0
+    raise ValueError(f"unsupported pixel type {dtype} (need uint8 or uint16)")
+
+
+def to_pixels(pixels: np.ndarray) -> np.ndarray:
+    """HWC uint8/uint16 -> CHW float32 in [0, PIXEL_MAX]."""
+    scale = PIXEL_MAX / dtype_max(pixels.dtype)
+    return np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32) * np.float32(scale)
+
+
+def from_pixels(chw: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
+    """CHW float in [0, PIXEL_MAX] -> HWC ``dtype``, rounded half up and clamped (as the
+    reference rounds for its benchmarks: floor(x + 0.5))."""
+    top = dtype_max(dtype)
+    scaled = np.asarray(chw, dtype=np.float64).transpose(1, 2, 0) * (top / PIXEL_MAX)
+    return np.clip(np.floor(scaled + 0.5), 0, top).astype(dtype)

@@ -1,0 +1,69 @@
+"""The stages as data: teachers frozen, each supervision and LAN loss what its name says."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sassid.adaptive import alpha_map
+from sassid.losses import denoiser_loss, lan_loss
+from sassid.stages import stage_specs, teacher_targets
+from tests.helpers import tiny_config
+
+
+def _teachers() -> dict[str, nn.Module]:
+    torch.manual_seed(1)
+    return {"bnn": nn.Conv2d(3, 3, 3, padding=1), "lan": nn.Conv2d(3, 3, 1)}
+
+
+def test_teacher_targets_carry_no_gradient_to_the_teachers() -> None:
+    teachers, student = _teachers(), nn.Conv2d(3, 3, 1)
+    noisy = torch.rand(2, 3, 16, 16) * 255
+    spec = stage_specs(tiny_config())[2]
+    targets = teacher_targets(spec, noisy, teachers, tiny_config())
+    assert set(targets) == {"bnn", "lan", "alpha"}
+    assert not any(t.requires_grad for t in targets.values())
+    spec.loss(student(noisy), noisy, targets).backward()
+    assert all(p.grad is None for t in teachers.values() for p in t.parameters())
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())
+
+
+def _stage3_loss(supervision: str, out: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:
+    config = tiny_config(unet={"supervision": supervision})
+    spec = stage_specs(config)[2]
+    return spec.loss(out, noisy, teacher_targets(spec, noisy, _teachers(), config))
+
+
+def test_supervision_ablations_match_their_definitions() -> None:
+    noisy = torch.full((1, 3, 24, 24), 100.0)
+    noisy[..., 12:] = torch.rand(1, 3, 24, 12) * 255  # flat left half, texture right half
+    out = torch.rand(1, 3, 24, 24) * 255
+    with torch.no_grad():
+        bnn_out, lan_out = (t(noisy) for t in _teachers().values())
+    alpha = alpha_map(bnn_out)
+    expected = {
+        "adaptive": denoiser_loss(out, bnn_out, lan_out, alpha),
+        "both": denoiser_loss(out, bnn_out, lan_out, torch.full_like(alpha, 0.5)),
+        "bnn": F.l1_loss(out, bnn_out),
+        "lan": F.l1_loss(out, lan_out),
+    }
+    got = {name: _stage3_loss(name, out, noisy) for name in expected}
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name])
+    values = sorted(float(v) for v in got.values())
+    assert min(b - a for a, b in zip(values[:-1], values[1:], strict=True)) > 1e-4, "all differ"
+    assert 0.0 < float(alpha.mean()) < 1.0, "alpha is neither all flat nor all texture here"
+
+
+def test_lan_alpha_loss_is_the_papers_eq4() -> None:
+    noisy, out = torch.rand(1, 3, 24, 24) * 255, torch.rand(1, 3, 24, 24) * 255
+    config = tiny_config(lan={"loss": "alpha"})
+    spec = stage_specs(config)[1]
+    targets = teacher_targets(spec, noisy, _teachers(), config)
+    assert spec.teachers == ("bnn",) and "alpha" in targets
+    weighted = spec.loss(out, noisy, targets)
+    torch.testing.assert_close(weighted, lan_loss(out, targets["bnn"], alpha_map(targets["bnn"])))
+    plain_spec = stage_specs(tiny_config())[1]
+    plain = plain_spec.loss(out, noisy, teacher_targets(plain_spec, noisy, _teachers(), config))
+    assert float(weighted) < float(plain), "(1 - alpha) weights only lower the loss"
