@@ -214,8 +214,10 @@ def main() -> None:
     full = run("full", base, args.minutes)
     if args.minutes is not None:
         planned = _budget_steps(work / "full")
+        decision = json.loads((work / "full" / "budget.json").read_text()).get("cache") or {}
         base = dataclasses.replace(
             base,
+            cache_teachers=bool(decision.get("cache", base.cache_teachers)),
             bnn=dataclasses.replace(base.bnn, steps=planned["bnn"]),
             lan=dataclasses.replace(base.lan, steps=planned["lan"]),
             unet=dataclasses.replace(base.unet, steps=planned["unet"]),

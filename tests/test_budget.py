@@ -14,6 +14,7 @@ import sassid.train as train_module
 from sassid.budget import (
     RESERVE_FRACTION,
     ProgressCosine,
+    cache_decision,
     revised_total,
     split_seconds,
     stage_steps,
@@ -130,3 +131,30 @@ def test_resume_inside_a_budget(tmp_path: Path, monkeypatch) -> None:  # noqa: A
         if x and '"lan"' in x and '"loss"' in x
     ]
     assert [r["step"] for r in lan] == sorted({r["step"] for r in lan}), "lan resumed at 20"
+
+
+def test_cache_is_built_only_where_it_pays() -> None:
+    config = tiny_config(batch_size=8, patch_size=64, cache_transforms=1)
+    pace = {"lan": 0.1, "lan_per_crop": 0.3, "unet": 0.2, "unet_per_crop": 0.5}
+    seconds = {"lan": 10.0, "unet": 20.0}
+    small = cache_decision(pace, seconds, config, pixels=100_000)
+    # saved: 10 s x 0.2/0.3 + 20 s x 0.3/0.5; build: pixels x 16/9 x 0.3 s / (8 x 64^2)
+    assert small["saved_seconds"] == pytest.approx(10 * 0.2 / 0.3 + 20 * 0.3 / 0.5)
+    assert small["build_seconds"] == pytest.approx(100_000 * 16 / 9 * 0.3 / (8 * 64**2))
+    assert small["cache"]
+    assert not cache_decision(pace, seconds, config, pixels=2_000_000)["cache"]
+    eight = tiny_config(batch_size=8, patch_size=64, cache_transforms=8)
+    assert cache_decision(pace, seconds, eight, 100_000)["build_seconds"] == pytest.approx(
+        8 * small["build_seconds"]
+    )
+
+
+def test_budgeted_run_records_its_cache_decision(tmp_path: Path) -> None:
+    data = write_noisy_images(tmp_path / "data")
+    config = tiny_config(log_every=5, checkpoint_every=50, val_every=10**6, cache_teachers=True)
+    train([data], tmp_path / "run", config, device="cpu", progress=False, minutes=0.1)
+    plan = _budget(tmp_path / "run")
+    assert set(plan["cache"]) == {"cache", "build_seconds", "saved_seconds"}
+    assert {"lan_per_crop", "unet_per_crop"} <= set(plan["probe_seconds_per_step"])
+    text = (tmp_path / "run" / "metrics.jsonl").read_text()
+    assert ("teacher_cache_bytes" in text) == plan["cache"]["cache"]

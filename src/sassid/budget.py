@@ -6,7 +6,10 @@
 2. At the start of each stage, the time still left (minus a small reserve for writing the model
    and checking it) is split over the stages not yet run by their ``time_share``; the stage gets
    ``steps = its seconds / its seconds per step`` and a cosine schedule planned for those steps.
-3. While the stage runs, its own measured pace (validation and checkpoints included) revises the
+3. A teacher cache (``cache_teachers``) is built only where it pays within the budget
+   (``cache_decision``): on many images and a short budget, running the teachers once over
+   every image costs more than running them on the crops the budget has time for.
+4. While the stage runs, its own measured pace (validation and checkpoints included) revises the
    step count at every log point so the stage ends at its deadline. The learning-rate curve stays
    continuous through a revision (``ProgressCosine``), so the run ends on time whatever the
    machine's load does.
@@ -38,12 +41,16 @@ __all__ = [
     "stage_steps",
     "revised_total",
     "format_seconds",
+    "cache_decision",
 ]
 
 RESERVE_FRACTION = 0.03
 """Share of the budget kept for writing the model file and the reliability check."""
 
 BUDGET_FILE = "budget.json"
+PER_CROP = "_per_crop"
+TILE_OVERLAP_FACTOR = 16 / 9
+"""Pixels a tiled pass computes per image pixel: tiles of p overlapping by p/4 step 3p/4."""
 
 
 def split_seconds(seconds: float, shares: Mapping[str, float]) -> dict[str, float]:
@@ -112,6 +119,7 @@ class Budget:
     spent_before: float = 0.0
     seconds_per_step: dict[str, float] = field(default_factory=dict)
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cache: dict[str, Any] | None = None
     started: float = field(default_factory=time.perf_counter)
 
     @classmethod
@@ -136,6 +144,7 @@ class Budget:
                 spent_before=float(saved["spent_seconds"]),
                 seconds_per_step=dict(saved["probe_seconds_per_step"]),
                 stages=dict(saved["stages"]),
+                cache=saved.get("cache"),
                 started=started,
             )
         return cls(minutes * 60.0, run_dir, started=started)
@@ -152,6 +161,12 @@ class Budget:
         usable = self.left() - RESERVE_FRACTION * self.seconds
         return split_seconds(usable, remaining)[name]
 
+    def pace(self, name: str, cached: bool) -> float:
+        """Probed seconds per step of stage ``name``, with or without cached teachers."""
+        if not cached and f"{name}{PER_CROP}" in self.seconds_per_step:
+            return self.seconds_per_step[f"{name}{PER_CROP}"]
+        return self.seconds_per_step[name]
+
     def save(self) -> None:
         """Write budget.json atomically (minutes, time spent, probe, per-stage plan)."""
         payload = {
@@ -159,6 +174,7 @@ class Budget:
             "spent_seconds": self.spent(),
             "probe_seconds_per_step": self.seconds_per_step,
             "stages": self.stages,
+            "cache": self.cache,
         }
         path = self.run_dir / BUDGET_FILE
         tmp = path.with_suffix(".json.tmp")
@@ -201,18 +217,50 @@ def probe(
             teachers = {t: nets[t].eval().requires_grad_(False) for t in spec.teachers}
             optimizer = torch.optim.Adam(student.parameters(), lr=1e-9)
             noisy = prepare_batch(sampler.batch(config.batch_size).to(device), config)
-            targets = None
-            if config.cache_teachers and spec.teachers:
-                targets = teacher_targets(spec, noisy, teachers, config)
-            train_step(spec, student, noisy, teachers, config, optimizer, None, targets)
+            train_step(spec, student, noisy, teachers, config, optimizer)
             _sync(device)
             t = time.perf_counter()
             for _ in range(steps):
-                train_step(spec, student, noisy, teachers, config, optimizer, None, targets)
+                train_step(spec, student, noisy, teachers, config, optimizer)
             _sync(device)
             result[name] = (time.perf_counter() - t) / steps
-            student.requires_grad_(True)
+            if config.cache_teachers and spec.teachers:
+                result[f"{name}{PER_CROP}"] = result[name]
+                targets = teacher_targets(spec, noisy, teachers, config)
+                t = time.perf_counter()
+                for _ in range(steps):
+                    train_step(spec, student, noisy, teachers, config, optimizer, None, targets)
+                _sync(device)
+                result[name] = (time.perf_counter() - t) / steps
     return result
+
+
+def cache_decision(
+    seconds_per_step: Mapping[str, float],
+    stage_seconds: Mapping[str, float],
+    config: TrainConfig,
+    pixels: int,
+) -> dict[str, Any]:
+    """Does a teacher cache pay for itself within this budget?
+
+    Per stage with teachers, the probe gives the step time with teachers run per crop (``T``)
+    and with given targets (``S``); ``T - S`` is the teachers' share. Building the cache runs
+    the BNN and the LAN over ``pixels`` x ``cache_transforms`` x 16/9 (tiles overlapping by a
+    quarter) at the per-pixel cost seen in stage 3 (both teachers); it saves, in each stage,
+    the fraction ``(T - S) / T`` of its seconds. Build only if the cost is below the saving.
+    """
+    batch_pixels = config.batch_size * config.patch_size**2
+    saved, per_pixel = 0.0, 0.0
+    for name, seconds in stage_seconds.items():
+        per_crop = seconds_per_step.get(f"{name}{PER_CROP}")
+        if per_crop is None:
+            continue
+        teacher = max(per_crop - seconds_per_step[name], 0.0)
+        saved += seconds * teacher / per_crop
+        if name == "unet" or per_pixel == 0.0:
+            per_pixel = teacher / batch_pixels
+    build = pixels * config.cache_transforms * TILE_OVERLAP_FACTOR * per_pixel
+    return {"cache": build < saved, "build_seconds": build, "saved_seconds": saved}
 
 
 def _sync(device: torch.device) -> None:

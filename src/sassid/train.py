@@ -25,7 +25,17 @@ from torch import nn
 from tqdm import tqdm
 
 from sassid import distributed
-from sassid.budget import Budget, ProgressCosine, format_seconds, probe, revised_total, stage_steps
+from sassid.budget import (
+    RESERVE_FRACTION,
+    Budget,
+    ProgressCosine,
+    cache_decision,
+    format_seconds,
+    probe,
+    revised_total,
+    split_seconds,
+    stage_steps,
+)
 from sassid.checkpoint import CHECKPOINT_FORMAT, load_file, save_atomic
 from sassid.config import STAGES, TrainConfig, config_from_dict
 from sassid.data import PatchSampler, load_noisy_images
@@ -157,9 +167,29 @@ class _Run:
     budget: Budget | None
     cache: TeacherCache | None = None
 
-    def ensure_cache(self, teachers: dict[str, nn.Module]) -> TeacherCache | None:
+    def use_cache(self, remaining: dict[str, float]) -> bool:
+        """``cache_teachers``, and under a budget only if it pays (decided once, kept)."""
+        if not self.config.cache_teachers:
+            return False
+        if self.budget is None:
+            return True
+        if self.budget.cache is None:
+            usable = self.budget.left() - RESERVE_FRACTION * self.budget.seconds
+            pixels = sum(im.shape[0] * im.shape[1] for im in self.images)
+            self.budget.cache = cache_decision(
+                self.budget.seconds_per_step,
+                split_seconds(usable, remaining),
+                self.config,
+                pixels,
+            )
+            self.log.write({"stage": "plan", "step": 0, **self.budget.cache})
+        return bool(self.budget.cache["cache"])
+
+    def ensure_cache(
+        self, teachers: dict[str, nn.Module], remaining: dict[str, float]
+    ) -> TeacherCache | None:
         """With ``cache_teachers``: the cache, extended to every teacher in ``teachers``."""
-        if not self.config.cache_teachers or not teachers:
+        if not teachers or not self.use_cache(remaining):
             return None
         have = set(self.cache.arrays) if self.cache is not None else set()
         missing = {n: t for n, t in teachers.items() if n not in have}
@@ -212,7 +242,8 @@ def _new_state(
         )
         return _StageState(optimizer, scheduler, generator, stage.steps)
     allotted = run.budget.allot(spec.name, steps_left)
-    total = stage_steps(allotted, run.budget.seconds_per_step[spec.name])
+    cached = run.cache is not None and all(t in run.cache.arrays for t in spec.teachers)
+    total = stage_steps(allotted, run.budget.pace(spec.name, cached))
     cosine = ProgressCosine(total)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
     run.budget.stages[spec.name] = {"allotted_seconds": allotted, "planned_steps": total}
@@ -321,7 +352,7 @@ def _run_stage(
     prepare_net(student, config).to(run.device).train()
     for teacher in teachers.values():
         prepare_net(teacher, config).to(run.device).eval().requires_grad_(False)
-    cache = run.ensure_cache(teachers)
+    cache = run.ensure_cache(teachers, steps_left)
     state = _new_state(run, spec, index, student, steps_left)
     if payload is not None:
         _restore(state, payload, student, dist.rank)
