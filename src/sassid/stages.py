@@ -23,6 +23,7 @@ __all__ = [
     "autocast",
     "with_alpha",
     "prepare_net",
+    "memory_format",
     "prepare_batch",
 ]
 
@@ -86,10 +87,16 @@ def autocast(config: TrainConfig, device: torch.device | str) -> torch.autocast:
     return torch.autocast(kind, dtype=torch.bfloat16, enabled=config.precision == "bf16")
 
 
+def memory_format(net: nn.Module, channels_last: bool) -> nn.Module:
+    """``net`` with its 4-D weights stored NHWC (``channels_last``) or NCHW, in place."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    return net.to(memory_format=fmt)  # type: ignore[call-overload]
+
+
 def prepare_net(net: nn.Module, config: TrainConfig) -> nn.Module:
     """The network in the configured memory format (NHWC with ``channels_last``)."""
     if config.channels_last:
-        net.to(memory_format=torch.channels_last)
+        memory_format(net, True)
     return net
 
 

@@ -51,6 +51,7 @@ from sassid.reliability import assess
 from sassid.stages import (
     StageSpec,
     autocast,
+    memory_format,
     prepare_batch,
     prepare_net,
     stage_specs,
@@ -564,10 +565,7 @@ def train(
         run.log.close()
         model_path = run_dir / "model.pt"
         if dist.is_main:
-            cpu_nets = {
-                name: net.to(memory_format=torch.contiguous_format).cpu()
-                for name, net in nets.items()
-            }
+            cpu_nets = {name: memory_format(net, False).cpu() for name, net in nets.items()}
             save_model(model_path, cpu_nets, kwargs, config.to_dict())
             if "unet" in cpu_nets:
                 _check_reliability(cpu_nets["unet"], images, run_dir)
