@@ -107,10 +107,12 @@ def _mean_corrected(out: np.ndarray, noisy: np.ndarray, sigma: float = 8.0) -> n
 
 
 def _target_gap(run: Path, images: list[np.ndarray], config: TrainConfig) -> dict[str, float]:
-    """Mean |cached - per-crop| teacher targets (pixel levels) on 64 random crops, whole crop
-    and 8 px border ring, for the BNN and the LAN of a trained run."""
+    """Mean |cached - per-crop| teacher targets (pixel levels) on 64 random crops of (up to) 8
+    of the training images, whole crop and 8 px border ring, for the BNN and the LAN of a
+    trained run."""
     nets = load_networks(run)
     teachers = {"bnn": nets["bnn"].eval(), "lan": nets["lan"].eval()}
+    images = images[:: max(1, len(images) // 8)][:8]
     cache = TeacherCache.build(
         teachers,
         images,
@@ -183,6 +185,7 @@ def main() -> None:
             plan = json.loads((run / "budget.json").read_text())
             reliability = json.loads((run / "reliability.json").read_text())
             row = {
+                "cache": plan.get("cache"),
                 "train_minutes": seconds / 60,
                 "steps": {s: v["steps"] for s, v in plan["stages"].items()},
                 "reliable": reliability["reliable"],
@@ -207,6 +210,13 @@ def main() -> None:
     }
     write_results("laptop_recipe", payload, _markdown(payload))
     print(_markdown(payload))
+
+
+def _cache_cell(decision: dict[str, Any] | None) -> str:
+    if not decision:
+        return "off"
+    built = "built" if decision["cache"] else "not built"
+    return f"{built} ({decision['build_seconds']:.0f} / {decision['saved_seconds']:.0f})"
 
 
 def _markdown(payload: dict[str, Any]) -> str:
@@ -240,8 +250,8 @@ def _markdown(payload: dict[str, Any]) -> str:
             "",
             "| variant | steps BNN/LAN/U-Net | train min | noisy | BNN | fusion | U-Net | Δ U-Net "
             "| min gain | images < noisy | U-Net mean bias R/G/B | U-Net, local mean restored "
-            "| reliable |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| reliable | teacher cache (est. build / saved s) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         ref = data["rows"].get("laptop", {}).get("unet")
         for label, r in data["rows"].items():
@@ -253,7 +263,9 @@ def _markdown(payload: dict[str, Any]) -> str:
                 f"| {r['fusion']:.2f} | {r['unet']:.2f} | {delta} | {r['unet_min_gain']:+.2f} "
                 f"| {r['unet_images_below_noisy']} | "
                 + "/".join(f"{-b:+.1f}" for b in r["unet_bias"])
-                + f" | {r['unet_mean_corrected']:.2f} | {'yes' if r['reliable'] else 'no'} |"
+                + f" | {r['unet_mean_corrected']:.2f} | {'yes' if r['reliable'] else 'no'} | "
+                + _cache_cell(r.get("cache"))
+                + " |"
             )
         gap = data["rows"].get("laptop", {}).get("target_gap")
         if gap:
