@@ -31,11 +31,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, provenance, write_results  # noqa: E402
 from sassid.config import preset  # noqa: E402
+from sassid.data import load_noisy_images  # noqa: E402
 from sassid.evaluate import iter_pairs  # noqa: E402
 from sassid.inference import Denoiser, default_overlap, default_tile  # noqa: E402
 from sassid.io import find_pairs  # noqa: E402
 from sassid.metrics import psnr, ssim  # noqa: E402
 from sassid.models import load_networks  # noqa: E402
+from sassid.noise import auto_blind_size, measure_noise  # noqa: E402
 from sassid.train import train  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -145,7 +147,10 @@ def main() -> None:
         metavar=("BNN", "LAN", "UNET"),
         help="steps per stage without --minutes (default 600 300 400)",
     )
-    parser.add_argument("--blind-size", type=int, help="BNN blind size (default: the preset's)")
+    parser.add_argument(
+        "--blind-size",
+        help="BNN blind size: N, or auto (measured from the noisy images; default: the preset's)",
+    )
     parser.add_argument("--eval-images", type=int, default=12, help="score the first N pairs")
     parser.add_argument(
         "--eval-tile",
@@ -176,14 +181,19 @@ def main() -> None:
     pairs = list(iter_pairs(eval_dir))
 
     base = preset(args.preset)
+    blind = base.bnn.blind_size
+    if args.blind_size == "auto":
+        images, _ = load_noisy_images(noisy_paths, base.patch_size)
+        blind = auto_blind_size(measure_noise(images).rho)
+        del images
+    elif args.blind_size:
+        blind = int(args.blind_size)
     b, la, u = args.steps
     base = dataclasses.replace(
         base,
         val_every=max(min(b, la, u) // 4, 1) if args.minutes is None else base.val_every,
         checkpoint_every=10**9 if args.minutes is None else base.checkpoint_every,
-        bnn=dataclasses.replace(
-            base.bnn, steps=b, blind_size=args.blind_size or base.bnn.blind_size
-        ),
+        bnn=dataclasses.replace(base.bnn, steps=b, blind_size=blind),
         lan=dataclasses.replace(base.lan, steps=la),
         unet=dataclasses.replace(base.unet, steps=u),
     )
