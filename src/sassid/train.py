@@ -183,6 +183,7 @@ class _Run:
                 self.config,
                 pixels,
             )
+            self.budget.cache["cache"] = bool(_rank0(self.dist, int(self.budget.cache["cache"])))
             self.log.write({"stage": "plan", "step": 0, **self.budget.cache})
         return bool(self.budget.cache["cache"])
 
@@ -244,7 +245,7 @@ def _new_state(
         return _StageState(optimizer, scheduler, generator, stage.steps)
     allotted = run.budget.allot(spec.name, steps_left)
     cached = run.cache is not None and all(t in run.cache.arrays for t in spec.teachers)
-    total = stage_steps(allotted, run.budget.pace(spec.name, cached))
+    total = _rank0(run.dist, stage_steps(allotted, run.budget.pace(spec.name, cached)))
     cosine = ProgressCosine(total)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
     run.budget.stages[spec.name] = {"allotted_seconds": allotted, "planned_steps": total}
@@ -323,11 +324,21 @@ def _maybe_validate(run: _Run, spec: StageSpec, state: _StageState, student: nn.
         )
 
 
-def _revise(state: _StageState, used: float) -> bool:
-    """Under a budget: move the stage's end so that it finishes at its deadline (see budget)."""
+def _rank0(dist: distributed.DistInfo, value: int) -> int:
+    """Rank 0's ``value`` on every process: timing-based plans must agree across ranks."""
+    if not dist.enabled:
+        return value
+    box = [value]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return int(box[0])
+
+
+def _revise(state: _StageState, used: float, dist: distributed.DistInfo) -> bool:
+    """Under a budget: move the stage's end so that it finishes at its deadline (see budget);
+    every rank follows rank 0's clock."""
     if state.cosine is None:
         return False
-    total = revised_total(state.step, used, state.allotted)
+    total = _rank0(dist, revised_total(state.step, used, state.allotted))
     if abs(total - state.total) <= max(1, 0.01 * state.total):
         return False
     state.cosine.revise(state.step, total)
@@ -405,7 +416,7 @@ def _run_stage(
             )
             postfix["loss"] = f"{mean_loss:.3f}"
             if run.budget is not None:
-                if not last and _revise(state, used()):
+                if not last and _revise(state, used(), dist):
                     bar.total = state.total
                 postfix["left"] = format_seconds(run.budget.left())
             bar.set_postfix(postfix)
