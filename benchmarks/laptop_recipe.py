@@ -38,7 +38,7 @@ from sassid.models import load_networks  # noqa: E402
 from sassid.noise import auto_blind_size, measure_noise  # noqa: E402
 from sassid.pairs import iter_pairs  # noqa: E402
 from sassid.stages import stage_specs, teacher_targets  # noqa: E402
-from sassid.teacher_cache import TeacherCache  # noqa: E402
+from sassid.teachers import TeacherCache  # noqa: E402
 from sassid.train import train  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

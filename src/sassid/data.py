@@ -21,7 +21,7 @@ from sassid.constants import PIXEL_MAX
 from sassid.errors import TrainingError
 from sassid.io import ImageError, find_images, read_image
 from sassid.pixels import dtype_max
-from sassid.teacher_cache import TeacherCache, crop_location
+from sassid.teachers import TeacherCache, crop_location
 
 __all__ = ["load_noisy_images", "PatchSampler"]
 

@@ -58,7 +58,7 @@ from sassid.stages import (
     train_step,
     with_alpha,
 )
-from sassid.teacher_cache import TeacherCache
+from sassid.teachers import TeacherCache
 
 __all__ = ["train", "stage_seed"]
 

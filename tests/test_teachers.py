@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from sassid.data import PatchSampler
-from sassid.teacher_cache import TeacherCache, crop_location, transform_image
+from sassid.teachers import TeacherCache, crop_location, transform_image
 
 
 def _images() -> list[np.ndarray]:
