@@ -209,7 +209,8 @@ class _Run:
                 self.cache = built
             else:
                 self.cache.arrays.update(built.arrays)
-            self.log.write({"stage": ",".join(missing), "teacher_cache_bytes": self.cache.nbytes()})
+            record = {"stage": ",".join(missing), "step": 0}
+            self.log.write({**record, "teacher_cache_bytes": self.cache.nbytes()})
         return self.cache
 
 
