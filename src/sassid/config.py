@@ -231,7 +231,10 @@ def _laptop() -> TrainConfig:
     # Meant for ``sassid train --minutes M`` (steps below are replaced by the time plan). The
     # quick preset's sizes (a BNN trained on 64 px crops is used on 64 px tiles), bf16 autocast
     # plus channels_last (2.2-2.45x faster steps on an AVX-512-BF16 CPU with the same quality,
-    # docs measured-here), and the budget split half to the BNN, whose quality bounds the rest.
+    # docs measured-here; 1.9-2.0x here, results/speed_training_cpu.md), and the budget split
+    # half to the BNN, whose quality bounds the rest. The teacher cache is built only where it
+    # pays within the budget (sassid.budget.cache_decision). `sassid train` gives this preset
+    # `--blind-size auto` (BNN +2.0 dB on sidd_samples, +2.3 dB on polyu100 at 2 minutes).
     # Measurements: results/laptop_recipe.md.
     return TrainConfig(
         preset="laptop",
