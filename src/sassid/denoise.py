@@ -10,9 +10,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sassid.errors import SassidError
+from sassid.errors import NoImagesError, SassidError
 from sassid.inference import Denoiser
 from sassid.io import IMAGE_SUFFIXES, Photo, list_images, read_image, write_image
+from sassid.outputs import check_plan, ensure_folder
 
 __all__ = ["DenoiseReport", "denoise_files", "output_paths"]
 
@@ -26,9 +27,16 @@ class DenoiseReport:
 def output_paths(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list[tuple[Path, Path]]:
     """(input, output) file pairs. A single input file with an image-suffixed ``output`` writes
     there; otherwise ``output`` is a folder, and files found in an input folder keep their path
-    relative to it."""
+    relative to it.
+
+    Raises:
+        NoImagesError: no image in ``inputs``; OutputError: an output would overwrite an input
+            or be written twice (nothing is written then).
+    """
     if len(inputs) == 1 and Path(inputs[0]).is_file() and output.suffix.lower() in IMAGE_SUFFIXES:
-        return [(Path(inputs[0]), output)]
+        pairs = [(Path(inputs[0]), output)]
+        check_plan(pairs)
+        return pairs
     pairs = []
     for source in map(Path, inputs):
         if source.is_dir():
@@ -36,6 +44,9 @@ def output_paths(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list
                 pairs.append((path, output / path.relative_to(source)))
         else:  # a missing file is reported by read_image, and the batch goes on
             pairs.append((source, output / source.name))
+    if not pairs:
+        raise NoImagesError(f"no images found in {', '.join(map(str, inputs))}")
+    check_plan(pairs, [p for p in map(Path, inputs) if p.is_dir()])
     return pairs
 
 
@@ -51,11 +62,17 @@ def denoise_files(
     device: str = "auto",
     progress: bool = True,
 ) -> DenoiseReport:
-    """Denoise every photo in ``inputs`` into ``output``; a bad file is reported and skipped."""
+    """Denoise every photo in ``inputs`` into ``output``; a bad file is reported and skipped.
+
+    The output plan is checked before the model is loaded (see :func:`output_paths`); outputs
+    are written atomically, and temporary files a killed run left in an output folder are
+    removed (``sassid.atomic``).
+    """
+    pairs = output_paths(inputs, Path(output))
     denoiser = Denoiser.from_model(
         model, net=net, tile=tile, overlap=overlap, ensemble=ensemble, device=device
     )
-    pairs = output_paths(inputs, Path(output))
+    ready = {ensure_folder(pairs[0][1].parent if len(pairs) == 1 else Path(output))}
     report = DenoiseReport()
     bar = tqdm(total=len(pairs), unit="photo", disable=not progress, dynamic_ncols=True)
     for source, target in pairs:
@@ -71,7 +88,8 @@ def denoise_files(
             )
             pixels = denoiser.pixels(photo.pixels, on_tile=tiles.update)
             tiles.close()
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in ready:  # created (and cleaned of stale temps) once
+                ready.add(ensure_folder(target.parent))
             write_image(target, Photo(pixels, target, photo.icc_profile, photo.exif))
             report.written.append(target)
         except (SassidError, OSError) as exc:
