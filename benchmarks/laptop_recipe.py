@@ -9,7 +9,7 @@ fusion and the U-Net (512 px tiles) on the first ``--eval-images`` pairs against
 input. Also measured on each set's ``laptop`` run: how cached teacher targets (tiled over whole
 images) differ from the reference's per-crop targets, over the whole crop and on its 8 px
 border ring. Negative results stay in the table. Throughput levers (fp32/bf16, channels_last,
-torch.compile) are timed by ``benchmarks/speed.py --training-only --compile``.
+torch.compile) are timed by ``benchmarks/training_speed.py --compile``.
 """
 
 from __future__ import annotations
