@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, matmul_gflops, provenance, write_results  # noqa: E402
 from sassid.config import preset  # noqa: E402
 from sassid.models import build_stage_net  # noqa: E402
-from sassid.stages import stage_specs, teacher_targets  # noqa: E402
+from sassid.stages import stage_specs, train_step  # noqa: E402
 from sassid.tiling import run_tiled  # noqa: E402
 
 
@@ -53,19 +53,14 @@ def inference_mps(net: torch.nn.Module, size: int, device: str, repeats: int) ->
     return size * size / 1e6 * repeats / (time.perf_counter() - t)
 
 
-def _time_steps(
-    spec, student, teachers, optimizer, noisy, config, steps: int, device: str
-) -> float:  # noqa: ANN001
-    """Steps/s of one full training step (teachers, loss, backward, Adam), after a warm-up."""
-    t = 0.0
-    for i in range(steps + 1):
-        if i == 1:
-            _sync(device)
-            t = time.perf_counter()
-        loss = spec.loss(student(noisy), noisy, teacher_targets(spec, noisy, teachers, config))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+def _time_steps(spec, student, teachers, optimizer, noisy, config, steps: int, device: str):  # noqa: ANN001, ANN201
+    """Steps/s of one full training step (sassid.stages.train_step, the step training runs:
+    teachers, loss, backward, Adam) after a warm-up step."""
+    train_step(spec, student, noisy, teachers, config, optimizer)
+    _sync(device)
+    t = time.perf_counter()
+    for _ in range(steps):
+        train_step(spec, student, noisy, teachers, config, optimizer)
     _sync(device)
     return steps / (time.perf_counter() - t)
 

@@ -51,17 +51,27 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):  #
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from sassid.config import load_config, with_steps
     from sassid.distributed import is_main_process
     from sassid.train import train
 
-    config = load_config(args.config, args.preset)
+    preset_name = args.preset
+    if preset_name is None and args.config is None and args.minutes is not None:
+        preset_name = "laptop"
+    config = load_config(args.config, preset_name)
     if args.steps is not None:
         config = with_steps(config, args.steps)
     if args.seed is not None:
-        import dataclasses
-
         config = dataclasses.replace(config, seed=args.seed)
+    blind_size = args.blind_size
+    if blind_size is None and config.preset == "laptop" and not args.resume:
+        # measured in results/laptop_recipe.md: +2.0/+2.3 dB BNN on sidd_samples/polyu100
+        blind_size = "auto"
+    if blind_size is not None:
+        blind = _blind_size(blind_size, args.noisy, config.patch_size)
+        config = dataclasses.replace(config, bnn=dataclasses.replace(config.bnn, blind_size=blind))
     model = train(
         args.noisy,
         args.output,
@@ -70,6 +80,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         val=args.val,
         progress=not args.quiet,
+        minutes=args.minutes,
     )
     if is_main_process():
         print(f"model written to {model}")
@@ -87,6 +98,35 @@ def _report_builder(args: argparse.Namespace) -> ReportBuilder | None:
 
 def _print_report(summary: ReportSummary) -> None:
     print(f"report: {summary.path} ({summary.bytes / 1e6:.2f} MB, {summary.photos} photos)")
+
+
+def _blind_size(value: str, sources: Sequence[str], patch_size: int) -> int:
+    """``--blind-size N`` or ``auto``: measured from the noisy images' noise correlation."""
+    from sassid.errors import ConfigError
+
+    if value != "auto":
+        try:
+            size = int(value)
+        except ValueError:
+            raise ConfigError(
+                f"--blind-size must be an odd integer or auto, got {value!r}"
+            ) from None
+        if size < 1 or size % 2 == 0:
+            raise ConfigError(f"--blind-size must be odd and >= 1, got {size}")
+        return size
+    from sassid.data import load_noisy_images
+    from sassid.noise import BLIND_THRESHOLD, auto_blind_size, measure_noise
+
+    images, _ = load_noisy_images(sources, patch_size)
+    stats = measure_noise(images)
+    size = auto_blind_size(stats.rho)
+    lags = ", ".join(f"{r:.2f}" for r in stats.rho)
+    print(
+        f"noise measured on {stats.patches} flat patches: std {stats.sigma:.2f} levels, "
+        f"correlation at lags 1-{len(stats.rho)}: {lags}; blind size {size} "
+        f"(covers every lag above {BLIND_THRESHOLD})"
+    )
+    return size
 
 
 def _cmd_denoise(args: argparse.Namespace) -> int:
@@ -343,10 +383,25 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run directory")
     t.add_argument(
         "--preset",
-        choices=["quick", "paper"],
+        choices=["quick", "laptop", "paper"],
         default=None,
-        help="quick: ~10 min on 2 CPU cores; paper: the authors' 3 x 400k steps "
-        "(default: the config file's preset, else paper)",
+        help="quick: ~10 min on 2 CPU cores; laptop: sized for --minutes (bf16, small BNN); "
+        "paper: the authors' 3 x 400k steps (default: the config file's preset, else laptop "
+        "with --minutes, else paper)",
+    )
+    t.add_argument(
+        "--minutes",
+        type=float,
+        metavar="M",
+        help="wall-clock budget: time a few steps of each stage, split M minutes by the "
+        "stages' time_share and plan each stage's schedule for the steps it will get",
+    )
+    t.add_argument(
+        "--blind-size",
+        metavar="N|auto",
+        help="BNN blind neighbourhood (odd); auto: the smallest size covering the noise's "
+        "spatial correlation, measured from the noisy images (default with the laptop "
+        "preset; else the preset's)",
     )
     t.add_argument(
         "--config",
