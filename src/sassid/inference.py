@@ -43,6 +43,29 @@ def default_tile(net: str, patch_size: int | None) -> int:
     return patch_size
 
 
+def restore_low_frequencies(noisy: np.ndarray, out: np.ndarray, sigma: float) -> None:
+    """``out += G_sigma * (noisy - out)`` in place, per channel, on CHW float arrays.
+
+    Camera noise is zero-mean and reaches a few pixels at most, so what a denoiser removes
+    should hold no content below the frequencies of a Gaussian of ``sigma`` px; whatever it
+    holds there is the model's bias (haze, colour shift) and is put back. The noise it lets
+    back in is the noise's own low-pass, a small fraction of its std for sigma >> its reach.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    if sigma <= 0:
+        return
+    for c in range(out.shape[0]):
+        out[c] += gaussian_filter(noisy[c] - out[c], sigma, mode="reflect")
+
+
+def lowpass_correction(noisy: np.ndarray, out: np.ndarray, sigma: float) -> np.ndarray:
+    """``restore_low_frequencies`` on HWC uint8/uint16 photos; returns the corrected photo."""
+    fixed = to_pixels(out)
+    restore_low_frequencies(to_pixels(noisy), fixed, sigma)
+    return from_pixels(fixed, out.dtype.type)
+
+
 def default_overlap(tile: int) -> int:
     """A quarter of the tile: the blend's zero-weight margin is overlap/4 (``sassid.tiling``)."""
     return tile // 4
@@ -87,6 +110,7 @@ class Denoiser:
     ensemble: bool = False
     device: torch.device | str = "cpu"
     alpha: AlphaConfig = AlphaConfig()
+    lowpass_sigma: float = 0.0
     source: str = "model"
     backend: str = "torch"
     precision: str = "fp32"
@@ -148,6 +172,7 @@ class Denoiser:
         backend: str = "torch",
         precision: str = "fp32",
         calibration: list[Tensor] | None = None,
+        lowpass_sigma: float | None = None,
     ) -> Denoiser:
         """``net`` of ``model`` (run dir, model file, checkpoint, state_dict or reference
         weights, or an already read ``ModelFile``), with the inference rules applied:
@@ -176,6 +201,7 @@ class Denoiser:
             backend=backend,
             precision=precision,
             calibration=calibration,
+            lowpass_sigma=source.lowpass_sigma if lowpass_sigma is None else lowpass_sigma,
         )
 
     def tensor(self, x: Tensor, on_tile: Callable[[], None] | None = None) -> Tensor:
@@ -198,6 +224,7 @@ class Denoiser:
         """HWC uint8/uint16 -> denoised, same dtype (rounded half up, clamped)."""
         x = torch.from_numpy(to_pixels(pixels))[None]
         out = self.tensor(x, on_tile)[0].float().cpu().numpy()
+        restore_low_frequencies(x[0].numpy(), out, self.lowpass_sigma)
         del x
         # Row bands: from_pixels works in float64, so a 24 MP photo in one go would hold
         # several 0.6 GB temporaries; bands keep the peak at one full-size float32 buffer.

@@ -106,6 +106,12 @@ class ModelFile:
         return self.config.patch_size if self.config is not None else None
 
     @property
+    def lowpass_sigma(self) -> float:
+        """The run's ``lowpass_sigma`` (``sassid.inference.restore_low_frequencies``); 0, off,
+        when the file does not say."""
+        return self.config.lowpass_sigma if self.config is not None else 0.0
+
+    @property
     def alpha(self) -> AlphaConfig:
         """The run's alpha settings (Eq. 3), the paper's defaults when the file has none."""
         return self.config.alpha if self.config is not None else AlphaConfig()
