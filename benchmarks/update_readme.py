@@ -3,8 +3,8 @@
     python benchmarks/update_readme.py
 
 demo: the table of docs/demo/report.md (written by `sassid demo -o docs/demo`);
-speed, synth, real_photos_*: the tables of the results/*.md files. Missing sources are left as
-they are.
+speed, synth, faults, real_photos_*: the tables of the results/*.md files (faults: its summary).
+Missing sources are left as they are.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ def main() -> None:
         "tiling": ROOT / "results" / "tiling_error.md",
         "real_sidd": ROOT / "results" / "real_photos_sidd_samples.md",
         "real_polyu": ROOT / "results" / "real_photos_polyu100.md",
+        "faults": ROOT / "results" / "faults.md",
     }
     for name, path in sources.items():
         if not path.exists():
@@ -37,6 +38,8 @@ def main() -> None:
         body = _table_and_notes(path.read_text())
         if name == "demo":
             body = body.replace("](comparison.png)", "](docs/demo/comparison.png)")
+        if name == "faults":  # the summary; the per-case table stays in results/faults.md
+            body = body.split("## Cases")[0].strip()
         if name.startswith("real"):
             body = body.replace("](real_photos_", "](results/real_photos_")
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.S)

@@ -11,7 +11,7 @@ def test_grid_covers_the_axis() -> None:
     starts = tile_grid(1000, 256, 64)
     assert starts[0] == 0 and starts[-1] == 1000 - 256
     assert all(b - a <= 256 - 64 for a, b in zip(starts, starts[1:], strict=False))
-    with pytest.raises(ValueError, match="larger than overlap"):
+    with pytest.raises(ValueError, match="larger than --overlap"):
         tile_grid(100, 32, 32)
 
 

@@ -1,17 +1,44 @@
 """Command-line interface: each subcommand parses options and calls one library function.
 
 Heavy imports (torch) happen inside the commands so that ``sassid --help`` is instant. Errors
-caused by input print one line, ``sassid: error: ...``, and exit with status 2.
+caused by input print one line, ``sassid: error: ...``, and exit with status 2 (1 where nothing
+was found to work on). SIGINT exits 130 and SIGTERM 143, both after the ``finally`` blocks that
+remove temporary files have run. SIGXFSZ is ignored, so a file-size limit is an error on the
+write (reported) instead of a silent kill.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main"]
+
+
+class Terminated(BaseException):
+    """Raised by the SIGTERM handler, so that cleanup code runs as on Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _install_signal_handlers() -> dict[int, Any]:
+    """Install the handlers; return the previous ones (main() restores them when it returns)."""
+    wanted: dict[int, Any] = {signal.SIGTERM: _on_sigterm}
+    if hasattr(signal, "SIGXFSZ"):
+        wanted[signal.SIGXFSZ] = signal.SIG_IGN
+    previous: dict[int, Any] = {}
+    for signum, handler in wanted.items():
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except ValueError:  # not the main thread (main() called from a thread): keep them
+            pass
+    return previous
 
 
 def _warning_line(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001
@@ -76,7 +103,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from sassid.evaluate import evaluate
+    from sassid.outputs import check_output_file
 
+    for result_file in (args.json, args.csv):
+        if result_file:
+            check_output_file(result_file)  # before the evaluation, not after it
     result = evaluate(
         args.model,
         args.data,
@@ -236,7 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="quick: ~10 min on 2 CPU cores; paper: the authors' 3 x 400k steps "
         "(default: the config file's preset, else paper)",
     )
-    t.add_argument("--config", metavar="FILE.toml", help="TOML file overriding preset values")
+    t.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML file overriding preset values (or a run's config.json)",
+    )
     t.add_argument("--steps", type=int, metavar="N", help="set every stage's length to N steps")
     t.add_argument("--resume", action="store_true", help="continue from RUN_DIR's checkpoints")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -357,13 +392,27 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.showwarning = _warning_line
+    previous_handlers = _install_signal_handlers()
     from sassid.errors import SassidError
 
     try:
         return int(args.func(args))
     except SassidError as exc:
         print(f"sassid: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_status
     except KeyboardInterrupt:
         print("sassid: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("sassid: terminated", file=sys.stderr)
+        return 143
+    except OSError as exc:  # last resort: library functions name their files themselves
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"sassid: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("sassid: error: out of memory (try a smaller --tile or batch_size)", file=sys.stderr)
+        return 1
+    finally:
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)

@@ -22,6 +22,8 @@ skip = true             # ... and do not train this stage
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import sys
 import types
 import typing
@@ -58,6 +60,23 @@ def _check(condition: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+# Upper bounds: far above any sensible run, low enough that a typo (batch_size = 1e20 as an
+# integer, lr = inf) fails at load instead of exhausting memory or writing NaN weights.
+MAX_STEPS = 100_000_000
+MAX_BATCH = 4096
+MAX_PATCH = 4096
+MAX_CHANNELS = 1024
+MAX_LR = 1.0
+MAX_EVERY = MAX_STEPS
+
+
+def _in_range(value: float, low: float, high: float, where: str) -> None:
+    _check(
+        math.isfinite(value) and low <= value <= high,
+        f"{where} must be between {low:g} and {high:g}, got {value}",
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class _StageCommon:
     arch: str = ""
@@ -78,8 +97,11 @@ class _StageCommon:
             f"[{name}] arch must be one of {', '.join(map(repr, ARCHITECTURES))}, "
             f"got {self.arch!r}",
         )
-        _check(self.steps >= 1, f"[{name}] steps must be >= 1, got {self.steps}")
-        _check(self.lr > 0, f"[{name}] lr must be > 0, got {self.lr}")
+        _in_range(self.steps, 1, MAX_STEPS, f"[{name}] steps")
+        _check(
+            math.isfinite(self.lr) and 0 < self.lr <= MAX_LR,
+            f"[{name}] lr must be > 0 and <= {MAX_LR:g}, got {self.lr}",
+        )
         _check(not self.skip or self.init is not None, f"[{name}] skip = true needs init = PATH")
 
 
@@ -102,7 +124,9 @@ class BNNStageConfig(_StageCommon):
     def __post_init__(self) -> None:
         self._validate("bnn")
         _check(self.blind_size >= 1 and self.blind_size % 2 == 1, "[bnn] blind_size must be odd")
-        _check(self.enc_channels >= 1 and self.dec_channels >= 1, "[bnn] channels must be >= 1")
+        _in_range(self.blind_size, 1, 63, "[bnn] blind_size")
+        _in_range(self.enc_channels, 1, MAX_CHANNELS, "[bnn] enc_channels")
+        _in_range(self.dec_channels, 1, MAX_CHANNELS, "[bnn] dec_channels")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,6 +148,8 @@ class LANStageConfig(_StageCommon):
             "[lan] receptive_field must be odd",
         )
         _check(self.width >= 16, "[lan] width must be >= 16 (attention reduces it by 16)")
+        _in_range(self.width, 16, MAX_CHANNELS, "[lan] width")
+        _in_range(self.receptive_field, 1, 63, "[lan] receptive_field")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,7 +170,8 @@ class UNetStageConfig(_StageCommon):
 
     def __post_init__(self) -> None:
         self._validate("unet")
-        _check(self.enc_channels >= 1 and self.dec_channels >= 1, "[unet] channels must be >= 1")
+        _in_range(self.enc_channels, 1, MAX_CHANNELS, "[unet] enc_channels")
+        _in_range(self.dec_channels, 1, MAX_CHANNELS, "[unet] dec_channels")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,8 +183,12 @@ class AlphaConfig:
     window: int = 7
 
     def __post_init__(self) -> None:
-        _check(0 <= self.lower <= self.upper, "[alpha] need 0 <= lower <= upper")
+        _check(
+            math.isfinite(self.upper) and 0 <= self.lower <= self.upper <= 255,
+            "[alpha] need 0 <= lower <= upper <= 255",
+        )
         _check(self.window >= 1 and self.window % 2 == 1, "[alpha] window must be odd")
+        _in_range(self.window, 1, 63, "[alpha] window")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,14 +208,16 @@ class TrainConfig:
     alpha: AlphaConfig = field(default_factory=AlphaConfig)
 
     def __post_init__(self) -> None:
-        _check(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        _in_range(self.batch_size, 1, MAX_BATCH, "batch_size")
         _check(
             self.patch_size >= 32 and self.patch_size % 32 == 0,
             f"patch_size must be a multiple of 32 (the networks' size multiple), "
             f"got {self.patch_size}",
         )
+        _in_range(self.patch_size, 32, MAX_PATCH, "patch_size")
+        _in_range(self.seed, 0, 2**31 - 1, "seed")
         for key in ("log_every", "checkpoint_every", "val_every"):
-            _check(getattr(self, key) >= 1, f"{key} must be >= 1")
+            _in_range(getattr(self, key), 1, MAX_EVERY, key)
 
     def stage(self, name: str) -> BNNStageConfig | LANStageConfig | UNetStageConfig:
         return typing.cast(Any, getattr(self, name))
@@ -274,17 +307,29 @@ def config_from_dict(data: Mapping[str, Any], base: Any = None, section: str = "
 
 def load_config(path: str | Path | None = None, preset_name: str | None = None) -> TrainConfig:
     """The preset (``quick`` or ``paper``; a file's own ``preset`` key otherwise; else
-    ``paper``) with the TOML file's values applied over it."""
+    ``paper``) with the file's values applied over it. The file is TOML, or JSON where it ends
+    in ``.json`` (a run's own ``config.json``)."""
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
+        kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
         try:
-            data = tomllib.loads(path.read_text())
+            text = path.read_text()
+            data = json.loads(text) if kind == "JSON" else tomllib.loads(text)
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such file") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{path}: is a folder (need a {kind} file)") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+        except (ValueError, UnicodeDecodeError) as exc:  # TOMLDecodeError, JSONDecodeError
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ConfigError(f"{path}: not valid {kind} ({reason})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: not a {kind} table of keys")
     name = preset_name or data.get("preset", "paper")
+    if not isinstance(name, str):
+        raise ConfigError(f"{path}: preset must be a string, got {name!r}")
     base = preset(name)
     data = {k: v for k, v in data.items() if k != "preset"}
     try:
@@ -295,7 +340,7 @@ def load_config(path: str | Path | None = None, preset_name: str | None = None) 
 
 def with_steps(config: TrainConfig, steps: int) -> TrainConfig:
     """Every stage's length set to ``steps`` (the CLI's ``--steps``)."""
-    _check(steps >= 1, f"--steps must be >= 1, got {steps}")
+    _in_range(steps, 1, MAX_STEPS, "--steps")
     return dataclasses.replace(
         config,
         bnn=dataclasses.replace(config.bnn, steps=steps),

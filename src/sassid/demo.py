@@ -20,13 +20,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sassid.atomic import atomic_write_json, atomic_write_text
 from sassid.config import TrainConfig, preset
 from sassid.errors import SassidError
 from sassid.inference import Denoiser
 from sassid.io import write_image
 from sassid.metrics import psnr, ssim
 from sassid.models import read_model
-from sassid.synth import add_camera_noise, render_reference
+from sassid.outputs import ensure_folder
+from sassid.synth import add_camera_noise, check_synth_options, render_reference
 
 __all__ = ["DEMO_PHOTOS", "DemoResult", "demo_photos", "run_demo"]
 
@@ -58,7 +60,7 @@ class DemoResult:
 
 def _stage_seconds(run_dir: Path) -> dict[str, float]:
     records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return {r["stage"]: r["stage_seconds"] for r in records if "stage_seconds" in r}
+    return {r["stage"]: r["stage_seconds"] or 0.0 for r in records if "stage_seconds" in r}
 
 
 def _crop(image: np.ndarray, size: int = 160) -> np.ndarray:
@@ -80,12 +82,14 @@ def run_demo(
     """Synthesize, train, denoise, score; write report.md and comparison.png to ``out_dir``."""
     from sassid.train import train
 
+    check_synth_options(iso_like)
     out = Path(out_dir)
     config = config or preset("quick")
     started = time.perf_counter()
     clean = demo_photos()
     noisy, reference = {}, {}
-    (out / "noisy").mkdir(parents=True, exist_ok=True)
+    ensure_folder(out)
+    ensure_folder(out / "noisy")
     for i, (name, photo) in enumerate(clean.items()):
         noisy[name] = add_camera_noise(photo, iso_like, seed=seed + i)
         reference[name] = render_reference(photo)
@@ -134,10 +138,8 @@ def run_demo(
     write_image(result.picture, np.concatenate(strips, 0))
     total = time.perf_counter() - started
     result.report = out / "report.md"
-    result.report.write_text(_report(result.rows, config, iso_like, synth_seconds, total))
-    (out / "demo.json").write_text(
-        json.dumps({"rows": result.rows, "total_seconds": total}, indent=2)
-    )
+    atomic_write_text(result.report, _report(result.rows, config, iso_like, synth_seconds, total))
+    atomic_write_json(out / "demo.json", {"rows": result.rows, "total_seconds": total})
     return result
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sassid.backends import resolve
-from sassid.errors import SassidError
+from sassid.errors import NoImagesError, SassidError
 from sassid.inference import Denoiser
 from sassid.io import IMAGE_SUFFIXES, Photo, list_images, read_image, write_image
+from sassid.outputs import check_plan, ensure_folder
 
 __all__ = ["DenoiseReport", "denoise_files", "output_paths"]
 
@@ -27,9 +28,16 @@ class DenoiseReport:
 def output_paths(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list[tuple[Path, Path]]:
     """(input, output) file pairs. A single input file with an image-suffixed ``output`` writes
     there; otherwise ``output`` is a folder, and files found in an input folder keep their path
-    relative to it."""
+    relative to it.
+
+    Raises:
+        NoImagesError: no image in ``inputs``; OutputError: an output would overwrite an input
+            or be written twice (nothing is written then).
+    """
     if len(inputs) == 1 and Path(inputs[0]).is_file() and output.suffix.lower() in IMAGE_SUFFIXES:
-        return [(Path(inputs[0]), output)]
+        pairs = [(Path(inputs[0]), output)]
+        check_plan(pairs)
+        return pairs
     pairs = []
     for source in map(Path, inputs):
         if source.is_dir():
@@ -37,6 +45,9 @@ def output_paths(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list
                 pairs.append((path, output / path.relative_to(source)))
         else:  # a missing file is reported by read_image, and the batch goes on
             pairs.append((source, output / source.name))
+    if not pairs:
+        raise NoImagesError(f"no images found in {', '.join(map(str, inputs))}")
+    check_plan(pairs, [p for p in map(Path, inputs) if p.is_dir()])
     return pairs
 
 
@@ -58,14 +69,18 @@ def denoise_files(
 ) -> DenoiseReport:
     """Denoise every photo in ``inputs`` into ``output``; a bad file is reported and skipped.
 
+    The output plan is checked before the model is loaded (see :func:`output_paths`); outputs
+    are written atomically, and temporary files a killed run left in an output folder are
+    removed (``sassid.atomic``).
+
     ``backend``/``precision``: see ``sassid.backends`` (None: ``backends.resolve``); int8 is
     calibrated on crops of the photos in ``calibrate`` (a folder or file), else of the inputs.
     ``announce`` receives one line naming the backend and precision chosen.
     """
     from sassid.device import resolve_device
 
-    backend, precision = resolve(backend, precision, str(resolve_device(device)))
     pairs = output_paths(inputs, Path(output))
+    backend, precision = resolve(backend, precision, str(resolve_device(device)))
     calibration = None
     if precision == "int8":
         from sassid.backends.quantize import calibration_crops
@@ -87,6 +102,7 @@ def denoise_files(
     )
     if announce is not None:
         announce(denoiser.describe())
+    ready = {ensure_folder(pairs[0][1].parent if len(pairs) == 1 else Path(output))}
     report = DenoiseReport()
     bar = tqdm(total=len(pairs), unit="photo", disable=not progress, dynamic_ncols=True)
     for source, target in pairs:
@@ -102,7 +118,8 @@ def denoise_files(
             )
             pixels = denoiser.pixels(photo.pixels, on_tile=tiles.update)
             tiles.close()
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in ready:  # created (and cleaned of stale temps) once
+                ready.add(ensure_folder(target.parent))
             write_image(target, Photo(pixels, target, photo.icc_profile, photo.exif))
             report.written.append(target)
         except (SassidError, OSError) as exc:

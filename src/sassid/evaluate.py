@@ -9,7 +9,7 @@ then the mean); SSIM in the named convention(s); seconds per megapixel of infere
 from __future__ import annotations
 
 import csv
-import json
+import io
 import os
 import time
 from dataclasses import dataclass, field
@@ -18,11 +18,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from sassid.errors import SassidError
+from sassid.atomic import atomic_write_json, atomic_write_text
+from sassid.errors import OptionError, SassidError
 from sassid.inference import Denoiser
 from sassid.io import write_image
 from sassid.lpips import LPIPS, load_lpips
-from sassid.metrics import SSIM_CONVENTIONS, psnr, ssim
+from sassid.metrics import SSIM_CONVENTIONS, MetricError, psnr, ssim
+from sassid.outputs import ensure_folder
 from sassid.pairs import iter_pairs
 
 __all__ = ["EvaluationResult", "evaluate", "iter_pairs", "evaluate_denoiser"]
@@ -36,13 +38,16 @@ class EvaluationResult:
     """One-line remarks for the user (e.g. why LPIPS was skipped)."""
 
     def write_json(self, path: str | os.PathLike[str]) -> None:
-        Path(path).write_text(json.dumps({**self.summary, "per_image": self.rows}, indent=2) + "\n")
+        """Summary and per-image rows, strict JSON (inf PSNR -> null), written atomically."""
+        atomic_write_json(path, {**self.summary, "per_image": self.rows})
 
     def write_csv(self, path: str | os.PathLike[str]) -> None:
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(self.rows[0]))
-            writer.writeheader()
-            writer.writerows(self.rows)
+        """Per-image rows as CSV, written atomically."""
+        text = io.StringIO(newline="")
+        writer = csv.DictWriter(text, fieldnames=list(self.rows[0]))
+        writer.writeheader()
+        writer.writerows(self.rows)
+        atomic_write_text(path, text.getvalue())
 
     def table(self) -> str:
         s = self.summary
@@ -70,7 +75,9 @@ def evaluate_denoiser(
 ) -> EvaluationResult:
     """Score ``denoiser`` on every pair in ``data`` (and LPIPS, given a loaded metric)."""
     if ssim_convention not in SSIM_CONVENTIONS:
-        raise SassidError(f"unknown SSIM convention {ssim_convention!r}")
+        raise OptionError(f"unknown SSIM convention {ssim_convention!r}")
+    if save_images is not None:
+        ensure_folder(save_images)
     result = EvaluationResult()
     seconds, megapixels = 0.0, 0.0
     for ident, noisy, clean in tqdm(iter_pairs(data), unit="image", disable=not progress):
@@ -78,18 +85,20 @@ def evaluate_denoiser(
         denoised = denoiser.pixels(noisy)
         seconds += time.perf_counter() - start
         megapixels += noisy.shape[0] * noisy.shape[1] / 1e6
-        row: dict[str, object] = {
-            "image": ident,
-            "psnr": psnr(denoised, clean),
-            "ssim": ssim(denoised, clean, ssim_convention),
-        }
-        if lpips is not None:
-            row["lpips"] = lpips.distance(denoised, clean)
-        row["psnr_noisy"] = psnr(noisy, clean)
-        row["ssim_noisy"] = ssim(noisy, clean, ssim_convention)
+        try:
+            row: dict[str, object] = {
+                "image": ident,
+                "psnr": psnr(denoised, clean),
+                "ssim": ssim(denoised, clean, ssim_convention),
+            }
+            if lpips is not None:
+                row["lpips"] = lpips.distance(denoised, clean)
+            row["psnr_noisy"] = psnr(noisy, clean)
+            row["ssim_noisy"] = ssim(noisy, clean, ssim_convention)
+        except MetricError as exc:
+            raise MetricError(f"{data}: image {ident}: {exc}") from None
         result.rows.append(row)
         if save_images is not None:
-            Path(save_images).mkdir(parents=True, exist_ok=True)
             write_image(
                 Path(save_images) / f"{ident}.png", np.concatenate([noisy, denoised, clean], axis=1)
             )

@@ -21,10 +21,10 @@ from torch import Tensor, nn
 from sassid.adaptive import alpha_map
 from sassid.config import AlphaConfig
 from sassid.device import resolve_device
-from sassid.errors import SassidError
+from sassid.errors import OptionError, SassidError
 from sassid.models import ModelFile, read_model
 from sassid.pixels import from_pixels, to_pixels
-from sassid.tiling import ensemble_x8, run_tiled, tile_grid
+from sassid.tiling import check_tiling, ensemble_x8, run_tiled, tile_grid
 
 __all__ = ["Denoiser", "NET_CHOICES", "DEFAULT_TILE", "default_tile", "default_overlap"]
 
@@ -69,10 +69,15 @@ class Denoiser:
         tile: tile side in pixels (0: whole image); overlap: pixels shared by adjacent tiles.
         ensemble: average the x8 flips/rotations.
         alpha: Eq. 3 settings for ``fusion`` (the model's own, via ``from_model``).
+        source: the model file, named in errors.
         backend, precision: how each network runs (``sassid.backends``); ``torch``/``fp32`` is
             the networks' own eager forward. ``calibration``: (1, 3, h, w) crops in [0, 255] of
             the user's noisy photos, for ``int8``.
         forward: a ready callable (B, 3, H, W) -> same to use instead of ``nets[net]``.
+
+    Raises:
+        OptionError: bad tile/overlap or unknown net; SassidError: the model lacks the net, or
+            its output holds NaN/inf (never written as a black image).
     """
 
     nets: dict[str, nn.Module]
@@ -82,23 +87,21 @@ class Denoiser:
     ensemble: bool = False
     device: torch.device | str = "cpu"
     alpha: AlphaConfig = AlphaConfig()
+    source: str = "model"
     backend: str = "torch"
     precision: str = "fp32"
     calibration: list[Tensor] | None = None
     forward: Callable[[Tensor], Tensor] | None = None
 
     def __post_init__(self) -> None:
+        check_tiling(self.tile, self.overlap)
         needed = ("bnn", "lan") if self.net == "fusion" else (self.net,)
         missing = [n for n in needed if n not in self.nets]
         if self.net not in NET_CHOICES and self.net not in self.nets:
-            raise ValueError(f"unknown net {self.net!r} (choose from {', '.join(NET_CHOICES)})")
+            raise OptionError(f"unknown net {self.net!r} (choose from {', '.join(NET_CHOICES)})")
         if missing:
             raise SassidError(
                 f"the model has no {' or '.join(missing)} network for --net {self.net}"
-            )
-        if self.tile and self.tile <= self.overlap:
-            raise SassidError(
-                f"--tile ({self.tile}) must be larger than --overlap ({self.overlap})"
             )
         for n in needed:
             self.nets[n].to(self.device).eval()
@@ -151,6 +154,8 @@ class Denoiser:
         ``tile=None`` is ``default_tile(net, trained crop)``, ``overlap=None`` a quarter of it,
         and fusion uses the model's ``[alpha]`` settings. ``nets`` reuses networks already
         built from that model."""
+        if tile is not None and overlap is not None:
+            check_tiling(tile, overlap)  # before the model is read: a bad option fails first
         source = read_model(model)
         if tile is None:
             tile = default_tile(net, source.patch_size)
@@ -167,6 +172,7 @@ class Denoiser:
             ensemble=ensemble,
             device=resolve_device(device),
             alpha=source.alpha,
+            source=str(source.path),
             backend=backend,
             precision=precision,
             calibration=calibration,
@@ -180,19 +186,19 @@ class Denoiser:
             fn = lambda t: ensemble_x8(base, t)  # noqa: E731
         with torch.inference_mode():
             x = x.to(self.device)
-            if self.tile:
-                return run_tiled(fn, x, self.tile, self.overlap, on_tile)
-            return fn(x)
+            out = run_tiled(fn, x, self.tile, self.overlap, on_tile) if self.tile else fn(x)
+            if not bool(torch.isfinite(out).all()):
+                raise SassidError(
+                    f"{self.source}: the {self.net} network output holds NaN or infinite values "
+                    "(nothing written)"
+                )
+            return out
 
     def pixels(self, pixels: np.ndarray, on_tile: Callable[[], None] | None = None) -> np.ndarray:
         """HWC uint8/uint16 -> denoised, same dtype (rounded half up, clamped)."""
         x = torch.from_numpy(to_pixels(pixels))[None]
         out = self.tensor(x, on_tile)[0].float().cpu().numpy()
         del x
-        if not np.isfinite(out).all():
-            from sassid.errors import SassidError
-
-            raise SassidError(f"{self.describe()} produced non-finite values")
         # Row bands: from_pixels works in float64, so a 24 MP photo in one go would hold
         # several 0.6 GB temporaries; bands keep the peak at one full-size float32 buffer.
         result = np.empty((*out.shape[1:], out.shape[0]), dtype=pixels.dtype)

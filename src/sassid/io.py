@@ -7,16 +7,16 @@ Pillow for 8-bit. Grey images are expanded to RGB and alpha is dropped, with a w
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 import warnings
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from sassid.atomic import atomic_path, atomic_write_bytes
 from sassid.errors import SassidError
 from sassid.pixels import from_pixels, to_pixels
 
@@ -85,8 +85,12 @@ def read_image(path: str | os.PathLike[str]) -> Photo:
         ImageError: missing, unreadable, truncated or unsupported file (one-line message).
     """
     path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"{path}: is a folder, not an image file")
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path}: empty file")
     suffix = path.suffix.lower()
     try:
         if suffix in (".tif", ".tiff"):
@@ -113,36 +117,36 @@ def read_image(path: str | os.PathLike[str]) -> Photo:
         raise ImageError(f"{path}: cannot read image ({reason})") from None
 
 
+def check_pixel_count(path: Path, width: int, height: int) -> None:
+    """Refuse a decompression bomb before decoding it, with Pillow's own limit for every format
+    (``PIL.Image.MAX_IMAGE_PIXELS``; Pillow refuses above twice that)."""
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and width * height > 2 * limit:
+        raise ImageError(
+            f"{path}: {width}x{height} pixels exceeds the limit of {2 * limit} "
+            "(PIL.Image.MAX_IMAGE_PIXELS x 2); a possible decompression bomb"
+        )
+
+
 def _read_tiff(path: Path) -> np.ndarray | None:
-    """TIFF through tifffile (any depth); None where tifffile is not installed."""
+    """TIFF through tifffile (any depth); None where tifffile is not installed. The size in the
+    header is checked before the pixels are decoded."""
     try:
         import tifffile
     except ImportError:
         return None
-    return np.asarray(tifffile.imread(path))
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        check_pixel_count(path, int(page.imagewidth), int(page.imagelength))
+        return np.asarray(tif.asarray(key=0))
 
 
 def _png_bit_depth(path: Path) -> int:
     with open(path, "rb") as f:
         header = f.read(25)
     return header[24] if len(header) == 25 else 8
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
-
-    A crash or error leaves ``path`` as it was (absent or the previous version).
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_image(
@@ -152,29 +156,36 @@ def write_image(
 
     8-bit PNG/JPEG/TIFF via Pillow, 16-bit PNG via pypng (which writes neither ICC nor EXIF),
     16-bit TIFF via tifffile (ICC kept). JPEG is 8 bit only: 16-bit pixels are rounded to
-    8 bit there. Written atomically.
+    8 bit there. Written atomically (see ``sassid.atomic``).
+
+    Raises:
+        ImageError: unsupported suffix or pixel array; OutputError: the file cannot be written.
     """
     if isinstance(photo, np.ndarray):
         photo = Photo(photo)
     path = Path(path)
     pixels = photo.pixels
     suffix = path.suffix.lower()
+    if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype not in (np.uint8, np.uint16):
+        raise ImageError(
+            f"{path}: need (H, W, 3) uint8 or uint16 pixels, got {pixels.shape} {pixels.dtype}"
+        )
     if suffix not in IMAGE_SUFFIXES:
         raise ImageError(f"{path}: unsupported output format (use {', '.join(IMAGE_SUFFIXES)})")
-    with atomic_path(path) as tmp:
-        if pixels.dtype == np.uint16 and suffix == ".png":
-            import png
+    # Encoded in memory, then written with a size check: encoders that write to a file
+    # themselves can miss a short write (a full disk, a file-size limit) and leave a cut file.
+    buffer = io.BytesIO()
+    if pixels.dtype == np.uint16 and suffix == ".png":
+        import png
 
-            h, w, _ = pixels.shape
-            writer = png.Writer(w, h, greyscale=False, bitdepth=16)
-            with open(tmp, "wb") as f:
-                writer.write(f, pixels.reshape(h, w * 3).tolist())
-            return
-        if pixels.dtype == np.uint16 and suffix in (".tif", ".tiff"):
-            import tifffile
+        h, w, _ = pixels.shape
+        writer = png.Writer(w, h, greyscale=False, bitdepth=16)
+        writer.write(buffer, pixels.reshape(h, w * 3).tolist())
+    elif pixels.dtype == np.uint16 and suffix in (".tif", ".tiff"):
+        import tifffile
 
-            tifffile.imwrite(tmp, pixels, photometric="rgb", iccprofile=photo.icc_profile)
-            return
+        tifffile.imwrite(buffer, pixels, photometric="rgb", iccprofile=photo.icc_profile)
+    else:
         if pixels.dtype == np.uint16:
             pixels = np.round(pixels / 257.0).astype(np.uint8)
         from PIL import Image
@@ -188,7 +199,8 @@ def write_image(
         fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
         if fmt[suffix] == "JPEG":
             options.update(quality=jpeg_quality, subsampling=0)
-        im.save(tmp, format=fmt[suffix], **options)
+        im.save(buffer, format=fmt[suffix], **options)
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _is_image(path: Path) -> bool:

@@ -14,12 +14,12 @@ from pathlib import Path
 __all__ = ["LAYERS", "layer_of", "import_graph", "find_cycles"]
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("constants", "errors", "device", "pixels")),
+    ("foundation", ("constants", "errors", "device", "pixels", "atomic")),
     (
         "networks and maths",
         ("nets", "adaptive", "losses", "metrics", "tiling", "lpips", "noise"),
     ),
-    ("configuration and files", ("config", "io", "formats", "checkpoint")),
+    ("configuration and files", ("config", "io", "formats", "checkpoint", "outputs")),
     ("model files", ("models",)),
     ("inference", ("inference", "backends")),
     ("data and stages", ("data", "pairs", "stages", "teachers", "budget")),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,10 @@ class LPIPS(nn.Module):
             t = torch.from_numpy(img.astype(np.float32).transpose(2, 0, 1))[None]
             return t / top * 2 - 1
 
+        from sassid.metrics import MetricError
+
+        if min(a.shape[:2]) < 32:  # AlexNet's stride-4 11x11 conv and three 3x3 max-pools
+            raise MetricError(f"LPIPS needs at least 32x32 pixels, got {a.shape[1]}x{a.shape[0]}")
         with torch.inference_mode():
             return float(self(prep(a), prep(b))[0])
 
@@ -110,9 +115,16 @@ def load_lpips(
             "LPIPS skipped: no linear heads (pass --lpips-heads alex.pth, or "
             "pip install lpips --no-deps)"
         )
+    weights = []
+    for path in (backbone_path, heads_path):
+        try:
+            with warnings.catch_warnings():  # torch's notes on pickle protocols
+                warnings.simplefilter("ignore")
+                weights.append(torch.load(path, map_location="cpu", weights_only=True))
+        except Exception:  # noqa: BLE001 - any unpickling failure means a file of another kind
+            return None, f"LPIPS skipped: {path}: not a PyTorch state_dict"
+    features, lins = weights
     try:
-        features = torch.load(backbone_path, map_location="cpu", weights_only=True)
-        lins = torch.load(heads_path, map_location="cpu", weights_only=True)
         metric = LPIPS()
         state = dict(metric.state_dict())
         for i, index in enumerate(_FEATURE_INDEX):
@@ -120,8 +132,9 @@ def load_lpips(
                 state[f"convs.{i}.{kind}"] = features[f"features.{index}.{kind}"]
             state[f"heads.{i}.weight"] = lins[f"lin{i}.model.1.weight"]
         metric.load_state_dict(state)
-    except (KeyError, RuntimeError, OSError) as exc:
-        return None, f"LPIPS skipped: unusable weights ({str(exc).splitlines()[0]})"
+    except (KeyError, RuntimeError, TypeError, IndexError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return None, f"LPIPS skipped: unusable weights ({reason})"
     return metric.eval(), ""
 
 

@@ -17,21 +17,37 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from sassid.errors import SassidError
 from sassid.pixels import dtype_max
 
-__all__ = ["psnr", "ssim", "SSIM_CONVENTIONS"]
+__all__ = ["psnr", "ssim", "SSIM_CONVENTIONS", "MetricError", "SSIM_MIN_SIZE"]
 
 SSIM_CONVENTIONS = ("skimage", "matlab3d")
+SSIM_MIN_SIZE = 11  # the skimage convention's 11-tap window; its 5-pixel border is left out
+
+
+class MetricError(SassidError, ValueError):
+    """Two images cannot be compared (shapes, bit depths, sizes, convention)."""
 
 
 def _range(a: np.ndarray) -> float:
     return dtype_max(a.dtype)
 
 
+def _check_pair(output: np.ndarray, clean: np.ndarray) -> None:
+    """Same shape and the same stored type: a uint16 image against a uint8 one would compare
+    numbers on scales 257x apart (convert one first, e.g. with sassid.io.from_pixels)."""
+    if output.shape != clean.shape:
+        raise MetricError(f"shapes differ: {output.shape} vs {clean.shape}")
+    if output.dtype != clean.dtype:
+        raise MetricError(
+            f"bit depths differ: {output.dtype} vs {clean.dtype} (convert one to the other's)"
+        )
+
+
 def psnr(output: np.ndarray, clean: np.ndarray, data_range: float | None = None) -> float:
     """10 log10(range^2 / MSE) over all pixels and channels; inf for identical images."""
-    if output.shape != clean.shape:
-        raise ValueError(f"shapes differ: {output.shape} vs {clean.shape}")
+    _check_pair(output, clean)
     data_range = data_range or _range(clean)
     mse = np.mean((output.astype(np.float64) - clean.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else float(10 * np.log10(data_range**2 / mse))
@@ -47,9 +63,21 @@ def _ssim_map(x: np.ndarray, y: np.ndarray, blur, data_range: float) -> np.ndarr
 
 
 def ssim(output: np.ndarray, clean: np.ndarray, convention: str = "skimage") -> float:
-    """Mean SSIM of two HWC images of the same integer type, in the named convention."""
-    if output.shape != clean.shape:
-        raise ValueError(f"shapes differ: {output.shape} vs {clean.shape}")
+    """Mean SSIM of two HWC images of the same integer type, in the named convention.
+
+    The ``skimage`` convention needs at least 11 x 11 pixels (as scikit-image, which refuses
+    images smaller than its window); smaller ones raise MetricError instead of giving NaN.
+    """
+    _check_pair(output, clean)
+    if convention not in SSIM_CONVENTIONS:
+        raise MetricError(
+            f"unknown SSIM convention {convention!r} (use {', '.join(SSIM_CONVENTIONS)})"
+        )
+    if convention == "skimage" and min(output.shape[:2]) < SSIM_MIN_SIZE:
+        raise MetricError(
+            f"SSIM (skimage) needs at least {SSIM_MIN_SIZE}x{SSIM_MIN_SIZE} pixels, got "
+            f"{output.shape[1]}x{output.shape[0]}"
+        )
     data_range = _range(clean)
     x, y = output.astype(np.float64), clean.astype(np.float64)
     if convention == "skimage":
@@ -71,4 +99,4 @@ def ssim(output: np.ndarray, clean: np.ndarray, convention: str = "skimage") -> 
             return ndimage.gaussian_filter(a, sigma=1.5, truncate=10 / 3, mode="nearest")
 
         return float(_ssim_map(x, y, blur3, 1.0).mean())
-    raise ValueError(f"unknown SSIM convention {convention!r} (use {', '.join(SSIM_CONVENTIONS)})")
+    raise AssertionError(convention)  # unreachable: checked above

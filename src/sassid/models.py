@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from sassid.checkpoint import (
@@ -67,19 +68,25 @@ class NetEntry:
         """The network with these weights, in eval mode."""
         try:
             net = build_net(self.arch, self.kwargs)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, KeyError, RuntimeError) as exc:
             raise CheckpointError(f"{where}: cannot build {self.arch} ({exc})") from None
         return _load_state(net, self.state_dict, f"{where}: {self.arch}").eval()
 
 
 def _load_state(net: nn.Module, state: Mapping[str, Tensor], what: str) -> nn.Module:
-    """``net.load_state_dict(state)`` with torch's first mismatch line as a one-line error."""
+    """``net.load_state_dict(state)`` with torch's first mismatch line as a one-line error;
+    weights holding NaN or inf are refused (they would write black or NaN images)."""
+    if not isinstance(state, Mapping):
+        raise CheckpointError(f"{what} entry holds no state_dict")
     try:
         net.load_state_dict(state)
-    except RuntimeError as exc:
-        lines = str(exc).splitlines()
+    except (RuntimeError, TypeError, AttributeError) as exc:
+        lines = str(exc).splitlines() or [type(exc).__name__]
         first = lines[1].strip() if len(lines) > 1 else lines[0]
         raise CheckpointError(f"{what} weights do not fit ({first})") from None
+    for key, tensor in net.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{what} weights hold NaN or infinite values ({key})")
     return net
 
 

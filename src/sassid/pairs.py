@@ -8,6 +8,7 @@ folders, or SIDD validation (a folder or one of ``ValidationNoisyBlocksSrgb.mat`
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from sassid.errors import SassidError
 from sassid.io import find_pairs, read_image
+from sassid.pixels import from_pixels, to_pixels
 
 __all__ = ["iter_pairs"]
 
@@ -35,6 +37,12 @@ def iter_pairs(data: str | os.PathLike[str]) -> Iterator[tuple[str, np.ndarray, 
         noisy, clean = read_image(noisy_path).pixels, read_image(clean_path).pixels
         if noisy.shape != clean.shape:
             raise SassidError(f"{noisy_path}: size {noisy.shape} differs from {clean_path}")
+        if noisy.dtype != clean.dtype:
+            # Scores compare like with like: the 16-bit one is rounded to 8 bit.
+            high = noisy_path if noisy.dtype == np.uint16 else clean_path
+            warnings.warn(f"{high}: 16-bit, scored at 8 bit like its partner", stacklevel=2)
+            noisy = from_pixels(to_pixels(noisy), np.uint8)
+            clean = from_pixels(to_pixels(clean), np.uint8)
         yield ident, noisy, clean
 
 

@@ -15,6 +15,7 @@ from tqdm import tqdm
 from sassid.constants import PIXEL_MAX
 from sassid.formats import dnd, sidd
 from sassid.inference import Denoiser
+from sassid.outputs import ensure_folder
 
 __all__ = ["submit_sidd", "submit_dnd"]
 
@@ -30,6 +31,7 @@ def submit_sidd(
     progress: bool = True,
 ) -> tuple[Path, Path]:
     """Denoise every block of ``BenchmarkNoisyBlocksSrgb.mat``; write SubmitSrgb.mat and .csv."""
+    folder = ensure_folder(output)
     blocks = sidd.read_blocks(noisy_blocks)
     denoiser = Denoiser.from_model(model, net=net, tile=0, ensemble=ensemble, device=device)
     out = np.empty_like(blocks)
@@ -39,8 +41,6 @@ def submit_sidd(
             for k in range(n_blocks):
                 out[n, k] = denoiser.pixels(blocks[n, k])
                 bar.update(1)
-    folder = Path(output)
-    folder.mkdir(parents=True, exist_ok=True)
     mat, csv = folder / "SubmitSrgb.mat", folder / "SubmitSrgb.csv"
     sidd.write_submit_mat(out, mat)
     sidd.write_kaggle_csv(out, csv)
@@ -58,6 +58,7 @@ def submit_dnd(
     progress: bool = True,
 ) -> list[Path]:
     """Denoise the DND boxes (with context margins); write ``bundled/%04d.mat`` per image."""
+    folder = ensure_folder(Path(output) / "bundled")
     denoiser = Denoiser.from_model(model, net=net, tile=0, ensemble=ensemble, device=device)
 
     def run(crop01: np.ndarray) -> np.ndarray:
@@ -66,8 +67,6 @@ def submit_dnd(
             np.float32
         )
 
-    folder = Path(output) / "bundled"
-    folder.mkdir(parents=True, exist_ok=True)
     written = []
     for index, crops in tqdm(dnd.iter_crops(root, run), unit="image", disable=not progress):
         path = folder / f"{index + 1:04d}.mat"

@@ -17,12 +17,15 @@ At ``iso_like = 100`` the noise is mild; 3200 gives ~25 dB PSNR on typical photo
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
+
+from sassid.errors import OptionError
 
 __all__ = [
     "CameraModel",
@@ -34,7 +37,13 @@ __all__ = [
     "render_reference",
     "noise_autocorrelation",
     "synthesize_files",
+    "ISO_RANGE",
+    "check_synth_options",
 ]
+
+# Noise levels cameras offer (ISO 1 is far below any sensor's base ISO; 409600 is the top of
+# today's cameras). Outside it the noise model leaves its meaning (and at 0 or inf, numbers).
+ISO_RANGE = (1.0, 409_600.0)
 
 # A typical camera-to-sRGB colour-correction matrix (rows sum to 1, as after white balance).
 DEFAULT_CCM = np.array([[1.65, -0.55, -0.10], [-0.25, 1.50, -0.25], [0.05, -0.55, 1.50]])
@@ -143,6 +152,16 @@ def render_reference(clean: np.ndarray, camera: CameraModel | None = None) -> np
     return _render(_to_raw(clean, camera), camera)
 
 
+def check_synth_options(iso_like: float, jpeg_quality: int | None = None) -> None:
+    """Refuse a noise level outside ``ISO_RANGE`` (or not finite) and a JPEG quality outside
+    1..100, in one line, before any work."""
+    low, high = ISO_RANGE
+    if not (math.isfinite(iso_like) and low <= iso_like <= high):
+        raise OptionError(f"--iso-like must be between {low:g} and {high:g}, got {iso_like}")
+    if jpeg_quality is not None and not 1 <= jpeg_quality <= 100:
+        raise OptionError(f"--jpeg-quality must be between 1 and 100, got {jpeg_quality}")
+
+
 def add_camera_noise(
     clean: np.ndarray,
     iso_like: float = 1600.0,
@@ -155,6 +174,9 @@ def add_camera_noise(
     Returns uint8 (H, W, 3). ``jpeg_quality`` (e.g. 90) adds JPEG compression at the end.
     Its noise-free counterpart is :func:`render_reference`.
     """
+    check_synth_options(iso_like, jpeg_quality)
+    if clean.ndim != 3 or clean.shape[2] != 3 or clean.dtype != np.uint8:
+        raise OptionError(f"need an (H, W, 3) uint8 photo, got {clean.shape} {clean.dtype}")
     camera = camera or CameraModel()
     rng = np.random.default_rng(seed)
     raw = _to_raw(clean, camera)
@@ -197,10 +219,15 @@ def synthesize_files(
     """Write a noisy copy of every clean image under ``sources`` into ``output`` (PNG, or JPEG
     with ``jpeg_quality``). 16-bit input is rounded to 8 bit first. Every image found is used,
     clean or not. Returns one error line per file that failed; the others are still written.
+
+    Raises:
+        OptionError: bad ``iso_like``/``jpeg_quality``; ImageError: a missing source;
+        NoImagesError: no images; OutputError: an output would overwrite an input, be written
+        twice, or land in an input folder (checked before anything is written).
     """
     from pathlib import Path
 
-    from sassid.errors import SassidError
+    from sassid.errors import NoImagesError, SassidError
     from sassid.io import (
         ImageError,
         Photo,
@@ -210,24 +237,30 @@ def synthesize_files(
         to_pixels,
         write_image,
     )
+    from sassid.outputs import check_plan, ensure_folder
 
+    check_synth_options(iso_like, jpeg_quality)
     out = Path(output)
-    out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     for source in map(Path, sources):
         if not source.exists():
             raise ImageError(f"{source}: no such file or folder")
         paths.extend(list_images(source) if source.is_dir() else [source])
+    if not paths:
+        raise NoImagesError(f"no images found in {', '.join(map(str, sources))}")
+    suffix = ".jpg" if jpeg_quality else ".png"
+    plan = [(path, out / (path.stem + suffix)) for path in paths]
+    check_plan(plan, [s for s in map(Path, sources) if s.is_dir()])
+    ensure_folder(out)
     errors = []
-    for i, path in enumerate(paths):
+    for i, (path, target) in enumerate(plan):
         try:
             photo = read_image(path)
             pixels = photo.pixels
             if pixels.dtype != np.uint8:
                 pixels = from_pixels(to_pixels(pixels), np.uint8)
             noisy = add_camera_noise(pixels, iso_like, seed=seed + i, jpeg_quality=jpeg_quality)
-            suffix = ".jpg" if jpeg_quality else ".png"
-            write_image(out / (path.stem + suffix), Photo(noisy, icc_profile=photo.icc_profile))
+            write_image(target, Photo(noisy, icc_profile=photo.icc_profile))
         except (SassidError, OSError) as exc:
             errors.append(str(exc) if isinstance(exc, SassidError) else f"{path}: {exc.strerror}")
     return errors

@@ -18,13 +18,30 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-__all__ = ["tile_grid", "blend_window", "run_tiled", "ensemble_x8"]
+from sassid.errors import OptionError
+
+__all__ = ["check_tiling", "tile_grid", "blend_window", "run_tiled", "ensemble_x8"]
+
+
+def check_tiling(tile: int, overlap: int) -> None:
+    """A tile of ``tile`` pixels (0: whole image) with ``overlap`` >= 0 shared pixels; the
+    stride ``tile - overlap`` must be positive, else tiles leave gaps or never advance.
+
+    Raises:
+        OptionError: one line naming the options.
+    """
+    if tile < 0 or overlap < 0:
+        raise OptionError(f"--tile ({tile}) and --overlap ({overlap}) must be >= 0")
+    if tile and tile <= overlap:
+        raise OptionError(f"--tile ({tile}) must be larger than --overlap ({overlap})")
 
 
 def tile_grid(length: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets along one axis: stride tile - overlap, the last tile flush with the end."""
-    if tile <= overlap:
-        raise ValueError(f"tile ({tile}) must be larger than overlap ({overlap})")
+    """Start offsets along one axis: stride tile - overlap, the last tile flush with the end.
+    Every pixel of ``range(length)`` lies in some tile."""
+    check_tiling(tile, overlap)
+    if tile == 0:
+        raise OptionError("tile_grid needs tile >= 1 (0 means no tiling)")
     if length <= tile:
         return [0]
     starts = list(range(0, length - tile, tile - overlap))
@@ -77,8 +94,9 @@ def run_tiled(
     ``fn`` sees tensors on ``image``'s device and returns the same shape. Images no larger than
     one tile go through whole.
     """
+    check_tiling(tile, overlap)
     _, _, h, w = image.shape
-    if h <= tile and w <= tile:
+    if tile == 0 or (h <= tile and w <= tile):
         return fn(image)
     rows, cols = tile_grid(h, tile, overlap), tile_grid(w, tile, overlap)
     out = torch.zeros_like(image)

@@ -6,11 +6,19 @@ Run directory layout:
     checkpoints/<stage>.pt    latest state of each stage (atomic writes)
     checkpoints/<stage>_best.pt  best validation weights of the stage (with --val)
     model.pt                  the trained networks, all ``sassid denoise`` needs
+    .lock                     held (flock) while a process trains into the directory
+
+A second process training into a directory in use fails at once. On ``--resume``, lines of
+metrics.jsonl past the step of their stage's checkpoint (logged by the interrupted run after
+its last checkpoint) are dropped before new ones are appended. A loss that is not finite stops
+training with one line, and no model.pt is written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -23,7 +31,8 @@ from torch import nn
 from tqdm import tqdm
 
 from sassid import distributed
-from sassid.checkpoint import CHECKPOINT_FORMAT, load_file, save_atomic
+from sassid.atomic import atomic_write_text, clean_stale_temps, to_json
+from sassid.checkpoint import CHECKPOINT_FORMAT, load_stage_checkpoint, save_atomic
 from sassid.config import STAGES, TrainConfig, config_from_dict
 from sassid.data import PatchSampler, load_noisy_images
 from sassid.device import resolve_device
@@ -32,6 +41,7 @@ from sassid.inference import Denoiser, default_overlap, default_tile
 from sassid.metrics import psnr
 from sassid.models import load_weights_into, net_entries, save_model
 from sassid.nets.registry import build_net
+from sassid.outputs import run_lock
 from sassid.pairs import iter_pairs
 from sassid.stages import StageSpec, stage_specs, teacher_targets
 
@@ -56,8 +66,11 @@ class MetricsLog:
     def write(self, record: dict[str, Any]) -> None:
         if not self.enabled:
             return
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+        try:
+            with open(self.path, "a") as f:
+                f.write(to_json(record) + "\n")
+        except OSError as exc:
+            raise TrainingError(f"{self.path}: cannot write ({exc.strerror})") from None
         if self.writer is not None:
             for key, value in record.items():
                 if key not in ("stage", "step") and isinstance(value, (int, float)):
@@ -67,8 +80,26 @@ class MetricsLog:
         if self.writer is not None:
             self.writer.close()
 
+    def trim(self, saved_steps: dict[str, int]) -> None:
+        """Keep only the lines a resumed run will not log again: those at or before their
+        stage's checkpoint step (``saved_steps``; a stage without one keeps none), and
+        complete JSON (a kill can cut the last line)."""
+        if not self.enabled or not self.path.exists():
+            return
+        kept = []
+        for line in self.path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+                if record["step"] <= saved_steps.get(record["stage"], 0):
+                    kept.append(line + "\n")
+            except (ValueError, KeyError, TypeError):
+                continue
+        atomic_write_text(self.path, "".join(kept))
 
-def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
+
+def _prepare_run_dir(
+    run_dir: Path, config: TrainConfig, resume: bool, lock: contextlib.ExitStack
+) -> None:
     try:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         probe = run_dir / ".write_test"
@@ -76,28 +107,37 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
         probe.unlink()
     except OSError as exc:
         raise TrainingError(f"{run_dir}: cannot write there ({exc.strerror})") from None
+    lock.enter_context(run_lock(run_dir))
+    clean_stale_temps(run_dir)
+    clean_stale_temps(run_dir / "checkpoints")
     saved = run_dir / "config.json"
     has_checkpoints = any((run_dir / "checkpoints").glob("*.pt"))
     if resume:
         if not saved.exists():
             raise TrainingError(f"{run_dir}: nothing to resume (no config.json)")
-        previous_dict = json.loads(saved.read_text())
+        try:
+            previous_dict = json.loads(saved.read_text())
+        except (OSError, ValueError) as exc:
+            raise TrainingError(
+                f"{saved}: unreadable ({exc}); it records the run's configuration"
+            ) from None
+        if not isinstance(previous_dict, dict):
+            raise TrainingError(f"{saved}: not a JSON object; it records the run's configuration")
         try:  # keys added since the run started take their defaults
             previous = config_from_dict(previous_dict).to_dict()
         except ConfigError:
             previous = previous_dict
-        current = json.loads(json.dumps(config.to_dict()))
-        if json.loads(json.dumps(previous)) != current:
+        current = json.loads(to_json(config.to_dict()))
+        if json.loads(to_json(previous)) != current:
             changed = sorted(k for k in current if previous.get(k) != current[k])
             raise TrainingError(
                 f"{run_dir}: --resume with another configuration (differs in: "
-                f"{', '.join(changed) or 'keys'}); use the run's own config.json"
+                f"{', '.join(changed) or 'keys'}); pass --config {saved}"
             )
     elif has_checkpoints:
         raise TrainingError(f"{run_dir}: already holds a run; pass --resume or use another -o")
-    tmp = saved.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-    os.replace(tmp, saved)
+    else:  # (a resumed run's config.json already says exactly this)
+        atomic_write_text(saved, to_json(config.to_dict(), indent=2) + "\n")
 
 
 def _validate(
@@ -117,6 +157,14 @@ def _validate(
     scores = [psnr(denoiser.pixels(noisy), clean) for _, noisy, clean in pairs]
     net.train()
     return float(np.mean(scores))
+
+
+def _check_loss(loss: float, stage: str, step: int) -> None:
+    if not math.isfinite(loss):
+        raise TrainingError(
+            f"{stage} stage, step {step}: the loss is {loss} (diverged); training stopped, "
+            "no model written (try a lower lr)"
+        )
 
 
 def _run_stage(
@@ -217,6 +265,7 @@ def _run_stage(
                 "lr": scheduler.get_last_lr()[0],
                 "steps_per_s": loss_count / elapsed,
             }
+            _check_loss(mean_loss, spec.name, step)
             log.write(record)
             postfix["loss"] = f"{mean_loss:.3f}"
             bar.set_postfix(postfix)
@@ -242,6 +291,7 @@ def _run_stage(
                     run_dir / "checkpoints" / f"{spec.name}_best.pt",
                 )
         if step % config.checkpoint_every == 0 or step == stage.steps:
+            _check_loss(float(loss_sum), spec.name, step)  # never save diverged weights
             save_checkpoint(step)
     bar.close()
     if start < stage.steps:
@@ -277,20 +327,26 @@ def train(
     run_dir = Path(run_dir)
     device_kind = "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
     dist = distributed.setup(device_kind)
+    lock = contextlib.ExitStack()
     try:
         torch_device = resolve_device(device, dist.local_rank)
         if dist.is_main:
-            _prepare_run_dir(run_dir, config, resume)
+            _prepare_run_dir(run_dir, config, resume, lock)
         distributed.barrier(dist)
         images, _ = load_noisy_images(sources, config.patch_size)
         val_pairs = list(iter_pairs(val)) if val is not None else []
         log = MetricsLog(run_dir, dist.is_main)
         nets: dict[str, nn.Module] = {}
         kwargs = {name: config.stage(name).net_kwargs() for name in STAGES}
+        saved = {}
+        for name in STAGES:
+            checkpoint = run_dir / "checkpoints" / f"{name}.pt"
+            if resume and checkpoint.exists():
+                saved[name] = load_stage_checkpoint(checkpoint, name)
+        log.trim({name: payload["step"] for name, payload in saved.items()})
         for index, spec in enumerate(stage_specs(config)):
             stage = config.stage(spec.name)
-            checkpoint = run_dir / "checkpoints" / f"{spec.name}.pt"
-            payload = load_file(checkpoint) if resume and checkpoint.exists() else None
+            payload = saved.pop(spec.name, None)
             torch.manual_seed(config.seed * 1000 + index)
             net = build_net(stage.arch, kwargs[spec.name])
             if payload is not None and payload["step"] >= payload["stage_steps"]:
@@ -325,4 +381,5 @@ def train(
             save_model(model_path, cpu_nets, kwargs, config.to_dict())
         return model_path
     finally:
+        lock.close()
         distributed.teardown(dist)

@@ -43,9 +43,18 @@ def read_boxes(root: str | os.PathLike[str]) -> list[np.ndarray]:
     path = Path(root) / "info.mat"
     if not path.is_file():
         raise SassidError(f"{path}: no such file")
-    with h5py.File(path, "r") as f:
-        refs = f["info"]["boundingboxes"]
-        return [np.asarray(f[refs[0][i]]).T.astype(int) for i in range(refs.shape[1])]
+    try:
+        with h5py.File(path, "r") as f:
+            refs = f["info"]["boundingboxes"]
+            boxes = [np.asarray(f[refs[0][i]]).T.astype(int) for i in range(refs.shape[1])]
+    except Exception as exc:  # noqa: BLE001 - h5py raises many types for files of another kind
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SassidError(
+            f"{path}: not a DND info.mat with info/boundingboxes ({reason})"
+        ) from None
+    if not boxes or any(b.ndim != 2 or b.shape[1] != 4 for b in boxes):
+        raise SassidError(f"{path}: no (N, 4) bounding boxes in info/boundingboxes")
+    return boxes
 
 
 def read_noisy(root: str | os.PathLike[str], index: int) -> np.ndarray:
@@ -54,8 +63,15 @@ def read_noisy(root: str | os.PathLike[str], index: int) -> np.ndarray:
     path = Path(root) / "images_srgb" / f"{index + 1:04d}.mat"
     if not path.is_file():
         raise SassidError(f"{path}: no such file")
-    with h5py.File(path, "r") as f:
-        return np.asarray(f["InoisySRGB"], dtype=np.float32).T
+    try:
+        with h5py.File(path, "r") as f:
+            image = np.asarray(f["InoisySRGB"], dtype=np.float32).T
+    except Exception as exc:  # noqa: BLE001 - h5py raises many types for files of another kind
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SassidError(f"{path}: not a DND image with InoisySRGB ({reason})") from None
+    if image.ndim != 3 or image.shape[2] != 3 or not np.isfinite(image).all():
+        raise SassidError(f"{path}: InoisySRGB is not a finite (H, W, 3) image")
+    return image
 
 
 def context_window(

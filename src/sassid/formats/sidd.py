@@ -22,21 +22,48 @@ import numpy as np
 from sassid.errors import SassidError
 from sassid.io import atomic_path
 
-__all__ = ["read_blocks", "write_submit_mat", "write_kaggle_csv", "read_kaggle_csv"]
+__all__ = ["SIDD_KEYS", "read_blocks", "write_submit_mat", "write_kaggle_csv", "read_kaggle_csv"]
 
 
-def _first_key(keys: list[str], path: Path) -> str:
-    keys = [k for k in keys if not k.startswith("__") and not k.startswith("#")]
-    if not keys:
+# The arrays of the official files (and of our own submission), by the name MATLAB gave them.
+SIDD_KEYS = (
+    "BenchmarkNoisyBlocksSrgb",
+    "ValidationNoisyBlocksSrgb",
+    "ValidationGtBlocksSrgb",
+    "DenoisedBlocksSrgb",
+)
+
+
+def _pick_key(keys: list[str], path: Path) -> str:
+    """The array to read: the known SIDD name present, else the only array in the file."""
+    arrays = [k for k in keys if not k.startswith("__") and not k.startswith("#")]
+    known = [k for k in arrays if k in SIDD_KEYS]
+    if len(known) == 1:
+        return known[0]
+    if len(arrays) == 1:
+        return arrays[0]
+    if not arrays:
         raise SassidError(f"{path}: holds no array")
-    return keys[0]
+    raise SassidError(
+        f"{path}: holds several arrays ({', '.join(arrays)}) and not one of {', '.join(SIDD_KEYS)}"
+    )
 
 
-def read_blocks(path: str | os.PathLike[str], key: str | None = None) -> np.ndarray:
-    """The 5-D uint8 block array of a SIDD ``.mat`` file (v5 or v7.3)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SassidError(f"{path}: no such file")
+def _to_uint8(blocks: np.ndarray, path: Path) -> np.ndarray:
+    """Blocks scaled by their type: uint8 as stored, uint16 / 257, float in [0, 1] x 255
+    (MATLAB's im2double convention); rounded half up."""
+    if blocks.dtype == np.uint8:
+        return blocks
+    if blocks.dtype == np.uint16:
+        return ((blocks.astype(np.uint32) * 2 + 257) // 514).astype(np.uint8)
+    if np.issubdtype(blocks.dtype, np.floating):
+        if not np.isfinite(blocks).all() or blocks.min() < 0 or blocks.max() > 1:
+            raise SassidError(f"{path}: float blocks must lie in [0, 1] (im2double)")
+        return np.floor(blocks.astype(np.float64) * 255 + 0.5).astype(np.uint8)
+    raise SassidError(f"{path}: blocks of type {blocks.dtype} (need uint8, uint16 or float)")
+
+
+def _read_array(path: Path, key: str | None) -> np.ndarray:
     with open(path, "rb") as f:
         is_hdf5 = f.read(8) == b"\x89HDF\r\n\x1a\n" or (
             f.seek(512) == 512 and f.read(8) == b"\x89HDF\r\n\x1a\n"
@@ -49,19 +76,42 @@ def read_blocks(path: str | os.PathLike[str], key: str | None = None) -> np.ndar
                 f"{path}: MATLAB v7.3 file; install h5py (pip install 'sassid[mat73]')"
             ) from None
         with h5py.File(path, "r") as f:
-            name = key or _first_key(list(f.keys()), path)
-            blocks = np.asarray(f[name]).transpose(tuple(range(f[name].ndim))[::-1])
-    else:
-        from scipy.io import loadmat
+            name = key or _pick_key(list(f.keys()), path)
+            if name not in f or not hasattr(f[name], "ndim"):
+                raise SassidError(f"{path}: no array {name!r}")
+            return np.asarray(f[name]).transpose(tuple(range(f[name].ndim))[::-1])
+    from scipy.io import loadmat
 
-        try:
-            data = loadmat(path)
-        except Exception as exc:  # noqa: BLE001 - SciPy raises several types for bad files
-            raise SassidError(f"{path}: not a readable .mat file ({exc})") from None
-        blocks = data[key or _first_key(list(data), path)]
+    data = loadmat(path)
+    name = key or _pick_key(list(data), path)
+    if name not in data:
+        raise SassidError(f"{path}: no array {name!r}")
+    return np.asarray(data[name])
+
+
+def read_blocks(path: str | os.PathLike[str], key: str | None = None) -> np.ndarray:
+    """The 5-D uint8 block array of a SIDD ``.mat`` file (v5 or v7.3), from the array named
+    ``key`` or the known SIDD name in the file; uint16 and float [0, 1] blocks are scaled.
+
+    Raises:
+        SassidError: not a readable .mat, no or several candidate arrays, wrong shape or
+            range, or no blocks; one line naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SassidError(f"{path}: no such file")
+    try:
+        blocks = _read_array(path, key)
+    except SassidError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - SciPy and h5py raise many types for bad files
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SassidError(f"{path}: not a readable .mat file ({reason})") from None
     if blocks.ndim != 5 or blocks.shape[-1] != 3:
         raise SassidError(f"{path}: expected [image, block, H, W, 3] blocks, got {blocks.shape}")
-    return np.ascontiguousarray(blocks.astype(np.uint8, copy=False))
+    if blocks.size == 0:
+        raise SassidError(f"{path}: holds no blocks (shape {blocks.shape})")
+    return np.ascontiguousarray(_to_uint8(blocks, path))
 
 
 def write_submit_mat(blocks: np.ndarray, path: str | os.PathLike[str]) -> None:
@@ -88,8 +138,14 @@ def read_kaggle_csv(
     path: str | os.PathLike[str], block_shape: tuple[int, int, int] = (256, 256, 3)
 ) -> np.ndarray:
     """Blocks of a Kaggle CSV, (N, H, W, C) in ID order."""
-    rows = Path(path).read_text().splitlines()[1:]
-    decoded = sorted((int(i), b) for i, b in (r.split(",", 1) for r in rows))
-    return np.stack(
-        [np.frombuffer(base64.b64decode(b), np.uint8).reshape(block_shape) for _, b in decoded]
-    )
+    try:
+        rows = Path(path).read_text().splitlines()[1:]
+        decoded = sorted((int(i), b) for i, b in (r.split(",", 1) for r in rows))
+        return np.stack(
+            [np.frombuffer(base64.b64decode(b), np.uint8).reshape(block_shape) for _, b in decoded]
+        )
+    except (OSError, ValueError) as exc:  # binascii.Error is a ValueError
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise SassidError(
+            f"{path}: not a SIDD Kaggle CSV of {block_shape} blocks ({reason})"
+        ) from None

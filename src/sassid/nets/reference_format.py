@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -94,16 +95,21 @@ def _read_state_dict(source: Mapping[str, Tensor] | str | os.PathLike[str]) -> d
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         try:
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch's notes on pickle protocols
+                warnings.simplefilter("ignore")
+                loaded = torch.load(path, map_location="cpu", weights_only=True)
         except FileNotFoundError:
             raise ReferenceWeightsError(f"{path}: no such file") from None
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-            raise ReferenceWeightsError(f"{path}: not a PyTorch state_dict ({exc})") from None
+        except Exception:  # noqa: BLE001 - any unpickling failure is a bad file
+            # (never torch's advice to unpickle with weights_only=False: that runs code)
+            raise ReferenceWeightsError(f"{path}: not a PyTorch state_dict") from None
         if not isinstance(loaded, Mapping):
             raise ReferenceWeightsError(
                 f"{path}: holds a {type(loaded).__name__}, not a state_dict"
             )
         source = loaded
+    if not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in source.items()):
+        raise ReferenceWeightsError("not a state_dict (names mapped to tensors)")
     return {k.removeprefix("module."): v for k, v in source.items()}
 
 

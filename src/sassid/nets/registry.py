@@ -17,6 +17,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from sassid.errors import OptionError
 from sassid.nets.bnn import BNN
 from sassid.nets.lan import LAN
 from sassid.nets.unet import UNet
@@ -57,7 +58,7 @@ def register(arch: Architecture) -> Architecture:
 def build_net(arch: str, kwargs: Mapping[str, Any]) -> nn.Module:
     """A fresh network of architecture ``arch`` built with ``kwargs``."""
     if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r} (known: {', '.join(ARCHITECTURES)})")
+        raise OptionError(f"unknown architecture {arch!r} (known: {', '.join(ARCHITECTURES)})")
     return ARCHITECTURES[arch].cls(**dict(kwargs))
 
 

@@ -1,0 +1,509 @@
+"""Fault campaign: run sassid as a user would, as a careless one and as an unlucky one, and
+count what goes wrong. Every case is a subprocess (``python -m sassid ...``); its outcome is
+classified from what it did, never assumed:
+
+- traceback: "Traceback" in stderr;
+- unclear: not exactly one ``sassid: error:`` line holding the expected words (or, for a
+  signal, the expected exit status and line), or torch's ``weights_only`` advice in stderr;
+- false success: exit 0 where the case must fail;
+- data lost: an input file's bytes changed, an output reported written is missing or does not
+  read back complete, a model/checkpoint file present does not load, a run's config.json
+  disagrees with its model.pt, or a resumed run does not finish.
+
+Quick cases come from ``tests/faults/cases.py`` (the CI suite runs them in-process); the slow
+ones are here: SIGKILL and SIGTERM timed to land while a file is being saved (the script
+watches for sassid's temporary file and signals then), SIGINT, a file-size limit (``ulimit -f``,
+as a full disk), and two trainings started at once into one run folder.
+
+    python benchmarks/faults.py            # writes results/faults.md and results/faults.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+from benchmarks.common import provenance, write_results  # noqa: E402
+from tests.faults.cases import CASES, model, photo, release_locks  # noqa: E402
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+TEMP = ".sassid.tmp"
+TINY_TOML = """batch_size = 2
+patch_size = 32
+log_every = 1
+checkpoint_every = 1
+val_every = 100
+[bnn]
+steps = {steps}
+enc_channels = 8
+dec_channels = 16
+[lan]
+steps = {steps}
+width = 16
+[unet]
+steps = {steps}
+enc_channels = 8
+dec_channels = 16
+"""
+
+
+@dataclass
+class Outcome:
+    name: str
+    kind: str
+    status: int | None
+    expected: str
+    traceback: bool = False
+    unclear: bool = False
+    false_success: bool = False
+    data_lost: bool = False
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def sassid(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "sassid", *argv]
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    if not folder.exists():
+        return {}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+def temps(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob(f"*{TEMP}")] if folder.exists() else []
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("sassid: error:")]
+
+
+def outputs_complete(folder: Path) -> tuple[int, list[str]]:
+    """Number of files under ``folder`` that read back complete, and those that do not."""
+    from sassid.checkpoint import load_file
+    from sassid.errors import SassidError
+    from sassid.io import IMAGE_SUFFIXES, read_image
+
+    good, bad = 0, []
+    for path in sorted(folder.rglob("*")) if folder.exists() else []:
+        if not path.is_file() or path.name.endswith(TEMP) or path.name == ".lock":
+            continue
+        try:
+            if path.suffix.lower() in IMAGE_SUFFIXES:
+                with open(path, "rb"):
+                    pass
+                from PIL import Image
+
+                read_image(path)
+                with Image.open(path) as im:  # Pillow reads truncated data strictly here
+                    im.load()
+            elif path.suffix == ".pt":
+                load_file(path)
+            elif path.suffix in (".json", ".jsonl"):
+                for line in (
+                    [path.read_text()] if path.suffix == ".json" else path.read_text().splitlines()
+                ):
+                    json.loads(line)
+            good += 1
+        except (SassidError, OSError, ValueError) as exc:
+            bad.append(f"{path.name}: {exc}")
+    return good, bad
+
+
+def classify(out: Outcome, proc: subprocess.CompletedProcess[str], expect: str) -> None:
+    """Traceback, unclear message and false success for a case that must fail with ``expect``."""
+    out.status = proc.returncode
+    out.traceback = "Traceback" in proc.stderr
+    lines = error_lines(proc.stderr)
+    out.false_success = proc.returncode == 0
+    out.unclear = len(lines) != 1 or expect not in lines[0] or "weights_only" in proc.stderr
+    if out.unclear:
+        out.notes.append(f"stderr: {proc.stderr.strip()[-300:]!r}")
+
+
+# ---------------------------------------------------------------- quick cases (tests/faults)
+
+
+def quick_cases(work: Path) -> list[Outcome]:
+    results = []
+    for case in CASES:
+        root = Path(tempfile.mkdtemp(dir=work))
+        start = time.perf_counter()
+        argv = case.setup(root)
+        before = snapshot(root / "in")
+        try:
+            proc = subprocess.run(
+                sassid(*argv), capture_output=True, text=True, env=ENV, timeout=600
+            )
+        finally:
+            release_locks()
+        out = Outcome(case.name, "bad input", None, f"exit {case.status}: {case.expect}")
+        classify(out, proc, case.expect)
+        out.unclear = out.unclear or proc.returncode != case.status
+        if snapshot(root / "in") != before:
+            out.data_lost = True
+            out.notes.append("an input changed")
+        out.seconds = time.perf_counter() - start
+        results.append(out)
+        shutil.rmtree(root, ignore_errors=True)
+    return results
+
+
+# ---------------------------------------------------------------- slow cases
+
+
+def _photos(root: Path, count: int, size: int) -> Path:
+    for i in range(count):
+        photo(root / "in" / "photos" / f"p{i:02d}.png", (size, size))
+    return root / "in" / "photos"
+
+
+def _signal_when_saving(
+    argv: list[str], watch: Path, signum: int, after: int = 0, timeout: float = 300
+) -> tuple[subprocess.Popen[str], bool, float]:
+    """Start ``argv``; send ``signum`` as soon as a sassid temporary file appears in ``watch``
+    (a save in progress), the first ``after`` saves seen let through. Returns the process,
+    whether the signal landed during a save, and the seconds waited."""
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+    )
+    start = time.perf_counter()
+    landed, seen = False, set()
+    while proc.poll() is None and time.perf_counter() - start < timeout:
+        try:
+            seen.update(e.name for e in os.scandir(watch) if e.name.endswith(TEMP))
+        except OSError:
+            pass
+        if len(seen) > after:
+            proc.send_signal(signum)
+            landed = True
+            break
+        time.sleep(0.0005)
+    if not landed and proc.poll() is None:
+        proc.send_signal(signum)
+    return proc, landed, time.perf_counter() - start
+
+
+def _finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+    stdout, stderr = proc.communicate(timeout=600)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def kill_denoise(work: Path, signum: int) -> Outcome:
+    """A signal while denoise saves an output; then the same command again."""
+    name = signal.Signals(signum).name
+    root = Path(tempfile.mkdtemp(dir=work))
+    photos = _photos(root, 12, 96)
+    m = model(root)
+    before = snapshot(root / "in")
+    argv = sassid("denoise", str(photos), "-o", str(root / "out"), "-m", str(m), "-q")
+    start = time.perf_counter()
+    proc, landed, _ = _signal_when_saving(argv, root / "out", signum)
+    first = _finish(proc)
+    expected = {signal.SIGKILL: -9, signal.SIGTERM: 143, signal.SIGINT: 130}[signum]
+    out = Outcome(f"{name} while denoise saves", "signal", first.returncode, f"exit {expected}")
+    out.notes.append(f"signal landed during a save: {landed}")
+    out.traceback = "Traceback" in first.stderr
+    out.unclear = first.returncode != expected or (
+        signum != signal.SIGKILL
+        and not any(w in first.stderr for w in ("sassid: terminated", "sassid: interrupted"))
+    )
+    good, bad = outputs_complete(root / "out")
+    left = temps(root / "out")
+    if signum != signal.SIGKILL and left:
+        out.data_lost = True
+        out.notes.append(f"temporary files left after {name}: {len(left)}")
+    again = subprocess.run(argv, capture_output=True, text=True, env=ENV, timeout=600)
+    good, bad2 = outputs_complete(root / "out")
+    out.traceback = out.traceback or "Traceback" in again.stderr
+    if bad or bad2 or again.returncode != 0 or good != 12 or temps(root / "out"):
+        out.data_lost = True
+        out.notes.append(f"rerun: exit {again.returncode}, {good}/12 complete, bad {bad + bad2}")
+    else:
+        out.notes.append(f"rerun: exit 0, 12/12 complete, {len(left)} leftover temp(s) cleaned")
+    if snapshot(root / "in") != before:
+        out.data_lost = True
+        out.notes.append("an input changed")
+    out.seconds = time.perf_counter() - start
+    shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
+def _train_argv(root: Path, run: Path, steps: int = 6, *extra: str) -> list[str]:
+    noisy = _photos(root, 2, 48)
+    toml = root / "tiny.toml"
+    toml.write_text(TINY_TOML.format(steps=steps))
+    return sassid("train", str(noisy), "-o", str(run), "--config", str(toml), "-q", *extra)
+
+
+def _run_consistent(run: Path, out: Outcome) -> None:
+    """model.pt loads and holds the configuration config.json states; metrics.jsonl is strict
+    JSON without duplicate lines."""
+    import torch
+
+    try:
+        payload = torch.load(run / "model.pt", weights_only=True)
+        config = json.loads((run / "config.json").read_text())
+        if payload["config"] != config:
+            out.data_lost = True
+            out.notes.append("config.json disagrees with model.pt")
+        lines = (run / "metrics.jsonl").read_text().splitlines()
+        records = [json.loads(line, parse_constant=lambda c: 1 / 0) for line in lines]
+        keys = [json.dumps(r, sort_keys=True) for r in records if "loss" in r]
+        stage_steps = [(r["stage"], r["step"]) for r in records if "loss" in r]
+        if len(set(stage_steps)) != len(stage_steps):
+            out.data_lost = True
+            out.notes.append(f"metrics.jsonl: {len(keys) - len(set(stage_steps))} duplicate lines")
+    except Exception as exc:  # noqa: BLE001 - any failure to read the run back is a loss
+        out.data_lost = True
+        out.notes.append(f"run folder does not read back: {type(exc).__name__}: {exc}")
+
+
+def kill_train(work: Path, signum: int, after: int = 0) -> Outcome:
+    """A signal while train saves a checkpoint (after ``after`` saves); then --resume must
+    finish the run."""
+    name = signal.Signals(signum).name
+    root = Path(tempfile.mkdtemp(dir=work))
+    run = root / "run"
+    argv = _train_argv(root, run)
+    start = time.perf_counter()
+    proc, landed, _ = _signal_when_saving(argv, run / "checkpoints", signum, after)
+    first = _finish(proc)
+    expected = {signal.SIGKILL: -9, signal.SIGTERM: 143, signal.SIGINT: 130}[signum]
+    label = f"{name} while train saves" + (f" (after {after} saves)" if after else "")
+    out = Outcome(label, "signal", first.returncode, f"exit {expected}")
+    out.notes.append(f"signal landed during a save: {landed}")
+    out.traceback = "Traceback" in first.stderr
+    out.unclear = first.returncode != expected
+    _, bad = outputs_complete(run)
+    left = temps(run)
+    if bad or (signum != signal.SIGKILL and left):
+        out.data_lost = True
+        out.notes.append(f"after the signal: unreadable {bad}, {len(left)} temp file(s)")
+    resumed = subprocess.run([*argv, "--resume"], capture_output=True, text=True, env=ENV)
+    out.traceback = out.traceback or "Traceback" in resumed.stderr
+    if resumed.returncode != 0 or temps(run):
+        out.data_lost = True
+        out.notes.append(
+            f"resume: exit {resumed.returncode}, {len(temps(run))} temp(s) left, "
+            f"stderr {resumed.stderr.strip()[-200:]!r}"
+        )
+    else:
+        out.notes.append(f"resume: exit 0, {len(left)} leftover temp(s) cleaned")
+        _run_consistent(run, out)
+    out.seconds = time.perf_counter() - start
+    shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
+def size_limit(work: Path, label: str, kb: int, make: Callable[[Path], list[str]]) -> Outcome:
+    """The command under ``ulimit -f kb``: it must fail in one line, and every output it
+    reports written must read back complete (a cut file must not exist under its name)."""
+    root = Path(tempfile.mkdtemp(dir=work))
+    argv = make(root)
+    before = snapshot(root / "in")
+    start = time.perf_counter()
+    shell = f"ulimit -f {kb}; exec " + " ".join(f"'{a}'" for a in argv)
+    proc = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, env=ENV)
+    out = Outcome(f"{label} with a {kb} KB file-size limit", "full disk", None, "cannot write")
+    if label.startswith(("denoise", "synth")):  # a batch: one line per failed file
+        out.status = proc.returncode
+        out.traceback = "Traceback" in proc.stderr
+        out.false_success = proc.returncode == 0
+        lines = proc.stderr.splitlines()
+        out.unclear = not lines or not all(
+            line.startswith("sassid: error:") and "cannot write (File too large)" in line
+            for line in lines
+        )
+        if out.unclear:
+            out.notes.append(f"stderr: {proc.stderr.strip()[-300:]!r}")
+    else:
+        classify(out, proc, "cannot write (File too large)")
+    good, bad = outputs_complete(root / "out")
+    reported = 0
+    for line in proc.stdout.splitlines():
+        if " written, " in line:
+            reported = int(line.split()[0])
+    if bad or good < reported or temps(root):
+        out.data_lost = True
+        out.notes.append(f"reported {reported} written, {good} complete, bad {bad}")
+    else:
+        out.notes.append(f"reported {reported} written, {good} complete files, no cut file")
+    if snapshot(root / "in") != before:
+        out.data_lost = True
+        out.notes.append("an input changed")
+    out.seconds = time.perf_counter() - start
+    shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
+def concurrent_train(work: Path) -> Outcome:
+    """Two trainings started together into one run folder, seeds 1 and 2."""
+    root = Path(tempfile.mkdtemp(dir=work))
+    run = root / "run"
+    argv = _train_argv(root, run, steps=4)
+    start = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [*argv, "--seed", str(s)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=ENV,
+        )
+        for s in (1, 2)
+    ]
+    done = [_finish(p) for p in procs]
+    codes = sorted(d.returncode for d in done)
+    out = Outcome("two trainings into one run folder", "concurrency", None, "one runs, one fails")
+    out.status = codes[-1]
+    out.traceback = any("Traceback" in d.stderr for d in done)
+    loser = [d for d in done if d.returncode != 0]
+    out.false_success = codes == [0, 0]
+    out.unclear = (
+        len(loser) != 1
+        or not any("in use by another sassid run" in line for line in error_lines(loser[0].stderr))
+        if loser
+        else True
+    )
+    out.notes.append(f"exit statuses {codes}")
+    _run_consistent(run, out)
+    out.seconds = time.perf_counter() - start
+    shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
+def slow_cases(work: Path) -> list[Outcome]:
+    def denoise_batch(root: Path) -> list[str]:
+        photos = _photos(root, 3, 128)  # ~49 KB each as PNG: over the limit
+        for i in range(2):
+            photo(photos / f"small{i}.png", (16, 16))  # ~1 KB: under it
+        return sassid("denoise", str(photos), "-o", str(root / "out"), "-m", str(model(root)), "-q")
+
+    def denoise_to(suffix: str) -> Callable[[Path], list[str]]:
+        def make(root: Path) -> list[str]:
+            photos = _photos(root, 1, 128)
+            target = root / "out" / f"p00{suffix}"
+            return sassid(
+                "denoise", str(photos / "p00.png"), "-o", str(target), "-m", str(model(root)), "-q"
+            )
+
+        return make
+
+    def synth(root: Path) -> list[str]:
+        return sassid(
+            "synth", str(_photos(root, 3, 128)), "-o", str(root / "out"), "--jpeg-quality", "95"
+        )
+
+    def train(root: Path) -> list[str]:
+        return _train_argv(root, root / "out")
+
+    results = [kill_denoise(work, s) for s in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)]
+    results += [kill_train(work, s) for s in (signal.SIGKILL, signal.SIGTERM, signal.SIGINT)]
+    results.append(kill_train(work, signal.SIGKILL, after=8))  # in stage 2
+    results += [
+        size_limit(work, "denoise 3 large + 2 small PNGs", 16, denoise_batch),
+        size_limit(work, "denoise to JPEG", 16, denoise_to(".jpg")),
+        size_limit(work, "denoise to TIFF", 16, denoise_to(".tif")),
+        size_limit(work, "synth to JPEG", 16, synth),
+        size_limit(work, "train", 64, train),
+    ]
+    results.append(concurrent_train(work))
+    return results
+
+
+# ---------------------------------------------------------------- report
+
+
+def report(results: list[Outcome], info: dict[str, object], seconds: float) -> str:
+    counts = {
+        "cases tried": len(results),
+        "tracebacks": sum(r.traceback for r in results),
+        "unclear messages": sum(r.unclear for r in results),
+        "false successes": sum(r.false_success for r in results),
+        "data lost": sum(r.data_lost for r in results),
+    }
+    lines = [
+        "# Fault campaign",
+        "",
+        "Each case is a subprocess `python -m sassid ...`, classified from its exit status, "
+        "stderr and files (see `benchmarks/faults.py`).",
+        "",
+        "| cases tried | tracebacks | unclear messages | false successes | data lost |",
+        "|---|---|---|---|---|",
+        "| " + " | ".join(str(v) for v in counts.values()) + " |",
+        "",
+        f"{info['date']}, {info['machine']}, commit {info['commit']}, torch {info['torch']}, "
+        f"{seconds:.0f} s: `{info['command']}`. Per case: `results/faults.md`.",
+        "",
+        "## Cases",
+        "",
+        "| case | kind | exit | expected | traceback | unclear | false success | data lost "
+        "| notes |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        flags = [
+            "yes" if f else "-" for f in (r.traceback, r.unclear, r.false_success, r.data_lost)
+        ]
+        notes = "; ".join(r.notes).replace("|", "/").replace("\n", " ")
+        lines.append(
+            f"| {r.name} | {r.kind} | {r.status} | {r.expected} | {' | '.join(flags)} | {notes} |"
+        )
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick-only", action="store_true", help="skip the slow cases")
+    parser.add_argument("--slow-only", action="store_true", help="skip the quick cases")
+    parser.add_argument("--name", default="faults", help="results/NAME.md and .json")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="sassid-faults-") as folder:
+        work = Path(folder)
+        results = [] if args.slow_only else quick_cases(work)
+        if not args.quick_only:
+            results += slow_cases(work)
+    seconds = time.perf_counter() - start
+    info = provenance()
+    markdown = report(results, info, seconds)
+    summary = {
+        "cases_tried": len(results),
+        "tracebacks": sum(r.traceback for r in results),
+        "unclear_messages": sum(r.unclear for r in results),
+        "false_successes": sum(r.false_success for r in results),
+        "data_lost": sum(r.data_lost for r in results),
+    }
+    write_results(
+        args.name,
+        {**info, "seconds": seconds, **summary, "cases": [asdict(r) for r in results]},
+        markdown,
+    )
+    print(markdown)
+    bad = sum(v for k, v in summary.items() if k != "cases_tried")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

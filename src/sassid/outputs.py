@@ -1,0 +1,119 @@
+"""Where outputs may go: checked before anything is written.
+
+- ``check_plan``: no output may be (or resolve to, through links) an input file, no output
+  folder may be an input folder, and no two inputs may map to one output name.
+- ``ensure_folder`` / ``check_output_file``: the output exists (or is created) as the right kind
+  of thing and is writable, so a long job does not fail at its last step.
+- ``run_lock``: a run directory is used by one process at a time (``fcntl.flock`` on
+  ``RUN_DIR/.lock``, released by the kernel when the process ends, even by SIGKILL).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from sassid.atomic import clean_stale_temps
+from sassid.errors import OutputError, TrainingError
+
+__all__ = ["check_plan", "ensure_folder", "check_output_file", "run_lock"]
+
+
+def _identity(path: Path) -> tuple[object, ...]:
+    """Same file <=> same identity: (device, inode) where it exists, else its resolved path."""
+    try:
+        st = path.stat()
+        return ("inode", st.st_dev, st.st_ino)
+    except OSError:
+        return ("path", str(path.resolve()))
+
+
+def check_plan(
+    pairs: Sequence[tuple[Path, Path]], input_folders: Iterable[str | os.PathLike[str]] = ()
+) -> None:
+    """Refuse an (input, output) plan that would overwrite an input or write one file twice.
+
+    Raises:
+        OutputError: one line naming the output and the input(s) involved.
+    """
+    inputs = {_identity(src): src for src, _ in pairs}
+    folders = {_identity(Path(f)): Path(f) for f in input_folders}
+    written: dict[tuple[object, ...], Path] = {}
+    for src, dst in pairs:
+        key = _identity(dst)
+        if key in inputs:
+            raise OutputError(f"{dst}: is the input {inputs[key]}; choose another output")
+        parent = _identity(dst.parent)
+        if parent in folders:
+            raise OutputError(
+                f"{dst.parent}: is the input folder {folders[parent]}; choose another output"
+            )
+        if key in written:
+            raise OutputError(f"{dst}: both {written[key]} and {src} would be written there")
+        written[key] = src
+
+
+def ensure_folder(path: str | os.PathLike[str]) -> Path:
+    """Create the output folder ``path`` if needed, check that it is writable, and remove
+    temporary files left there by a killed run (see ``sassid.atomic``).
+
+    Raises:
+        OutputError: ``path`` is a file, cannot be created, or is not writable.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: exists and is not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create the output folder ({exc.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: output folder is not writable")
+    clean_stale_temps(path)
+    return path
+
+
+def check_output_file(path: str | os.PathLike[str]) -> Path:
+    """Check, before a long job, that a result file can later be written at ``path``.
+
+    Raises:
+        OutputError: ``path`` is a folder, or its folder is missing or not writable.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder (need a file name)")
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: cannot write (no folder {path.parent})")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write (folder {path.parent} is not writable)")
+    return path
+
+
+@contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold an exclusive, non-blocking lock on ``run_dir/.lock`` for the block.
+
+    Raises:
+        TrainingError: another process holds it.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX: no lock
+        yield
+        return
+    try:
+        fd = os.open(run_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise TrainingError(f"{run_dir}: cannot write there ({exc.strerror})") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TrainingError(
+                f"{run_dir}: in use by another sassid run (locked); wait for it or use another -o"
+            ) from None
+        yield
+    finally:
+        os.close(fd)

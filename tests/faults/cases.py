@@ -1,0 +1,581 @@
+"""The fault cases shared by the CI tests and ``benchmarks/faults.py``: each builds its inputs
+in a fresh folder, names the command line, and says what a correct run does (exit status and a
+piece of the one-line message). Inputs live under ``in/``; their bytes must not change."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    setup: Callable[[Path], list[str]]  # builds inputs under the folder, returns argv
+    status: int = 2  # expected exit status
+    expect: str = ""  # a piece of the stderr line
+
+
+def photo(path: Path, size: tuple[int, int] = (24, 32), deep: bool = False) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(path.name))
+    if deep and path.suffix == ".png":
+        import png
+
+        pixels = rng.integers(0, 65536, (*size, 3)).astype(np.uint16)
+        with open(path, "wb") as f:
+            png.Writer(size[1], size[0], greyscale=False, bitdepth=16).write(
+                f, pixels.reshape(size[0], -1).tolist()
+            )
+        return path
+    Image.fromarray(rng.integers(0, 256, (*size, 3)).astype(np.uint8)).save(path)
+    return path
+
+
+def model(root: Path, nan: bool = False) -> Path:
+    from tests.helpers import write_tiny_model
+
+    path = write_tiny_model(root / "model.pt")
+    if nan:
+        import torch
+
+        payload = torch.load(path, weights_only=True)
+        for entry in payload["nets"].values():
+            next(iter(entry["state_dict"].values())).fill_(float("nan"))
+        torch.save(payload, path)
+    return path
+
+
+def pairs(root: Path, deep_noisy: bool = False) -> Path:
+    folder = root / "in" / "pairs"
+    photo(folder / "a_noisy.png", deep=deep_noisy)
+    photo(folder / "a_clean.png")
+    return folder
+
+
+def _denoise(root: Path, *extra: str) -> list[str]:
+    return ["denoise", *extra, "-m", str(model(root)), "-q", "--device", "cpu"]
+
+
+def _run_dir(root: Path) -> Path:
+    """A run folder as `sassid train` leaves it, without training (config.json only)."""
+    import json
+
+    from tests.helpers import tiny_config
+
+    run = root / "in" / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps(tiny_config().to_dict()))
+    return run
+
+
+def _noisy(root: Path) -> Path:
+    from tests.helpers import write_noisy_images
+
+    return write_noisy_images(root / "in" / "noisy", count=2)
+
+
+def _toml(root: Path, text: str) -> Path:
+    path = root / "in" / "c.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def _train(root: Path, *extra: str) -> list[str]:
+    return ["train", str(_noisy(root)), "-q", "--device", "cpu", *extra]
+
+
+def _mat(root: Path, arrays: dict[str, np.ndarray]) -> Path:
+    from scipy.io import savemat
+
+    path = root / "in" / "blocks.mat"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    savemat(path, arrays)
+    return path
+
+
+def _file(root: Path, name: str, data: bytes) -> Path:
+    path = root / "in" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+class _Foreign:
+    pass
+
+
+def _setup_cases() -> list[Case]:
+    d = "in/photos"
+    cases = [
+        # --- outputs onto inputs, two inputs onto one output (data loss)
+        Case(
+            "denoise DIR -o DIR",
+            lambda r: _denoise(r, str(photo(r / d / "a.png").parent), "-o", str(r / d)),
+            2,
+            "is the input",
+        ),
+        Case(
+            "denoise FILE -o FILE",
+            lambda r: _denoise(r, str(photo(r / d / "a.png")), "-o", str(r / d / "a.png")),
+            2,
+            "is the input",
+        ),
+        Case(
+            "denoise p1/x.png p2/x.png",
+            lambda r: _denoise(
+                r,
+                str(photo(r / "in/p1/x.png")),
+                str(photo(r / "in/p2/x.png")),
+                "-o",
+                str(r / "out"),
+            ),
+            2,
+            "would be written there",
+        ),
+        Case(
+            "denoise two folders with x.png",
+            lambda r: _denoise(
+                r,
+                str(photo(r / "in/p1/x.png").parent),
+                str(photo(r / "in/p2/x.png").parent),
+                "-o",
+                str(r / "out"),
+            ),
+            2,
+            "would be written there",
+        ),
+        Case(
+            "synth DIR -o DIR",
+            lambda r: ["synth", str(photo(r / d / "a.png").parent), "-o", str(r / d)],
+            2,
+            "is the input",
+        ),
+        Case(
+            "synth a.png a.jpg",
+            lambda r: [
+                "synth",
+                str(photo(r / d / "a.png")),
+                str(photo(r / d / "a.jpg")),
+                "-o",
+                str(r / "out"),
+            ],
+            2,
+            "would be written there",
+        ),
+        # --- nothing to do
+        Case(
+            "denoise empty folder",
+            lambda r: _denoise(r, str(_empty(r)), "-o", str(r / "out")),
+            1,
+            "no images found",
+        ),
+        Case(
+            "denoise non-images",
+            lambda r: _denoise(r, str(_file(r, "junk/a.txt", b"x").parent), "-o", str(r / "out")),
+            1,
+            "no images found",
+        ),
+        Case(
+            "synth empty folder",
+            lambda r: ["synth", str(_empty(r)), "-o", str(r / "out")],
+            1,
+            "no images found",
+        ),
+        # --- options
+        Case(
+            "denoise --tile -5 --overlap -10",
+            lambda r: _denoise(
+                r,
+                str(photo(r / d / "a.png")),
+                "-o",
+                str(r / "out"),
+                "--tile",
+                "-5",
+                "--overlap",
+                "-10",
+            ),
+            2,
+            "--tile",
+        ),
+        Case(
+            "denoise --overlap > --tile",
+            lambda r: _denoise(
+                r,
+                str(photo(r / d / "a.png")),
+                "-o",
+                str(r / "out"),
+                "--tile",
+                "16",
+                "--overlap",
+                "40",
+            ),
+            2,
+            "larger than --overlap",
+        ),
+        *[
+            Case(
+                f"synth --iso-like {v}",
+                lambda r, v=v: [
+                    "synth",
+                    str(photo(r / d / "a.png")),
+                    "-o",
+                    str(r / "out"),
+                    "--iso-like",
+                    v,
+                ],
+                2,
+                "--iso-like must be",
+            )
+            for v in ("0", "nan", "inf", "1e-30", "-100")
+        ],
+        Case(
+            "synth --jpeg-quality 0",
+            lambda r: [
+                "synth",
+                str(photo(r / d / "a.png")),
+                "-o",
+                str(r / "out"),
+                "--jpeg-quality",
+                "0",
+            ],
+            2,
+            "--jpeg-quality",
+        ),
+        Case(
+            "demo --iso-like -1",
+            lambda r: ["demo", "-o", str(r / "out"), "--iso-like", "-1"],
+            2,
+            "--iso-like must be",
+        ),
+        # --- model files
+        Case(
+            "denoise NaN model",
+            lambda r: [
+                "denoise",
+                str(photo(r / d / "a.png")),
+                "-o",
+                str(r / "out"),
+                "-m",
+                str(model(r, nan=True)),
+                "-q",
+            ],
+            2,
+            "NaN",
+        ),
+        Case(
+            "denoise -m pickled object",
+            lambda r: (
+                _denoise(r, str(photo(r / d / "a.png")), "-o", str(r / "out"))[:-5]
+                + ["-m", str(_file(r, "m.pt", pickle.dumps(_Foreign()))), "-q"]
+            ),
+            2,
+            "not a sassid model file",
+        ),
+        Case(
+            "denoise -m empty file",
+            lambda r: [
+                "denoise",
+                str(photo(r / d / "a.png")),
+                "-o",
+                str(r / "out"),
+                "-m",
+                str(_file(r, "m.pt", b"")),
+                "-q",
+            ],
+            2,
+            "empty file",
+        ),
+        Case(
+            "denoise -m folder without model",
+            lambda r: [
+                "denoise",
+                str(photo(r / d / "a.png")),
+                "-o",
+                str(r / "out"),
+                "-m",
+                str(r / d),
+                "-q",
+            ],
+            2,
+            "no model.pt",
+        ),
+        # --- output side
+        Case(
+            "denoise -o under a file",
+            lambda r: _denoise(
+                r,
+                str(photo(r / d / "a.png")),
+                str(photo(r / d / "b.png")),
+                "-o",
+                str(_file(r, "f.txt", b"keep") / "out"),
+            ),
+            2,
+            "f.txt",
+        ),
+        Case(
+            "synth -o existing file",
+            lambda r: ["synth", str(photo(r / d / "a.png")), "-o", str(_file(r, "f.txt", b"keep"))],
+            2,
+            "exists and is not a folder",
+        ),
+        Case(
+            "demo -o existing file",
+            lambda r: ["demo", "-o", str(_file(r, "f.txt", b"keep")), "--steps", "1", "-q"],
+            2,
+            "exists and is not a folder",
+        ),
+        Case(
+            "submit sidd -o existing file",
+            lambda r: [
+                "submit",
+                "sidd",
+                str(_mat(r, {"BenchmarkNoisyBlocksSrgb": np.zeros((1, 1, 8, 8, 3), np.uint8)})),
+                "-o",
+                str(_file(r, "f.txt", b"keep")),
+                "-m",
+                str(model(r)),
+                "-q",
+            ],
+            2,
+            "exists and is not a folder",
+        ),
+        Case(
+            "evaluate --json DIR",
+            lambda r: [
+                "evaluate",
+                str(pairs(r)),
+                "-m",
+                str(model(r)),
+                "--json",
+                str(r / "in"),
+                "-q",
+            ],
+            2,
+            "is a folder",
+        ),
+        Case(
+            "evaluate --csv /missing/dir/x.csv",
+            lambda r: [
+                "evaluate",
+                str(pairs(r)),
+                "-m",
+                str(model(r)),
+                "--csv",
+                str(r / "missing/dir/x.csv"),
+                "-q",
+            ],
+            2,
+            "no folder",
+        ),
+        Case(
+            "evaluate --save-images FILE",
+            lambda r: [
+                "evaluate",
+                str(pairs(r)),
+                "-m",
+                str(model(r)),
+                "--save-images",
+                str(_file(r, "f.txt", b"keep")),
+                "-q",
+                "--device",
+                "cpu",
+            ],
+            2,
+            "exists and is not a folder",
+        ),
+        # --- benchmark files
+        Case(
+            "submit sidd non-HDF5 .mat",
+            lambda r: [
+                "submit",
+                "sidd",
+                str(_file(r, "b.mat", b"MATLAB 7.3 MAT-file" + bytes(200))),
+                "-o",
+                str(r / "out"),
+                "-m",
+                str(model(r)),
+                "-q",
+            ],
+            2,
+            "not a readable .mat",
+        ),
+        Case(
+            "submit sidd two arrays",
+            lambda r: [
+                "submit",
+                "sidd",
+                str(
+                    _mat(
+                        r,
+                        {
+                            "a": np.zeros((1, 1, 8, 8, 3), np.uint8),
+                            "b": np.zeros((1, 1, 8, 8, 3), np.uint8),
+                        },
+                    )
+                ),
+                "-o",
+                str(r / "out"),
+                "-m",
+                str(model(r)),
+                "-q",
+            ],
+            2,
+            "several arrays",
+        ),
+        Case(
+            "submit sidd zero images",
+            lambda r: [
+                "submit",
+                "sidd",
+                str(_mat(r, {"BenchmarkNoisyBlocksSrgb": np.zeros((0, 1, 8, 8, 3), np.uint8)})),
+                "-o",
+                str(r / "out"),
+                "-m",
+                str(model(r)),
+                "-q",
+            ],
+            2,
+            "no blocks",
+        ),
+        Case(
+            "submit dnd bad info.mat",
+            lambda r: [
+                "submit",
+                "dnd",
+                str(_file(r, "dnd/info.mat", b"junk").parent),
+                "-o",
+                str(r / "out"),
+                "-m",
+                str(model(r)),
+                "-q",
+            ],
+            2,
+            "not a DND info.mat",
+        ),
+        Case(
+            "submit dnd info.mat without info",
+            lambda r: [
+                "submit",
+                "dnd",
+                str(_h5(r)),
+                "-o",
+                str(r / "out"),
+                "-m",
+                str(model(r)),
+                "-q",
+            ],
+            2,
+            "not a DND info.mat",
+        ),
+        # --- training configuration and run folders
+        Case(
+            "train --config DIR",
+            lambda r: _train(r, "-o", str(r / "run"), "--config", str(r / "in")),
+            2,
+            "is a folder",
+        ),
+        Case(
+            "train batch_size = 10**12",
+            lambda r: _train(
+                r, "-o", str(r / "run"), "--config", str(_toml(r, "batch_size = 1000000000000\n"))
+            ),
+            2,
+            "batch_size must be between",
+        ),
+        Case(
+            "train lr = inf",
+            lambda r: _train(
+                r, "-o", str(r / "run"), "--config", str(_toml(r, "[bnn]\nlr = inf\n"))
+            ),
+            2,
+            "lr must be",
+        ),
+        Case(
+            "train --resume broken config.json",
+            lambda r: _train(r, "-o", str(_broken_config(r)), "--resume"),
+            2,
+            "config.json: unreadable",
+        ),
+        Case(
+            "train --resume foreign checkpoint",
+            lambda r: _train(
+                r,
+                "-o",
+                str(_foreign_checkpoint(r)),
+                "--resume",
+                "--config",
+                str(r / "in/run/config.json"),
+            ),
+            2,
+            "not a sassid training checkpoint",
+        ),
+        Case(
+            "train into a locked run folder",
+            lambda r: _train(r, "-o", str(_locked(r))),
+            2,
+            "in use by another sassid run",
+        ),
+    ]
+    return cases
+
+
+def _empty(root: Path) -> Path:
+    (root / "in" / "empty").mkdir(parents=True)
+    return root / "in" / "empty"
+
+
+def _broken_config(root: Path) -> Path:
+    run = _run_dir(root)
+    (run / "config.json").write_text('{"batch_size": ')
+    return run
+
+
+def _foreign_checkpoint(root: Path) -> Path:
+    import torch
+
+    run = _run_dir(root)
+    torch.save({"format": "sassid-model/1", "nets": {}}, run / "checkpoints" / "bnn.pt")
+    return run
+
+
+_LOCKS: list[int] = []
+
+
+def _locked(root: Path) -> Path:
+    """A run folder whose lock another open file description holds (as a running train would)."""
+    import fcntl
+    import os
+
+    run = root / "run"
+    run.mkdir(parents=True)
+    fd = os.open(run / ".lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    _LOCKS.append(fd)
+    return run
+
+
+def release_locks() -> None:
+    import os
+
+    while _LOCKS:
+        os.close(_LOCKS.pop())
+
+
+def _h5(root: Path) -> Path:
+    import h5py
+
+    folder = root / "in" / "dnd"
+    folder.mkdir(parents=True)
+    with h5py.File(folder / "info.mat", "w") as f:
+        f["other"] = np.zeros(3)
+    return folder
+
+
+CASES = _setup_cases()

@@ -1,0 +1,133 @@
+"""Output safety: atomic writes keep permissions and leave no temp files, a size limit or a
+full disk never leaves a short file counted as written, killed runs' temp files are cleaned,
+plans that would overwrite an input or write one name twice are refused, run dirs lock."""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sassid.atomic import (
+    TEMP_SUFFIX,
+    atomic_path,
+    atomic_write_bytes,
+    clean_stale_temps,
+    to_json,
+)
+from sassid.errors import OutputError, TrainingError
+from sassid.io import read_image, write_image
+from sassid.outputs import check_output_file, check_plan, ensure_folder, run_lock
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_new_file_gets_umask_mode_and_overwrite_keeps_mode(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "a.bin", b"1")
+        assert _mode(tmp_path / "a.bin") == 0o644
+        os.chmod(tmp_path / "a.bin", 0o640)
+        atomic_write_bytes(tmp_path / "a.bin", b"22")
+        assert _mode(tmp_path / "a.bin") == 0o640
+        assert (tmp_path / "a.bin").read_bytes() == b"22"
+    finally:
+        os.umask(old)
+
+
+def test_exception_leaves_old_file_and_no_temp(tmp_path: Path) -> None:
+    (tmp_path / "a.png").write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_path(tmp_path / "a.png") as tmp:
+        tmp.write_bytes(b"half")
+        raise RuntimeError("killed")
+    assert os.listdir(tmp_path) == ["a.png"] and (tmp_path / "a.png").read_bytes() == b"old"
+
+
+def test_file_size_limit_is_an_error_not_a_short_file(tmp_path: Path) -> None:
+    """A JPEG larger than RLIMIT_FSIZE: Pillow used to write it short and report success."""
+    pixels = np.random.default_rng(0).integers(0, 256, (64, 64, 3)).astype(np.uint8)
+    previous_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2000, hard))
+    try:
+        with pytest.raises(OutputError, match=r"x\.jpg: cannot write \(File too large\)"):
+            write_image(tmp_path / "x.jpg", pixels)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous_handler)
+    assert os.listdir(tmp_path) == []
+
+
+def test_missing_or_file_parent_names_the_output(tmp_path: Path) -> None:
+    with pytest.raises(OutputError, match=r"b\.png: cannot write \(no folder"):
+        write_image(tmp_path / "none" / "b.png", np.zeros((2, 2, 3), np.uint8))
+    (tmp_path / "f").write_bytes(b"")
+    with pytest.raises(OutputError, match="f: exists and is not a folder"):
+        ensure_folder(tmp_path / "f")
+    with pytest.raises(OutputError, match="is a folder"):
+        check_output_file(tmp_path)
+    with pytest.raises(OutputError, match="no folder"):
+        check_output_file(tmp_path / "missing" / "x.csv")
+
+
+def test_stale_temps_of_dead_processes_only(tmp_path: Path) -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stale = tmp_path / f".model.pt.{dead.stdout.strip()}.abc123{TEMP_SUFFIX}"
+    live = tmp_path / f".model.pt.{os.getpid()}.def456{TEMP_SUFFIX}"
+    foreign = tmp_path / ".notes.txt.tmp"
+    for path in (stale, live, foreign):
+        path.write_bytes(b"x")
+    assert clean_stale_temps(tmp_path) == [stale]
+    assert sorted(os.listdir(tmp_path)) == sorted([live.name, foreign.name])
+
+
+def test_plan_refuses_overwriting_inputs_and_collisions(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.png", tmp_path / "a.jpg"
+    for path in (a, b):
+        path.write_bytes(b"x")
+    with pytest.raises(OutputError, match="is the input"):
+        check_plan([(a, a)])
+    (tmp_path / "link.png").symlink_to(a)
+    with pytest.raises(OutputError, match="is the input"):
+        check_plan([(a, tmp_path / "link.png")])
+    out = tmp_path / "out" / "a.png"
+    with pytest.raises(OutputError, match=r"both .*a\.png and .*a\.jpg would be written"):
+        check_plan([(a, out), (b, out)])
+    with pytest.raises(OutputError, match="is the input folder"):
+        check_plan([(b, tmp_path / "b.png")], [tmp_path])
+    check_plan([(a, out)], [tmp_path])
+
+
+def test_run_lock_is_exclusive(tmp_path: Path) -> None:
+    with run_lock(tmp_path):
+        with pytest.raises(TrainingError, match="in use by another sassid run"), run_lock(tmp_path):
+            pass
+    with run_lock(tmp_path):
+        pass
+
+
+def test_json_is_strict() -> None:
+    assert to_json({"loss": float("nan"), "x": [float("inf"), 1.5]}) == (
+        '{"loss": null, "x": [null, 1.5]}'
+    )
+
+
+def test_written_image_is_complete(tmp_path: Path) -> None:
+    pixels = np.random.default_rng(1).integers(0, 256, (20, 30, 3)).astype(np.uint8)
+    for suffix in (".jpg", ".png", ".tif"):
+        write_image(tmp_path / f"a{suffix}", pixels)
+        assert read_image(tmp_path / f"a{suffix}").pixels.shape == pixels.shape
