@@ -36,3 +36,11 @@ def test_default_bf16_falls_back_to_fp32_without_native_bf16(monkeypatch) -> Non
     backend, precision = backends.resolve(None, None)
     assert precision == ("fp32" if DEFAULT_PRECISION == "bf16" else DEFAULT_PRECISION)
     assert backends.resolve(None, "bf16") == ("torch", "bf16")  # asked for: kept
+
+
+def test_default_falls_back_to_torch_without_onnxruntime(monkeypatch) -> None:  # noqa: ANN001
+    import sassid.backends as backends
+
+    monkeypatch.setattr(backends, "onnxruntime_available", lambda: False)
+    assert backends.resolve(None, None)[0] == "torch"
+    assert backends.resolve(None, None, device="cuda")[0] == "torch"

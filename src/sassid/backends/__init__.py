@@ -28,16 +28,18 @@ __all__ = [
     "make_forward",
     "resolve",
     "bf16_native",
+    "onnxruntime_available",
 ]
 
 Forward = Callable[["Tensor"], "Tensor"]
 BACKENDS = ("torch", "onnxruntime")
 PRECISIONS = ("fp32", "bf16", "int8")
-DEFAULT_BACKEND = "torch"
-DEFAULT_PRECISION = "bf16"
+DEFAULT_BACKEND = "onnxruntime"
+DEFAULT_PRECISION = "fp32"
 """What ``sassid denoise`` runs unless told otherwise: the fastest backend and precision whose
-PSNR stays within 0.05 dB of fp32 on every real set here (``results/speed_cpu.md``). On a CPU
-without native bfloat16 (no AVX-512 BF16/AMX) the default falls back to fp32 (``resolve``)."""
+PSNR stays within 0.05 dB of fp32 on every real set here (``results/speed_cpu.md``; a test
+checks that they agree). ``resolve`` falls back to torch where onnxruntime is not installed or
+the device is a GPU, and from bf16 to fp32 where the device has no native bfloat16."""
 
 
 def bf16_native(device: str = "cpu") -> bool:
@@ -49,14 +51,26 @@ def bf16_native(device: str = "cpu") -> bool:
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 
+def onnxruntime_available() -> bool:
+    """Whether the optional extra ``sassid[onnx]`` is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("onnxruntime") is not None
+
+
 def resolve(backend: str | None, precision: str | None, device: str = "cpu") -> tuple[str, str]:
-    """Fill in what the user left open: no precision means the default (fp32 where the default
-    is bf16 and ``device`` has no native bf16); no backend means the one that runs the
-    precision (int8: onnxruntime; fp32, bf16: torch)."""
-    if precision is None:
-        precision = DEFAULT_PRECISION if backend in (None, DEFAULT_BACKEND) else "fp32"
+    """Fill in what the user left open. Neither given: the default, with the fallbacks above.
+    No precision: the default's for the default backend, else fp32. No backend: the one that
+    runs the precision (int8: onnxruntime; fp32, bf16: torch)."""
+    if backend is None and precision is None:
+        backend, precision = DEFAULT_BACKEND, DEFAULT_PRECISION
+        if backend != "torch" and (device != "cpu" or not onnxruntime_available()):
+            backend, precision = "torch", "bf16"
         if precision == "bf16" and not bf16_native(device):
             precision = "fp32"
+        return backend, precision
+    if precision is None:
+        precision = DEFAULT_PRECISION if backend == DEFAULT_BACKEND else "fp32"
     if backend is None:
         backend = "onnxruntime" if precision == "int8" else "torch"
     return backend, precision
