@@ -15,6 +15,8 @@ def test_demo_runs_end_to_end_and_reports(tmp_path: Path) -> None:
     assert result.picture is not None and result.picture.exists()
     report = (tmp_path / "report.md").read_text()
     assert "| U-Net (stage 3, the method) |" in report and "comparison.png" in report
+    assert "mean - reference, R/G/B" in report
+    assert all(len(r["mean_shift"]) == 3 for r in result.rows)
     summary = json.loads((tmp_path / "demo.json").read_text())
     assert 15 < summary["rows"][0]["psnr"] < 30  # the synthesized noise is in a realistic range
     # The HTML report: every photo against its reference, and the real run's training story.
