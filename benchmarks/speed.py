@@ -1,27 +1,33 @@
 """Inference and training speed of every network, with a same-run matmul baseline.
 
-    python benchmarks/speed.py [--device cpu|cuda] [--no-paper-training]
+    python benchmarks/speed.py [--device cpu|cuda] [--no-paper-training] [--only inference]
+                               [--model RUN]
 
 Inference: megapixels/s at 256², 512² (whole image) and 2048² (tiled 512/64, as `sassid
 denoise` runs large photos), batch 1, fp32, paper widths. Training: steps/s of each stage at the
 ``quick`` and ``paper`` presets' patch, batch and widths, teachers computed online as in
-training (same code path: sassid.stages). Writes results/speed_<device>.json and .md.
+training (same code path: sassid.stages). ``--model RUN`` adds the U-Net of a trained run per
+backend and precision against the fp32 NCHW eager baseline (``benchmarks/backends_speed.py``).
+Writes results/speed_<device>.json and .md; with ``--only`` the part not measured is kept
+from the previous file, each part stamped with its own run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import matmul_gflops, provenance, write_results  # noqa: E402
+from benchmarks.common import RESULTS, matmul_gflops, provenance, write_results  # noqa: E402
 from sassid.config import preset  # noqa: E402
 from sassid.models import build_stage_net  # noqa: E402
-from sassid.stages import stage_specs, teacher_targets  # noqa: E402
+from sassid.stages import stage_specs, train_step  # noqa: E402
 from sassid.tiling import run_tiled  # noqa: E402
 
 
@@ -47,19 +53,14 @@ def inference_mps(net: torch.nn.Module, size: int, device: str, repeats: int) ->
     return size * size / 1e6 * repeats / (time.perf_counter() - t)
 
 
-def _time_steps(
-    spec, student, teachers, optimizer, noisy, config, steps: int, device: str
-) -> float:  # noqa: ANN001
-    """Steps/s of one full training step (teachers, loss, backward, Adam), after a warm-up."""
-    t = 0.0
-    for i in range(steps + 1):
-        if i == 1:
-            _sync(device)
-            t = time.perf_counter()
-        loss = spec.loss(student(noisy), noisy, teacher_targets(spec, noisy, teachers, config))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+def _time_steps(spec, student, teachers, optimizer, noisy, config, steps: int, device: str):  # noqa: ANN001, ANN201
+    """Steps/s of one full training step (sassid.stages.train_step, the step training runs:
+    teachers, loss, backward, Adam) after a warm-up step."""
+    train_step(spec, student, noisy, teachers, config, optimizer)
+    _sync(device)
+    t = time.perf_counter()
+    for _ in range(steps):
+        train_step(spec, student, noisy, teachers, config, optimizer)
     _sync(device)
     return steps / (time.perf_counter() - t)
 
@@ -84,70 +85,154 @@ def training_steps_per_s(preset_name: str, device: str, steps: int) -> dict[str,
     return result
 
 
+def _section_meta(meta: dict[str, Any]) -> str:
+    return (
+        f"{meta['date']}, {meta['machine']}, torch {meta['torch']}, {meta['threads']} threads"
+        + (f", {meta['cuda']}" if meta.get("cuda") else "")
+        + f", commit {meta['commit']}. Command: `{meta['command']}`."
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument(
         "--no-paper-training", action="store_true", help="skip the slow paper-size steps"
     )
+    parser.add_argument(
+        "--only",
+        choices=["inference", "backends", "training"],
+        help="measure one part (inference: the networks and, with --model, the backends; "
+        "backends: only the --model table); the rest is kept from the previous results file",
+    )
+    parser.add_argument(
+        "--model",
+        help="trained run/model file: adds the U-Net backends/precisions table (CPU only)",
+    )
+    parser.add_argument(
+        "--mp24",
+        nargs="*",
+        default=["torch/fp32", "default"],
+        metavar="BACKEND/PRECISION",
+        help="cases that also denoise a 24 MP photo (default: the baseline and the default)",
+    )
+    parser.add_argument("--polyu-images", type=int, default=12, help="PolyU pairs scored")
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="measure nothing: rewrite the .md from the .json (after changing the default)",
+    )
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        from benchmarks.backends_speed import worker
+
+        print(json.dumps(worker(*args.worker)))
+        return
     device = args.device
-    baseline_before = matmul_gflops(device=device)
-    paper = preset("paper")
-    sizes = {256: 3, 512: 2, 2048: 1}
-    inference = {}
-    for name in ("bnn", "lan", "unet"):
-        net = build_stage_net(paper, name).to(device).eval()
-        inference[name] = {str(s): inference_mps(net, s, device, r) for s, r in sizes.items()}
-        print(name, inference[name], flush=True)
-    training = {"quick": training_steps_per_s("quick", device, 5)}
-    print("quick", training["quick"], flush=True)
-    if not args.no_paper_training:
-        training["paper"] = training_steps_per_s("paper", device, 2)
-        print("paper", training["paper"], flush=True)
-    baseline_after = matmul_gflops(device=device)
+    name = f"speed_{device}"
+    previous = RESULTS / f"{name}.json"
+    payload: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() else {}
+    old_meta = payload.get("meta")
+    if args.render_only:
+        write_results(name, payload, _render(payload, device, old_meta))
+        return
     meta = provenance()
-    payload = {
-        "meta": meta,
-        "matmul_gflops": [baseline_before, baseline_after],
-        "inference_megapixels_per_s": inference,
-        "training_steps_per_s": training,
-    }
+    payload["meta"] = meta
+    baseline_before = matmul_gflops(device=device)
+    if args.only == "backends" and not args.model:
+        parser.error("--only backends needs --model RUN")
+    if args.only in (None, "inference"):
+        paper = preset("paper")
+        sizes = {256: 3, 512: 2, 2048: 1}
+        inference = {}
+        for net_name in ("bnn", "lan", "unet"):
+            net = build_stage_net(paper, net_name).to(device).eval()
+            inference[net_name] = {
+                str(s): inference_mps(net, s, device, r) for s, r in sizes.items()
+            }
+            print(net_name, inference[net_name], flush=True)
+        payload["inference_megapixels_per_s"] = inference
+        payload["inference_meta"] = meta
+    if args.only != "training":
+        if args.model:
+            from benchmarks.backends_speed import run
+            from sassid.backends import DEFAULT_BACKEND, DEFAULT_PRECISION
+
+            default = f"{DEFAULT_BACKEND}/{DEFAULT_PRECISION}"
+            cases = [c.replace("default", default) for c in args.mp24]
+            mp24 = [tuple(c.split("/", 1)) for c in dict.fromkeys(cases)]
+            payload["backends"] = run(args.model, mp24, args.polyu_images)  # type: ignore[arg-type]
+            payload["backends_meta"] = meta
+    if args.only is None or args.only == "training":
+        training = {"quick": training_steps_per_s("quick", device, 5)}
+        print("quick", training["quick"], flush=True)
+        if not args.no_paper_training:
+            training["paper"] = training_steps_per_s("paper", device, 2)
+            print("paper", training["paper"], flush=True)
+        payload["training_steps_per_s"] = training
+        payload["training_meta"] = meta
+    baseline_after = matmul_gflops(device=device)
+    payload["matmul_gflops"] = [baseline_before, baseline_after]
+    markdown = _render(payload, device, old_meta)
+    write_results(name, payload, markdown)
+    print(markdown)
+
+
+def _render(payload: dict[str, Any], device: str, old_meta: dict[str, Any] | None) -> str:
+    """The .md report of a results payload (each part stamped with the run that measured it)."""
+    meta = payload["meta"]
+    baseline_before, baseline_after = payload["matmul_gflops"]
     lines = [
         f"# Speed on {device}",
         "",
-        f"{meta['date']}, {meta['machine']}, torch {meta['torch']}, {meta['threads']} threads"
-        + (f", {meta['cuda']}" if meta["cuda"] else "")
-        + f", commit {meta['commit']}.",
-        f"Command: `{meta['command']}`.",
+        f"Baseline fp32 matmul (1024³) in the latest run: {baseline_before:.0f} GFLOP/s before, "
+        f"{baseline_after:.0f} after; compare ratios within one run, not raw numbers.",
         "",
-        f"Baseline fp32 matmul (1024³) in the same run: {baseline_before:.0f} GFLOP/s before, "
-        f"{baseline_after:.0f} after; compare ratios across runs, not raw numbers.",
-        "",
-        "## Inference, megapixels/s (batch 1, fp32, paper widths; 2048² tiled 512/64)",
-        "",
-        "| network | 256² | 512² | 2048² |",
-        "|---|---|---|---|",
     ]
-    for name, row in inference.items():
-        lines.append(f"| {name} | " + " | ".join(f"{row[str(s)]:.3f}" for s in sizes) + " |")
-    lines += [
-        "",
-        "## Training, steps/s (teachers online, as in training)",
-        "",
-        "| preset (batch x patch) | BNN | LAN | U-Net |",
-        "|---|---|---|---|",
-    ]
-    for name, row in training.items():
-        c = preset(name)
-        lines.append(
-            f"| {name} ({c.batch_size} x {c.patch_size}²) | "
-            + " | ".join(f"{row[s]:.3f}" for s in ("bnn", "lan", "unet"))
-            + " |"
-        )
-    lines.append("")
-    write_results(f"speed_{device}", payload, "\n".join(lines))
-    print("\n".join(lines))
+    inference = payload.get("inference_megapixels_per_s")
+    if inference:
+        lines += [
+            "### Inference, megapixels/s (batch 1, fp32 eager, random init, paper widths; "
+            "2048² tiled 512/64)",
+            "",
+            _section_meta(payload.get("inference_meta") or old_meta or meta),
+            "",
+            "| network | 256² | 512² | 2048² |",
+            "|---|---|---|---|",
+        ]
+        for net_name, row in inference.items():
+            lines.append(
+                f"| {net_name} | "
+                + " | ".join(f"{row[str(s)]:.3f}" for s in (256, 512, 2048))
+                + " |"
+            )
+        lines.append("")
+    if payload.get("backends"):
+        from benchmarks.backends_speed import markdown
+
+        lines += [*markdown(payload["backends"])[:1], ""]
+        lines += [_section_meta(payload.get("backends_meta") or meta)]
+        lines += markdown(payload["backends"])[1:] + [""]
+    training = payload.get("training_steps_per_s")
+    if training:
+        lines += [
+            "### Training, steps/s (teachers online, as in training)",
+            "",
+            _section_meta(payload.get("training_meta") or old_meta or meta),
+            "",
+            "| preset (batch x patch) | BNN | LAN | U-Net |",
+            "|---|---|---|---|",
+        ]
+        for preset_name, row in training.items():
+            c = preset(preset_name)
+            lines.append(
+                f"| {preset_name} ({c.batch_size} x {c.patch_size}²) | "
+                + " | ".join(f"{row[s]:.3f}" for s in ("bnn", "lan", "unet"))
+                + " |"
+            )
+        lines.append("")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ def main() -> None:
         "tiling": ROOT / "results" / "tiling_error.md",
         "real_sidd": ROOT / "results" / "real_photos_sidd_samples.md",
         "real_polyu": ROOT / "results" / "real_photos_polyu100.md",
+        "laptop_recipe": ROOT / "results" / "laptop_recipe.md",
         "faults": ROOT / "results" / "faults.md",
     }
     for name, path in sources.items():

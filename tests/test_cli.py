@@ -162,3 +162,28 @@ def test_real_evaluation_with_reference_weights(tmp_path: Path) -> None:
             shutil.copy(DATA / "sidd_samples" / name, tmp_path / name)
     summary = evaluate_json(OFFICIAL_LAN, tmp_path, tmp_path / "r.json", "--net", "lan")
     assert summary["psnr"] > summary["psnr_noisy"] + 5, summary
+
+
+def test_train_minutes_defaults_to_laptop_and_blind_size_parsing(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    import sassid.train
+    from sassid.cli import main
+    from tests.helpers import write_noisy_images
+
+    seen = {}
+
+    def fake_train(sources, run_dir, config, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        seen["config"], seen["kwargs"] = config, kwargs
+        return Path(run_dir) / "model.pt"
+
+    monkeypatch.setattr(sassid.train, "train", fake_train)
+    data = write_noisy_images(tmp_path / "d", size=(96, 96))
+    assert main(["train", str(data), "-o", str(tmp_path / "r"), "--minutes", "2", "-q"]) == 0
+    assert seen["config"].preset == "laptop" and seen["kwargs"]["minutes"] == 2.0
+    assert seen["config"].bnn.blind_size != 9, "laptop measures its blind size"
+    assert main(["train", str(data), "-o", str(tmp_path / "r"), "--blind-size", "5"]) == 0
+    assert seen["config"].preset == "paper" and seen["config"].bnn.blind_size == 5
+    main(
+        ["train", str(data), "-o", str(tmp_path / "r"), "--preset", "quick", "--blind-size", "auto"]
+    )
+    assert seen["config"].bnn.blind_size % 2 == 1 and seen["config"].bnn.blind_size >= 3
+    assert main(["train", str(data), "-o", str(tmp_path / "r"), "--blind-size", "4"]) == 2

@@ -54,3 +54,17 @@ def test_bad_values_rejected_in_one_line(tmp_path: Path, text: str, message: str
 def test_unknown_preset() -> None:
     with pytest.raises(ConfigError, match="unknown preset 'fast'"):
         preset("fast")
+
+
+def test_laptop_preset_and_new_switches() -> None:
+    c = preset("laptop")
+    assert (c.precision, c.channels_last, c.cache_teachers) == ("bf16", True, True)
+    assert sum(s.time_share for s in (c.bnn, c.lan, c.unet)) == pytest.approx(1.0)
+    paper = preset("paper")
+    assert (paper.precision, paper.channels_last, paper.cache_teachers) == ("fp32", False, False)
+    with pytest.raises(ConfigError, match="cache_transforms"):
+        config_from_dict({"cache_transforms": 3})
+    with pytest.raises(ConfigError, match="precision"):
+        config_from_dict({"precision": "fp16"})
+    with pytest.raises(ConfigError, match="time_share"):
+        config_from_dict({"unet": {"time_share": 0}})

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from sassid.demo import run_demo
 from tests.helpers import tiny_config
+from tests.report.page import check_self_contained
 
 
 def test_demo_runs_end_to_end_and_reports(tmp_path: Path) -> None:
@@ -16,3 +17,9 @@ def test_demo_runs_end_to_end_and_reports(tmp_path: Path) -> None:
     assert "| U-Net (stage 3, the method) |" in report and "comparison.png" in report
     summary = json.loads((tmp_path / "demo.json").read_text())
     assert 15 < summary["rows"][0]["psnr"] < 30  # the synthesized noise is in a realistic range
+    # The HTML report: every photo against its reference, and the real run's training story.
+    assert result.html == tmp_path / "report.html"
+    page = check_self_contained(result.html)
+    assert len(page.find("section", "photo")) == 4
+    assert len(page.find("img", "px", "photo-1")) == 8  # with clean, alpha and both teachers
+    assert len(page.find("svg", "chart", "training")) == 3  # one loss curve per stage

@@ -67,3 +67,30 @@ def test_lan_alpha_loss_is_the_papers_eq4() -> None:
     plain_spec = stage_specs(tiny_config())[1]
     plain = plain_spec.loss(out, noisy, teacher_targets(plain_spec, noisy, _teachers(), config))
     assert float(weighted) < float(plain), "(1 - alpha) weights only lower the loss"
+
+
+def test_one_step_function_in_bf16_and_channels_last() -> None:
+    from sassid.models import build_stage_net
+    from sassid.stages import prepare_batch, prepare_net, stage_loss, train_step
+
+    fp32 = tiny_config()
+    fast = tiny_config(precision="bf16", channels_last=True)
+    nhwc = tiny_config(channels_last=True)
+    torch.manual_seed(0)
+    nets = {n: build_stage_net(fp32, n).eval() for n in ("bnn", "lan", "unet")}
+    noisy = torch.rand(2, 3, 32, 32) * 255
+    spec = stage_specs(fp32)[2]
+    teachers = {"bnn": nets["bnn"], "lan": nets["lan"]}
+    reference = stage_loss(spec, nets["unet"], noisy, teachers, fp32)
+    for config, tolerance in ((nhwc, 1e-3), (fast, 0.05)):
+        for net in nets.values():
+            prepare_net(net, config)
+        loss = stage_loss(spec, nets["unet"], prepare_batch(noisy, config), teachers, config)
+        assert loss.dtype == torch.float32
+        assert abs(float(loss) - float(reference)) <= tolerance * float(reference)
+    optimizer = torch.optim.Adam(nets["unet"].parameters(), lr=1e-3)
+    before = [p.detach().clone() for p in nets["unet"].parameters()]
+    loss = train_step(spec, nets["unet"].train(), noisy, teachers, fast, optimizer)
+    assert not loss.requires_grad
+    after = list(nets["unet"].parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -168,3 +169,30 @@ def test_denoiser_tiles_teachers_at_the_training_crop(tmp_path: Path) -> None:
     assert Denoiser.from_model(model, net="bnn", device="cpu").tile == 32
     assert Denoiser.from_model(model, net="fusion", device="cpu").overlap == 8
     assert Denoiser.from_model(model, net="unet", device="cpu").tile == 512
+
+
+def test_cached_teachers_bf16_channels_last_run(tmp_path: Path) -> None:
+    data = write_noisy_images(tmp_path / "data")
+    config = tiny_config(
+        cache_teachers=True, cache_transforms=2, precision="bf16", channels_last=True
+    )
+    model = train([data], tmp_path / "run", config, device="cpu", progress=False)
+    assert set(load_model(model)) == {"bnn", "lan", "unet"}
+    records = [json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    sizes = [r["teacher_cache_bytes"] for r in records if "teacher_cache_bytes" in r]
+    # 3 images of 48 x 64, 2 transforms, float16 RGB: BNN alone, then BNN + LAN
+    assert sizes == [3 * 48 * 64 * 3 * 2 * 2, 2 * 3 * 48 * 64 * 3 * 2 * 2]
+    losses = [r["loss"] for r in records if "loss" in r]
+    assert len(losses) == 12 and all(np.isfinite(losses))
+    noise = json.loads((tmp_path / "run" / "noise.json").read_text())
+    assert noise["blind_size"] == 9 and noise["auto_blind_size"] >= 3
+    assert "reliable" in json.loads((tmp_path / "run" / "reliability.json").read_text())
+
+
+def test_stage_seeds_do_not_collide() -> None:
+    seeds = {
+        train_module.stage_seed(s, i, r) for s in range(3) for i in range(3) for r in range(40)
+    }
+    assert len(seeds) == 3 * 3 * 40
+    old = {s * 1000 + i * 10 + r for s in range(3) for i in range(3) for r in range(40)}
+    assert len(old) < 3 * 3 * 40, "the old formula collided"

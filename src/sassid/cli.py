@@ -14,7 +14,12 @@ import signal
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the CLI imports torch only inside commands, so --help stays instant
+    from sassid.io import Photo
+    from sassid.report import ReportBuilder, ReportSummary
 
 __all__ = ["main"]
 
@@ -46,17 +51,27 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):  #
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from sassid.config import load_config, with_steps
     from sassid.distributed import is_main_process
     from sassid.train import train
 
-    config = load_config(args.config, args.preset)
+    preset_name = args.preset
+    if preset_name is None and args.config is None and args.minutes is not None:
+        preset_name = "laptop"
+    config = load_config(args.config, preset_name)
     if args.steps is not None:
         config = with_steps(config, args.steps)
     if args.seed is not None:
-        import dataclasses
-
         config = dataclasses.replace(config, seed=args.seed)
+    blind_size = args.blind_size
+    if blind_size is None and config.preset == "laptop" and not args.resume:
+        # measured in results/laptop_recipe.md: +2.0/+2.3 dB BNN on sidd_samples/polyu100
+        blind_size = "auto"
+    if blind_size is not None:
+        blind = _blind_size(blind_size, args.noisy, config.patch_size)
+        config = dataclasses.replace(config, bnn=dataclasses.replace(config.bnn, blind_size=blind))
     model = train(
         args.noisy,
         args.output,
@@ -65,14 +80,76 @@ def _cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         val=args.val,
         progress=not args.quiet,
+        minutes=args.minutes,
     )
     if is_main_process():
         print(f"model written to {model}")
     return 0
 
 
+def _report_builder(args: argparse.Namespace) -> ReportBuilder | None:
+    """The builder for ``--report FILE`` (None without the option)."""
+    if not args.report:
+        return None
+    from sassid.report import ReportBuilder
+
+    return ReportBuilder(args.model, args.report, device=args.device, net=args.net)
+
+
+def _print_report(summary: ReportSummary) -> None:
+    print(f"report: {summary.path} ({summary.bytes / 1e6:.2f} MB, {summary.photos} photos)")
+
+
+def _blind_size(value: str, sources: Sequence[str], patch_size: int) -> int:
+    """``--blind-size N`` or ``auto``: measured from the noisy images' noise correlation."""
+    from sassid.errors import ConfigError
+
+    if value != "auto":
+        try:
+            size = int(value)
+        except ValueError:
+            raise ConfigError(
+                f"--blind-size must be an odd integer or auto, got {value!r}"
+            ) from None
+        if size < 1 or size % 2 == 0:
+            raise ConfigError(f"--blind-size must be odd and >= 1, got {size}")
+        return size
+    from sassid.data import load_noisy_images
+    from sassid.noise import BLIND_THRESHOLD, auto_blind_size, measure_noise
+
+    images, _ = load_noisy_images(sources, patch_size)
+    stats = measure_noise(images)
+    size = auto_blind_size(stats.rho)
+    lags = ", ".join(f"{r:.2f}" for r in stats.rho)
+    print(
+        f"noise measured on {stats.patches} flat patches: std {stats.sigma:.2f} levels, "
+        f"correlation at lags 1-{len(stats.rho)}: {lags}; blind size {size} "
+        f"(covers every lag above {BLIND_THRESHOLD})"
+    )
+    return size
+
+
 def _cmd_denoise(args: argparse.Namespace) -> int:
     from sassid.denoise import denoise_files
+
+    builder = _report_builder(args)
+    report_errors: list[str] = []
+
+    def add_to_report(source: Path, noisy: Photo, denoised: Photo) -> None:
+        from sassid.errors import SassidError
+
+        assert builder is not None
+        try:
+            builder.add(
+                source.name,
+                noisy.pixels,
+                denoised.pixels,
+                noisy_file=source,
+                denoised_file=denoised.path,
+            )
+        except SassidError as exc:
+            report_errors.append(str(exc))
+            print(f"sassid: error: report: {exc}", file=sys.stderr)
 
     report = denoise_files(
         args.inputs,
@@ -84,9 +161,24 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
         ensemble=args.ensemble,
         device=args.device,
         progress=not args.quiet,
+        backend=args.backend,
+        precision=args.precision,
+        calibrate=args.calibrate,
+        announce=print,
+        on_photo=add_to_report if builder is not None else None,
     )
     print(f"{len(report.written)} written, {len(report.failed)} failed")
-    return 1 if report.failed else 0
+    if builder is not None:
+        _print_report(builder.write())
+    return 1 if report.failed or report_errors else 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from sassid.export import export_onnx
+
+    diff = export_onnx(args.model, args.output, net=args.net)
+    print(f"wrote {args.output}: {args.net}, max abs difference to PyTorch {diff:.2g} (of 255)")
+    return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -96,6 +188,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     for result_file in (args.json, args.csv):
         if result_file:
             check_output_file(result_file)  # before the evaluation, not after it
+    builder = _report_builder(args)
     result = evaluate(
         args.model,
         args.data,
@@ -110,15 +203,47 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         lpips=args.lpips,
         lpips_backbone=args.lpips_backbone,
         lpips_heads=args.lpips_heads,
+        on_image=(
+            (lambda ident, noisy, out, clean: builder.add(ident, noisy, out, clean=clean))
+            if builder is not None
+            else None
+        ),
     )
     for note in result.notes:
         print(note)
     print(result.table())
+    if builder is not None:
+        _print_report(builder.write())
     if args.json:
         result.write_json(args.json)
     if args.csv:
         result.write_csv(args.csv)
     return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from sassid.report import write_report
+
+    summary = write_report(
+        args.model,
+        args.images,
+        args.output,
+        progress=not args.quiet,
+        device=args.device,
+        net=args.net,
+        tile=args.tile,
+        overlap=args.overlap,
+        ensemble=args.ensemble,
+        max_side=args.max_side,
+        crop=args.crop,
+        photo_bytes=args.photo_kb * 1000,
+        teachers=not args.no_teachers,
+        title=args.title,
+    )
+    for _, message in summary.failed:
+        print(f"sassid: error: {message}", file=sys.stderr)
+    _print_report(summary)
+    return 1 if summary.failed else 0
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
@@ -155,7 +280,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     assert result.report is not None
     print(result.report.read_text())
-    print(f"report: {result.report}\npicture: {result.picture}")
+    print(f"report: {result.report}\npicture: {result.picture}\nHTML report: {result.html}")
     return 0
 
 
@@ -168,6 +293,31 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     for line in errors:
         print(f"sassid: error: {line}", file=sys.stderr)
     return 1 if errors else 0
+
+
+def _add_backend_options(p: argparse.ArgumentParser) -> None:
+    from sassid.backends import BACKENDS, DEFAULT_BACKEND, DEFAULT_PRECISION, PRECISIONS
+
+    p.add_argument(
+        "--backend",
+        default=None,
+        choices=BACKENDS,
+        help="inference engine (default: onnxruntime for int8, else torch); onnxruntime "
+        "needs the optional extra sassid[onnx]",
+    )
+    p.add_argument(
+        "--precision",
+        default=None,
+        choices=PRECISIONS,
+        help=f"arithmetic (default {DEFAULT_PRECISION} on {DEFAULT_BACKEND}: the fastest within "
+        "0.05 dB of fp32 on the real sets here; bf16: torch only; int8: onnxruntime only, "
+        "calibrated on your photos)",
+    )
+    p.add_argument(
+        "--calibrate",
+        metavar="DIR",
+        help="int8: calibrate on noisy photos from DIR (default: the inputs themselves)",
+    )
 
 
 def _add_inference_options(p: argparse.ArgumentParser, tiling: bool = True) -> None:
@@ -202,6 +352,14 @@ def _add_inference_options(p: argparse.ArgumentParser, tiling: bool = True) -> N
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
+def _add_report_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--report",
+        metavar="FILE.html",
+        help="also write a self-contained HTML report of these photos (see `sassid report`)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sassid",
@@ -225,10 +383,25 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("-o", "--output", required=True, metavar="RUN_DIR", help="run directory")
     t.add_argument(
         "--preset",
-        choices=["quick", "paper"],
+        choices=["quick", "laptop", "paper"],
         default=None,
-        help="quick: ~10 min on 2 CPU cores; paper: the authors' 3 x 400k steps "
-        "(default: the config file's preset, else paper)",
+        help="quick: ~10 min on 2 CPU cores; laptop: sized for --minutes (bf16, small BNN); "
+        "paper: the authors' 3 x 400k steps (default: the config file's preset, else laptop "
+        "with --minutes, else paper)",
+    )
+    t.add_argument(
+        "--minutes",
+        type=float,
+        metavar="M",
+        help="wall-clock budget: time a few steps of each stage, split M minutes by the "
+        "stages' time_share and plan each stage's schedule for the steps it will get",
+    )
+    t.add_argument(
+        "--blind-size",
+        metavar="N|auto",
+        help="BNN blind neighbourhood (odd); auto: the smallest size covering the noise's "
+        "spatial correlation, measured from the noisy images (default with the laptop "
+        "preset; else the preset's)",
     )
     t.add_argument(
         "--config",
@@ -262,7 +435,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (or file, for a single input)",
     )
     _add_inference_options(d)
+    _add_backend_options(d)
+    _add_report_option(d)
     d.set_defaults(func=_cmd_denoise)
+
+    x = sub.add_parser(
+        "export",
+        help="write a network as an ONNX file (dynamic height and width)",
+        description="Export a trained network to ONNX, check it with onnx.checker and compare "
+        "it with PyTorch. Inputs: float32 NCHW RGB in [0, 255], padded at the bottom/right "
+        "to the multiple in the file's metadata (size_multiple, pad_mode); crop the output "
+        "back. Needs the optional extra: pip install 'sassid[onnx]'.",
+    )
+    x.add_argument("-m", "--model", required=True, help="run directory or model file")
+    x.add_argument("-o", "--output", required=True, metavar="FILE.onnx")
+    x.add_argument("--net", default="unet", choices=["unet", "bnn", "lan"])
+    x.set_defaults(func=_cmd_export)
 
     e = sub.add_parser("evaluate", help="PSNR/SSIM of a model on noisy/clean pairs")
     e.add_argument(
@@ -295,7 +483,49 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="LPIPS v0.1 alex.pth heads (default: from an installed lpips package)",
     )
+    _add_report_option(e)
     e.set_defaults(func=_cmd_evaluate)
+
+    r = sub.add_parser(
+        "report",
+        help="one self-contained HTML page: before/after, alpha, teachers, training story",
+        description="Denoise photos and write one self-contained HTML file (images inline, no "
+        "network): per photo a before/after slider, a zoomable full-resolution crop with the "
+        "alpha map and the BNN and LAN outputs, PSNR/SSIM where a clean image is given (pairs "
+        "<id>_noisy.* + <id>_clean.*) and a no-reference noise estimate; then the run's loss "
+        "and validation curves, stage times and configuration. Each photo takes at most "
+        "--photo-kb of the page; photos larger than --max-side are downscaled in the slider and "
+        "their full-resolution output is written to REPORT_files/ beside the page.",
+    )
+    r.add_argument(
+        "images",
+        nargs="*",
+        metavar="IMAGES",
+        help="image files or folders (a folder of pairs gives scores); none: training story only",
+    )
+    r.add_argument("-o", "--output", required=True, metavar="REPORT.html", help="the HTML file")
+    _add_inference_options(r)
+    r.add_argument(
+        "--max-side",
+        type=int,
+        default=1600,
+        help="longest side of the before/after view in pixels (default 1600)",
+    )
+    r.add_argument(
+        "--crop",
+        type=int,
+        default=256,
+        help="side of the full-resolution crop with alpha, BNN and LAN (default 256)",
+    )
+    r.add_argument(
+        "--photo-kb",
+        type=int,
+        default=1000,
+        help="cap on each photo's share of the page in kB (default 1000, minimum 200)",
+    )
+    r.add_argument("--no-teachers", action="store_true", help="skip the alpha/BNN/LAN panels")
+    r.add_argument("--title", help="page title (default: the model path)")
+    r.set_defaults(func=_cmd_report)
 
     s = sub.add_parser("submit", help="write SIDD or DND benchmark submissions")
     s.add_argument("benchmark", choices=["sidd", "dnd"])

@@ -16,7 +16,14 @@ loss = "unweighted"     # or "alpha": the paper's Eq. 4
 [unet]
 init = "UNet.pth"       # start from these weights (sassid or reference format)
 skip = true             # ... and do not train this stage
+time_share = 0.35       # with --minutes: this stage's share of the time budget
 ```
+
+``precision = "bf16"`` runs every forward pass under bfloat16 autocast (losses, alpha and Adam
+stay float32); ``channels_last = true`` stores activations NHWC. ``cache_teachers = true`` runs
+the frozen teachers once over the training images (in ``cache_transforms`` of the 8 dihedral
+transforms, which the sampler is then restricted to) instead of on every crop
+(sassid.teachers). All three are off in ``paper``.
 """
 
 from __future__ import annotations
@@ -84,6 +91,7 @@ class _StageCommon:
     lr: float = 3e-4
     init: str | None = None
     skip: bool = False
+    time_share: float = 1.0
 
     def net_kwargs(self) -> dict[str, Any]:
         """Constructor arguments of this stage's network (``sassid.nets.registry``)."""
@@ -101,6 +109,10 @@ class _StageCommon:
         _check(
             math.isfinite(self.lr) and 0 < self.lr <= MAX_LR,
             f"[{name}] lr must be > 0 and <= {MAX_LR:g}, got {self.lr}",
+        )
+        _check(
+            math.isfinite(self.time_share) and self.time_share > 0,
+            f"[{name}] time_share must be > 0, got {self.time_share}",
         )
         _check(not self.skip or self.init is not None, f"[{name}] skip = true needs init = PATH")
 
@@ -206,6 +218,10 @@ class TrainConfig:
     lan: LANStageConfig = field(default_factory=LANStageConfig)
     unet: UNetStageConfig = field(default_factory=UNetStageConfig)
     alpha: AlphaConfig = field(default_factory=AlphaConfig)
+    precision: Literal["fp32", "bf16"] = "fp32"
+    channels_last: bool = False
+    cache_teachers: bool = False
+    cache_transforms: int = 8
 
     def __post_init__(self) -> None:
         _in_range(self.batch_size, 1, MAX_BATCH, "batch_size")
@@ -213,6 +229,10 @@ class TrainConfig:
             self.patch_size >= 32 and self.patch_size % 32 == 0,
             f"patch_size must be a multiple of 32 (the networks' size multiple), "
             f"got {self.patch_size}",
+        )
+        _check(
+            self.cache_transforms in (1, 2, 4, 8),
+            f"cache_transforms must be 1, 2, 4 or 8, got {self.cache_transforms}",
         )
         _in_range(self.patch_size, 32, MAX_PATCH, "patch_size")
         _in_range(self.seed, 0, 2**31 - 1, "seed")
@@ -243,7 +263,37 @@ def _quick() -> TrainConfig:
     )
 
 
-PRESETS: dict[str, typing.Callable[[], TrainConfig]] = {"paper": TrainConfig, "quick": _quick}
+def _laptop() -> TrainConfig:
+    # Meant for ``sassid train --minutes M`` (steps below are replaced by the time plan). The
+    # quick preset's sizes (a BNN trained on 64 px crops is used on 64 px tiles), bf16 autocast
+    # plus channels_last (2.2-2.45x faster steps on an AVX-512-BF16 CPU with the same quality,
+    # docs measured-here; 1.9-2.0x here, results/speed_training_cpu.md), and the budget split
+    # half to the BNN, whose quality bounds the rest. The teacher cache is built only where it
+    # pays within the budget (sassid.budget.cache_decision). `sassid train` gives this preset
+    # `--blind-size auto` (BNN +2.0 dB on sidd_samples, +2.3 dB on polyu100 at 2 minutes).
+    # Measurements: results/laptop_recipe.md.
+    return TrainConfig(
+        preset="laptop",
+        batch_size=8,
+        patch_size=64,
+        log_every=20,
+        checkpoint_every=200,
+        val_every=500,
+        precision="bf16",
+        channels_last=True,
+        cache_teachers=True,
+        cache_transforms=1,
+        bnn=BNNStageConfig(steps=1500, lr=1e-3, enc_channels=24, dec_channels=48, time_share=0.5),
+        lan=LANStageConfig(steps=600, lr=1e-3, time_share=0.15),
+        unet=UNetStageConfig(steps=1000, lr=1e-3, time_share=0.35),
+    )
+
+
+PRESETS: dict[str, typing.Callable[[], TrainConfig]] = {
+    "paper": TrainConfig,
+    "quick": _quick,
+    "laptop": _laptop,
+}
 
 
 def preset(name: str) -> TrainConfig:

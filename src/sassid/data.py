@@ -21,6 +21,7 @@ from sassid.constants import PIXEL_MAX
 from sassid.errors import TrainingError
 from sassid.io import ImageError, find_images, read_image
 from sassid.pixels import dtype_max
+from sassid.teachers import TeacherCache, crop_location
 
 __all__ = ["load_noisy_images", "PatchSampler"]
 
@@ -61,32 +62,70 @@ def load_noisy_images(
 
 
 class PatchSampler:
-    """Draws batches of augmented crops, (B, 3, p, p) float32 in [0, 255]."""
+    """Draws batches of augmented crops, (B, 3, p, p) float32 in [0, 255].
 
-    def __init__(self, images: list[np.ndarray], patch_size: int, generator: torch.Generator):
+    With a ``TeacherCache``, ``targets`` returns the cached teacher outputs at the same crops
+    and transforms; the sampler then draws only the cache's transforms (``t mod transforms``
+    of the three coin flips, uniform when ``transforms`` divides 8).
+    """
+
+    def __init__(
+        self,
+        images: list[np.ndarray],
+        patch_size: int,
+        generator: torch.Generator,
+        cache: TeacherCache | None = None,
+    ):
         self.images = images
         self.patch_size = patch_size
         self.generator = generator
+        self.cache = cache
+        self._last: list[tuple[int, int, int, int]] = []
 
     def _randint(self, high: int) -> int:
         return int(torch.randint(high, (1,), generator=self.generator))
 
-    def crop(self) -> Tensor:
+    def draw(self) -> tuple[int, int, int, int]:
+        """(image index, top, left, dihedral transform t) of one crop."""
         p = self.patch_size
-        image = self.images[self._randint(len(self.images))]
-        h, w = image.shape[:2]
+        index = self._randint(len(self.images))
+        h, w = self.images[index].shape[:2]
         top, left = self._randint(h - p + 1), self._randint(w - p + 1)
+        flips = torch.rand(3, generator=self.generator) < 0.5
+        t = int(flips[0]) + 2 * int(flips[1]) + 4 * int(flips[2])
+        if self.cache is not None:
+            t %= self.cache.transforms
+        return index, top, left, t
+
+    def crop(self, index: int, top: int, left: int, t: int) -> Tensor:
+        p = self.patch_size
+        image = self.images[index]
         patch = torch.from_numpy(np.ascontiguousarray(image[top : top + p, left : left + p]))
         scale = PIXEL_MAX / dtype_max(image.dtype)
         chw = patch.permute(2, 0, 1).to(torch.float32) * scale
-        flips = torch.rand(3, generator=self.generator) < 0.5
-        if flips[0]:
+        if t & 1:
             chw = chw.flip(-2)
-        if flips[1]:
+        if t & 2:
             chw = chw.flip(-1)
-        if flips[2]:
+        if t & 4:
             chw = chw.transpose(-2, -1)
         return chw
 
     def batch(self, size: int) -> Tensor:
-        return torch.stack([self.crop() for _ in range(size)]).contiguous()
+        self._last = [self.draw() for _ in range(size)]
+        return torch.stack([self.crop(*c) for c in self._last]).contiguous()
+
+    def targets(self, names: tuple[str, ...]) -> dict[str, Tensor]:
+        """The cache's targets for the last batch's crops, (B, 3, p, p) float32 per teacher."""
+        if self.cache is None:
+            raise ValueError("no teacher cache")
+        p = self.patch_size
+        out = {}
+        for name in names:
+            crops = []
+            for index, top, left, t in self._last:
+                h, w = self.images[index].shape[:2]
+                ct, cl = crop_location(h, w, top, left, p, t)
+                crops.append(self.cache.crop(name, index, t, ct, cl, p))
+            out[name] = torch.stack(crops)
+        return out

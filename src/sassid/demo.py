@@ -4,7 +4,9 @@
    correlated); the noise-free render of the same pipeline is kept as the reference.
 2. The ``quick`` preset trains BNN, LAN and U-Net on the noisy photos only.
 3. Each network (and the image-level fusion) denoises the noisy photos; PSNR/SSIM against the
-   reference and the time of each step are written to ``report.md`` with a picture of crops.
+   reference and the time of each step are written to ``report.md`` with a picture of crops,
+   and the interactive ``report.html`` (``sassid.report``) shows each photo, alpha, both
+   teachers and the training curves.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class DemoResult:
     rows: list[dict[str, object]] = field(default_factory=list)
     report: Path | None = None
     picture: Path | None = None
+    html: Path | None = None
 
 
 def _stage_seconds(run_dir: Path) -> dict[str, float]:
@@ -136,11 +139,35 @@ def run_demo(
     ]
     result.picture = out / "comparison.png"
     write_image(result.picture, np.concatenate(strips, 0))
+    result.html = _html_report(out, run_dir, noisy, outputs["unet"], reference, device)
     total = time.perf_counter() - started
     result.report = out / "report.md"
     atomic_write_text(result.report, _report(result.rows, config, iso_like, synth_seconds, total))
     atomic_write_json(out / "demo.json", {"rows": result.rows, "total_seconds": total})
     return result
+
+
+def _html_report(
+    out: Path,
+    run_dir: Path,
+    noisy: dict[str, np.ndarray],
+    denoised: dict[str, np.ndarray],
+    reference: dict[str, np.ndarray],
+    device: str,
+) -> Path:
+    """report.html: every photo against its noise-free render, alpha, teachers, training."""
+    from sassid.report import ReportBuilder
+
+    builder = ReportBuilder(run_dir, out / "report.html", device=device, title="sassid demo")
+    for name in noisy:
+        builder.add(
+            name,
+            noisy[name],
+            denoised[name],
+            clean=reference[name],
+            noisy_file=out / "noisy" / f"{name}.png",
+        )
+    return builder.write().path
 
 
 def _report(

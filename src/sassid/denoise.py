@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm import tqdm
 
+from sassid.backends import resolve
 from sassid.errors import NoImagesError, SassidError
 from sassid.inference import Denoiser
 from sassid.io import IMAGE_SUFFIXES, Photo, list_images, read_image, write_image
@@ -61,17 +62,49 @@ def denoise_files(
     ensemble: bool = False,
     device: str = "auto",
     progress: bool = True,
+    backend: str | None = None,
+    precision: str | None = None,
+    calibrate: str | os.PathLike[str] | None = None,
+    announce: Callable[[str], None] | None = None,
+    on_photo: Callable[[Path, Photo, Photo], None] | None = None,
 ) -> DenoiseReport:
     """Denoise every photo in ``inputs`` into ``output``; a bad file is reported and skipped.
 
     The output plan is checked before the model is loaded (see :func:`output_paths`); outputs
     are written atomically, and temporary files a killed run left in an output folder are
     removed (``sassid.atomic``).
+
+    ``backend``/``precision``: see ``sassid.backends`` (None: ``backends.resolve``); int8 is
+    calibrated on crops of the photos in ``calibrate`` (a folder or file), else of the inputs.
+    ``announce`` receives one line naming the backend and precision chosen.
+    ``on_photo(source, noisy, denoised)`` is called after each photo is written (the report
+    uses it).
     """
+    from sassid.device import resolve_device
+
     pairs = output_paths(inputs, Path(output))
+    backend, precision = resolve(backend, precision, str(resolve_device(device)))
+    calibration = None
+    if precision == "int8":
+        from sassid.backends.quantize import calibration_crops
+
+        sources = [Path(calibrate)] if calibrate is not None else [src for src, _ in pairs]
+        if calibrate is not None and Path(calibrate).is_dir():
+            sources = list_images(Path(calibrate))
+        calibration = calibration_crops(sources)
     denoiser = Denoiser.from_model(
-        model, net=net, tile=tile, overlap=overlap, ensemble=ensemble, device=device
+        model,
+        net=net,
+        tile=tile,
+        overlap=overlap,
+        ensemble=ensemble,
+        device=device,
+        backend=backend,
+        precision=precision,
+        calibration=calibration,
     )
+    if announce is not None:
+        announce(denoiser.describe())
     ready = {ensure_folder(pairs[0][1].parent if len(pairs) == 1 else Path(output))}
     report = DenoiseReport()
     bar = tqdm(total=len(pairs), unit="photo", disable=not progress, dynamic_ncols=True)
@@ -90,8 +123,11 @@ def denoise_files(
             tiles.close()
             if target.parent not in ready:  # created (and cleaned of stale temps) once
                 ready.add(ensure_folder(target.parent))
-            write_image(target, Photo(pixels, target, photo.icc_profile, photo.exif))
+            denoised = Photo(pixels, target, photo.icc_profile, photo.exif)
+            write_image(target, denoised)
             report.written.append(target)
+            if on_photo is not None:
+                on_photo(source, photo, denoised)
         except (SassidError, OSError) as exc:
             message = str(exc) if isinstance(exc, SassidError) else f"{source}: {exc.strerror}"
             report.failed.append((source, message))

@@ -12,6 +12,7 @@ import csv
 import io
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,8 +73,10 @@ def evaluate_denoiser(
     save_images: str | os.PathLike[str] | None = None,
     progress: bool = True,
     lpips: LPIPS | None = None,
+    on_image: Callable[[str, np.ndarray, np.ndarray, np.ndarray], object] | None = None,
 ) -> EvaluationResult:
-    """Score ``denoiser`` on every pair in ``data`` (and LPIPS, given a loaded metric)."""
+    """Score ``denoiser`` on every pair in ``data`` (and LPIPS, given a loaded metric);
+    ``on_image(id, noisy, denoised, clean)`` sees each image (the report uses it)."""
     if ssim_convention not in SSIM_CONVENTIONS:
         raise OptionError(f"unknown SSIM convention {ssim_convention!r}")
     if save_images is not None:
@@ -98,6 +101,8 @@ def evaluate_denoiser(
         except MetricError as exc:
             raise MetricError(f"{data}: image {ident}: {exc}") from None
         result.rows.append(row)
+        if on_image is not None:
+            on_image(ident, noisy, denoised, clean)
         if save_images is not None:
             write_image(
                 Path(save_images) / f"{ident}.png", np.concatenate([noisy, denoised, clean], axis=1)
@@ -135,6 +140,7 @@ def evaluate(
     lpips: LPIPS | bool = False,
     lpips_backbone: str | os.PathLike[str] | None = None,
     lpips_heads: str | os.PathLike[str] | None = None,
+    on_image: Callable[[str, np.ndarray, np.ndarray, np.ndarray], object] | None = None,
 ) -> EvaluationResult:
     """Load ``model`` and score it on ``data``; see the module docstring for formats.
 
@@ -157,6 +163,7 @@ def evaluate(
         save_images=save_images,
         progress=progress,
         lpips=metric,
+        on_image=on_image,
     )
     result.notes.extend(notes)
     return result

@@ -4,6 +4,8 @@
 x8 self-ensemble. ``net = "fusion"`` is the paper's image-level fusion (Table 3):
 (1 - alpha) * BNN + alpha * LAN, alpha from the BNN output with the model's own ``[alpha]``
 settings. The inference rules (which tile size each network gets) live here and only here.
+Each network runs through an inference backend (``sassid.backends``: torch or onnxruntime,
+fp32, bf16 or int8); tiling, ensemble and pixel conversion are the same for all of them.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = ["Denoiser", "NET_CHOICES", "DEFAULT_TILE", "default_tile", "default_o
 NET_CHOICES = ("unet", "bnn", "lan", "fusion")
 DEFAULT_TILE = 512
 """The U-Net's tile side: it runs at any size, so the tile only bounds memory."""
+_BAND_ROWS = 256
 
 
 def default_tile(net: str, patch_size: int | None) -> int:
@@ -45,7 +48,9 @@ def default_overlap(tile: int) -> int:
     return tile // 4
 
 
-def _fusion(bnn: nn.Module, lan: nn.Module, alpha: AlphaConfig) -> Callable[[Tensor], Tensor]:
+def _fusion(
+    bnn: Callable[[Tensor], Tensor], lan: Callable[[Tensor], Tensor], alpha: AlphaConfig
+) -> Callable[[Tensor], Tensor]:
     def fused(x: Tensor) -> Tensor:
         bnn_out = bnn(x)
         a = alpha_map(bnn_out, alpha.lower, alpha.upper, alpha.window)
@@ -65,6 +70,10 @@ class Denoiser:
         ensemble: average the x8 flips/rotations.
         alpha: Eq. 3 settings for ``fusion`` (the model's own, via ``from_model``).
         source: the model file, named in errors.
+        backend, precision: how each network runs (``sassid.backends``); ``torch``/``fp32`` is
+            the networks' own eager forward. ``calibration``: (1, 3, h, w) crops in [0, 255] of
+            the user's noisy photos, for ``int8``.
+        forward: a ready callable (B, 3, H, W) -> same to use instead of ``nets[net]``.
 
     Raises:
         OptionError: bad tile/overlap or unknown net; SassidError: the model lacks the net, or
@@ -79,6 +88,10 @@ class Denoiser:
     device: torch.device | str = "cpu"
     alpha: AlphaConfig = AlphaConfig()
     source: str = "model"
+    backend: str = "torch"
+    precision: str = "fp32"
+    calibration: list[Tensor] | None = None
+    forward: Callable[[Tensor], Tensor] | None = None
 
     def __post_init__(self) -> None:
         check_tiling(self.tile, self.overlap)
@@ -92,11 +105,34 @@ class Denoiser:
             )
         for n in needed:
             self.nets[n].to(self.device).eval()
-        self._fn: Callable[[Tensor], Tensor] = (
-            _fusion(self.nets["bnn"], self.nets["lan"], self.alpha)
-            if self.net == "fusion"
-            else self.nets[self.net]
+        if self.forward is not None:
+            self._fn: Callable[[Tensor], Tensor] = self.forward
+            return
+        fns = {n: self._backend_forward(n) for n in needed}
+        self._fn = (
+            _fusion(fns["bnn"], fns["lan"], self.alpha) if self.net == "fusion" else fns[self.net]
         )
+
+    def _backend_forward(self, name: str) -> Callable[[Tensor], Tensor]:
+        net = self.nets[name]
+        if self.backend == "torch" and self.precision == "fp32":
+            return net  # the reference path: the module's own eager forward
+        from sassid.backends import make_forward
+
+        return make_forward(
+            net,
+            self.backend,
+            self.precision,
+            name=name,
+            device=self.device,
+            calibration=self.calibration,
+        )
+
+    def describe(self) -> str:
+        """One line naming the backend and precision, as ``sassid denoise`` prints it."""
+        if self.forward is not None:
+            return f"{self.net}: custom forward"
+        return f"{self.net}: backend {self.backend}, precision {self.precision}"
 
     @classmethod
     def from_model(
@@ -109,6 +145,9 @@ class Denoiser:
         ensemble: bool = False,
         device: str | torch.device = "auto",
         nets: dict[str, nn.Module] | None = None,
+        backend: str = "torch",
+        precision: str = "fp32",
+        calibration: list[Tensor] | None = None,
     ) -> Denoiser:
         """``net`` of ``model`` (run dir, model file, checkpoint, state_dict or reference
         weights, or an already read ``ModelFile``), with the inference rules applied:
@@ -134,6 +173,9 @@ class Denoiser:
             device=resolve_device(device),
             alpha=source.alpha,
             source=str(source.path),
+            backend=backend,
+            precision=precision,
+            calibration=calibration,
         )
 
     def tensor(self, x: Tensor, on_tile: Callable[[], None] | None = None) -> Tensor:
@@ -156,7 +198,14 @@ class Denoiser:
         """HWC uint8/uint16 -> denoised, same dtype (rounded half up, clamped)."""
         x = torch.from_numpy(to_pixels(pixels))[None]
         out = self.tensor(x, on_tile)[0].float().cpu().numpy()
-        return from_pixels(out, pixels.dtype.type)
+        del x
+        # Row bands: from_pixels works in float64, so a 24 MP photo in one go would hold
+        # several 0.6 GB temporaries; bands keep the peak at one full-size float32 buffer.
+        result = np.empty((*out.shape[1:], out.shape[0]), dtype=pixels.dtype)
+        for top in range(0, out.shape[1], _BAND_ROWS):
+            band = out[:, top : top + _BAND_ROWS]
+            result[top : top + _BAND_ROWS] = from_pixels(band, pixels.dtype.type)
+        return result
 
     def tiles_for(self, height: int, width: int) -> int:
         """How many tiles a ``height`` x ``width`` photo takes (1 when untiled)."""

@@ -28,7 +28,9 @@ def dtype_max(dtype: np.dtype | type) -> float:
 def to_pixels(pixels: np.ndarray) -> np.ndarray:
     """HWC uint8/uint16 -> CHW float32 in [0, PIXEL_MAX]."""
     scale = PIXEL_MAX / dtype_max(pixels.dtype)
-    return np.ascontiguousarray(pixels.transpose(2, 0, 1), dtype=np.float32) * np.float32(scale)
+    chw = pixels.transpose(2, 0, 1).astype(np.float32, order="C")  # always a copy
+    chw *= np.float32(scale)  # in place: one full-size float buffer, not two
+    return chw
 
 
 def from_pixels(chw: np.ndarray, dtype: type = np.uint8) -> np.ndarray:

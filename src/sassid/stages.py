@@ -14,7 +14,18 @@ from sassid.adaptive import alpha_map
 from sassid.config import TrainConfig
 from sassid.losses import bnn_loss, denoiser_loss, lan_loss
 
-__all__ = ["StageSpec", "stage_specs", "teacher_targets"]
+__all__ = [
+    "StageSpec",
+    "stage_specs",
+    "teacher_targets",
+    "stage_loss",
+    "train_step",
+    "autocast",
+    "with_alpha",
+    "prepare_net",
+    "memory_format",
+    "prepare_batch",
+]
 
 Targets = dict[str, Tensor]
 
@@ -70,14 +81,89 @@ def stage_specs(config: TrainConfig) -> list[StageSpec]:
     ]
 
 
+def autocast(config: TrainConfig, device: torch.device | str) -> torch.autocast:
+    """bfloat16 autocast when ``config.precision == "bf16"``, a no-op context otherwise."""
+    kind = torch.device(device).type
+    return torch.autocast(kind, dtype=torch.bfloat16, enabled=config.precision == "bf16")
+
+
+def memory_format(net: nn.Module, channels_last: bool) -> nn.Module:
+    """``net`` with its 4-D weights stored NHWC (``channels_last``) or NCHW, in place."""
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    return net.to(memory_format=fmt)  # type: ignore[call-overload]
+
+
+def prepare_net(net: nn.Module, config: TrainConfig) -> nn.Module:
+    """The network in the configured memory format (NHWC with ``channels_last``)."""
+    if config.channels_last:
+        memory_format(net, True)
+    return net
+
+
+def prepare_batch(noisy: Tensor, config: TrainConfig) -> Tensor:
+    """The batch in the configured memory format."""
+    if config.channels_last:
+        return noisy.contiguous(memory_format=torch.channels_last)
+    return noisy
+
+
 def teacher_targets(
     spec: StageSpec, noisy: Tensor, teachers: dict[str, nn.Module], config: TrainConfig
 ) -> Targets:
     """The frozen teachers' outputs on the student's exact input crop (the reference's way),
-    plus alpha from the BNN output where the stage needs it. No gradient flows back."""
+    plus alpha from the BNN output where the stage needs it. No gradient flows back.
+    Teachers run under the configured autocast; targets and alpha are float32."""
     with torch.no_grad():
-        targets = {name: teachers[name](noisy) for name in spec.teachers}
+        with autocast(config, noisy.device):
+            outputs = {name: teachers[name](noisy) for name in spec.teachers}
+        targets = {name: out.float() for name, out in outputs.items()}
         if spec.needs_alpha:
             a = config.alpha
             targets["alpha"] = alpha_map(targets["bnn"], a.lower, a.upper, a.window)
     return targets
+
+
+def with_alpha(spec: StageSpec, targets: Targets, config: TrainConfig) -> Targets:
+    """``targets`` (e.g. cached teacher outputs) plus alpha from the BNN target if needed."""
+    if spec.needs_alpha:
+        a = config.alpha
+        targets = {**targets, "alpha": alpha_map(targets["bnn"], a.lower, a.upper, a.window)}
+    return targets
+
+
+def stage_loss(
+    spec: StageSpec,
+    student: nn.Module,
+    noisy: Tensor,
+    teachers: dict[str, nn.Module],
+    config: TrainConfig,
+    targets: Targets | None = None,
+) -> Tensor:
+    """The stage's loss on one batch: the student under the configured autocast, the loss in
+    float32 against the teachers' targets (computed here unless given)."""
+    if targets is None:
+        targets = teacher_targets(spec, noisy, teachers, config)
+    with autocast(config, noisy.device):
+        out = student(noisy)
+    return spec.loss(out.float(), noisy, targets)
+
+
+def train_step(
+    spec: StageSpec,
+    student: nn.Module,
+    noisy: Tensor,
+    teachers: dict[str, nn.Module],
+    config: TrainConfig,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    targets: Targets | None = None,
+) -> Tensor:
+    """One optimisation step (loss, backward, Adam, schedule); returns the detached loss.
+    ``targets``: precomputed teacher targets (a teacher cache); else the teachers run here."""
+    loss = stage_loss(spec, student, noisy, teachers, config, targets)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return loss.detach()

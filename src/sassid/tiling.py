@@ -111,7 +111,7 @@ def run_tiled(
             weight[..., top : top + ch, left : left + cw] += window
             if on_tile is not None:
                 on_tile()
-    return out / weight
+    return out.div_(weight)  # in place: no third full-size buffer
 
 
 def ensemble_x8(fn: Callable[[Tensor], Tensor], image: Tensor) -> Tensor:

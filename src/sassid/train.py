@@ -21,7 +21,9 @@ import json
 import math
 import os
 import time
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,17 @@ from tqdm import tqdm
 
 from sassid import distributed
 from sassid.atomic import atomic_write_text, clean_stale_temps, to_json
+from sassid.budget import (
+    RESERVE_FRACTION,
+    Budget,
+    ProgressCosine,
+    cache_decision,
+    format_seconds,
+    probe,
+    revised_total,
+    split_seconds,
+    stage_steps,
+)
 from sassid.checkpoint import CHECKPOINT_FORMAT, load_stage_checkpoint, save_atomic
 from sassid.config import STAGES, TrainConfig, config_from_dict
 from sassid.data import PatchSampler, load_noisy_images
@@ -41,11 +54,23 @@ from sassid.inference import Denoiser, default_overlap, default_tile
 from sassid.metrics import psnr
 from sassid.models import load_weights_into, net_entries, save_model
 from sassid.nets.registry import build_net
+from sassid.noise import auto_blind_size, measure_noise
 from sassid.outputs import run_lock
 from sassid.pairs import iter_pairs
-from sassid.stages import StageSpec, stage_specs, teacher_targets
+from sassid.reliability import assess
+from sassid.stages import (
+    StageSpec,
+    autocast,
+    memory_format,
+    prepare_batch,
+    prepare_net,
+    stage_specs,
+    train_step,
+    with_alpha,
+)
+from sassid.teachers import TeacherCache
 
-__all__ = ["train"]
+__all__ = ["train", "stage_seed"]
 
 
 class MetricsLog:
@@ -167,145 +192,360 @@ def _check_loss(loss: float, stage: str, step: int) -> None:
         )
 
 
+def stage_seed(seed: int, index: int, stream: int) -> int:
+    """Seed of one random stream of stage ``index``: stream 0 initialises the network, stream
+    ``1 + rank`` draws that process's crops. ``SeedSequence`` hashes the whole tuple, so no two
+    (seed, stage, stream) share a seed (``seed * 1000 + index * 10 + rank`` collided from rank
+    10 on)."""
+    state = np.random.SeedSequence((seed, index, stream)).generate_state(1, dtype=np.uint64)
+    return int(state[0])
+
+
+@dataclass
+class _Run:
+    """What every stage of one run shares."""
+
+    config: TrainConfig
+    run_dir: Path
+    device: torch.device
+    dist: distributed.DistInfo
+    log: MetricsLog
+    images: list[np.ndarray]
+    val_pairs: list[tuple[str, np.ndarray, np.ndarray]]
+    progress: bool
+    budget: Budget | None
+    cache: TeacherCache | None = None
+
+    def use_cache(self, remaining: dict[str, float]) -> bool:
+        """``cache_teachers``, and under a budget only if it pays (decided once, kept)."""
+        if not self.config.cache_teachers:
+            return False
+        if self.budget is None:
+            return True
+        if self.budget.cache is None:
+            usable = self.budget.left() - RESERVE_FRACTION * self.budget.seconds
+            pixels = sum(im.shape[0] * im.shape[1] for im in self.images)
+            self.budget.cache = cache_decision(
+                self.budget.seconds_per_step,
+                split_seconds(usable, remaining),
+                self.config,
+                pixels,
+            )
+            self.budget.cache["cache"] = bool(_rank0(self.dist, int(self.budget.cache["cache"])))
+            self.log.write({"stage": "plan", "step": 0, **self.budget.cache})
+        return bool(self.budget.cache["cache"])
+
+    def ensure_cache(
+        self, teachers: dict[str, nn.Module], remaining: dict[str, float]
+    ) -> TeacherCache | None:
+        """With ``cache_teachers``: the cache, extended to every teacher in ``teachers``."""
+        if not teachers or not self.use_cache(remaining):
+            return None
+        have = set(self.cache.arrays) if self.cache is not None else set()
+        missing = {n: t for n, t in teachers.items() if n not in have}
+        if missing:
+            built = TeacherCache.build(
+                missing,
+                self.images,
+                transforms=self.config.cache_transforms,
+                tile=self.config.patch_size,
+                device=self.device,
+                autocast=lambda: autocast(self.config, self.device),
+                directory=self.run_dir / "teacher_cache",
+            )
+            if self.cache is None:
+                self.cache = built
+            else:
+                self.cache.arrays.update(built.arrays)
+            record = {"stage": ",".join(missing), "step": 0}
+            self.log.write({**record, "teacher_cache_bytes": self.cache.nbytes()})
+        return self.cache
+
+
+@dataclass
+class _StageState:
+    """The mutable state of one stage: what a checkpoint stores and a resume restores."""
+
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    generator: torch.Generator
+    total: int
+    step: int = 0
+    best: float = -float("inf")
+    allotted: float = 0.0
+    used_before: float = 0.0
+    cosine: ProgressCosine | None = None
+
+
+def _new_state(
+    run: _Run, spec: StageSpec, index: int, student: nn.Module, steps_left: dict[str, float]
+) -> _StageState:
+    """Optimizer, schedule and data stream of a fresh stage. Under a budget, the stage's steps
+    come from its share of the time left and the probe's pace, and the schedule is a
+    ``ProgressCosine`` that can be revised; otherwise CosineAnnealingLR over the configured
+    steps, as the reference."""
+    stage = run.config.stage(spec.name)
+    optimizer = torch.optim.Adam(student.parameters(), lr=stage.lr)
+    generator = torch.Generator().manual_seed(stage_seed(run.config.seed, index, 1 + run.dist.rank))
+    if run.budget is None:
+        scheduler: torch.optim.lr_scheduler.LRScheduler = (
+            torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=stage.steps, eta_min=0)
+        )
+        return _StageState(optimizer, scheduler, generator, stage.steps)
+    allotted = run.budget.allot(spec.name, steps_left)
+    cached = run.cache is not None and all(t in run.cache.arrays for t in spec.teachers)
+    total = _rank0(run.dist, stage_steps(allotted, run.budget.pace(spec.name, cached)))
+    cosine = ProgressCosine(total)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
+    run.budget.stages[spec.name] = {"allotted_seconds": allotted, "planned_steps": total}
+    return _StageState(optimizer, scheduler, generator, total, allotted=allotted, cosine=cosine)
+
+
+def _restore(state: _StageState, payload: dict[str, Any], student: nn.Module, rank: int) -> None:
+    student.load_state_dict(payload["nets"][payload["stage"]])
+    state.optimizer.load_state_dict(payload["optimizer"])
+    state.scheduler.load_state_dict(payload["scheduler"])
+    state.generator.set_state(payload["rng"]["data"][rank])
+    state.step, state.best = payload["step"], payload.get("best_psnr", state.best)
+    state.total = payload["stage_steps"]
+    if state.cosine is not None:
+        state.cosine.total = payload["stage_steps"]
+        budget = payload.get("budget", {})
+        state.allotted = budget.get("allotted_seconds", state.allotted)
+        state.used_before = budget.get("used_seconds", 0.0)
+        # LambdaLR restored the ProgressCosine's anchors into the same object
+
+
+def _save_checkpoint(
+    run: _Run,
+    spec: StageSpec,
+    state: _StageState,
+    student: nn.Module,
+    teachers: dict[str, nn.Module],
+    used: float,
+) -> None:
+    """The stage's resumable state (every rank's data stream; rank 0 writes)."""
+    states: list[Any] = [None] * run.dist.world_size
+    if run.dist.enabled:
+        torch.distributed.all_gather_object(states, state.generator.get_state())
+    else:
+        states = [state.generator.get_state()]
+    if not run.dist.is_main:
+        return
+    nets = {name: t.state_dict() for name, t in teachers.items()}
+    nets[spec.name] = student.state_dict()
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "stage": spec.name,
+        "step": state.step,
+        "stage_steps": state.total,
+        "config": run.config.to_dict(),
+        "specs": net_entries(run.config, nets),
+        "nets": nets,
+        "optimizer": state.optimizer.state_dict(),
+        "scheduler": state.scheduler.state_dict(),
+        "rng": {"data": states},
+        "best_psnr": state.best,
+    }
+    if run.budget is not None:
+        payload["budget"] = {"allotted_seconds": state.allotted, "used_seconds": used}
+        run.budget.save()
+    save_atomic(payload, run.run_dir / "checkpoints" / f"{spec.name}.pt")
+
+
+def _maybe_validate(run: _Run, spec: StageSpec, state: _StageState, student: nn.Module) -> None:
+    """Validation PSNR (with --val) and the stage's best weights."""
+    score = _validate(student, spec.name, run.val_pairs, run.device, run.config.patch_size)
+    run.log.write({"stage": spec.name, "step": state.step, "val_psnr": score})
+    if score > state.best:
+        state.best = score
+        save_atomic(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "stage": spec.name,
+                "step": state.step,
+                "config": run.config.to_dict(),
+                "specs": net_entries(run.config, [spec.name]),
+                "nets": {spec.name: student.state_dict()},
+                "val_psnr": score,
+            },
+            run.run_dir / "checkpoints" / f"{spec.name}_best.pt",
+        )
+
+
+def _rank0(dist: distributed.DistInfo, value: int) -> int:
+    """Rank 0's ``value`` on every process: timing-based plans must agree across ranks."""
+    if not dist.enabled:
+        return value
+    box = [value]
+    torch.distributed.broadcast_object_list(box, src=0)
+    return int(box[0])
+
+
+def _revise(state: _StageState, used: float, dist: distributed.DistInfo) -> bool:
+    """Under a budget: move the stage's end so that it finishes at its deadline (see budget);
+    every rank follows rank 0's clock."""
+    if state.cosine is None:
+        return False
+    total = _rank0(dist, revised_total(state.step, used, state.allotted))
+    if abs(total - state.total) <= max(1, 0.01 * state.total):
+        return False
+    state.cosine.revise(state.step, total)
+    state.total = state.cosine.total
+    return True
+
+
 def _run_stage(
+    run: _Run,
     spec: StageSpec,
     index: int,
     student: nn.Module,
     teachers: dict[str, nn.Module],
-    images: list[np.ndarray],
-    config: TrainConfig,
-    run_dir: Path,
-    device: torch.device,
-    dist: distributed.DistInfo,
-    log: MetricsLog,
-    val_pairs: list[tuple[str, np.ndarray, np.ndarray]],
-    resume_payload: dict[str, Any] | None,
-    progress: bool,
+    payload: dict[str, Any] | None,
+    steps_left: dict[str, float],
 ) -> nn.Module:
-    stage = config.stage(spec.name)
+    """Train ``student`` for one stage (from ``payload`` when resuming); returns it frozen."""
+    config, dist = run.config, run.dist
     if config.batch_size % dist.world_size:
         raise TrainingError(
             f"batch_size {config.batch_size} does not split over {dist.world_size} processes"
         )
-    student.to(device).train()
+    prepare_net(student, config).to(run.device).train()
     for teacher in teachers.values():
-        teacher.to(device).eval().requires_grad_(False)
-    optimizer = torch.optim.Adam(student.parameters(), lr=stage.lr)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=stage.steps, eta_min=0)
-    generator = torch.Generator().manual_seed(config.seed * 1000 + index * 10 + dist.rank)
-    start, best = 0, -float("inf")
-    if resume_payload is not None:
-        student.load_state_dict(resume_payload["nets"][spec.name])
-        optimizer.load_state_dict(resume_payload["optimizer"])
-        scheduler.load_state_dict(resume_payload["scheduler"])
-        generator.set_state(resume_payload["rng"]["data"][dist.rank])
-        start, best = resume_payload["step"], resume_payload.get("best_psnr", best)
-    model = distributed.wrap_student(student, dist, device)
-    sampler = PatchSampler(images, config.patch_size, generator)
+        prepare_net(teacher, config).to(run.device).eval().requires_grad_(False)
+    cache = run.ensure_cache(teachers, steps_left)
+    state = _new_state(run, spec, index, student, steps_left)
+    if payload is not None:
+        _restore(state, payload, student, dist.rank)
+    start = state.step
+    model = distributed.wrap_student(student, dist, run.device)
+    sampler = PatchSampler(run.images, config.patch_size, state.generator, cache)
     per_process = config.batch_size // dist.world_size
-    checkpoint_path = run_dir / "checkpoints" / f"{spec.name}.pt"
-
-    def save_checkpoint(step: int) -> None:
-        states: list[Any] = [None] * dist.world_size
-        if dist.enabled:
-            torch.distributed.all_gather_object(states, generator.get_state())
-        else:
-            states = [generator.get_state()]
-        if not dist.is_main:
-            return
-        nets = {name: t.state_dict() for name, t in teachers.items()}
-        nets[spec.name] = student.state_dict()
-        payload = {
-            "format": CHECKPOINT_FORMAT,
-            "stage": spec.name,
-            "step": step,
-            "stage_steps": stage.steps,
-            "config": config.to_dict(),
-            "specs": net_entries(config, nets),
-            "nets": nets,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": {"data": states},
-            "best_psnr": best,
-        }
-        save_atomic(payload, checkpoint_path)
-
     bar = tqdm(
-        total=stage.steps,
+        total=state.total,
         initial=start,
         desc=f"stage {index + 1}/3 {spec.name.upper()}",
         unit="step",
-        disable=not (progress and dist.is_main),
+        disable=not (run.progress and dist.is_main),
         dynamic_ncols=True,
     )
-    stage_start = time.perf_counter()
+    session_start = time.perf_counter()
+
+    def used() -> float:
+        return state.used_before + time.perf_counter() - session_start
+
     postfix: dict[str, str] = {}
-    loss_sum, loss_count, window_start = torch.zeros((), device=device), 0, time.perf_counter()
-    for step in range(start + 1, stage.steps + 1):
-        noisy = sampler.batch(per_process).to(device, non_blocking=True)
-        targets = teacher_targets(spec, noisy, teachers, config)
-        loss = spec.loss(model(noisy), noisy, targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        loss_sum += loss.detach()
+    loss_sum, loss_count, window_start = torch.zeros((), device=run.device), 0, time.perf_counter()
+    while state.step < state.total:
+        state.step += 1
+        noisy = prepare_batch(sampler.batch(per_process).to(run.device, non_blocking=True), config)
+        targets = None
+        if cache is not None:
+            cached = {k: v.to(run.device) for k, v in sampler.targets(spec.teachers).items()}
+            targets = with_alpha(spec, cached, config)
+        loss_sum += train_step(
+            spec, model, noisy, teachers, config, state.optimizer, state.scheduler, targets
+        )
         loss_count += 1
         bar.update(1)
-        if step % config.log_every == 0 or step == stage.steps:
+        last = state.step == state.total
+        if state.step % config.log_every == 0 or last:
             if dist.enabled:
                 torch.distributed.all_reduce(loss_sum)
                 loss_sum /= dist.world_size
-            elapsed = time.perf_counter() - window_start
             mean_loss = float(loss_sum) / loss_count
-            record = {
-                "stage": spec.name,
-                "step": step,
-                "loss": mean_loss,
-                "lr": scheduler.get_last_lr()[0],
-                "steps_per_s": loss_count / elapsed,
-            }
-            _check_loss(mean_loss, spec.name, step)
-            log.write(record)
+            _check_loss(mean_loss, spec.name, state.step)
+            run.log.write(
+                {
+                    "stage": spec.name,
+                    "step": state.step,
+                    "loss": mean_loss,
+                    "lr": state.scheduler.get_last_lr()[0],
+                    "steps_per_s": loss_count / (time.perf_counter() - window_start),
+                }
+            )
             postfix["loss"] = f"{mean_loss:.3f}"
+            if run.budget is not None:
+                if not last and _revise(state, used(), dist):
+                    bar.total = state.total
+                postfix["left"] = format_seconds(run.budget.left())
             bar.set_postfix(postfix)
             loss_sum.zero_()
             loss_count, window_start = 0, time.perf_counter()
-        if val_pairs and dist.is_main and (step % config.val_every == 0 or step == stage.steps):
-            score = _validate(student, spec.name, val_pairs, device, config.patch_size)
-            log.write({"stage": spec.name, "step": step, "val_psnr": score})
-            postfix["val_psnr"] = f"{score:.2f}"
+        last = state.step == state.total
+        if run.val_pairs and dist.is_main and (state.step % config.val_every == 0 or last):
+            _maybe_validate(run, spec, state, student)
+            postfix["val_psnr"] = f"{state.best:.2f}"
             bar.set_postfix(postfix)
-            if score > best:
-                best = score
-                save_atomic(
-                    {
-                        "format": CHECKPOINT_FORMAT,
-                        "stage": spec.name,
-                        "step": step,
-                        "config": config.to_dict(),
-                        "specs": net_entries(config, [spec.name]),
-                        "nets": {spec.name: student.state_dict()},
-                        "val_psnr": score,
-                    },
-                    run_dir / "checkpoints" / f"{spec.name}_best.pt",
-                )
-        if step % config.checkpoint_every == 0 or step == stage.steps:
-            _check_loss(float(loss_sum), spec.name, step)  # never save diverged weights
-            save_checkpoint(step)
+        if state.step % config.checkpoint_every == 0 or last:
+            _check_loss(float(loss_sum), spec.name, state.step)  # never save diverged weights
+            _save_checkpoint(run, spec, state, student, teachers, used())
     bar.close()
-    if start < stage.steps:
-        elapsed = time.perf_counter() - stage_start
-        log.write(
-            {
-                "stage": spec.name,
-                "step": stage.steps,
-                "stage_seconds": elapsed,
-                "steps_run": stage.steps - start,
-            }
+    if state.step > start:
+        record = {
+            "stage": spec.name,
+            "step": state.step,
+            "stage_seconds": time.perf_counter() - session_start,
+            "steps_run": state.step - start,
+        }
+        run.log.write(record)
+    if run.budget is not None:
+        run.budget.stages.setdefault(spec.name, {}).update(
+            {"steps": state.step, "used_seconds": used()}
         )
+        if dist.is_main:
+            run.budget.save()
     distributed.barrier(dist)
     return student.eval()
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    atomic_write_text(path, to_json(payload, indent=2) + "\n")
+
+
+def _noise_report(images: list[np.ndarray], config: TrainConfig) -> dict[str, Any]:
+    """What sassid.noise measures on the training images, and the blind size it suggests."""
+    try:
+        stats = measure_noise(images)
+    except ValueError as exc:
+        return {"error": str(exc)}
+    return {
+        **stats.to_dict(),
+        "auto_blind_size": auto_blind_size(stats.rho),
+        "blind_size": config.bnn.blind_size,
+    }
+
+
+RELIABILITY_IMAGES = 8
+RELIABILITY_CROP = 256
+
+
+def _check_reliability(unet: nn.Module, images: list[np.ndarray], run_dir: Path) -> None:
+    """Judge the trained U-Net on up to 8 training images (central 256 px crops) from the
+    noisy data alone (sassid.reliability); write reliability.json and warn if it fails."""
+    picks = np.linspace(0, len(images) - 1, min(RELIABILITY_IMAGES, len(images))).astype(int)
+    crops = []
+    for i in sorted(set(picks.tolist())):
+        image = images[i]
+        h, w = image.shape[:2]
+        side_h, side_w = min(h, RELIABILITY_CROP) // 32 * 32, min(w, RELIABILITY_CROP) // 32 * 32
+        if side_h and side_w:
+            top, left = (h - side_h) // 2, (w - side_w) // 2
+            crops.append(image[top : top + side_h, left : left + side_w])
+    if not crops:
+        return
+    denoiser = Denoiser({"unet": unet}, net="unet", tile=0)
+    try:
+        verdict = assess(denoiser.pixels, crops)
+    except ValueError:
+        return
+    _write_json(run_dir / "reliability.json", verdict.to_dict())
+    for message in verdict.warnings:
+        warnings.warn(f"model may be unreliable on these photos: {message}", stacklevel=2)
+
+
+def _finished(payload: dict[str, Any] | None) -> bool:
+    return payload is not None and payload["step"] >= payload["stage_steps"]
 
 
 def train(
@@ -317,12 +557,16 @@ def train(
     device: str = "auto",
     val: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    minutes: float | None = None,
 ) -> Path:
     """Train BNN, LAN and U-Net on the noisy images in ``sources``; return the model file path.
 
     Clean images are never used for training; ``val`` (a folder of ``<id>_noisy.*`` /
     ``<id>_clean.*`` pairs) only reports validation PSNR and keeps each stage's best weights.
+    ``minutes``: a wall-clock budget; the stages' steps are planned from measured speed and the
+    configured ``time_share`` (sassid.budget) instead of the configured ``steps``.
     """
+    started = time.perf_counter()
     config = config or TrainConfig()
     run_dir = Path(run_dir)
     device_kind = "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
@@ -333,23 +577,43 @@ def train(
         if dist.is_main:
             _prepare_run_dir(run_dir, config, resume, lock)
         distributed.barrier(dist)
+        budget = Budget.open(run_dir, minutes, resume, started) if minutes is not None else None
         images, _ = load_noisy_images(sources, config.patch_size)
         val_pairs = list(iter_pairs(val)) if val is not None else []
-        log = MetricsLog(run_dir, dist.is_main)
-        nets: dict[str, nn.Module] = {}
-        kwargs = {name: config.stage(name).net_kwargs() for name in STAGES}
-        saved = {}
+        if dist.is_main and not resume:
+            _write_json(run_dir / "noise.json", _noise_report(images, config))
+        run = _Run(
+            config,
+            run_dir,
+            torch_device,
+            dist,
+            MetricsLog(run_dir, dist.is_main),
+            images,
+            val_pairs,
+            progress,
+            budget,
+        )
+        payloads: dict[str, Any] = {}
         for name in STAGES:
             checkpoint = run_dir / "checkpoints" / f"{name}.pt"
-            if resume and checkpoint.exists():
-                saved[name] = load_stage_checkpoint(checkpoint, name)
-        log.trim({name: payload["step"] for name, payload in saved.items()})
+            payloads[name] = (
+                load_stage_checkpoint(checkpoint, name) if resume and checkpoint.exists() else None
+            )
+        run.log.trim({n: p["step"] for n, p in payloads.items() if p is not None})
+        to_run = [n for n in STAGES if not config.stage(n).skip and not _finished(payloads[n])]
+        if budget is not None and not budget.seconds_per_step and to_run:
+            budget.seconds_per_step = probe(config, images, torch_device, to_run)
+            if dist.is_main:
+                budget.save()
+        nets: dict[str, nn.Module] = {}
+        kwargs = {name: config.stage(name).net_kwargs() for name in STAGES}
         for index, spec in enumerate(stage_specs(config)):
             stage = config.stage(spec.name)
-            payload = saved.pop(spec.name, None)
-            torch.manual_seed(config.seed * 1000 + index)
+            payload = payloads[spec.name]
+            torch.manual_seed(stage_seed(config.seed, index, 0))
             net = build_net(stage.arch, kwargs[spec.name])
-            if payload is not None and payload["step"] >= payload["stage_steps"]:
+            if _finished(payload):
+                assert payload is not None
                 net.load_state_dict(payload["nets"][spec.name])
                 nets[spec.name] = net.eval()
                 continue
@@ -359,26 +623,18 @@ def train(
                 nets[spec.name] = net.eval()
                 continue
             teachers = {name: nets[name] for name in spec.teachers}
-            nets[spec.name] = _run_stage(
-                spec,
-                index,
-                net,
-                teachers,
-                images,
-                config,
-                run_dir,
-                torch_device,
-                dist,
-                log,
-                val_pairs,
-                payload,
-                progress,
-            )
-        log.close()
+            later = to_run[to_run.index(spec.name) :]
+            shares = {n: config.stage(n).time_share for n in later}
+            nets[spec.name] = _run_stage(run, spec, index, net, teachers, payload, shares)
+        run.log.close()
         model_path = run_dir / "model.pt"
         if dist.is_main:
-            cpu_nets = {name: net.cpu() for name, net in nets.items()}
+            cpu_nets = {name: memory_format(net, False).cpu() for name, net in nets.items()}
             save_model(model_path, cpu_nets, kwargs, config.to_dict())
+            if "unet" in cpu_nets:
+                _check_reliability(cpu_nets["unet"], images, run_dir)
+            if budget is not None:
+                budget.save()
         return model_path
     finally:
         lock.close()

@@ -3,7 +3,6 @@ make a convolution see only the upper half-plane (the building block of the BNN)
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -88,5 +87,16 @@ def max_pool2x(x: Tensor) -> Tensor:
 
 
 def rotate(x: Tensor, quarter_turns: int) -> Tensor:
-    """Rotate NCHW maps counter-clockwise by ``quarter_turns`` x 90 degrees."""
-    return torch.rot90(x, quarter_turns, dims=(-2, -1))
+    """Rotate NCHW maps counter-clockwise by ``quarter_turns`` x 90 degrees.
+
+    Written as flips and a transpose (what ``torch.rot90`` does internally) because the ONNX
+    exporter has no ``rot90``: this is what lets the BNN export (``sassid.export``).
+    """
+    k = quarter_turns % 4
+    if k == 0:
+        return x
+    if k == 2:
+        return x.flip(-2).flip(-1)
+    if k == 1:
+        return x.flip(-1).transpose(-2, -1)
+    return x.transpose(-2, -1).flip(-1)

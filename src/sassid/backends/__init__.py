@@ -1,0 +1,88 @@
+"""Inference backends behind one interface: a network becomes a callable on (B, 3, H, W) float
+tensors in [0, 255], so every backend and precision goes through ``Denoiser``'s tiling, file
+I/O and metadata handling.
+
+    forward = make_forward(net, backend="onnxruntime", precision="int8", calibration=crops)
+
+Backends: ``torch`` (eager; fp32 NCHW ``reference``, or channels_last ``fp32``/``bf16``) and
+``onnxruntime`` (the exported graph, ``fp32`` or static ``int8``; optional extra ``onnx``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sassid.errors import SassidError
+
+if TYPE_CHECKING:  # torch is imported lazily so that `sassid --help` stays instant
+    import torch
+    from torch import Tensor, nn
+
+__all__ = [
+    "BACKENDS",
+    "PRECISIONS",
+    "DEFAULT_BACKEND",
+    "DEFAULT_PRECISION",
+    "Forward",
+    "make_forward",
+    "resolve",
+    "bf16_native",
+]
+
+Forward = Callable[["Tensor"], "Tensor"]
+BACKENDS = ("torch", "onnxruntime")
+PRECISIONS = ("fp32", "bf16", "int8")
+DEFAULT_BACKEND = "torch"
+DEFAULT_PRECISION = "bf16"
+"""What ``sassid denoise`` runs unless told otherwise: the fastest backend and precision whose
+PSNR stays within 0.05 dB of fp32 on every real set here (``results/speed_cpu.md``). On a CPU
+without native bfloat16 (no AVX-512 BF16/AMX) the default falls back to fp32 (``resolve``)."""
+
+
+def bf16_native(device: str = "cpu") -> bool:
+    """Whether bf16 convolutions run natively here (oneDNN's check on the CPU; CUDA: yes)."""
+    import torch
+
+    if device.startswith("cuda"):
+        return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def resolve(backend: str | None, precision: str | None, device: str = "cpu") -> tuple[str, str]:
+    """Fill in what the user left open: no precision means the default (fp32 where the default
+    is bf16 and ``device`` has no native bf16); no backend means the one that runs the
+    precision (int8: onnxruntime; fp32, bf16: torch)."""
+    if precision is None:
+        precision = DEFAULT_PRECISION if backend in (None, DEFAULT_BACKEND) else "fp32"
+        if precision == "bf16" and not bf16_native(device):
+            precision = "fp32"
+    if backend is None:
+        backend = "onnxruntime" if precision == "int8" else "torch"
+    return backend, precision
+
+
+def make_forward(
+    net: nn.Module,
+    backend: str = DEFAULT_BACKEND,
+    precision: str = DEFAULT_PRECISION,
+    *,
+    name: str = "unet",
+    device: torch.device | str = "cpu",
+    calibration: list[Tensor] | None = None,
+) -> Forward:
+    """``net`` as a callable for ``backend`` at ``precision``; ``calibration``: (1, 3, h, w)
+    crops in [0, 255] for int8."""
+    if backend == "torch":
+        from sassid.backends.torch_backend import torch_forward
+
+        return torch_forward(net, precision, device=device)
+    if backend == "onnxruntime":
+        import torch
+
+        if torch.device(device).type != "cpu":
+            raise SassidError("--backend onnxruntime runs on the CPU here (use --device cpu)")
+        from sassid.backends.onnx_backend import onnx_forward
+
+        return onnx_forward(net, precision, name=name, calibration=calibration)
+    raise SassidError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")

@@ -1,0 +1,72 @@
+"""onnxruntime backend: the exported graph (``sassid.export``) run by an InferenceSession.
+
+The pre-step of the exported file is applied here: pad bottom/right to the size multiple
+(reflect for the U-Net, zeros for the BNN), run, crop back. ``int8`` runs the statically
+quantized graph of ``sassid.backends.quantize``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from sassid.backends.onnx_graph import ExportError, PadRule, onnx_bytes, pad_rule
+from sassid.nets.layers import crop_to, pad_to_multiple
+
+__all__ = ["OnnxForward", "onnx_forward"]
+
+
+def _session(model: bytes, threads: int | None) -> Any:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise ExportError(
+            "--backend onnxruntime needs the optional extra: pip install 'sassid[onnx]'"
+        ) from None
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
+class OnnxForward:
+    """Callable (B, 3, H, W) float in [0, 255] -> same, through onnxruntime on the CPU."""
+
+    def __init__(self, model: bytes, rule: PadRule, threads: int | None = None) -> None:
+        self.rule = rule
+        self.model = model
+        self.session = _session(model, threads)
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, x: Tensor) -> Tensor:
+        h, w = x.shape[-2:]
+        padded = pad_to_multiple(x.float(), self.rule.multiple, mode=self.rule.mode)
+        array = np.ascontiguousarray(padded.detach().cpu().numpy(), dtype=np.float32)
+        (out,) = self.session.run(None, {self.input_name: array})
+        return crop_to(torch.from_numpy(out), h, w).to(x.device)
+
+
+def onnx_forward(
+    net: nn.Module,
+    precision: str,
+    *,
+    name: str = "unet",
+    calibration: list[Tensor] | None = None,
+) -> OnnxForward:
+    """Export ``net`` in memory and open it in onnxruntime at ``precision`` (fp32 or int8)."""
+    model = onnx_bytes(net, name=name)
+    if precision == "int8":
+        from sassid.backends.quantize import quantize_onnx
+
+        model = quantize_onnx(model, calibration or [])
+    elif precision != "fp32":
+        raise ExportError(
+            f"--backend onnxruntime runs fp32 or int8, not {precision} "
+            "(bf16 convolutions are a --backend torch feature on this CPU)"
+        )
+    return OnnxForward(model, pad_rule(net))

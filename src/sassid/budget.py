@@ -1,0 +1,268 @@
+"""Time budgets for ``sassid train --minutes M``: plan each stage's steps from measured speed.
+
+1. A probe times a few training steps of every stage on throwaway networks of the configured
+   sizes (teachers included, unless they are cached), giving seconds per step. Building a
+   teacher cache is counted in the stage that builds it: the stage's time is allotted after.
+2. At the start of each stage, the time still left (minus a small reserve for writing the model
+   and checking it) is split over the stages not yet run by their ``time_share``; the stage gets
+   ``steps = its seconds / its seconds per step`` and a cosine schedule planned for those steps.
+3. A teacher cache (``cache_teachers``) is built only where it pays within the budget
+   (``cache_decision``): on many images and a short budget, running the teachers once over
+   every image costs more than running them on the crops the budget has time for.
+4. While the stage runs, its own measured pace (validation and checkpoints included) revises the
+   step count at every log point so the stage ends at its deadline. The learning-rate curve stays
+   continuous through a revision (``ProgressCosine``), so the run ends on time whatever the
+   machine's load does.
+
+The plan and the time spent are kept in ``RUN_DIR/budget.json`` and in the stage checkpoints, so
+``--resume`` continues inside the same budget.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sassid.config import TrainConfig
+
+__all__ = [
+    "RESERVE_FRACTION",
+    "ProgressCosine",
+    "Budget",
+    "split_seconds",
+    "stage_steps",
+    "revised_total",
+    "format_seconds",
+    "cache_decision",
+]
+
+RESERVE_FRACTION = 0.03
+"""Share of the budget kept for writing the model file and the reliability check."""
+
+BUDGET_FILE = "budget.json"
+PER_CROP = "_per_crop"
+TILE_OVERLAP_FACTOR = 16 / 9
+"""Pixels a tiled pass computes per image pixel: tiles of p overlapping by p/4 step 3p/4."""
+
+
+def split_seconds(seconds: float, shares: Mapping[str, float]) -> dict[str, float]:
+    """``seconds`` split in proportion to ``shares``: s_i = seconds * w_i / sum(w)."""
+    total = sum(shares.values())
+    if total <= 0:
+        raise ValueError("shares must sum to a positive number")
+    return {name: max(seconds, 0.0) * w / total for name, w in shares.items()}
+
+
+def stage_steps(seconds: float, seconds_per_step: float) -> int:
+    """Whole steps that fit in ``seconds`` at the measured pace; at least one."""
+    return max(1, int(seconds / seconds_per_step))
+
+
+def revised_total(step: int, used: float, allotted: float) -> int:
+    """The stage length that ends at its deadline: ``step`` steps took ``used`` seconds, so
+    ``(allotted - used) / (used / step)`` more fit; never fewer than ``step + 1``."""
+    pace = used / max(step, 1)
+    more = int(max(allotted - used, 0.0) / pace) if pace > 0 else 1
+    return step + max(more, 1)
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class ProgressCosine:
+    """Learning-rate factor ``0.5 * (1 + cos(pi * p))`` over the stage progress ``p`` in [0, 1].
+
+    ``p`` runs linearly from ``(anchor_step, anchor_progress)`` to ``(total, 1)``; without a
+    revision that is ``p = step / total``, CosineAnnealingLR's curve with ``eta_min = 0``.
+    ``revise`` moves the end without a jump in the rate. A ``LambdaLR`` stores this object's
+    attributes in its state_dict, so a resumed run continues the same curve.
+    """
+
+    def __init__(self, total: int) -> None:
+        self.total = max(int(total), 1)
+        self.anchor_step = 0
+        self.anchor_progress = 0.0
+
+    def progress(self, step: int) -> float:
+        if step >= self.total:
+            return 1.0
+        span = self.total - self.anchor_step
+        return (
+            self.anchor_progress + (1.0 - self.anchor_progress) * (step - self.anchor_step) / span
+        )
+
+    def __call__(self, step: int) -> float:
+        return 0.5 * (1.0 + math.cos(math.pi * self.progress(step)))
+
+    def revise(self, step: int, total: int) -> None:
+        self.anchor_progress = self.progress(step)
+        self.anchor_step = step
+        self.total = max(int(total), step + 1)
+
+
+@dataclass
+class Budget:
+    """Wall-clock budget of one run, shared by all its sessions (fresh start and resumes)."""
+
+    seconds: float
+    run_dir: Path
+    spent_before: float = 0.0
+    seconds_per_step: dict[str, float] = field(default_factory=dict)
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cache: dict[str, Any] | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+    @classmethod
+    def open(cls, run_dir: Path, minutes: float, resume: bool, started: float) -> Budget:
+        """A new budget, or on ``resume`` the one in ``budget.json`` (same minutes required);
+        this session's clock started at ``started`` (``time.perf_counter``)."""
+        from sassid.errors import TrainingError
+
+        if minutes <= 0:
+            raise TrainingError(f"--minutes must be > 0, got {minutes}")
+        path = run_dir / BUDGET_FILE
+        if resume and path.exists():
+            saved = json.loads(path.read_text())
+            if abs(saved["minutes"] - minutes) > 1e-9:
+                raise TrainingError(
+                    f"{run_dir}: --resume with --minutes {minutes:g}, but the run was planned "
+                    f"for {saved['minutes']:g}"
+                )
+            return cls(
+                minutes * 60.0,
+                run_dir,
+                spent_before=float(saved["spent_seconds"]),
+                seconds_per_step=dict(saved["probe_seconds_per_step"]),
+                stages=dict(saved["stages"]),
+                cache=saved.get("cache"),
+                started=started,
+            )
+        return cls(minutes * 60.0, run_dir, started=started)
+
+    def spent(self) -> float:
+        return self.spent_before + time.perf_counter() - self.started
+
+    def left(self) -> float:
+        return self.seconds - self.spent()
+
+    def allot(self, name: str, remaining: Mapping[str, float]) -> float:
+        """Seconds for stage ``name``: the time left, less the reserve, split over the stages
+        still to run (``remaining``: their time shares, ``name`` included)."""
+        usable = self.left() - RESERVE_FRACTION * self.seconds
+        return split_seconds(usable, remaining)[name]
+
+    def pace(self, name: str, cached: bool) -> float:
+        """Probed seconds per step of stage ``name``, with or without cached teachers."""
+        if not cached and f"{name}{PER_CROP}" in self.seconds_per_step:
+            return self.seconds_per_step[f"{name}{PER_CROP}"]
+        return self.seconds_per_step[name]
+
+    def save(self) -> None:
+        """Write budget.json atomically (minutes, time spent, probe, per-stage plan)."""
+        payload = {
+            "minutes": self.seconds / 60.0,
+            "spent_seconds": self.spent(),
+            "probe_seconds_per_step": self.seconds_per_step,
+            "stages": self.stages,
+            "cache": self.cache,
+        }
+        path = self.run_dir / BUDGET_FILE
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(payload, indent=2) + "\n")
+        os.replace(tmp, path)
+
+
+def probe(
+    config: TrainConfig,
+    images: list[Any],
+    device: torch.device,
+    names: list[str],
+    steps: int = 2,
+) -> dict[str, float]:
+    """Seconds per training step of each stage in ``names``, after one warm-up step, on
+    throwaway networks (random weights cost the same as trained ones). The caller's global
+    RNG state is left untouched."""
+    from sassid.data import PatchSampler
+    from sassid.models import build_stage_net
+    from sassid.stages import (
+        prepare_batch,
+        prepare_net,
+        stage_specs,
+        teacher_targets,
+        train_step,
+    )
+
+    specs = {spec.name: spec for spec in stage_specs(config)}
+    result: dict[str, float] = {}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        nets = {
+            n: prepare_net(build_stage_net(config, n), config).to(device)
+            for n in ("bnn", "lan", "unet")
+        }
+        sampler = PatchSampler(images, config.patch_size, torch.Generator().manual_seed(0))
+        for name in names:
+            spec = specs[name]
+            student = nets[name].train()
+            teachers = {t: nets[t].eval().requires_grad_(False) for t in spec.teachers}
+            optimizer = torch.optim.Adam(student.parameters(), lr=1e-9)
+            noisy = prepare_batch(sampler.batch(config.batch_size).to(device), config)
+            train_step(spec, student, noisy, teachers, config, optimizer)
+            _sync(device)
+            t = time.perf_counter()
+            for _ in range(steps):
+                train_step(spec, student, noisy, teachers, config, optimizer)
+            _sync(device)
+            result[name] = (time.perf_counter() - t) / steps
+            if config.cache_teachers and spec.teachers:
+                result[f"{name}{PER_CROP}"] = result[name]
+                targets = teacher_targets(spec, noisy, teachers, config)
+                t = time.perf_counter()
+                for _ in range(steps):
+                    train_step(spec, student, noisy, teachers, config, optimizer, None, targets)
+                _sync(device)
+                result[name] = (time.perf_counter() - t) / steps
+    return result
+
+
+def cache_decision(
+    seconds_per_step: Mapping[str, float],
+    stage_seconds: Mapping[str, float],
+    config: TrainConfig,
+    pixels: int,
+) -> dict[str, Any]:
+    """Does a teacher cache pay for itself within this budget?
+
+    Per stage with teachers, the probe gives the step time with teachers run per crop (``T``)
+    and with given targets (``S``); ``T - S`` is the teachers' share. Building the cache runs
+    the BNN and the LAN over ``pixels`` x ``cache_transforms`` x 16/9 (tiles overlapping by a
+    quarter) at the per-pixel cost seen in stage 3 (both teachers); it saves, in each stage,
+    the fraction ``(T - S) / T`` of its seconds. Build only if the cost is below the saving.
+    """
+    batch_pixels = config.batch_size * config.patch_size**2
+    saved, per_pixel = 0.0, 0.0
+    for name, seconds in stage_seconds.items():
+        per_crop = seconds_per_step.get(f"{name}{PER_CROP}")
+        if per_crop is None:
+            continue
+        teacher = max(per_crop - seconds_per_step[name], 0.0)
+        saved += seconds * teacher / per_crop
+        if name == "unet" or per_pixel == 0.0:
+            per_pixel = teacher / batch_pixels
+    build = pixels * config.cache_transforms * TILE_OVERLAP_FACTOR * per_pixel
+    return {"cache": build < saved, "build_seconds": build, "saved_seconds": saved}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

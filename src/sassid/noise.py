@@ -1,0 +1,98 @@
+"""Noise statistics measured from noisy images alone: level and spatial correlation.
+
+In the flattest patches of a photo, what varies is mostly noise. Each ``size`` x ``size`` patch
+of each channel has its least-squares plane (mean and linear trend) removed; the patches whose
+residual variance is in the lowest ``fraction`` are kept. On those:
+
+    sigma      = sqrt(mean r^2)                        (noise std, pixel units)
+    rho(k)     = sum r(x) r(x + k) / sum r(x)^2        (horizontal and vertical lag k, averaged)
+
+A blind-spot network must hide every pixel whose noise is correlated with the centre pixel's,
+so ``auto_blind_size`` picks the smallest odd size ``2K + 1`` whose blind square covers every
+lag ``k <= K`` with ``rho(k) > threshold``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+__all__ = ["NoiseStats", "measure_noise", "auto_blind_size", "BLIND_THRESHOLD"]
+
+BLIND_THRESHOLD = 0.1
+"""Correlation below which a lag is treated as independent (rho = 0.1 leaves 1% shared variance)."""
+
+
+@dataclass(frozen=True)
+class NoiseStats:
+    sigma: float
+    rho: tuple[float, ...]
+    patches: int
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def _plane_residuals(patches: np.ndarray) -> np.ndarray:
+    """Each (size x size) patch minus its least-squares plane a + b y + c x."""
+    n, size, _ = patches.shape
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    design = np.stack([np.ones(size * size), yy.ravel(), xx.ravel()], axis=1)
+    flat = patches.reshape(n, -1).T
+    coef, *_ = np.linalg.lstsq(design, flat, rcond=None)
+    return (flat - design @ coef).T.reshape(n, size, size)
+
+
+def measure_noise(
+    images: Sequence[np.ndarray],
+    size: int = 16,
+    fraction: float = 0.1,
+    max_lag: int = 6,
+    max_patches_per_image: int = 4000,
+) -> NoiseStats:
+    """Noise std and lag-1..max_lag autocorrelation from the flattest patches (see module).
+
+    Args:
+        images: HWC arrays (uint8 or uint16; scaled to the [0, 255] range).
+    """
+    if size <= max_lag + 1:
+        raise ValueError("patch size must exceed the largest lag")
+    kept = []
+    for image in images:
+        scale = 255.0 / 65535.0 if image.dtype == np.uint16 else 1.0
+        pixels = image.astype(np.float64) * scale
+        h, w = pixels.shape[:2]
+        rows, cols = h // size, w // size
+        if rows == 0 or cols == 0:
+            continue
+        grid = pixels[: rows * size, : cols * size].reshape(rows, size, cols, size, -1)
+        patches = grid.transpose(0, 2, 4, 1, 3).reshape(-1, size, size)
+        if len(patches) > max_patches_per_image:
+            step = len(patches) // max_patches_per_image + 1
+            patches = patches[::step]
+        residuals = _plane_residuals(patches)
+        energy = residuals.var(axis=(1, 2))
+        count = max(1, int(len(energy) * fraction))
+        kept.append(residuals[np.argsort(energy)[:count]])
+    if not kept:
+        raise ValueError(f"no image is at least {size}x{size} pixels")
+    r = np.concatenate(kept)
+    power = float(np.sum(r * r))
+    rho = []
+    for k in range(1, max_lag + 1):
+        horizontal = np.sum(r[:, :, k:] * r[:, :, :-k]) / np.sum(r[:, :, :-k] ** 2)
+        vertical = np.sum(r[:, k:, :] * r[:, :-k, :]) / np.sum(r[:, :-k, :] ** 2)
+        rho.append(float((horizontal + vertical) / 2))
+    return NoiseStats(float(np.sqrt(power / r.size)), tuple(rho), len(r))
+
+
+def auto_blind_size(rho: Sequence[float], threshold: float = BLIND_THRESHOLD) -> int:
+    """Smallest odd blind size 2K + 1 with rho(k) <= threshold for every lag k > K measured
+    (rho[0] is lag 1). At least 3: the centre pixel and its direct neighbours."""
+    reach = 0
+    for lag, value in enumerate(rho, start=1):
+        if value > threshold:
+            reach = lag
+    return max(3, 2 * reach + 1)

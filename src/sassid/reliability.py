@@ -1,0 +1,115 @@
+"""Is a trained model trustworthy on these photos? Judged from the noisy images alone.
+
+With ``y`` the noisy image, ``o`` the model output and ``d = y - o`` the removed part, a model
+that removes exactly the noise leaves ``d`` zero-mean, as strong as the noise, and unrelated to
+the image content. On the patches of ``y`` (``size`` x ``size``, per channel, plane removed):
+
+- ``flat``: the flattest ``fraction`` of patches, where the noise std ``sigma`` is measured
+  (sassid.noise); ``removed_flat = std(d)`` there, ``kept = removed_flat / sigma``: near 1 the
+  noise is removed, near 0 it is kept.
+- ``textured``: the most textured ``fraction``; ``removed_texture = std(d)`` there. Far above
+  the noise level (``texture_ratio = removed_texture / sigma``) means detail is removed with it.
+- ``bias``: the mean of ``d`` per channel (pixel levels). Noise is (nearly) zero-mean, so a
+  shift is a cast or haze the model adds.
+
+``verdict`` flags each problem against thresholds; the numbers are written for the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from sassid.noise import _plane_residuals, measure_noise
+
+__all__ = ["Reliability", "assess"]
+
+TEXTURE_LIMIT = 2.5
+"""Removed std in textured patches above this many noise stds: detail is being removed."""
+KEPT_LIMIT = 0.5
+"""Removed std in flat patches below this share of the noise std: the noise mostly stays."""
+BIAS_LIMIT = 2.0
+"""A mean shift of more than this many levels in any channel: a cast or haze."""
+
+
+@dataclass(frozen=True)
+class Reliability:
+    sigma: float
+    removed_flat: float
+    removed_texture: float
+    bias: tuple[float, ...]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def reliable(self) -> bool:
+        return not self.warnings
+
+    def to_dict(self) -> dict[str, object]:
+        return {**asdict(self), "reliable": self.reliable}
+
+
+def _patch_std(
+    noisy: np.ndarray, removed: np.ndarray, size: int, fraction: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``removed`` on the flattest and on the most textured patches of ``noisy``."""
+    h, w, c = noisy.shape
+    rows, cols = h // size, w // size
+
+    def patches(a: np.ndarray) -> np.ndarray:
+        grid = a[: rows * size, : cols * size].reshape(rows, size, cols, size, c)
+        return grid.transpose(0, 2, 4, 1, 3).reshape(-1, size, size)
+
+    energy = _plane_residuals(patches(noisy)).var(axis=(1, 2))
+    order = np.argsort(energy)
+    count = max(1, int(len(order) * fraction))
+    d = patches(removed)
+    return d[order[:count]].ravel(), d[order[-count:]].ravel()
+
+
+def assess(
+    denoise: Callable[[np.ndarray], np.ndarray],
+    images: Sequence[np.ndarray],
+    size: int = 16,
+    fraction: float = 0.1,
+) -> Reliability:
+    """Run ``denoise`` (HWC uint8 -> same) on ``images`` and judge it (see module docstring)."""
+    flat: list[np.ndarray] = []
+    textured: list[np.ndarray] = []
+    means = []
+    usable = [im for im in images if im.shape[0] >= size and im.shape[1] >= size]
+    if not usable:
+        raise ValueError(f"no image is at least {size}x{size} pixels")
+    for image in usable:
+        noisy = image.astype(np.float64) * (255.0 / 65535.0 if image.dtype == np.uint16 else 1.0)
+        out = denoise(image).astype(np.float64)
+        out *= 255.0 / 65535.0 if image.dtype == np.uint16 else 1.0
+        removed = noisy - out
+        means.append(removed.reshape(-1, removed.shape[-1]).mean(axis=0))
+        f, t = _patch_std(noisy, removed, size, fraction)
+        flat.append(f)
+        textured.append(t)
+    sigma = measure_noise(usable, size=size, fraction=fraction).sigma
+    removed_flat = float(np.concatenate(flat).std())
+    removed_texture = float(np.concatenate(textured).std())
+    bias = tuple(float(v) for v in np.mean(means, axis=0))
+    warnings = []
+    if removed_texture > TEXTURE_LIMIT * max(sigma, 0.5):
+        warnings.append(
+            f"in textured areas the model removes {removed_texture:.1f} levels (std), "
+            f"{removed_texture / max(sigma, 1e-6):.1f}x the noise level {sigma:.1f} measured "
+            "in flat areas: it is likely removing detail, not only noise"
+        )
+    if removed_flat < KEPT_LIMIT * sigma:
+        warnings.append(
+            f"in flat areas the model removes {removed_flat:.1f} levels (std) of noise "
+            f"measured at {sigma:.1f}: most of the noise stays"
+        )
+    if max(abs(b) for b in bias) > BIAS_LIMIT:
+        shift = "/".join(f"{-b:+.1f}" for b in bias)
+        warnings.append(
+            f"the output's mean differs from the input's by {shift} levels per channel: "
+            "a colour cast or haze"
+        )
+    return Reliability(sigma, removed_flat, removed_texture, bias, warnings)

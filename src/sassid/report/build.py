@@ -1,0 +1,342 @@
+"""``ReportBuilder`` / ``write_report()``: collect photos one at a time, write one HTML file.
+
+Each photo is reduced to its finished ``<section>`` as soon as it is added, so memory does not
+grow with the number of photos. The size is bounded: a photo's section is drawn at decreasing
+sizes (overview side, JPEG quality, crop side) until it fits ``photo_bytes``; the summary row
+is under ``ROW_BYTES``; the rest of the page (header, training story, script) under
+``PAGE_BYTES``. The bound is stated in the page and checked before the file is written.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import sassid
+from sassid.atomic import atomic_write_bytes
+from sassid.errors import SassidError
+from sassid.inference import Denoiser
+from sassid.io import find_pairs, list_images, read_image, write_image
+from sassid.outputs import check_output_file, ensure_folder
+from sassid.report.encode import to_uint8
+from sassid.report.html import Level, render_page, render_photo, summary_row
+from sassid.report.photo import PhotoData, choose_crop, measure, teacher_crops
+from sassid.report.story import read_story
+
+__all__ = [
+    "DEFAULT_PHOTO_BYTES",
+    "MIN_PHOTO_BYTES",
+    "PAGE_BYTES",
+    "ROW_BYTES",
+    "ReportBuilder",
+    "ReportSummary",
+    "iter_photos",
+    "size_levels",
+    "write_report",
+]
+
+DEFAULT_PHOTO_BYTES = 1_000_000
+MIN_PHOTO_BYTES = 200_000
+ROW_BYTES = 1_024
+PAGE_BYTES = 256_000
+NET_LABELS = {"unet": "U-Net", "bnn": "BNN", "lan": "LAN", "fusion": "fusion"}
+
+
+@dataclass
+class ReportSummary:
+    path: Path
+    bytes: int
+    photos: int
+    bound: int
+    full_res: list[Path] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def size_levels(max_side: int, crop: int, lossless_overview: bool) -> Iterator[Level]:
+    """Sizes to try, largest first: the overview is PNG only when shown at full resolution and
+    the budget allows; then JPEG, shrinking side (x0.8, >= 256), quality (-5, >= 60) and crop
+    (x0.85, >= 64) together until the smallest level."""
+    side, quality, side_crop = max_side, 90, crop
+    if lossless_overview:
+        yield Level(side, "png", quality, side_crop)
+    while True:
+        yield Level(side, "jpeg", quality, side_crop)
+        if side <= 256 and side_crop <= 64 and quality <= 60:
+            return
+        side = max(min(side, 256), int(side * 0.8))
+        quality = max(60, quality - 5)
+        side_crop = max(min(side_crop, 64), int(side_crop * 0.85))
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "photo"
+
+
+class ReportBuilder:
+    """Add photos (with or without their denoised output and clean image), then ``write()``.
+
+    Args:
+        model: run directory or model file; its run directory gives the training story.
+        output: the ``.html`` file; full-resolution outputs of downscaled photos go to
+            ``<stem>_files/`` beside it (unless the caller names an existing output file).
+        max_side: longest side of the before/after view; larger photos are downscaled.
+        crop: side of the full-resolution crop (alpha, BNN and LAN are computed on it only).
+        photo_bytes: cap on one photo's section of the page, in bytes.
+        teachers: run BNN and LAN on the crop (when the model holds them).
+        net: the network whose output is shown; ``add`` runs it (with ``tile``, ``overlap``,
+            ``ensemble`` as in ``Denoiser.from_model``) when not given the output.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str],
+        output: str | os.PathLike[str],
+        *,
+        device: str = "auto",
+        max_side: int = 1600,
+        crop: int = 256,
+        photo_bytes: int = DEFAULT_PHOTO_BYTES,
+        teachers: bool = True,
+        full_res: bool = True,
+        net: str = "unet",
+        tile: int | None = None,
+        overlap: int | None = None,
+        ensemble: bool = False,
+        title: str | None = None,
+    ) -> None:
+        from sassid.models import read_model
+
+        self.output = Path(output)
+        if self.output.suffix.lower() not in (".html", ".htm"):
+            raise SassidError(f"{self.output}: a report is an .html file")
+        if photo_bytes < MIN_PHOTO_BYTES:
+            raise SassidError(f"photo_bytes {photo_bytes} is below the minimum {MIN_PHOTO_BYTES}")
+        if max_side < 64 or crop < 16:
+            raise SassidError(f"max_side ({max_side}) must be >= 64 and crop ({crop}) >= 16")
+        check_output_file(ensure_folder(self.output.parent) / self.output.name)  # before work
+        self.model = Path(model)
+        self.source = read_model(model)  # read once; every Denoiser below reuses it
+        self.model_path = self.source.path
+        config = self.source.config
+        self.payload_config = config.to_dict() if config is not None else None
+        self.device, self.max_side, self.crop = device, max_side, crop
+        self.photo_bytes, self.full_res, self.net = photo_bytes, full_res, net
+        self.label = NET_LABELS.get(net, net)
+        self.tile, self.overlap, self.ensemble = tile, overlap, ensemble
+        self.title = title or f"sassid report: {self.model}"
+        self.files_dir = self.output.with_name(f"{self.output.stem}_files")
+        self.notes: list[str] = []
+        self._unet: Denoiser | None = None
+        self._teachers: tuple[Denoiser, Denoiser] | None = None
+        if teachers:
+            try:
+                self._teachers = (
+                    Denoiser.from_model(self.source, net="bnn", device=device),
+                    Denoiser.from_model(self.source, net="lan", device=device),
+                )
+            except SassidError as exc:
+                self.notes.append(f"No teacher panels ({exc}).")
+        self._sections: list[str] = []
+        self._rows: list[str] = []
+        self._written: list[Path] = []
+
+    def _href(self, path: Path) -> str:
+        rel = os.path.relpath(Path(path).resolve(), self.output.parent.resolve())
+        return quote(Path(rel).as_posix())
+
+    def add(
+        self,
+        name: str,
+        noisy: np.ndarray,
+        denoised: np.ndarray | None = None,
+        *,
+        clean: np.ndarray | None = None,
+        noisy_file: str | os.PathLike[str] | None = None,
+        denoised_file: str | os.PathLike[str] | None = None,
+    ) -> int:
+        """Add one photo (HWC uint8/uint16); returns the bytes its section takes."""
+        if denoised is None:
+            if self._unet is None:
+                self._unet = Denoiser.from_model(
+                    self.source,
+                    net=self.net,
+                    tile=self.tile,
+                    overlap=self.overlap,
+                    ensemble=self.ensemble,
+                    device=self.device,
+                )
+            denoised = self._unet.pixels(noisy)
+        for other, what in ((denoised, "output"), (clean, "clean image")):
+            if other is not None and other.shape != noisy.shape:
+                raise SassidError(f"{name}: {what} size {other.shape} differs from {noisy.shape}")
+        try:
+            scores = measure(noisy, denoised, clean)
+        except ValueError as exc:  # e.g. a photo under 2 x 2 pixels
+            raise SassidError(f"{name}: {exc}") from None
+        index = len(self._sections) + 1
+        h, w = noisy.shape[:2]
+        crop = choose_crop(to_uint8(denoised), self.crop)
+        teachers = None
+        if self._teachers is not None:
+            teachers = teacher_crops(*self._teachers, noisy, crop)
+        links = []
+        if noisy_file is not None:
+            links.append(("noisy", self._href(Path(noisy_file))))
+        downscaled = max(h, w) > self.max_side
+        if denoised_file is None and downscaled and self.full_res:
+            ensure_folder(self.files_dir)
+            denoised_file = self.files_dir / f"{index:03d}_{_safe(name)}_{self.net}.png"
+            write_image(denoised_file, denoised)
+            self._written.append(Path(denoised_file))
+        if denoised_file is not None:
+            links.append((self.label, self._href(Path(denoised_file))))
+        data = PhotoData(name, noisy, denoised, clean, crop, scores)
+        data.teachers, data.links = teachers, links
+        for level in size_levels(self.max_side, self.crop, not downscaled):
+            section = render_photo(data, index, level, self.label)
+            size = len(section.encode("utf-8"))
+            if size <= self.photo_bytes:
+                break
+        else:
+            raise SassidError(f"{name}: its section does not fit in {self.photo_bytes} bytes")
+        self._sections.append(section)
+        self._rows.append(summary_row(data, index))
+        return size
+
+    def _machine(self) -> dict[str, str]:
+        device = str(self._teachers[0].device) if self._teachers else self.device
+        facts = {
+            "report made": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"
+            ),
+            "sassid": sassid.__version__,
+            "model file": str(self.model_path),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.platform()}",
+            "python / torch": f"{platform.python_version()} / {torch.__version__}, "
+            f"{torch.get_num_threads()} threads",
+            "device": device,
+        }
+        if torch.cuda.is_available():
+            facts["GPU"] = torch.cuda.get_device_name(0)
+        return facts
+
+    def write(self) -> ReportSummary:
+        """Write the page atomically; fails (writing nothing) if it would exceed its bound."""
+        story = read_story(self.model_path, self.payload_config)
+        count = len(self._sections)
+        bound = count * (self.photo_bytes + ROW_BYTES) + PAGE_BYTES
+        preset = (story.config or {}).get("preset")
+        header = [
+            f"Model <code>{escape(str(self.model))}</code>"
+            + (f", preset <code>{escape(str(preset))}</code>" if preset else "")
+            + f". {count} photo(s); output shown: {escape(self.label)}.",
+            *map(escape, self.notes),
+        ]
+        size = 0
+        page = ""
+        for _ in range(3):  # the stated size is part of the page: iterate to a fixed point
+            size_line = (
+                f"This file: {size / 1e6:.2f} MB. Bound: at most {self.photo_bytes / 1e6:.2f} MB "
+                f"per photo section (full-resolution PNG crops; the before/after view downscaled "
+                f"to {self.max_side} px, JPEG when it must be, shrunk until it fits) plus "
+                f"{ROW_BYTES} B per summary row and {PAGE_BYTES // 1000} KB for the rest: "
+                f"{bound / 1e6:.2f} MB for this report."
+            )
+            page = render_page(
+                title=self.title,
+                header=header,
+                rows=self._rows,
+                sections=self._sections,
+                story=story,
+                machine=self._machine(),
+                label=self.label,
+                size_line=size_line,
+            )
+            new_size = len(page.encode("utf-8"))
+            if new_size == size:
+                break
+            size = new_size
+        if size > bound:
+            raise SassidError(f"{self.output}: the page ({size} bytes) exceeds its bound {bound}")
+        atomic_write_bytes(self.output, page.encode("utf-8"))
+        return ReportSummary(self.output, size, count, bound, list(self._written))
+
+
+def iter_photos(
+    inputs: Sequence[str | os.PathLike[str]],
+) -> Iterator[tuple[str, Path | None, np.ndarray | None, np.ndarray | None, str | None]]:
+    """(name, noisy file, noisy, clean, error) for every photo named by ``inputs``.
+
+    A folder of ``<id>_noisy.*``/``<id>_clean.*`` pairs (or ``noisy/`` + ``clean/``) gives
+    pairs; any other folder gives each image alone; a file ``<id>_noisy.*`` takes its
+    ``<id>_clean.*`` sibling. A file that cannot be read yields its error, and the rest go on.
+    """
+    from sassid.io import ImageError
+
+    for source in map(Path, inputs):
+        entries: list[tuple[str, Path, Path | None]] = []
+        if source.is_dir():
+            try:
+                entries = [(ident, n, c) for ident, n, c in find_pairs(source)]
+            except ImageError:
+                entries = [(p.relative_to(source).as_posix(), p, None) for p in list_images(source)]
+        else:
+            clean_path = None
+            if source.stem.lower().endswith("_noisy"):
+                stem = source.stem[: -len("_noisy")]
+                siblings = sorted(source.parent.glob(f"{stem}_clean.*")) + sorted(
+                    source.parent.glob(f"{stem}_CLEAN.*")
+                )
+                clean_path = siblings[0] if siblings else None
+            entries = [(source.name, source, clean_path)]
+        for name, noisy_path, clean_path in entries:
+            try:
+                noisy = read_image(noisy_path).pixels
+                clean = read_image(clean_path).pixels if clean_path is not None else None
+            except (SassidError, OSError) as exc:
+                yield name, noisy_path, None, None, str(exc)
+                continue
+            yield name, noisy_path, noisy, clean, None
+
+
+def write_report(
+    model: str | os.PathLike[str],
+    images: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    *,
+    progress: bool = True,
+    **options: object,
+) -> ReportSummary:
+    """Denoise ``images`` with ``model`` (U-Net unless ``net=``) and write the HTML report.
+
+    ``options`` are ``ReportBuilder``'s (device, max_side, crop, photo_bytes, teachers,
+    full_res, net, tile, overlap, ensemble, title). Unreadable photos are listed in ``failed``
+    and left out.
+    """
+    builder = ReportBuilder(model, output, **options)  # type: ignore[arg-type]
+    failed: list[tuple[str, str]] = []
+    photos = list(iter_photos(images))
+    for name, path, noisy, clean, error in tqdm(
+        photos, unit="photo", disable=not progress, dynamic_ncols=True
+    ):
+        if error is not None or noisy is None:
+            failed.append((name, error or "unreadable"))
+            continue
+        try:
+            builder.add(name, noisy, clean=clean, noisy_file=path)
+        except SassidError as exc:
+            failed.append((name, str(exc)))
+    summary = builder.write()
+    summary.failed = failed
+    return summary

@@ -1,0 +1,121 @@
+"""Inference backends: every backend and precision runs through the same Denoiser, and each one
+is checked against the fp32 eager network (tiny random networks, small images)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sassid.backends import make_forward
+from sassid.backends.onnx_backend import OnnxForward
+from sassid.errors import SassidError
+from sassid.inference import Denoiser
+from sassid.nets import BNN, LAN, UNet
+from tests.helpers import write_noisy_images
+
+pytest.importorskip("onnxruntime")
+onnx = pytest.importorskip("onnx")
+
+
+def _nets() -> dict[str, torch.nn.Module]:
+    torch.manual_seed(0)
+    return {
+        "unet": UNet(enc_channels=8, dec_channels=16).eval(),
+        "bnn": BNN(9, enc_channels=8, dec_channels=16).eval(),
+        "lan": LAN(3, width=16).eval(),
+    }
+
+
+def _image(h: int = 70, w: int = 50) -> torch.Tensor:
+    return torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(1)) * 255
+
+
+@pytest.mark.parametrize("name", ["unet", "bnn", "lan"])
+def test_onnxruntime_fp32_matches_torch_on_odd_sizes(name: str) -> None:
+    net = _nets()[name]
+    forward = make_forward(net, "onnxruntime", "fp32", name=name)
+    for h, w in ((70, 50), (33, 96)):
+        x = _image(h, w)
+        with torch.inference_mode():
+            expected = net(x)
+        out = forward(x)
+        assert out.shape == expected.shape
+        assert float((out - expected).abs().max()) < 1e-2
+
+
+def test_torch_bf16_is_close_but_not_fp32() -> None:
+    net = _nets()["unet"]
+    x = _image()
+    with torch.inference_mode():
+        expected = net(x)
+        out = make_forward(net, "torch", "bf16")(x)
+    assert out.dtype == torch.float32
+    diff = (out - expected).abs()
+    assert float(diff.max()) > 1e-3  # autocast really ran in bf16
+    assert float(diff.mean()) < 2.0
+
+
+def test_int8_is_quantized_and_close(tmp_path: Path) -> None:
+    from sassid.backends.quantize import calibration_crops
+
+    images = write_noisy_images(tmp_path / "cal", count=2, size=(64, 96))
+    crops = calibration_crops(sorted(images.glob("*_noisy.png")), size=64, count=4)
+    assert len(crops) == 4 and all(c.shape == (1, 3, 64, 64) for c in crops)
+    assert 0 <= float(min(c.min() for c in crops)) and float(max(c.max() for c in crops)) <= 255
+    net = _nets()["unet"]
+    forward = make_forward(net, "onnxruntime", "int8", calibration=crops)
+    assert isinstance(forward, OnnxForward)
+    ops = {n.op_type for n in onnx.load_from_string(forward.model).graph.node}
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    x = crops[0]
+    with torch.inference_mode():
+        expected = net(x)
+    err = (forward(x) - expected).abs()
+    assert float(err.max()) > 1e-3  # really quantized
+    # A random network's 8-bit error compounds over 19 layers; a trained one is measured in
+    # benchmarks/speed.py. This only rules out a broken graph (error of the signal's size).
+    assert float(err.mean()) < 0.1 * float(expected.abs().mean())
+
+
+def test_unsupported_combinations_fail_in_one_line() -> None:
+    net = _nets()["unet"]
+    with pytest.raises(SassidError, match="calibration"):
+        make_forward(net, "onnxruntime", "int8", calibration=None)
+    with pytest.raises(SassidError, match="bf16"):
+        make_forward(net, "onnxruntime", "bf16")
+    with pytest.raises(SassidError, match="int8"):
+        make_forward(net, "torch", "int8")
+    with pytest.raises(SassidError, match="unknown backend"):
+        make_forward(net, "tvm", "fp32")
+
+
+@pytest.mark.parametrize("net", ["unet", "fusion"])
+def test_denoiser_tiles_every_backend_alike(net: str) -> None:
+    nets = _nets()
+    x = _image(96, 80)
+    reference = Denoiser(dict(nets), net=net, tile=64, overlap=16).tensor(x)
+    onnx = Denoiser(dict(nets), net=net, tile=64, overlap=16, backend="onnxruntime").tensor(x)
+    assert float((onnx - reference).abs().max()) < 1e-2
+    assert "onnxruntime" in Denoiser(dict(nets), net=net, backend="onnxruntime").describe()
+
+
+def test_non_finite_output_fails_instead_of_writing() -> None:
+    pixels = np.full((8, 8, 3), 100, np.uint8)
+    denoiser = Denoiser(_nets(), forward=lambda t: t * float("nan"))
+    with pytest.raises(SassidError, match="NaN or infinite"):
+        denoiser.pixels(pixels)
+
+
+def test_pixels_in_bands_equal_one_pass() -> None:
+    from sassid.pixels import from_pixels, to_pixels
+
+    rng = np.random.default_rng(0)
+    for dtype, top in ((np.uint8, 255), (np.uint16, 65535)):
+        pixels = (rng.random((600, 20, 3)) * top).astype(dtype)
+        denoiser = Denoiser(_nets(), tile=0, forward=lambda t: t * 0.9 + 3.3)
+        once = torch.from_numpy(to_pixels(pixels)) * 0.9 + 3.3
+        expected = from_pixels(once.numpy(), dtype)
+        assert np.array_equal(denoiser.pixels(pixels), expected)

@@ -1,0 +1,65 @@
+"""`sassid denoise --backend/--precision/--calibrate` through the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sassid.cli import main
+from sassid.io import read_image
+from tests.helpers import write_noisy_images, write_tiny_model
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+
+def _denoise(tmp_path: Path, *extra: str) -> int:
+    data = tmp_path / "in"
+    if not data.exists():
+        write_noisy_images(data, count=2)
+    model = tmp_path / "model.pt"
+    if not model.exists():
+        write_tiny_model(model)
+    return main(["denoise", str(data), "-o", str(tmp_path / "out"), "-m", str(model), "-q",
+                 "--device", "cpu", *extra])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("options", "line"),
+    [
+        ((), None),  # the default, whatever was measured to be best
+        (("--precision", "bf16"), "backend torch, precision bf16"),
+        (("--backend", "onnxruntime"), "backend onnxruntime, precision fp32"),
+        (("--precision", "int8"), "backend onnxruntime, precision int8"),
+    ],
+)
+def test_denoise_prints_backend_and_writes(tmp_path: Path, capsys, options, line) -> None:  # noqa: ANN001
+    assert _denoise(tmp_path, *options) == 0
+    out = capsys.readouterr().out
+    assert "backend " in out and "precision " in out
+    if line:
+        assert line in out
+    written = sorted((tmp_path / "out").glob("*.png"))
+    assert len(written) == 4
+    noisy = read_image(tmp_path / "in" / "img0_noisy.png").pixels
+    assert read_image(tmp_path / "out" / "img0_noisy.png").pixels.shape == noisy.shape
+
+
+def test_int8_calibrates_on_a_folder_given(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    write_noisy_images(tmp_path / "cal", count=1, size=(64, 64))
+    assert _denoise(tmp_path, "--precision", "int8", "--calibrate", str(tmp_path / "cal")) == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code = _denoise(tmp_path, "--precision", "int8", "--calibrate", str(empty))
+    err = capsys.readouterr().err
+    assert code == 2 and "no readable image to calibrate" in err
+
+
+def test_bf16_on_onnxruntime_is_refused_in_one_line(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    code = _denoise(tmp_path, "--backend", "onnxruntime", "--precision", "bf16")
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "bf16" in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert np.all([p.suffix == ".png" for p in (tmp_path / "in").iterdir()])

@@ -1,0 +1,219 @@
+"""The HTML report, parsed back: structure, every image decodable, nothing external, the
+pixels shown are the networks' outputs, and the stated size bound holds."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sassid.adaptive import alpha_map
+from sassid.cli import main
+from sassid.inference import Denoiser
+from sassid.io import read_image, to_pixels
+from sassid.report import MIN_PHOTO_BYTES, PAGE_BYTES, ROW_BYTES, write_report
+from sassid.report.encode import alpha_colours
+from tests.helpers import write_noisy_images, write_tiny_model
+from tests.report.page import check_self_contained, decode, photo_sections
+
+
+def _run_dir(tmp_path: Path, steps: int = 6) -> Path:
+    """A tiny model in a run directory with a fabricated training log."""
+    run = tmp_path / "run"
+    run.mkdir()
+    write_tiny_model(run / "model.pt")
+    lines = []
+    for stage in ("bnn", "lan", "unet"):
+        for step in range(1, steps + 1):
+            lines.append({"stage": stage, "step": step, "loss": 10.0 / step, "steps_per_s": 3.0})
+        lines.append({"stage": stage, "step": steps, "val_psnr": 30.0})
+        lines.append({"stage": stage, "step": steps, "stage_seconds": 2.5, "steps_run": steps})
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    (run / "config.json").write_text(json.dumps({"preset": "quick", "patch_size": 32}))
+    return run
+
+
+def test_report_of_pairs_shows_the_networks_outputs(tmp_path: Path) -> None:
+    run = _run_dir(tmp_path)
+    data = write_noisy_images(tmp_path / "pairs", count=2, size=(40, 56))
+    out = tmp_path / "report.html"
+    summary = write_report(run, [data], out, device="cpu", progress=False, max_side=64, crop=24)
+    assert summary.photos == 2 and not summary.failed and summary.full_res == []
+    page = check_self_contained(out)
+    html = out.read_text()
+    assert list(photo_sections(html)) == ["photo-1", "photo-2"]
+    unet = Denoiser.from_model(run, net="unet", device="cpu")
+    bnn = Denoiser.from_model(run, net="bnn", device="cpu")
+    for i, name in enumerate(("img0", "img1"), 1):
+        section = f"photo-{i}"
+        noisy = read_image(data / f"{name}_noisy.png").pixels
+        clean = read_image(data / f"{name}_clean.png").pixels
+        out_pixels = unet.pixels(noisy)
+        # The slider: the photo fits in 64 px, so both sides are lossless and full size.
+        after, before = (decode(t.attrs["src"]) for t in page.find("img", section=section)[:2])
+        assert np.array_equal(before, noisy) and np.array_equal(after, out_pixels)
+        assert len(page.find("input", "pos", section)) == 1
+        crops = page.find("div", "crops", section)[0].attrs
+        top, left, h, w = (int(crops[k]) for k in ("data-top", "data-left", "data-h", "data-w"))
+        assert (h, w) == (24, 24)
+        panels = {t.attrs["alt"]: decode(t.attrs["src"]) for t in page.find("img", "px", section)}
+        assert list(panels) == [
+            "noisy",
+            "U-Net",
+            "clean",
+            "removed: noisy - out",
+            "error: out - clean",
+            "alpha (blue: BNN, orange: LAN)",
+            "BNN (teacher 1)",
+            "LAN (teacher 2)",
+        ]
+        window = (slice(top, top + h), slice(left, left + w))
+        assert np.array_equal(panels["noisy"], noisy[window])
+        assert np.array_equal(panels["U-Net"], out_pixels[window])
+        assert np.array_equal(panels["clean"], clean[window])
+        bnn_out = bnn.tensor(torch.from_numpy(to_pixels(noisy[window]))[None])
+        assert np.array_equal(panels["BNN (teacher 1)"], bnn.pixels(noisy[window]))
+        expected_alpha = alpha_colours(alpha_map(bnn_out)[0, 0].numpy())
+        assert (
+            np.abs(panels["alpha (blue: BNN, orange: LAN)"].astype(int) - expected_alpha).max() <= 1
+        )
+    text = " ".join(page.text)
+    assert "PSNR (dB)" in text and "Donoho" in text
+    # Training story: a loss and a validation chart per stage, times, the configuration.
+    svgs = page.find("svg", "chart", "training")
+    assert len(svgs) == 6
+    assert "7.5" in text and '"preset": "quick"' in text
+    stated = re.search(r"This file: ([0-9.]+) MB", html)
+    assert stated and float(stated.group(1)) == round(out.stat().st_size / 1e6, 2)
+
+
+def test_sections_stay_under_the_byte_cap_and_large_photos_link_full_res(tmp_path: Path) -> None:
+    model = write_tiny_model(tmp_path / "model.pt")
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (300, 440, 3), dtype=np.uint8)  # incompressible
+    Image.fromarray(photo).save(tmp_path / "big.png")
+    out = tmp_path / "out" / "r.html"
+    summary = write_report(
+        model,
+        [tmp_path / "big.png"],
+        out,
+        device="cpu",
+        progress=False,
+        max_side=320,
+        photo_bytes=MIN_PHOTO_BYTES,
+        teachers=False,
+    )
+    html = out.read_text()
+    sections = photo_sections(html)
+    assert len(sections) == 1 and len(sections["photo-1"].encode()) <= MIN_PHOTO_BYTES
+    page = check_self_contained(out)
+    shown = decode(page.find("img", "before", "photo-1")[0].attrs["src"])
+    assert page.find("img", "before")[0].attrs["src"].startswith("data:image/jpeg")
+    assert max(shown.shape[:2]) <= 320
+    # The full-resolution output is written beside the page and linked from it.
+    assert summary.full_res == [out.parent / "r_files" / "001_big.png_unet.png"]
+    links = [t.attrs["href"] for t in page.find("a", section="photo-1")]
+    assert "r_files/001_big.png_unet.png" in links and "../big.png" in links
+    expected = Denoiser.from_model(model, device="cpu").pixels(photo)
+    assert np.array_equal(read_image(summary.full_res[0]).pixels, expected)
+    assert summary.bytes == out.stat().st_size <= summary.bound
+    assert summary.bound == MIN_PHOTO_BYTES + ROW_BYTES + PAGE_BYTES
+    assert len(page.find("img", "px")) == 3  # no teachers asked for: noisy, U-Net, removed
+
+
+def test_page_without_photos_stays_under_its_fixed_share(tmp_path: Path) -> None:
+    run = _run_dir(tmp_path, steps=20_000)  # a long log: charts are thinned
+    assert main(["report", "-m", str(run), "-o", str(tmp_path / "r.html"), "-q"]) == 0
+    page = check_self_contained(tmp_path / "r.html")
+    assert (tmp_path / "r.html").stat().st_size <= PAGE_BYTES
+    assert len(page.find("svg", "chart")) == 6 and not page.find("section", "photo")
+
+
+def test_cli_report_skips_a_bad_file_and_rejects_a_bad_output(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    model = write_tiny_model(tmp_path / "model.pt")
+    data = write_noisy_images(tmp_path / "in", count=1, size=(32, 40))
+    (data / "img0_clean.png").unlink()  # now a plain folder of photos, no pairs
+    (data / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    args = ["report", "-m", str(model), str(data), "-q", "--device", "cpu", "--crop", "16"]
+    assert main([*args, "-o", str(tmp_path / "r.html")]) == 1
+    captured = capsys.readouterr()
+    assert "broken.png: cannot read image" in captured.err
+    assert "report:" in captured.out and "1 photos" in captured.out
+    page = check_self_contained(tmp_path / "r.html")
+    assert len(page.find("section", "photo")) == 1
+    assert "PSNR" not in " ".join(page.text) or "only where a clean image" in " ".join(page.text)
+    assert main([*args, "-o", str(tmp_path / "r.txt")]) == 2
+    assert capsys.readouterr().err.strip().endswith("a report is an .html file")
+    assert not (tmp_path / "r.txt").exists()
+
+
+def test_denoise_and_evaluate_write_reports(tmp_path: Path) -> None:
+    model = write_tiny_model(tmp_path / "model.pt")
+    data = write_noisy_images(tmp_path / "pairs", count=1, size=(32, 40))
+    common = ["-m", str(model), "-q", "--device", "cpu"]
+    denoised = tmp_path / "den"
+    noisy = data / "img0_noisy.png"
+    assert (
+        main(
+            [
+                "denoise",
+                str(noisy),
+                "-o",
+                str(denoised),
+                *common,
+                "--report",
+                str(tmp_path / "d.html"),
+            ]
+        )
+        == 0
+    )
+    page = check_self_contained(tmp_path / "d.html")
+    links = [t.attrs["href"] for t in page.find("a", section="photo-1")]
+    assert links == ["pairs/img0_noisy.png", "den/img0_noisy.png"]
+    scores = tmp_path / "s.json"
+    assert (
+        main(
+            [
+                "evaluate",
+                str(data),
+                *common,
+                "--json",
+                str(scores),
+                "--report",
+                str(tmp_path / "e.html"),
+            ]
+        )
+        == 0
+    )
+    psnr = json.loads(scores.read_text())["per_image"][0]["psnr"]
+    page = check_self_contained(tmp_path / "e.html")
+    assert f"{psnr:.2f}" in " ".join(page.text)
+
+
+@pytest.mark.parametrize("cap", [MIN_PHOTO_BYTES - 1])
+def test_builder_rejects_a_cap_below_the_minimum(tmp_path: Path, cap: int) -> None:
+    from sassid.errors import SassidError
+    from sassid.report import ReportBuilder
+
+    with pytest.raises(SassidError, match="minimum"):
+        ReportBuilder(write_tiny_model(tmp_path / "m.pt"), tmp_path / "r.html", photo_bytes=cap)
+
+
+def test_builder_names_the_photo_on_bad_input(tmp_path: Path) -> None:
+    from sassid.errors import SassidError
+    from sassid.report import ReportBuilder
+
+    builder = ReportBuilder(
+        write_tiny_model(tmp_path / "m.pt"), tmp_path / "r.html", teachers=False, device="cpu"
+    )
+    noisy = np.zeros((8, 8, 3), np.uint8)
+    with pytest.raises(SassidError, match="^a.png: clean image size"):
+        builder.add("a.png", noisy, noisy, clean=np.zeros((8, 9, 3), np.uint8))
+    with pytest.raises(SassidError, match="^b.png: image too small"):
+        builder.add("b.png", noisy[:1], noisy[:1])
+    assert not (tmp_path / "r.html").exists()  # nothing is written before write()

@@ -1,0 +1,160 @@
+"""Time budgets: the planner's arithmetic, a tiny run that ends on time, resume inside a budget."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import sassid.train as train_module
+from sassid.budget import (
+    RESERVE_FRACTION,
+    ProgressCosine,
+    cache_decision,
+    revised_total,
+    split_seconds,
+    stage_steps,
+)
+from sassid.errors import TrainingError
+from sassid.models import load_model
+from sassid.train import train
+from tests.helpers import tiny_config, write_noisy_images
+
+
+def test_split_and_steps_arithmetic() -> None:
+    split = split_seconds(100.0, {"bnn": 0.5, "lan": 0.15, "unet": 0.35})
+    assert split == pytest.approx({"bnn": 50.0, "lan": 15.0, "unet": 35.0})
+    assert split_seconds(-5.0, {"a": 1.0}) == {"a": 0.0}
+    assert stage_steps(50.0, 0.2) == 250
+    assert stage_steps(0.01, 0.2) == 1, "a stage always gets one step"
+    # 10 steps took 5 s, 15 s allotted: 20 more fit
+    assert revised_total(10, 5.0, 15.0) == 30
+    assert revised_total(10, 20.0, 15.0) == 11, "over time: stop at the next step"
+
+
+def test_progress_cosine_is_cosine_annealing_until_revised() -> None:
+    net = torch.nn.Linear(1, 1)
+    a = torch.optim.SGD(net.parameters(), lr=1.0)
+    b = torch.optim.SGD(net.parameters(), lr=1.0)
+    reference = torch.optim.lr_scheduler.CosineAnnealingLR(a, T_max=20)
+    ours = torch.optim.lr_scheduler.LambdaLR(b, ProgressCosine(20))
+    for _ in range(20):
+        a.step(), b.step(), reference.step(), ours.step()
+        assert ours.get_last_lr()[0] == pytest.approx(reference.get_last_lr()[0], abs=1e-9)
+
+
+def test_progress_cosine_revision_is_continuous_and_ends_at_zero() -> None:
+    cosine = ProgressCosine(100)
+    before = cosine(40)
+    cosine.revise(40, 60)
+    assert cosine(40) == pytest.approx(before)
+    assert cosine(41) < before and cosine(60) == pytest.approx(0.0, abs=1e-12)
+    p40, p50 = cosine.progress(40), cosine.progress(50)
+    assert p50 == pytest.approx(p40 + (1 - p40) * 0.5)
+    cosine.revise(50, 10)
+    assert cosine.total == 51, "never ends before the current step"
+    assert math.isfinite(cosine(51))
+
+
+@pytest.fixture(autouse=True)
+def one_thread():  # noqa: ANN201
+    """Tiny steps on a busy 2-core machine: one thread keeps their time steady."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _budget(run: Path) -> dict:
+    return json.loads((run / "budget.json").read_text())
+
+
+def test_tiny_run_ends_on_time(tmp_path: Path) -> None:
+    data = write_noisy_images(tmp_path / "data")
+    config = tiny_config(log_every=5, checkpoint_every=50, val_every=10**6)
+    minutes = 0.15
+    t = time.perf_counter()
+    model = train([data], tmp_path / "run", config, device="cpu", progress=False, minutes=minutes)
+    elapsed = time.perf_counter() - t
+    assert abs(elapsed - minutes * 60) <= 0.05 * minutes * 60, elapsed
+    plan = _budget(tmp_path / "run")
+    assert set(plan["stages"]) == {"bnn", "lan", "unet"}
+    assert set(plan["probe_seconds_per_step"]) == {"bnn", "lan", "unet"}
+    steps = {s: v["steps"] for s, v in plan["stages"].items()}
+    assert all(v > 4 for v in steps.values()), "the plan replaced the configured 4 steps"
+    used = sum(v["used_seconds"] for v in plan["stages"].values())
+    assert used <= (1 - RESERVE_FRACTION) * minutes * 60 * 1.02
+    assert set(load_model(model)) == {"bnn", "lan", "unet"}
+    text = (tmp_path / "run" / "metrics.jsonl").read_text()
+    records = [json.loads(x) for x in text.splitlines()]
+    last_lr = [r["lr"] for r in records if "lr" in r and r["step"] == steps[r["stage"]]]
+    assert last_lr == pytest.approx([0.0] * 3, abs=1e-12), "each schedule ran to its end"
+
+
+def test_resume_inside_a_budget(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    data = write_noisy_images(tmp_path / "data")
+    config = tiny_config(log_every=5, checkpoint_every=20, val_every=10**6)
+    real_save = train_module.save_atomic
+
+    def save_then_die(payload, path):  # noqa: ANN001, ANN202
+        real_save(payload, path)
+        if payload.get("stage") == "lan" and payload.get("step") == 20:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "save_atomic", save_then_die)
+    t = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        train([data], tmp_path / "run", config, device="cpu", progress=False, minutes=0.15)
+    first = time.perf_counter() - t
+    monkeypatch.undo()
+    probe = _budget(tmp_path / "run")["probe_seconds_per_step"]
+    spent = _budget(tmp_path / "run")["spent_seconds"]
+    assert spent == pytest.approx(first, abs=1.0)
+    with pytest.raises(TrainingError, match="planned for 0.15"):
+        train(
+            [data], tmp_path / "run", config, device="cpu", progress=False, minutes=0.3, resume=True
+        )
+    t = time.perf_counter()
+    train([data], tmp_path / "run", config, device="cpu", progress=False, minutes=0.15, resume=True)
+    second = time.perf_counter() - t
+    plan = _budget(tmp_path / "run")
+    assert plan["probe_seconds_per_step"] == probe, "the plan is kept, not re-probed"
+    assert first + second <= 0.15 * 60 * 1.05 + 0.5
+    assert plan["spent_seconds"] == pytest.approx(first + second, abs=1.5)
+    lan = [
+        json.loads(x)
+        for x in (tmp_path / "run" / "metrics.jsonl").read_text().split("\n")
+        if x and '"lan"' in x and '"loss"' in x
+    ]
+    assert [r["step"] for r in lan] == sorted({r["step"] for r in lan}), "lan resumed at 20"
+
+
+def test_cache_is_built_only_where_it_pays() -> None:
+    config = tiny_config(batch_size=8, patch_size=64, cache_transforms=1)
+    pace = {"lan": 0.1, "lan_per_crop": 0.3, "unet": 0.2, "unet_per_crop": 0.5}
+    seconds = {"lan": 10.0, "unet": 20.0}
+    small = cache_decision(pace, seconds, config, pixels=100_000)
+    # saved: 10 s x 0.2/0.3 + 20 s x 0.3/0.5; build: pixels x 16/9 x 0.3 s / (8 x 64^2)
+    assert small["saved_seconds"] == pytest.approx(10 * 0.2 / 0.3 + 20 * 0.3 / 0.5)
+    assert small["build_seconds"] == pytest.approx(100_000 * 16 / 9 * 0.3 / (8 * 64**2))
+    assert small["cache"]
+    assert not cache_decision(pace, seconds, config, pixels=2_000_000)["cache"]
+    eight = tiny_config(batch_size=8, patch_size=64, cache_transforms=8)
+    assert cache_decision(pace, seconds, eight, 100_000)["build_seconds"] == pytest.approx(
+        8 * small["build_seconds"]
+    )
+
+
+def test_budgeted_run_records_its_cache_decision(tmp_path: Path) -> None:
+    data = write_noisy_images(tmp_path / "data")
+    config = tiny_config(log_every=5, checkpoint_every=50, val_every=10**6, cache_teachers=True)
+    train([data], tmp_path / "run", config, device="cpu", progress=False, minutes=0.1)
+    plan = _budget(tmp_path / "run")
+    assert set(plan["cache"]) == {"cache", "build_seconds", "saved_seconds"}
+    assert {"lan_per_crop", "unet_per_crop"} <= set(plan["probe_seconds_per_step"])
+    text = (tmp_path / "run" / "metrics.jsonl").read_text()
+    assert ("teacher_cache_bytes" in text) == plan["cache"]["cache"]

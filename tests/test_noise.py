@@ -1,0 +1,41 @@
+"""Noise level and correlation from noisy images alone; the blind size they imply."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.ndimage import uniform_filter1d
+
+from sassid.noise import auto_blind_size, measure_noise
+
+
+def _flat_photo(noise: np.ndarray) -> np.ndarray:
+    base = np.linspace(60, 180, noise.shape[1])[None, :, None]
+    return np.clip(np.round(base + noise), 0, 255).astype(np.uint8)
+
+
+def test_white_noise_level_and_no_correlation() -> None:
+    noise = np.random.default_rng(0).normal(0, 8, (128, 128, 3))
+    stats = measure_noise([_flat_photo(noise)], fraction=0.5)
+    assert stats.sigma == pytest.approx(8, rel=0.1)
+    assert max(abs(r) for r in stats.rho) < 0.08
+    assert auto_blind_size(stats.rho) == 3
+
+
+def test_correlated_noise_is_measured_and_covered() -> None:
+    # a 3-tap box filter along both axes: rho(1) = 2/3 * 2/3... per axis 2/3, 1/3, 0
+    white = np.random.default_rng(1).normal(0, 12, (160, 160, 3))
+    noise = uniform_filter1d(uniform_filter1d(white, 3, axis=0), 3, axis=1) * 3
+    stats = measure_noise([_flat_photo(noise)], size=32, fraction=0.5)
+    assert stats.rho[0] == pytest.approx(2 / 3, abs=0.08)
+    assert stats.rho[1] == pytest.approx(1 / 3, abs=0.08)
+    assert abs(stats.rho[3]) < 0.08
+    assert auto_blind_size(stats.rho) == 5
+
+
+def test_blind_size_rule() -> None:
+    assert auto_blind_size([0.05, 0.0]) == 3
+    assert auto_blind_size([0.6, 0.3, 0.2, 0.05]) == 7
+    assert auto_blind_size([0.6, 0.05, 0.2], threshold=0.1) == 7, "the farthest lag counts"
+    with pytest.raises(ValueError, match="at least"):
+        measure_noise([np.zeros((8, 8, 3), np.uint8)])

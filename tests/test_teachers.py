@@ -1,0 +1,113 @@
+"""Teacher cache: a cached crop's targets are the teacher's output on the whole transformed image
+at that crop, for every dihedral transform; tiles, memmaps and the restricted sampler."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sassid.data import PatchSampler
+from sassid.teachers import TeacherCache, crop_location, transform_image
+
+
+def _images() -> list[np.ndarray]:
+    rng = np.random.default_rng(1)
+    return [
+        rng.integers(0, 256, (40, 56, 3), dtype=np.uint8),
+        rng.integers(0, 256, (48, 48, 3), dtype=np.uint8),
+    ]
+
+
+def _teacher() -> nn.Module:
+    torch.manual_seed(3)
+    return nn.Conv2d(3, 3, 3, padding=1).eval()
+
+
+def _whole(net: nn.Module, image: np.ndarray) -> np.ndarray:
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()[None]
+    with torch.no_grad():
+        return net(x)[0].permute(1, 2, 0).numpy()
+
+
+def test_crop_location_maps_a_transformed_crop() -> None:
+    image = _images()[0]
+    sampler = PatchSampler([image], 16, torch.Generator())
+    for t in range(8):
+        top, left = crop_location(40, 56, 5, 9, 16, t)
+        expected = transform_image(image, t)[top : top + 16, left : left + 16]
+        got = sampler.crop(0, 5, 9, t).permute(1, 2, 0).numpy()
+        np.testing.assert_array_equal(got, expected.astype(np.float32))
+
+
+def test_cached_targets_equal_the_teacher_on_the_whole_transformed_image() -> None:
+    images, net = _images(), _teacher()
+    cache = TeacherCache.build(
+        {"bnn": net},
+        images,
+        transforms=8,
+        tile=0,
+        device=torch.device("cpu"),
+        autocast=contextlib.nullcontext,
+    )
+    sampler = PatchSampler(images, 16, torch.Generator().manual_seed(0), cache)
+    seen = set()
+    for _ in range(12):
+        sampler.batch(4)
+        targets = sampler.targets(("bnn",))["bnn"]
+        for (index, top, left, t), target in zip(sampler._last, targets, strict=True):
+            seen.add(t)
+            h, w = images[index].shape[:2]
+            ct, cl = crop_location(h, w, top, left, 16, t)
+            whole = _whole(net, transform_image(images[index], t))
+            np.testing.assert_allclose(
+                target.permute(1, 2, 0).numpy(), whole[ct : ct + 16, cl : cl + 16], atol=0.15
+            )
+    assert seen == set(range(8)), "every flip/transpose was drawn and checked"
+
+
+def test_restricted_transforms_and_memmap(tmp_path: Path) -> None:
+    images = _images()
+    cache = TeacherCache.build(
+        {"lan": _teacher()},
+        images,
+        transforms=2,
+        tile=0,
+        device=torch.device("cpu"),
+        autocast=contextlib.nullcontext,
+        directory=tmp_path / "cache",
+        memory_limit=0,
+    )
+    assert isinstance(cache.arrays["lan"][1][0], np.memmap)
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 4
+    assert cache.nbytes() == sum(im.size * 2 for im in images) * 2
+    sampler = PatchSampler(images, 16, torch.Generator().manual_seed(0), cache)
+    sampler.batch(32)
+    assert {t for *_, t in sampler._last} == {0, 1}
+
+
+def test_tiles_of_a_pointwise_teacher_match_the_whole_image() -> None:
+    torch.manual_seed(0)
+    pointwise = nn.Conv2d(3, 3, 1).eval()
+    images = _images()
+    kwargs = dict(transforms=1, device=torch.device("cpu"), autocast=contextlib.nullcontext)
+    tiled = TeacherCache.build({"bnn": pointwise}, images, tile=32, **kwargs)
+    whole = TeacherCache.build({"bnn": pointwise}, images, tile=0, **kwargs)
+    for a, b in zip(tiled.arrays["bnn"][0], whole.arrays["bnn"][0], strict=True):
+        np.testing.assert_allclose(a.astype(np.float32), b.astype(np.float32), atol=0.15)
+
+
+def test_bad_transform_count() -> None:
+    with pytest.raises(ValueError, match="transforms"):
+        TeacherCache.build(
+            {"bnn": _teacher()},
+            _images(),
+            transforms=3,
+            tile=0,
+            device=torch.device("cpu"),
+            autocast=contextlib.nullcontext,
+        )
