@@ -177,6 +177,12 @@ def _photos(root: Path, count: int, size: int) -> Path:
     return root / "in" / "photos"
 
 
+def _default_signals() -> None:
+    """Default SIGINT in the child: a shell's background job (``cmd &``) starts with SIGINT
+    ignored, and Python keeps an ignored SIGINT ignored, so Ctrl-C would not reach sassid."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _signal_when_saving(
     argv: list[str], watch: Path, signum: int, after: int = 0, timeout: float = 300
 ) -> tuple[subprocess.Popen[str], bool, float]:
@@ -184,7 +190,12 @@ def _signal_when_saving(
     (a save in progress), the first ``after`` saves seen let through. Returns the process,
     whether the signal landed during a save, and the seconds waited."""
     proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        preexec_fn=_default_signals,
     )
     start = time.perf_counter()
     landed, seen = False, set()
