@@ -34,8 +34,8 @@ __all__ = [
 Forward = Callable[["Tensor"], "Tensor"]
 BACKENDS = ("torch", "onnxruntime")
 PRECISIONS = ("fp32", "bf16", "int8")
-DEFAULT_BACKEND = "onnxruntime"
-DEFAULT_PRECISION = "fp32"
+DEFAULT_BACKEND = "torch"
+DEFAULT_PRECISION = "bf16"
 """What ``sassid denoise`` runs unless told otherwise: the fastest backend and precision whose
 PSNR stays within 0.05 dB of fp32 on every real set here (``results/speed_cpu.md``; a test
 checks that they agree). ``resolve`` falls back to torch where onnxruntime is not installed or
