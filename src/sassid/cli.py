@@ -155,11 +155,7 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
         args.inputs,
         args.output,
         args.model,
-        net=args.net,
-        tile=args.tile,
-        overlap=args.overlap,
-        ensemble=args.ensemble,
-        device=args.device,
+        **_inference_options(args),
         progress=not args.quiet,
         backend=args.backend,
         precision=args.precision,
@@ -171,6 +167,17 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     if builder is not None:
         _print_report(builder.write())
     return 1 if report.failed or report_errors else 0
+
+
+def _inference_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options ``_add_inference_options`` adds, as keyword arguments of the library calls."""
+    return {
+        "net": args.net,
+        "tile": args.tile,
+        "overlap": args.overlap,
+        "ensemble": args.ensemble,
+        "device": args.device,
+    }
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
@@ -192,11 +199,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     result = evaluate(
         args.model,
         args.data,
-        net=args.net,
-        tile=args.tile,
-        overlap=args.overlap,
-        ensemble=args.ensemble,
-        device=args.device,
+        **_inference_options(args),
         ssim_convention=args.ssim,
         save_images=args.save_images,
         progress=not args.quiet,
@@ -229,11 +232,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
         args.images,
         args.output,
         progress=not args.quiet,
-        device=args.device,
-        net=args.net,
-        tile=args.tile,
-        overlap=args.overlap,
-        ensemble=args.ensemble,
+        **_inference_options(args),
         max_side=args.max_side,
         crop=args.crop,
         photo_bytes=args.photo_kb * 1000,
