@@ -52,6 +52,22 @@ def matmul_gflops(size: int = 1024, repeats: int = 5, device: str = "cpu") -> fl
     return 2 * size**3 / best / 1e9
 
 
+def eval_pairs_folder(folder: Path, work: Path, count: int) -> tuple[list[Path], Path]:
+    """All noisy paths of ``folder``'s pairs, and ``work/eval_pairs`` holding links to its
+    first ``count`` pairs (the ones scored)."""
+    from sassid.io import find_pairs
+
+    all_pairs = find_pairs(folder)
+    eval_dir = work / "eval_pairs"
+    eval_dir.mkdir(parents=True, exist_ok=True)
+    for ident, noisy, clean in all_pairs[:count]:
+        for kind, src in (("noisy", noisy), ("clean", clean)):
+            link = eval_dir / f"{ident}_{kind}{src.suffix}"
+            if not link.exists():
+                link.symlink_to(src)
+    return [noisy for _, noisy, _ in all_pairs], eval_dir
+
+
 def write_results(name: str, payload: dict[str, Any], markdown: str) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")

@@ -28,11 +28,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, provenance, write_results  # noqa: E402
+from benchmarks.common import RESULTS, eval_pairs_folder, provenance, write_results  # noqa: E402
+from benchmarks.training_speed import variant_rows  # noqa: E402
 from sassid.config import TrainConfig, preset  # noqa: E402
 from sassid.data import PatchSampler, load_noisy_images  # noqa: E402
 from sassid.inference import Denoiser  # noqa: E402
-from sassid.io import find_pairs  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import load_networks  # noqa: E402
 from sassid.noise import auto_blind_size, measure_noise  # noqa: E402
@@ -158,15 +158,7 @@ def main() -> None:
         if not folder.exists():
             print(f"skipped: {folder} is absent")
             continue
-        all_pairs = find_pairs(folder)
-        noisy_paths = [n for _, n, _ in all_pairs]
-        eval_dir = Path(args.work) / name / "eval_pairs"
-        eval_dir.mkdir(parents=True, exist_ok=True)
-        for ident, noisy, clean in all_pairs[: args.eval_images]:
-            for kind, src in (("noisy", noisy), ("clean", clean)):
-                link = eval_dir / f"{ident}_{kind}{src.suffix}"
-                if not link.exists():
-                    link.symlink_to(src)
+        noisy_paths, eval_dir = eval_pairs_folder(folder, Path(args.work) / name, args.eval_images)
         pairs = list(iter_pairs(eval_dir))
         base = preset("laptop")
         images, _ = load_noisy_images(noisy_paths, base.patch_size)
@@ -283,7 +275,6 @@ def _markdown(payload: dict[str, Any]) -> str:
     speed = payload.get("speed")
     if speed and "laptop_training_variants_steps_per_s" in speed:
         variants = speed["laptop_training_variants_steps_per_s"]
-        base = variants["fp32 NCHW"]
         lines += [
             "## Throughput levers (benchmarks/speed.py, its own run: "
             f"{speed['meta']['date']}, commit {speed['meta']['commit']})",
@@ -291,12 +282,7 @@ def _markdown(payload: dict[str, Any]) -> str:
             "| variant | BNN steps/s | LAN | U-Net | first step, s |",
             "|---|---|---|---|---|",
         ]
-        for label, row in variants.items():
-            cells = " | ".join(
-                f"{row[s]:.2f} ({row[s] / base[s]:.2f}x)" for s in ("bnn", "lan", "unet")
-            )
-            warm = "/".join(f"{row[f'{s}_warmup_s']:.1f}" for s in ("bnn", "lan", "unet"))
-            lines.append(f"| {label} | {cells} | {warm} |")
+        lines += variant_rows(variants)
         lines.append("")
     lines.append(f"Total time {payload['total_seconds'] / 60:.1f} min.")
     lines.append("")

@@ -29,12 +29,11 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, provenance, write_results  # noqa: E402
+from benchmarks.common import RESULTS, eval_pairs_folder, provenance, write_results  # noqa: E402
 from sassid.config import preset  # noqa: E402
 from sassid.data import load_noisy_images  # noqa: E402
 from sassid.evaluate import iter_pairs  # noqa: E402
 from sassid.inference import Denoiser, default_overlap, default_tile  # noqa: E402
-from sassid.io import find_pairs  # noqa: E402
 from sassid.metrics import psnr, ssim  # noqa: E402
 from sassid.models import load_networks  # noqa: E402
 from sassid.noise import auto_blind_size, measure_noise  # noqa: E402
@@ -169,15 +168,7 @@ def main() -> None:
     if not folder.exists():
         print(f"skipped: {folder} is absent")
         return
-    all_pairs = find_pairs(folder)
-    noisy_paths = [noisy for _, noisy, _ in all_pairs]
-    eval_dir = Path(args.work) / args.set / "eval_pairs"
-    eval_dir.mkdir(parents=True, exist_ok=True)
-    for ident, noisy, clean in all_pairs[: args.eval_images]:
-        for kind, src in (("noisy", noisy), ("clean", clean)):
-            link = eval_dir / f"{ident}_{kind}{src.suffix}"
-            if not link.exists():
-                link.symlink_to(src)
+    noisy_paths, eval_dir = eval_pairs_folder(folder, Path(args.work) / args.set, args.eval_images)
     pairs = list(iter_pairs(eval_dir))
 
     base = preset(args.preset)

@@ -25,6 +25,19 @@ from sassid.models import build_stage_net  # noqa: E402
 from sassid.stages import prepare_batch, prepare_net, stage_specs, train_step  # noqa: E402
 
 
+def variant_rows(variants: dict[str, dict[str, float]]) -> list[str]:
+    """Markdown rows: steps/s of each stage, its speed-up vs ``fp32 NCHW``, first-step seconds."""
+    base = variants["fp32 NCHW"]
+    rows = []
+    for label, row in variants.items():
+        cells = " | ".join(
+            f"{row[s]:.2f} ({row[s] / base[s]:.2f}x)" for s in ("bnn", "lan", "unet")
+        )
+        warm = "/".join(f"{row[f'{s}_warmup_s']:.1f}" for s in ("bnn", "lan", "unet"))
+        rows.append(f"| {label} | {cells} | {warm} |")
+    return rows
+
+
 def _sync(device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()
@@ -107,7 +120,6 @@ def main() -> None:
         "matmul_gflops": [before, after],
         "laptop_training_variants_steps_per_s": variants,
     }
-    base = variants["fp32 NCHW"]
     lines = [
         f"# Training speed levers on {device}",
         "",
@@ -122,12 +134,7 @@ def main() -> None:
         "| variant | BNN steps/s | LAN | U-Net | first step (compile), s |",
         "|---|---|---|---|---|",
     ]
-    for label, row in variants.items():
-        cells = " | ".join(
-            f"{row[s]:.2f} ({row[s] / base[s]:.2f}x)" for s in ("bnn", "lan", "unet")
-        )
-        warm = "/".join(f"{row[f'{s}_warmup_s']:.1f}" for s in ("bnn", "lan", "unet"))
-        lines.append(f"| {label} | {cells} | {warm} |")
+    lines += variant_rows(variants)
     lines.append("")
     write_results(f"speed_training_{device}", payload, "\n".join(lines))
     print("\n".join(lines))
