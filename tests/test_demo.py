@@ -25,3 +25,14 @@ def test_demo_runs_end_to_end_and_reports(tmp_path: Path) -> None:
     assert len(page.find("section", "photo")) == 4
     assert len(page.find("img", "px", "photo-1")) == 8  # with clean, alpha and both teachers
     assert len(page.find("svg", "chart", "training")) == 3  # one loss curve per stage
+
+
+def test_bad_budget_fails_before_anything_is_written(tmp_path: Path) -> None:
+    import pytest
+
+    from sassid.errors import TrainingError
+
+    for minutes in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(TrainingError, match="--minutes must be a finite number > 0"):
+            run_demo(tmp_path / "out", minutes=minutes, device="cpu", progress=False)
+        assert not (tmp_path / "out").exists()

@@ -42,6 +42,7 @@ __all__ = [
     "revised_total",
     "format_seconds",
     "cache_decision",
+    "check_minutes",
 ]
 
 RESERVE_FRACTION = 0.03
@@ -77,6 +78,16 @@ def revised_total(step: int, used: float, allotted: float) -> int:
 def format_seconds(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def check_minutes(minutes: float) -> None:
+    """A time budget must be a finite number of minutes above zero (one-line error)."""
+    import math
+
+    from sassid.errors import TrainingError
+
+    if not (math.isfinite(minutes) and minutes > 0):
+        raise TrainingError(f"--minutes must be a finite number > 0, got {minutes}")
 
 
 class ProgressCosine:
@@ -128,8 +139,7 @@ class Budget:
         this session's clock started at ``started`` (``time.perf_counter``)."""
         from sassid.errors import TrainingError
 
-        if minutes <= 0:
-            raise TrainingError(f"--minutes must be > 0, got {minutes}")
+        check_minutes(minutes)
         path = run_dir / BUDGET_FILE
         if resume and path.exists():
             saved = json.loads(path.read_text())

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from sassid.atomic import atomic_write_json, atomic_write_text
+from sassid.budget import check_minutes
 from sassid.config import TrainConfig, preset
 from sassid.errors import SassidError
 from sassid.inference import Denoiser
@@ -95,6 +96,8 @@ def run_demo(
     from sassid.train import train
 
     check_synth_options(iso_like)
+    if minutes is not None:
+        check_minutes(minutes)  # before anything is written
     out = Path(out_dir)
     config = config or preset("quick")
     started = time.perf_counter()
