@@ -179,11 +179,12 @@ def test_train_minutes_defaults_to_laptop_and_blind_size_parsing(tmp_path, monke
     data = write_noisy_images(tmp_path / "d", size=(96, 96))
     assert main(["train", str(data), "-o", str(tmp_path / "r"), "--minutes", "2", "-q"]) == 0
     assert seen["config"].preset == "laptop" and seen["kwargs"]["minutes"] == 2.0
-    assert seen["config"].bnn.blind_size != 9, "laptop measures its blind size"
+    assert seen["config"].bnn.auto_blind_size, "laptop measures its blind size"
     assert main(["train", str(data), "-o", str(tmp_path / "r"), "--blind-size", "5"]) == 0
-    assert seen["config"].preset == "paper" and seen["config"].bnn.blind_size == 5
+    bnn = seen["config"].bnn
+    assert seen["config"].preset == "paper" and (bnn.blind_size, bnn.auto_blind_size) == (5, False)
     main(
         ["train", str(data), "-o", str(tmp_path / "r"), "--preset", "quick", "--blind-size", "auto"]
     )
-    assert seen["config"].bnn.blind_size % 2 == 1 and seen["config"].bnn.blind_size >= 3
+    assert seen["config"].preset == "quick" and seen["config"].bnn.auto_blind_size
     assert main(["train", str(data), "-o", str(tmp_path / "r"), "--blind-size", "4"]) == 2

@@ -39,3 +39,15 @@ def test_blind_size_rule() -> None:
     assert auto_blind_size([0.6, 0.05, 0.2], threshold=0.1) == 7, "the farthest lag counts"
     with pytest.raises(ValueError, match="at least"):
         measure_noise([np.zeros((8, 8, 3), np.uint8)])
+
+
+def test_clipped_areas_do_not_count_as_noise_free() -> None:
+    # Half the photo is blown out (255, no noise left): the flattest patches are all there,
+    # so without leaving clipped patches out the measured noise would be ~0.
+    noise = np.random.default_rng(2).normal(0, 6, (128, 128, 3))
+    photo = _flat_photo(noise)
+    photo[:, 64:] = 255
+    stats = measure_noise([photo], fraction=0.5)
+    assert stats.sigma == pytest.approx(6, rel=0.15)
+    blank = measure_noise([np.full((32, 32, 3), 255, np.uint8)])  # all clipped: no noise
+    assert blank.sigma == 0.0 and auto_blind_size(blank.rho) == 3

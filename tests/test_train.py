@@ -15,7 +15,7 @@ import torch
 import sassid.train as train_module
 from sassid.checkpoint import load_file
 from sassid.errors import TrainingError
-from sassid.models import load_model
+from sassid.models import load_model, read_model
 from sassid.train import train
 from tests.helpers import tiny_config, write_noisy_images
 
@@ -185,7 +185,7 @@ def test_cached_teachers_bf16_channels_last_run(tmp_path: Path) -> None:
     losses = [r["loss"] for r in records if "loss" in r]
     assert len(losses) == 12 and all(np.isfinite(losses))
     noise = json.loads((tmp_path / "run" / "noise.json").read_text())
-    assert noise["blind_size"] == 9 and noise["auto_blind_size"] >= 3
+    assert noise["blind_size"] == 9 and noise["auto_blind_size"] >= 3  # measured, not used
     assert "reliable" in json.loads((tmp_path / "run" / "reliability.json").read_text())
 
 
@@ -196,3 +196,19 @@ def test_stage_seeds_do_not_collide() -> None:
     assert len(seeds) == 3 * 3 * 40
     old = {s * 1000 + i * 10 + r for s in range(3) for i in range(3) for r in range(40)}
     assert len(old) < 3 * 3 * 40, "the old formula collided"
+
+
+def test_auto_blind_size_is_measured_recorded_and_kept_on_resume(tmp_path: Path) -> None:
+    data = write_noisy_images(tmp_path / "data")  # white noise: the smallest blind size, 3
+    config = tiny_config(bnn={"auto_blind_size": True})
+    assert config.bnn.blind_size == 9
+    model = train([data], tmp_path / "run", config, device="cpu", progress=False)
+    noise = json.loads((tmp_path / "run" / "noise.json").read_text())
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert noise["auto_blind_size"] == noise["blind_size"] == saved["bnn"]["blind_size"] == 3
+    assert read_model(model).nets["bnn"].kwargs["blind_size"] == 3
+    # Resuming with the same (auto) configuration keeps the recorded size, measured or not.
+    train([data], tmp_path / "run", config, device="cpu", progress=False, resume=True)
+    fixed = tiny_config(bnn={"auto_blind_size": False})
+    with pytest.raises(TrainingError, match="differs in: bnn"):
+        train([data], tmp_path / "run", fixed, device="cpu", progress=False, resume=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the CLI imports torch only inside commands, so --help stays instant
+    from sassid.config import TrainConfig
     from sassid.io import Photo
     from sassid.report import ReportBuilder, ReportSummary
 
@@ -65,13 +66,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         config = with_steps(config, args.steps)
     if args.seed is not None:
         config = dataclasses.replace(config, seed=args.seed)
-    blind_size = args.blind_size
-    if blind_size is None and config.preset == "laptop" and not args.resume:
-        # measured in results/laptop_recipe.md: +2.0/+2.3 dB BNN on sidd_samples/polyu100
-        blind_size = "auto"
-    if blind_size is not None:
-        blind = _blind_size(blind_size, args.noisy, config.patch_size)
-        config = dataclasses.replace(config, bnn=dataclasses.replace(config.bnn, blind_size=blind))
+    if args.blind_size is not None:
+        config = _with_blind_size(config, args.blind_size)
     model = train(
         args.noisy,
         args.output,
@@ -100,33 +96,24 @@ def _print_report(summary: ReportSummary) -> None:
     print(f"report: {summary.path} ({summary.bytes / 1e6:.2f} MB, {summary.photos} photos)")
 
 
-def _blind_size(value: str, sources: Sequence[str], patch_size: int) -> int:
-    """``--blind-size N`` or ``auto``: measured from the noisy images' noise correlation."""
+def _with_blind_size(config: TrainConfig, value: str) -> TrainConfig:
+    """``--blind-size N`` (odd) or ``auto`` (measured by ``train`` from the noisy images)."""
+    import dataclasses
+
     from sassid.errors import ConfigError
 
-    if value != "auto":
-        try:
-            size = int(value)
-        except ValueError:
-            raise ConfigError(
-                f"--blind-size must be an odd integer or auto, got {value!r}"
-            ) from None
-        if size < 1 or size % 2 == 0:
-            raise ConfigError(f"--blind-size must be odd and >= 1, got {size}")
-        return size
-    from sassid.data import load_noisy_images
-    from sassid.noise import BLIND_THRESHOLD, auto_blind_size, measure_noise
-
-    images, _ = load_noisy_images(sources, patch_size)
-    stats = measure_noise(images)
-    size = auto_blind_size(stats.rho)
-    lags = ", ".join(f"{r:.2f}" for r in stats.rho)
-    print(
-        f"noise measured on {stats.patches} flat patches: std {stats.sigma:.2f} levels, "
-        f"correlation at lags 1-{len(stats.rho)}: {lags}; blind size {size} "
-        f"(covers every lag above {BLIND_THRESHOLD})"
-    )
-    return size
+    if value == "auto":
+        return dataclasses.replace(
+            config, bnn=dataclasses.replace(config.bnn, auto_blind_size=True)
+        )
+    try:
+        size = int(value)
+    except ValueError:
+        raise ConfigError(f"--blind-size must be an odd integer or auto, got {value!r}") from None
+    if size < 1 or size % 2 == 0:
+        raise ConfigError(f"--blind-size must be odd and >= 1, got {size}")
+    bnn = dataclasses.replace(config.bnn, blind_size=size, auto_blind_size=False)
+    return dataclasses.replace(config, bnn=bnn)
 
 
 def _cmd_denoise(args: argparse.Namespace) -> int:

@@ -123,6 +123,9 @@ class BNNStageConfig(_StageCommon):
 
     arch: str = "bnn"
     blind_size: int = 9
+    auto_blind_size: bool = False
+    """Replace ``blind_size`` by the one measured from the training images before training
+    (``sassid.noise.auto_blind_size``: the smallest that hides the noise's correlation)."""
     enc_channels: int = 48
     dec_channels: int = 96
 
@@ -224,13 +227,20 @@ class TrainConfig:
     cache_transforms: int = 8
     lowpass_sigma: float = 0.0
     """Inference: put back the low frequencies the networks removed, blurred at this many px
-    (``sassid.inference.restore_low_frequencies``); 0 is off, the paper's output."""
+    (``sassid.corrections.restore_low_frequencies``); 0 is off, the paper's output."""
+    noise_gate: float = 0.0
+    """Inference: never remove more than this many times the photo's own noise std, in local
+    RMS (``sassid.corrections.gate_to_noise``); 0 is off, the paper's output."""
 
     def __post_init__(self) -> None:
         _in_range(self.batch_size, 1, MAX_BATCH, "batch_size")
         _check(
             0.0 <= self.lowpass_sigma <= 1000.0,
             f"lowpass_sigma must be in [0, 1000] px, got {self.lowpass_sigma}",
+        )
+        _check(
+            0.0 <= self.noise_gate <= 100.0,
+            f"noise_gate must be in [0, 100] noise stds, got {self.noise_gate}",
         )
         _check(
             self.patch_size >= 32 and self.patch_size % 32 == 0,
@@ -276,9 +286,8 @@ def _laptop() -> TrainConfig:
     # plus channels_last (2.2-2.45x faster steps on an AVX-512-BF16 CPU with the same quality,
     # docs measured-here; 1.9-2.0x here, results/speed_training_cpu.md), and the budget split
     # half to the BNN, whose quality bounds the rest. The teacher cache is built only where it
-    # pays within the budget (sassid.budget.cache_decision). `sassid train` gives this preset
-    # `--blind-size auto` (BNN +2.0 dB on sidd_samples, +2.3 dB on polyu100 at 2 minutes).
-    # Measurements: results/laptop_recipe.md.
+    # pays within the budget (sassid.budget.cache_decision). The blind size is measured from the
+    # noisy images (`[bnn] auto_blind_size`). Measurements: results/laptop_recipe.md.
     return TrainConfig(
         preset="laptop",
         batch_size=8,
@@ -291,10 +300,21 @@ def _laptop() -> TrainConfig:
         cache_teachers=True,
         cache_transforms=1,
         # Put back what the U-Net removed below a 8 px Gaussian (its haze and colour shift):
-        # +2.5 dB on sidd_samples, +1.3 dB on polyu100, no image worse on either
-        # (results/lowpass_correction_*.md; 4 px is better on PolyU but costs a SIDD image 0.5 dB).
+        # +0.36 dB on sidd_samples, +1.28 dB on polyu100 (4 px is better on PolyU but worse on
+        # SIDD). Then never remove more than twice the photo's noise std (local RMS): PolyU
+        # 33.59 -> 36.10 dB with no image below its noisy input (10 before), SIDD 31.36 -> 31.38;
+        # flat from 2 to 3, while 1 and 1.5 cost SIDD. Both on 7-minute laptop models:
+        # results/output_corrections_*.md.
         lowpass_sigma=8.0,
-        bnn=BNNStageConfig(steps=1500, lr=1e-3, enc_channels=24, dec_channels=48, time_share=0.5),
+        noise_gate=2.0,
+        bnn=BNNStageConfig(
+            steps=1500,
+            lr=1e-3,
+            enc_channels=24,
+            dec_channels=48,
+            time_share=0.5,
+            auto_blind_size=True,  # BNN +2.0/+2.3 dB on sidd_samples/polyu100 at 2 minutes
+        ),
         lan=LANStageConfig(steps=600, lr=1e-3, time_share=0.15),
         unet=UNetStageConfig(steps=1000, lr=1e-3, time_share=0.35),
     )

@@ -20,9 +20,11 @@ from torch import Tensor, nn
 
 from sassid.adaptive import alpha_map
 from sassid.config import AlphaConfig
+from sassid.corrections import gate_to_noise, restore_low_frequencies
 from sassid.device import resolve_device
 from sassid.errors import OptionError, SassidError
 from sassid.models import ModelFile, read_model
+from sassid.noise import measure_noise
 from sassid.pixels import from_pixels, to_pixels
 from sassid.tiling import check_tiling, ensemble_x8, run_tiled, tile_grid
 
@@ -41,29 +43,6 @@ def default_tile(net: str, patch_size: int | None) -> int:
     if net == "unet" or not patch_size:
         return DEFAULT_TILE
     return patch_size
-
-
-def restore_low_frequencies(noisy: np.ndarray, out: np.ndarray, sigma: float) -> None:
-    """``out += G_sigma * (noisy - out)`` in place, per channel, on CHW float arrays.
-
-    Camera noise is zero-mean and reaches a few pixels at most, so what a denoiser removes
-    should hold no content below the frequencies of a Gaussian of ``sigma`` px; whatever it
-    holds there is the model's bias (haze, colour shift) and is put back. The noise it lets
-    back in is the noise's own low-pass, a small fraction of its std for sigma >> its reach.
-    """
-    from scipy.ndimage import gaussian_filter
-
-    if sigma <= 0:
-        return
-    for c in range(out.shape[0]):
-        out[c] += gaussian_filter(noisy[c] - out[c], sigma, mode="reflect")
-
-
-def lowpass_correction(noisy: np.ndarray, out: np.ndarray, sigma: float) -> np.ndarray:
-    """``restore_low_frequencies`` on HWC uint8/uint16 photos; returns the corrected photo."""
-    fixed = to_pixels(out)
-    restore_low_frequencies(to_pixels(noisy), fixed, sigma)
-    return from_pixels(fixed, out.dtype.type)
 
 
 def default_overlap(tile: int) -> int:
@@ -91,6 +70,8 @@ class Denoiser:
         net: ``unet`` (the method), ``bnn``, ``lan`` or ``fusion`` (or any key of ``nets``).
         tile: tile side in pixels (0: whole image); overlap: pixels shared by adjacent tiles.
         ensemble: average the x8 flips/rotations.
+        lowpass_sigma, noise_gate: the output corrections (``sassid.corrections``; 0 is off),
+            the model's own via ``from_model``.
         alpha: Eq. 3 settings for ``fusion`` (the model's own, via ``from_model``).
         source: the model file, named in errors.
         backend, precision: how each network runs (``sassid.backends``); ``torch``/``fp32`` is
@@ -111,6 +92,7 @@ class Denoiser:
     device: torch.device | str = "cpu"
     alpha: AlphaConfig = AlphaConfig()
     lowpass_sigma: float = 0.0
+    noise_gate: float = 0.0
     source: str = "model"
     backend: str = "torch"
     precision: str = "fp32"
@@ -153,10 +135,18 @@ class Denoiser:
         )
 
     def describe(self) -> str:
-        """One line naming the backend and precision, as ``sassid denoise`` prints it."""
-        if self.forward is not None:
-            return f"{self.net}: custom forward"
-        return f"{self.net}: backend {self.backend}, precision {self.precision}"
+        """One line naming the backend, precision and output corrections, as ``sassid denoise``
+        prints it."""
+        run = (
+            "custom forward"
+            if self.forward is not None
+            else f"backend {self.backend}, precision {self.precision}"
+        )
+        corrections = [
+            f"low frequencies restored ({self.lowpass_sigma:g} px)" if self.lowpass_sigma else "",
+            f"noise gate {self.noise_gate:g}x" if self.noise_gate else "",
+        ]
+        return ", ".join([f"{self.net}: {run}", *filter(None, corrections)])
 
     @classmethod
     def from_model(
@@ -173,6 +163,7 @@ class Denoiser:
         precision: str = "fp32",
         calibration: list[Tensor] | None = None,
         lowpass_sigma: float | None = None,
+        noise_gate: float | None = None,
     ) -> Denoiser:
         """``net`` of ``model`` (run dir, model file, checkpoint, state_dict or reference
         weights, or an already read ``ModelFile``), with the inference rules applied:
@@ -202,6 +193,7 @@ class Denoiser:
             precision=precision,
             calibration=calibration,
             lowpass_sigma=source.lowpass_sigma if lowpass_sigma is None else lowpass_sigma,
+            noise_gate=source.noise_gate if noise_gate is None else noise_gate,
         )
 
     def tensor(self, x: Tensor, on_tile: Callable[[], None] | None = None) -> Tensor:
@@ -224,7 +216,7 @@ class Denoiser:
         """HWC uint8/uint16 -> denoised, same dtype (rounded half up, clamped)."""
         x = torch.from_numpy(to_pixels(pixels))[None]
         out = self.tensor(x, on_tile)[0].float().cpu().numpy()
-        restore_low_frequencies(x[0].numpy(), out, self.lowpass_sigma)
+        self.correct(pixels, x[0].numpy(), out)
         del x
         # Row bands: from_pixels works in float64, so a 24 MP photo in one go would hold
         # several 0.6 GB temporaries; bands keep the peak at one full-size float32 buffer.
@@ -233,6 +225,15 @@ class Denoiser:
             band = out[:, top : top + _BAND_ROWS]
             result[top : top + _BAND_ROWS] = from_pixels(band, pixels.dtype.type)
         return result
+
+    def correct(self, pixels: np.ndarray, noisy: np.ndarray, out: np.ndarray) -> None:
+        """The model's output corrections (``sassid.corrections``), in place on ``out``: low
+        frequencies back (``lowpass_sigma``), then the removed part gated to ``noise_gate``
+        times the noise std measured on ``pixels`` (the stored HWC photo; photos under 16 px
+        a side, too small to measure, are not gated)."""
+        restore_low_frequencies(noisy, out, self.lowpass_sigma)
+        if self.noise_gate > 0 and min(pixels.shape[:2]) >= 16:
+            gate_to_noise(noisy, out, measure_noise([pixels]).sigma, self.noise_gate)
 
     def tiles_for(self, height: int, width: int) -> int:
         """How many tiles a ``height`` x ``width`` photo takes (1 when untiled)."""

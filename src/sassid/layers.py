@@ -17,7 +17,17 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("constants", "errors", "device", "pixels", "atomic")),
     (
         "networks and maths",
-        ("nets", "adaptive", "losses", "metrics", "tiling", "lpips", "noise", "reliability"),
+        (
+            "nets",
+            "adaptive",
+            "losses",
+            "metrics",
+            "tiling",
+            "lpips",
+            "noise",
+            "reliability",
+            "corrections",
+        ),
     ),
     ("configuration and files", ("config", "io", "formats", "checkpoint", "outputs")),
     ("model files", ("models",)),

@@ -107,9 +107,15 @@ class ModelFile:
 
     @property
     def lowpass_sigma(self) -> float:
-        """The run's ``lowpass_sigma`` (``sassid.inference.restore_low_frequencies``); 0, off,
+        """The run's ``lowpass_sigma`` (``sassid.corrections.restore_low_frequencies``); 0, off,
         when the file does not say."""
         return self.config.lowpass_sigma if self.config is not None else 0.0
+
+    @property
+    def noise_gate(self) -> float:
+        """The run's ``noise_gate`` (``sassid.corrections.gate_to_noise``); 0, off, when the
+        file does not say."""
+        return self.config.noise_gate if self.config is not None else 0.0
 
     @property
     def alpha(self) -> AlphaConfig:

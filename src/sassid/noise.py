@@ -2,7 +2,8 @@
 
 In the flattest patches of a photo, what varies is mostly noise. Each ``size`` x ``size`` patch
 of each channel has its least-squares plane (mean and linear trend) removed; the patches whose
-residual variance is in the lowest ``fraction`` are kept. On those:
+residual variance is in the lowest ``fraction`` are kept (patches mostly at the black or white
+level are left out: clipping removes the noise there). On those:
 
     sigma      = sqrt(mean r^2)                        (noise std, pixel units)
     rho(k)     = sum r(x) r(x + k) / sum r(x)^2        (horizontal and vertical lag k, averaged)
@@ -45,6 +46,29 @@ def _plane_residuals(patches: np.ndarray) -> np.ndarray:
     return (flat - design @ coef).T.reshape(n, size, size)
 
 
+def _sample_patches(image: np.ndarray, size: int, limit: int) -> np.ndarray | None:
+    """At most ``limit`` (size x size) single-channel patches of ``image`` in [0, 255] float64,
+    evenly strided, leaving out those mostly (over half) at the black or white level (clipping
+    removes the noise there, so they would read as flat and lower ``sigma``) unless all are.
+    Partly clipped patches stay: in dark, noisy photos they hold much of the noise.
+    Sampled before conversion, so a 24 MP photo costs only the kept patches in float64."""
+    h, w = image.shape[:2]
+    rows, cols = h // size, w // size
+    if rows == 0 or cols == 0:
+        return None
+    channels = image.shape[2] if image.ndim == 3 else 1
+    grid = image[: rows * size, : cols * size].reshape(rows, size, cols, size, channels)
+    patches = grid.transpose(0, 2, 4, 1, 3).reshape(-1, size, size)
+    top = 65535 if image.dtype == np.uint16 else 255
+    clipped = ((patches == 0) | (patches >= top)).mean(axis=(1, 2)) > 0.5
+    if not clipped.all():
+        patches = patches[~clipped]
+    if len(patches) > limit:
+        patches = patches[:: len(patches) // limit + 1]
+    scale = 255.0 / 65535.0 if image.dtype == np.uint16 else 1.0
+    return patches.astype(np.float64) * scale
+
+
 def measure_noise(
     images: Sequence[np.ndarray],
     size: int = 16,
@@ -61,17 +85,9 @@ def measure_noise(
         raise ValueError("patch size must exceed the largest lag")
     kept = []
     for image in images:
-        scale = 255.0 / 65535.0 if image.dtype == np.uint16 else 1.0
-        pixels = image.astype(np.float64) * scale
-        h, w = pixels.shape[:2]
-        rows, cols = h // size, w // size
-        if rows == 0 or cols == 0:
+        patches = _sample_patches(image, size, max_patches_per_image)
+        if patches is None:
             continue
-        grid = pixels[: rows * size, : cols * size].reshape(rows, size, cols, size, -1)
-        patches = grid.transpose(0, 2, 4, 1, 3).reshape(-1, size, size)
-        if len(patches) > max_patches_per_image:
-            step = len(patches) // max_patches_per_image + 1
-            patches = patches[::step]
         residuals = _plane_residuals(patches)
         energy = residuals.var(axis=(1, 2))
         count = max(1, int(len(energy) * fraction))
@@ -80,6 +96,8 @@ def measure_noise(
         raise ValueError(f"no image is at least {size}x{size} pixels")
     r = np.concatenate(kept)
     power = float(np.sum(r * r))
+    if power / r.size < 1e-12:  # nothing varies (a blank or fully clipped photo): no noise
+        return NoiseStats(0.0, (0.0,) * max_lag, len(r))
     rho = []
     for k in range(1, max_lag + 1):
         horizontal = np.sum(r[:, :, k:] * r[:, :, :-k]) / np.sum(r[:, :, :-k] ** 2)

@@ -17,6 +17,7 @@ training with one line, and no model.pt is written.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -54,7 +55,7 @@ from sassid.inference import Denoiser, default_overlap, default_tile
 from sassid.metrics import psnr
 from sassid.models import load_weights_into, net_entries, save_model
 from sassid.nets.registry import build_net
-from sassid.noise import auto_blind_size, measure_noise
+from sassid.noise import BLIND_THRESHOLD, auto_blind_size, measure_noise
 from sassid.outputs import run_lock
 from sassid.pairs import iter_pairs
 from sassid.reliability import assess
@@ -122,9 +123,9 @@ class MetricsLog:
         atomic_write_text(self.path, "".join(kept))
 
 
-def _prepare_run_dir(
-    run_dir: Path, config: TrainConfig, resume: bool, lock: contextlib.ExitStack
-) -> None:
+def _prepare_run_dir(run_dir: Path, resume: bool, lock: contextlib.ExitStack) -> None:
+    """Make ``run_dir`` (writable, locked, stale temps gone); refuse to start over a run's
+    checkpoints without ``resume``, and to resume without its config.json."""
     try:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         probe = run_dir / ".write_test"
@@ -135,34 +136,59 @@ def _prepare_run_dir(
     lock.enter_context(run_lock(run_dir))
     clean_stale_temps(run_dir)
     clean_stale_temps(run_dir / "checkpoints")
-    saved = run_dir / "config.json"
-    has_checkpoints = any((run_dir / "checkpoints").glob("*.pt"))
-    if resume:
-        if not saved.exists():
-            raise TrainingError(f"{run_dir}: nothing to resume (no config.json)")
-        try:
-            previous_dict = json.loads(saved.read_text())
-        except (OSError, ValueError) as exc:
-            raise TrainingError(
-                f"{saved}: unreadable ({exc}); it records the run's configuration"
-            ) from None
-        if not isinstance(previous_dict, dict):
-            raise TrainingError(f"{saved}: not a JSON object; it records the run's configuration")
-        try:  # keys added since the run started take their defaults
-            previous = config_from_dict(previous_dict).to_dict()
-        except ConfigError:
-            previous = previous_dict
-        current = json.loads(to_json(config.to_dict()))
-        if json.loads(to_json(previous)) != current:
-            changed = sorted(k for k in current if previous.get(k) != current[k])
-            raise TrainingError(
-                f"{run_dir}: --resume with another configuration (differs in: "
-                f"{', '.join(changed) or 'keys'}); pass --config {saved}"
-            )
-    elif has_checkpoints:
+    if resume and not (run_dir / "config.json").exists():
+        raise TrainingError(f"{run_dir}: nothing to resume (no config.json)")
+    if not resume and any((run_dir / "checkpoints").glob("*.pt")):
         raise TrainingError(f"{run_dir}: already holds a run; pass --resume or use another -o")
-    else:  # (a resumed run's config.json already says exactly this)
-        atomic_write_text(saved, to_json(config.to_dict(), indent=2) + "\n")
+
+
+def _saved_config(run_dir: Path) -> dict[str, Any]:
+    """The run's config.json, with keys added since it was written at their defaults."""
+    saved = run_dir / "config.json"
+    try:
+        previous_dict = json.loads(saved.read_text())
+    except (OSError, ValueError) as exc:
+        raise TrainingError(
+            f"{saved}: unreadable ({exc}); it records the run's configuration"
+        ) from None
+    if not isinstance(previous_dict, dict):
+        raise TrainingError(f"{saved}: not a JSON object; it records the run's configuration")
+    try:
+        return config_from_dict(previous_dict).to_dict()
+    except ConfigError:
+        return previous_dict
+
+
+def _resumed_config(config: TrainConfig, run_dir: Path) -> TrainConfig:
+    """On resume, a measured blind size (``[bnn] auto_blind_size``) is the one the run recorded."""
+    if not config.bnn.auto_blind_size:
+        return config
+    size = _saved_config(run_dir).get("bnn", {}).get("blind_size", config.bnn.blind_size)
+    return dataclasses.replace(config, bnn=dataclasses.replace(config.bnn, blind_size=size))
+
+
+def _check_resume_config(run_dir: Path, config: TrainConfig) -> None:
+    """A resumed run must have the configuration it recorded in config.json."""
+    previous = _saved_config(run_dir)
+    current = json.loads(to_json(config.to_dict()))
+    if json.loads(to_json(previous)) != current:
+        changed = sorted(k for k in current if previous.get(k) != current[k])
+        raise TrainingError(
+            f"{run_dir}: --resume with another configuration (differs in: "
+            f"{', '.join(changed) or 'keys'}); pass --config {run_dir / 'config.json'}"
+        )
+
+
+def _measured_config(
+    config: TrainConfig, images: list[np.ndarray]
+) -> tuple[TrainConfig, dict[str, Any]]:
+    """A new run's noise report (noise.json) and, with ``[bnn] auto_blind_size``, the config
+    with the blind size it measured (the configured one stays when no image can be measured)."""
+    report = _noise_report(images)
+    if config.bnn.auto_blind_size and "auto_blind_size" in report:
+        bnn = dataclasses.replace(config.bnn, blind_size=report["auto_blind_size"])
+        config = dataclasses.replace(config, bnn=bnn)
+    return config, {**report, "blind_size": config.bnn.blind_size}
 
 
 def _validate(
@@ -503,24 +529,31 @@ def _write_json(path: Path, payload: dict[str, Any]) -> None:
     atomic_write_text(path, to_json(payload, indent=2) + "\n")
 
 
-def _noise_report(images: list[np.ndarray], config: TrainConfig) -> dict[str, Any]:
+def _noise_report(images: list[np.ndarray]) -> dict[str, Any]:
     """What sassid.noise measures on the training images, and the blind size it suggests."""
     try:
         stats = measure_noise(images)
     except ValueError as exc:
         return {"error": str(exc)}
-    return {
-        **stats.to_dict(),
-        "auto_blind_size": auto_blind_size(stats.rho),
-        "blind_size": config.bnn.blind_size,
-    }
+    return {**stats.to_dict(), "auto_blind_size": auto_blind_size(stats.rho)}
+
+
+def _describe_noise(noise: dict[str, Any], blind_size: int) -> str:
+    lags = ", ".join(f"{r:.2f}" for r in noise["rho"])
+    return (
+        f"noise measured on {noise['patches']} flat patches: std {noise['sigma']:.2f} levels, "
+        f"correlation at lags 1-{len(noise['rho'])}: {lags}; blind size {blind_size} "
+        f"(covers every lag above {BLIND_THRESHOLD})"
+    )
 
 
 RELIABILITY_IMAGES = 8
 RELIABILITY_CROP = 256
 
 
-def _check_reliability(unet: nn.Module, images: list[np.ndarray], run_dir: Path) -> None:
+def _check_reliability(
+    unet: nn.Module, images: list[np.ndarray], run_dir: Path, config: TrainConfig
+) -> None:
     """Judge the trained U-Net on up to 8 training images (central 256 px crops) from the
     noisy data alone (sassid.reliability); write reliability.json and warn if it fails."""
     picks = np.linspace(0, len(images) - 1, min(RELIABILITY_IMAGES, len(images))).astype(int)
@@ -534,7 +567,13 @@ def _check_reliability(unet: nn.Module, images: list[np.ndarray], run_dir: Path)
             crops.append(image[top : top + side_h, left : left + side_w])
     if not crops:
         return
-    denoiser = Denoiser({"unet": unet}, net="unet", tile=0)
+    denoiser = Denoiser(  # judged as the user gets it: with the model's output corrections
+        {"unet": unet},
+        net="unet",
+        tile=0,
+        lowpass_sigma=config.lowpass_sigma,
+        noise_gate=config.noise_gate,
+    )
     try:
         verdict = assess(denoiser.pixels, crops)
     except ValueError:
@@ -575,13 +614,25 @@ def train(
     try:
         torch_device = resolve_device(device, dist.local_rank)
         if dist.is_main:
-            _prepare_run_dir(run_dir, config, resume, lock)
+            _prepare_run_dir(run_dir, resume, lock)
+            if resume:  # before the images are read: a wrong --resume fails at once
+                config = _resumed_config(config, run_dir)
+                _check_resume_config(run_dir, config)
         distributed.barrier(dist)
+        if resume and not dist.is_main:
+            config = _resumed_config(config, run_dir)
         budget = Budget.open(run_dir, minutes, resume, started) if minutes is not None else None
         images, _ = load_noisy_images(sources, config.patch_size)
+        if not resume:
+            config, noise = _measured_config(config, images)
+            if dist.is_main:
+                atomic_write_text(
+                    run_dir / "config.json", to_json(config.to_dict(), indent=2) + "\n"
+                )
+                _write_json(run_dir / "noise.json", noise)
+                if progress and config.bnn.auto_blind_size and "rho" in noise:
+                    print(_describe_noise(noise, config.bnn.blind_size), flush=True)
         val_pairs = list(iter_pairs(val)) if val is not None else []
-        if dist.is_main and not resume:
-            _write_json(run_dir / "noise.json", _noise_report(images, config))
         run = _Run(
             config,
             run_dir,
@@ -632,7 +683,7 @@ def train(
             cpu_nets = {name: memory_format(net, False).cpu() for name, net in nets.items()}
             save_model(model_path, cpu_nets, kwargs, config.to_dict())
             if "unet" in cpu_nets:
-                _check_reliability(cpu_nets["unet"], images, run_dir)
+                _check_reliability(cpu_nets["unet"], images, run_dir, config)
             if budget is not None:
                 budget.save()
         return model_path

@@ -1,0 +1,83 @@
+"""Checks on what a denoiser removed, applied to its output: two rules from the noise's nature.
+
+With ``y`` the noisy photo, ``o`` the network output and ``d = y - o`` the part it removed:
+
+- **Low frequencies come back** (``restore_low_frequencies``): camera noise is zero-mean and
+  reaches a few pixels at most, so ``d`` should hold nothing below the frequencies of a
+  Gaussian of ``sigma`` px; what it holds there is the model's bias (haze, colour shift):
+  ``o += G_sigma * d``.
+- **Never remove more than noise** (``gate_to_noise``): where the local RMS of ``d`` exceeds
+  ``factor`` times the photo's noise std (measured from the photo itself, ``sassid.noise``),
+  the model is removing detail with the noise, so ``d`` is shrunk there to that level:
+  ``o = y - g d`` with ``g = min(1, factor * sigma / sqrt(G_w * mean_c d^2))``. In flat areas
+  ``d`` is the noise and passes unchanged; on mild noise, detail the teachers blurred is kept.
+
+Both work in place on CHW float32 arrays in [0, 255] and cost a few Gaussian blurs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sassid.pixels import from_pixels, to_pixels
+
+__all__ = ["restore_low_frequencies", "gate_to_noise", "lowpass_correction", "GATE_WINDOW"]
+
+GATE_WINDOW = 2.0
+"""Gaussian std (px) of the window over which ``gate_to_noise`` measures the removed RMS."""
+
+
+def restore_low_frequencies(noisy: np.ndarray, out: np.ndarray, sigma: float) -> None:
+    """``out += G_sigma * (noisy - out)`` in place, per channel (CHW float arrays).
+
+    The noise let back in is the noise's own low-pass: a small fraction of its std for
+    ``sigma`` well beyond its reach. ``sigma <= 0`` leaves ``out`` unchanged.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    if sigma <= 0:
+        return
+    for c in range(out.shape[0]):
+        out[c] += gaussian_filter(noisy[c] - out[c], sigma, mode="reflect")
+
+
+def gate_to_noise(
+    noisy: np.ndarray,
+    out: np.ndarray,
+    noise_sigma: float,
+    factor: float,
+    window: float = GATE_WINDOW,
+) -> np.ndarray:
+    """Shrink ``d = noisy - out`` in place where its local RMS exceeds ``factor * noise_sigma``.
+
+    ``out = noisy - g * d``, ``g = min(1, factor * noise_sigma / sqrt(G_window * mean_c d^2))``
+    (CHW float arrays, one gain per pixel for all channels, so colours are not shifted).
+    Returns ``g`` (H x W, in [0, 1]; 1 where nothing changed). ``factor <= 0`` leaves ``out``
+    unchanged. Memory: two H x W float32 buffers beside the inputs.
+    """
+    from scipy.ndimage import gaussian_filter
+
+    gain = np.ones(out.shape[1:], dtype=np.float32)
+    if factor <= 0:
+        return gain
+    energy = np.zeros(out.shape[1:], dtype=np.float32)
+    for c in range(out.shape[0]):
+        removed = noisy[c] - out[c]
+        energy += removed * removed
+    energy /= out.shape[0]
+    energy = gaussian_filter(energy, window, mode="reflect", output=np.float32)
+    limit = np.float32(factor * max(noise_sigma, 0.0))
+    np.sqrt(energy, out=energy)
+    np.divide(limit, energy, out=gain, where=energy > limit)
+    for c in range(out.shape[0]):
+        out[c] -= noisy[c]
+        out[c] *= gain
+        out[c] += noisy[c]
+    return gain
+
+
+def lowpass_correction(noisy: np.ndarray, out: np.ndarray, sigma: float) -> np.ndarray:
+    """``restore_low_frequencies`` on HWC uint8/uint16 photos; returns the corrected photo."""
+    fixed = to_pixels(out)
+    restore_low_frequencies(to_pixels(noisy), fixed, sigma)
+    return from_pixels(fixed, out.dtype.type)
