@@ -39,6 +39,10 @@ def test_gate_passes_a_denoiser_that_removes_only_the_noise() -> None:
     gain = gate_to_noise(noisy, out, SIGMA, 2.0)
     assert gain.min() > 0.99, gain.min()
     assert np.abs(out - clean).max() < 0.2
+    timid = noisy - 0.3  # removed far less than the noise (RMS 0.3 levels): left alone
+    kept = timid.copy()
+    assert gate_to_noise(noisy, kept, SIGMA, 2.0).min() == 1.0
+    assert np.allclose(kept, timid, atol=1e-4)
 
 
 def test_gate_restores_detail_an_oversmoothing_denoiser_removed() -> None:

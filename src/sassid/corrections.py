@@ -53,22 +53,27 @@ def gate_to_noise(
     ``out = noisy - g * d``, ``g = min(1, factor * noise_sigma / sqrt(G_window * mean_c d^2))``
     (CHW float arrays, one gain per pixel for all channels, so colours are not shifted).
     Returns ``g`` (H x W, in [0, 1]; 1 where nothing changed). ``factor <= 0`` leaves ``out``
-    unchanged. Memory: two H x W float32 buffers beside the inputs.
+    unchanged. Memory: at most three H x W float32 buffers beside the inputs.
     """
     from scipy.ndimage import gaussian_filter
 
-    gain = np.ones(out.shape[1:], dtype=np.float32)
     if factor <= 0:
-        return gain
+        return np.ones(out.shape[1:], dtype=np.float32)
     energy = np.zeros(out.shape[1:], dtype=np.float32)
+    removed = np.empty_like(energy)
     for c in range(out.shape[0]):
-        removed = noisy[c] - out[c]
-        energy += removed * removed
+        np.subtract(noisy[c], out[c], out=removed)
+        removed *= removed
+        energy += removed
+    del removed
     energy /= out.shape[0]
-    energy = gaussian_filter(energy, window, mode="reflect", output=np.float32)
+    gain = gaussian_filter(energy, window, mode="reflect", output=np.float32)
+    del energy  # peak: three H x W float32 buffers beside the inputs
+    np.sqrt(gain, out=gain)  # local RMS of the removed part
     limit = np.float32(factor * max(noise_sigma, 0.0))
-    np.sqrt(energy, out=energy)
-    np.divide(limit, energy, out=gain, where=energy > limit)
+    over = gain > limit
+    np.divide(limit, gain, out=gain, where=over)
+    gain[~over] = 1.0
     for c in range(out.shape[0]):
         out[c] -= noisy[c]
         out[c] *= gain
