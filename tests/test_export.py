@@ -28,6 +28,7 @@ def test_export_cli_writes_a_checked_dynamic_graph(tmp_path: Path, capsys, net: 
     meta = {p.key: p.value for p in graph.metadata_props}
     multiple = int(meta["size_multiple"])
     assert meta["pad_mode"] == ("constant" if net == "bnn" else "reflect")
+    assert (meta["lowpass_sigma"], meta["noise_gate"]) == ("0", "0")  # the tiny model's config
     # Run the file as a deployment would: pad per the metadata, run, crop; two sizes.
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     module = load_networks(model)[net].eval()
@@ -76,3 +77,20 @@ def test_readme_deploy_snippet_runs_and_matches_sassid(tmp_path: Path, monkeypat
     expected = Denoiser(load_networks(model), tile=0).pixels(noisy)
     assert scope["denoised"].shape == noisy.shape
     assert np.abs(scope["denoised"].astype(int) - expected).max() <= 1
+
+
+def test_export_records_the_models_output_corrections(tmp_path: Path) -> None:
+    import dataclasses
+
+    from sassid.export import export_onnx
+    from sassid.models import read_model, save_model
+    from tests.helpers import tiny_config
+
+    model = write_tiny_model(tmp_path / "model.pt")
+    payload = torch.load(model, weights_only=True)
+    config = dataclasses.replace(tiny_config(), lowpass_sigma=8.0, noise_gate=2.0)
+    kwargs = {role: e["kwargs"] for role, e in payload["nets"].items()}
+    save_model(model, read_model(model).networks(), kwargs, config.to_dict())
+    export_onnx(model, tmp_path / "unet.onnx", verify=False)
+    meta = {p.key: p.value for p in onnx.load(tmp_path / "unet.onnx").metadata_props}
+    assert (meta["lowpass_sigma"], meta["noise_gate"]) == ("8", "2")

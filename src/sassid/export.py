@@ -2,8 +2,10 @@
 
 The graph (``sassid.backends.onnx_graph``) has dynamic batch, height and width and leaves out
 the networks' padding: pad the bottom and right to the file's ``size_multiple`` with its
-``pad_mode`` (metadata), run, crop back. The file is written only after ``onnx.checker`` and a
-round trip through onnxruntime passed, and atomically (temp file + rename).
+``pad_mode`` (metadata), run, crop back. The model's output corrections (``lowpass_sigma``,
+``noise_gate``: ``sassid.corrections``) are not in the graph; the metadata records them. The
+file is written only after ``onnx.checker`` and a round trip through onnxruntime passed, and
+atomically (temp file + rename).
 """
 
 from __future__ import annotations
@@ -49,16 +51,22 @@ def export_onnx(
 
     Returns the round-trip max abs difference against PyTorch (None when ``verify`` is off).
     """
+    metadata: dict[str, str] = {}
     if isinstance(model, nn.Module):
         module = model
     else:
-        from sassid.models import load_networks
+        from sassid.models import read_model
 
-        nets = load_networks(model)
-        if net not in nets:
+        source = read_model(model)
+        if net not in source.nets:
             raise ExportError(f"{model}: the model has no {net} network")
-        module = nets[net]
-    data = onnx_bytes(module, name=net)
+        module = source.networks((net,))[net]
+        # The output corrections run after the network (sassid.corrections), outside the graph.
+        metadata = {
+            "lowpass_sigma": f"{source.lowpass_sigma:g}",
+            "noise_gate": f"{source.noise_gate:g}",
+        }
+    data = onnx_bytes(module, name=net, metadata=metadata)
     diff = check_round_trip(module, data) if verify else None
     if diff is not None and not np.isfinite(diff):
         raise ExportError(f"{net}: ONNX output is not finite")

@@ -57,8 +57,11 @@ def _require_onnx() -> None:
         ) from None
 
 
-def onnx_bytes(net: nn.Module, *, name: str = "unet") -> bytes:
-    """Serialized ONNX model of ``net`` (eval mode, fp32) with dynamic batch, height, width.
+def onnx_bytes(
+    net: nn.Module, *, name: str = "unet", metadata: dict[str, str] | None = None
+) -> bytes:
+    """Serialized ONNX model of ``net`` (eval mode, fp32) with dynamic batch, height, width;
+    ``metadata`` adds entries to the file's metadata_props.
 
     Raises ExportError if the exporter fails; the graph is checked with ``onnx.checker``.
     """
@@ -95,6 +98,7 @@ def onnx_bytes(net: nn.Module, *, name: str = "unet") -> bytes:
         "size_multiple": str(rule.multiple),
         "pad_mode": rule.mode,
         "input": "float32 NCHW RGB in [0, 255]; pad bottom/right to size_multiple, crop back",
+        **(metadata or {}),
     }
     for key, value in meta.items():
         entry = model.metadata_props.add()
