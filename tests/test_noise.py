@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter1d
 
-from sassid.noise import auto_blind_size, measure_noise
+from sassid.noise import MIN_AUTO_BLIND, auto_blind_size, measure_noise
 
 
 def _flat_photo(noise: np.ndarray) -> np.ndarray:
@@ -19,7 +19,7 @@ def test_white_noise_level_and_no_correlation() -> None:
     stats = measure_noise([_flat_photo(noise)], fraction=0.5)
     assert stats.sigma == pytest.approx(8, rel=0.1)
     assert max(abs(r) for r in stats.rho) < 0.08
-    assert auto_blind_size(stats.rho) == 3
+    assert auto_blind_size(stats.rho) == MIN_AUTO_BLIND  # nothing to cover: the floor
 
 
 def test_correlated_noise_is_measured_and_covered() -> None:
@@ -34,7 +34,8 @@ def test_correlated_noise_is_measured_and_covered() -> None:
 
 
 def test_blind_size_rule() -> None:
-    assert auto_blind_size([0.05, 0.0]) == 3
+    assert auto_blind_size([0.05, 0.0]) == MIN_AUTO_BLIND == 5
+    assert auto_blind_size([0.31, -0.04, 0.0]) == 5, "sidd_samples: 3 by the rule, 5 by the floor"
     assert auto_blind_size([0.6, 0.3, 0.2, 0.05]) == 7
     assert auto_blind_size([0.6, 0.05, 0.2], threshold=0.1) == 7, "the farthest lag counts"
     with pytest.raises(ValueError, match="at least"):
@@ -50,4 +51,4 @@ def test_clipped_areas_do_not_count_as_noise_free() -> None:
     stats = measure_noise([photo], fraction=0.5)
     assert stats.sigma == pytest.approx(6, rel=0.15)
     blank = measure_noise([np.full((32, 32, 3), 255, np.uint8)])  # all clipped: no noise
-    assert blank.sigma == 0.0 and auto_blind_size(blank.rho) == 3
+    assert blank.sigma == 0.0 and auto_blind_size(blank.rho) == MIN_AUTO_BLIND

@@ -199,14 +199,14 @@ def test_stage_seeds_do_not_collide() -> None:
 
 
 def test_auto_blind_size_is_measured_recorded_and_kept_on_resume(tmp_path: Path) -> None:
-    data = write_noisy_images(tmp_path / "data")  # white noise: the smallest blind size, 3
+    data = write_noisy_images(tmp_path / "data")  # white noise: the smallest auto size, 5
     config = tiny_config(bnn={"auto_blind_size": True})
     assert config.bnn.blind_size == 9
     model = train([data], tmp_path / "run", config, device="cpu", progress=False)
     noise = json.loads((tmp_path / "run" / "noise.json").read_text())
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert noise["auto_blind_size"] == noise["blind_size"] == saved["bnn"]["blind_size"] == 3
-    assert read_model(model).nets["bnn"].kwargs["blind_size"] == 3
+    assert noise["auto_blind_size"] == noise["blind_size"] == saved["bnn"]["blind_size"] == 5
+    assert read_model(model).nets["bnn"].kwargs["blind_size"] == 5
     # Resuming with the same (auto) configuration keeps the recorded size, measured or not.
     train([data], tmp_path / "run", config, device="cpu", progress=False, resume=True)
     fixed = tiny_config(bnn={"auto_blind_size": False})

@@ -313,7 +313,9 @@ def _laptop() -> TrainConfig:
             enc_channels=24,
             dec_channels=48,
             time_share=0.5,
-            auto_blind_size=True,  # BNN +2.0/+2.3 dB on sidd_samples/polyu100 at 2 minutes
+            # BNN +2.0/+2.3 dB on sidd_samples/polyu100 at 2 minutes; at least 5 (see
+            # sassid.noise.MIN_AUTO_BLIND: 3 collapsed on SIDD in a 60-minute run)
+            auto_blind_size=True,
         ),
         lan=LANStageConfig(steps=600, lr=1e-3, time_share=0.15),
         unet=UNetStageConfig(steps=1000, lr=1e-3, time_share=0.35),

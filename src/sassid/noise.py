@@ -10,7 +10,7 @@ level are left out: clipping removes the noise there). On those:
 
 A blind-spot network must hide every pixel whose noise is correlated with the centre pixel's,
 so ``auto_blind_size`` picks the smallest odd size ``2K + 1`` whose blind square covers every
-lag ``k <= K`` with ``rho(k) > threshold``.
+lag ``k <= K`` with ``rho(k) > threshold``, and at least ``MIN_AUTO_BLIND``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["NoiseStats", "measure_noise", "auto_blind_size", "BLIND_THRESHOLD"]
+__all__ = ["NoiseStats", "measure_noise", "auto_blind_size", "BLIND_THRESHOLD", "MIN_AUTO_BLIND"]
 
 BLIND_THRESHOLD = 0.1
 """Correlation below which a lag is treated as independent (rho = 0.1 leaves 1% shared variance)."""
@@ -106,11 +106,19 @@ def measure_noise(
     return NoiseStats(float(np.sqrt(power / r.size)), tuple(rho), len(r))
 
 
+MIN_AUTO_BLIND = 5
+"""The smallest size ``auto_blind_size`` picks. On sidd_samples (rho 0.31 at lag 1, none beyond)
+the rule alone gives 3, which won at 2 minutes but collapsed in a 60-minute run (BNN 25.1 dB
+against 30.4 for size 9 at 7 minutes, results/real_photos_sidd_samples.md): given time, a BNN
+learns what the axis-only, linear correlation misses (diagonal lags, the ISP's non-linear
+dependence) just outside a 3 x 3 window."""
+
+
 def auto_blind_size(rho: Sequence[float], threshold: float = BLIND_THRESHOLD) -> int:
     """Smallest odd blind size 2K + 1 with rho(k) <= threshold for every lag k > K measured
-    (rho[0] is lag 1). At least 3: the centre pixel and its direct neighbours."""
+    (rho[0] is lag 1), and at least ``MIN_AUTO_BLIND``."""
     reach = 0
     for lag, value in enumerate(rho, start=1):
         if value > threshold:
             reach = lag
-    return max(3, 2 * reach + 1)
+    return max(MIN_AUTO_BLIND, 2 * reach + 1)
