@@ -391,7 +391,14 @@ def main() -> None:
         "",
         f"![validation PSNR per stage]({plot.name})" if curves else "",
         "",
-        f"Total time {payload['total_seconds'] / 60:.1f} min.",
+        (
+            f"Training used {payload['budget']['spent_seconds'] / 60:.1f} min of its "
+            f"{payload['budget']['minutes']:g}-minute budget (`budget.json`); "
+            if payload["budget"]
+            else ""
+        )
+        + f"this invocation took {payload['total_seconds'] / 60:.1f} min (a model already in "
+        "`--work` is reused, not retrained).",
         "",
     ]
     write_results(f"real_photos_{args.set}", payload, "\n".join(lines))
