@@ -54,7 +54,7 @@ def test_torch_bf16_is_close_but_not_fp32() -> None:
         out = make_forward(net, "torch", "bf16")(x)
     assert out.dtype == torch.float32
     diff = (out - expected).abs()
-    assert float(diff.max()) > 1e-3  # autocast really ran in bf16
+    assert float(diff.max()) > 1e-3  # it really ran in bf16
     assert float(diff.mean()) < 2.0
 
 

@@ -2,9 +2,11 @@
 
 channels_last (NHWC) lets oneDNN run the 3x3 convolutions without layout reorders; the
 arithmetic is the same fp32 (outputs differ from NCHW only by summation order, ~1e-4 of 255).
-``bf16`` runs under CPU autocast: convolutions take bfloat16 inputs and weights (8-bit
-mantissa) and accumulate in fp32; the output is cast back to fp32. Its quality cost is
-measured, not assumed (``benchmarks/speed.py``).
+``bf16`` casts a copy of the network's weights, once, and its input to bfloat16 (8-bit
+mantissa; oneDNN accumulates the convolutions in fp32), so the activations between layers stay
+bfloat16; the output is cast back to fp32. Autocast instead re-casts the weights on every call
+and was slower for the same output. Speed and quality cost are measured, not assumed
+(``benchmarks/speed.py``, results/speed_cpu.md).
 """
 
 from __future__ import annotations
@@ -30,17 +32,12 @@ def torch_forward(
             f"--backend torch runs fp32 or bf16, not {precision} "
             "(int8: --backend onnxruntime --precision int8)"
         )
-    module = copy.deepcopy(net).to(device).eval()
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    module = copy.deepcopy(net).to(device, dtype).eval()
     module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # not in stubs
-    dtype = torch.bfloat16 if precision == "bf16" else None
 
     def forward(x: Tensor) -> Tensor:
-        x = x.to(device).contiguous(memory_format=torch.channels_last)
-        if dtype is None:
-            out = module(x)
-        else:
-            with torch.autocast(device.type, dtype=dtype):
-                out = module(x)
-        return out.float().contiguous()
+        x = x.to(device, dtype).contiguous(memory_format=torch.channels_last)
+        return module(x).float().contiguous()
 
     return forward
