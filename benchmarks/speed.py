@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, matmul_gflops, provenance, write_results  # noqa: E402
 from sassid.config import preset  # noqa: E402
 from sassid.models import build_stage_net  # noqa: E402
-from sassid.stages import stage_specs, train_step  # noqa: E402
+from sassid.stages import stage_specs, time_train_steps  # noqa: E402
 from sassid.tiling import run_tiled  # noqa: E402
 
 
@@ -53,18 +53,6 @@ def inference_mps(net: torch.nn.Module, size: int, device: str, repeats: int) ->
     return size * size / 1e6 * repeats / (time.perf_counter() - t)
 
 
-def _time_steps(spec, student, teachers, optimizer, noisy, config, steps: int, device: str):  # noqa: ANN001, ANN201
-    """Steps/s of one full training step (sassid.stages.train_step, the step training runs:
-    teachers, loss, backward, Adam) after a warm-up step."""
-    train_step(spec, student, noisy, teachers, config, optimizer)
-    _sync(device)
-    t = time.perf_counter()
-    for _ in range(steps):
-        train_step(spec, student, noisy, teachers, config, optimizer)
-    _sync(device)
-    return steps / (time.perf_counter() - t)
-
-
 def training_steps_per_s(preset_name: str, device: str, steps: int) -> dict[str, float]:
     config = preset(preset_name)
     nets = {n: build_stage_net(config, n).to(device) for n in ("bnn", "lan", "unet")}
@@ -78,9 +66,8 @@ def training_steps_per_s(preset_name: str, device: str, steps: int) -> dict[str,
             * 255
         )
 
-        result[spec.name] = _time_steps(
-            spec, student, teachers, optimizer, noisy, config, steps, device
-        )
+        seconds, _ = time_train_steps(spec, student, noisy, teachers, config, optimizer, steps)
+        result[spec.name] = 1.0 / seconds
         student.eval().requires_grad_(False)
     return result
 

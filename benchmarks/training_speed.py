@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -22,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import matmul_gflops, provenance, write_results  # noqa: E402
 from sassid.config import TrainConfig, preset  # noqa: E402
 from sassid.models import build_stage_net  # noqa: E402
-from sassid.stages import prepare_batch, prepare_net, stage_specs, train_step  # noqa: E402
+from sassid.stages import prepare_batch, prepare_net, stage_specs, time_train_steps  # noqa: E402
 
 
 def variant_rows(variants: dict[str, dict[str, float]]) -> list[str]:
@@ -36,25 +35,6 @@ def variant_rows(variants: dict[str, dict[str, float]]) -> list[str]:
         warm = "/".join(f"{row[f'{s}_warmup_s']:.1f}" for s in ("bnn", "lan", "unet"))
         rows.append(f"| {label} | {cells} | {warm} |")
     return rows
-
-
-def _sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def _time_steps(spec, student, teachers, optimizer, noisy, config, steps: int, device: str):  # noqa: ANN001, ANN201
-    """Steps/s of one full training step (sassid.stages.train_step: teachers, loss, backward,
-    Adam) after a warm-up step, and the warm-up's seconds (compilation shows there)."""
-    t = time.perf_counter()
-    train_step(spec, student, noisy, teachers, config, optimizer)
-    _sync(device)
-    warmup = time.perf_counter() - t
-    t = time.perf_counter()
-    for _ in range(steps):
-        train_step(spec, student, noisy, teachers, config, optimizer)
-    _sync(device)
-    return steps / (time.perf_counter() - t), warmup
 
 
 def training_steps_per_s(
@@ -75,7 +55,8 @@ def training_steps_per_s(
         shape = (config.batch_size, 3, config.patch_size, config.patch_size)
         noisy = prepare_batch(torch.rand(*shape, device=device) * 255, config)
         model = torch.compile(student) if compile_student else student
-        rate, warmup = _time_steps(spec, model, teachers, optimizer, noisy, config, steps, device)
+        seconds, warmup = time_train_steps(spec, model, noisy, teachers, config, optimizer, steps)
+        rate = 1.0 / seconds
         result[spec.name] = rate
         result[f"{spec.name}_warmup_s"] = warmup
         student.eval().requires_grad_(False)

@@ -209,7 +209,7 @@ def probe(
         prepare_net,
         stage_specs,
         teacher_targets,
-        train_step,
+        time_train_steps,
     )
 
     specs = {spec.name: spec for spec in stage_specs(config)}
@@ -227,21 +227,12 @@ def probe(
             teachers = {t: nets[t].eval().requires_grad_(False) for t in spec.teachers}
             optimizer = torch.optim.Adam(student.parameters(), lr=1e-9)
             noisy = prepare_batch(sampler.batch(config.batch_size).to(device), config)
-            train_step(spec, student, noisy, teachers, config, optimizer)
-            _sync(device)
-            t = time.perf_counter()
-            for _ in range(steps):
-                train_step(spec, student, noisy, teachers, config, optimizer)
-            _sync(device)
-            result[name] = (time.perf_counter() - t) / steps
+            args = (spec, student, noisy, teachers, config, optimizer, steps)
+            result[name], _ = time_train_steps(*args)
             if config.cache_teachers and spec.teachers:
                 result[f"{name}{PER_CROP}"] = result[name]
                 targets = teacher_targets(spec, noisy, teachers, config)
-                t = time.perf_counter()
-                for _ in range(steps):
-                    train_step(spec, student, noisy, teachers, config, optimizer, None, targets)
-                _sync(device)
-                result[name] = (time.perf_counter() - t) / steps
+                result[name], _ = time_train_steps(*args, targets)
     return result
 
 
@@ -271,8 +262,3 @@ def cache_decision(
             per_pixel = teacher / batch_pixels
     build = pixels * config.cache_transforms * TILE_OVERLAP_FACTOR * per_pixel
     return {"cache": build < saved, "build_seconds": build, "saved_seconds": saved}
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)

@@ -3,6 +3,7 @@ which loss. One training loop (``sassid.train``) runs any of them."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ __all__ = [
     "teacher_targets",
     "stage_loss",
     "train_step",
+    "time_train_steps",
     "autocast",
     "with_alpha",
     "prepare_net",
@@ -167,3 +169,32 @@ def train_step(
     if scheduler is not None:
         scheduler.step()
     return loss.detach()
+
+
+def time_train_steps(
+    spec: StageSpec,
+    student: nn.Module,
+    noisy: Tensor,
+    teachers: dict[str, nn.Module],
+    config: TrainConfig,
+    optimizer: torch.optim.Optimizer,
+    steps: int,
+    targets: Targets | None = None,
+) -> tuple[float, float]:
+    """Seconds per ``train_step`` over ``steps`` repeats on one batch, after one warm-up step,
+    and the warm-up's seconds (compilation shows there). A CUDA device is synchronised before
+    each clock read, so queued kernels are counted."""
+
+    def sync() -> None:
+        if noisy.device.type == "cuda":
+            torch.cuda.synchronize(noisy.device)
+
+    start = time.perf_counter()
+    train_step(spec, student, noisy, teachers, config, optimizer, None, targets)
+    sync()
+    warmup = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(steps):
+        train_step(spec, student, noisy, teachers, config, optimizer, None, targets)
+    sync()
+    return (time.perf_counter() - start) / steps, warmup
