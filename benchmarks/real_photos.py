@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import RESULTS, eval_pairs_folder, provenance, write_results  # noqa: E402
-from sassid.config import preset  # noqa: E402
+from sassid.config import preset, with_blind_size  # noqa: E402
 from sassid.evaluate import iter_pairs  # noqa: E402
 from sassid.inference import Denoiser, default_overlap, default_tile  # noqa: E402
 from sassid.metrics import psnr, ssim  # noqa: E402
@@ -175,17 +175,14 @@ def main() -> None:
     pairs = list(iter_pairs(eval_dir))
 
     base = preset(args.preset)
-    bnn = dataclasses.replace(base.bnn, steps=args.steps[0])
-    if args.blind_size == "auto":  # measured by train() from the noisy images
-        bnn = dataclasses.replace(bnn, auto_blind_size=True)
-    elif args.blind_size:
-        bnn = dataclasses.replace(bnn, blind_size=int(args.blind_size), auto_blind_size=False)
+    if args.blind_size:  # auto: measured by train() from the noisy images
+        base = with_blind_size(base, args.blind_size)
     b, la, u = args.steps
     base = dataclasses.replace(
         base,
         val_every=max(min(b, la, u) // 4, 1) if args.minutes is None else base.val_every,
         checkpoint_every=10**9 if args.minutes is None else base.checkpoint_every,
-        bnn=bnn,
+        bnn=dataclasses.replace(base.bnn, steps=b),
         lan=dataclasses.replace(base.lan, steps=la),
         unet=dataclasses.replace(base.unet, steps=u),
     )

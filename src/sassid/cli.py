@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the CLI imports torch only inside commands, so --help stays instant
-    from sassid.config import TrainConfig
     from sassid.io import Photo
     from sassid.report import ReportBuilder, ReportSummary
 
@@ -54,7 +53,7 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):  #
 def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from sassid.config import load_config, with_steps
+    from sassid.config import load_config, with_blind_size, with_steps
     from sassid.distributed import is_main_process
     from sassid.train import train
 
@@ -67,7 +66,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.seed is not None:
         config = dataclasses.replace(config, seed=args.seed)
     if args.blind_size is not None:
-        config = _with_blind_size(config, args.blind_size)
+        config = with_blind_size(config, args.blind_size)
     model = train(
         args.noisy,
         args.output,
@@ -94,26 +93,6 @@ def _report_builder(args: argparse.Namespace) -> ReportBuilder | None:
 
 def _print_report(summary: ReportSummary) -> None:
     print(f"report: {summary.path} ({summary.bytes / 1e6:.2f} MB, {summary.photos} photos)")
-
-
-def _with_blind_size(config: TrainConfig, value: str) -> TrainConfig:
-    """``--blind-size N`` (odd) or ``auto`` (measured by ``train`` from the noisy images)."""
-    import dataclasses
-
-    from sassid.errors import ConfigError
-
-    if value == "auto":
-        return dataclasses.replace(
-            config, bnn=dataclasses.replace(config.bnn, auto_blind_size=True)
-        )
-    try:
-        size = int(value)
-    except ValueError:
-        raise ConfigError(f"--blind-size must be an odd integer or auto, got {value!r}") from None
-    if size < 1 or size % 2 == 0:
-        raise ConfigError(f"--blind-size must be odd and >= 1, got {size}")
-    bnn = dataclasses.replace(config.bnn, blind_size=size, auto_blind_size=False)
-    return dataclasses.replace(config, bnn=bnn)
 
 
 def _cmd_denoise(args: argparse.Namespace) -> int:

@@ -57,6 +57,7 @@ __all__ = [
     "load_config",
     "config_from_dict",
     "with_steps",
+    "with_blind_size",
 ]
 
 STAGES = ("bnn", "lan", "unet")
@@ -430,3 +431,20 @@ def with_steps(config: TrainConfig, steps: int) -> TrainConfig:
         lan=dataclasses.replace(config.lan, steps=steps),
         unet=dataclasses.replace(config.unet, steps=steps),
     )
+
+
+def with_blind_size(config: TrainConfig, value: str) -> TrainConfig:
+    """``--blind-size N`` (odd, sets ``[bnn] blind_size``) or ``auto`` (sets ``[bnn]
+    auto_blind_size``: ``train`` measures it from the noisy images)."""
+    if value == "auto":
+        return dataclasses.replace(
+            config, bnn=dataclasses.replace(config.bnn, auto_blind_size=True)
+        )
+    try:
+        size = int(value)
+    except ValueError:
+        raise ConfigError(f"--blind-size must be an odd integer or auto, got {value!r}") from None
+    if size < 1 or size % 2 == 0:
+        raise ConfigError(f"--blind-size must be odd and >= 1, got {size}")
+    bnn = dataclasses.replace(config.bnn, blind_size=size, auto_blind_size=False)
+    return dataclasses.replace(config, bnn=bnn)
