@@ -229,11 +229,16 @@ class Denoiser:
     def correct(self, pixels: np.ndarray, noisy: np.ndarray, out: np.ndarray) -> None:
         """The model's output corrections (``sassid.corrections``), in place on ``out``: low
         frequencies back (``lowpass_sigma``), then the removed part gated to ``noise_gate``
-        times the noise std measured on ``pixels`` (the stored HWC photo; photos under 16 px
-        a side, too small to measure, are not gated)."""
+        times the noise std measured on ``pixels`` (the stored HWC photo; photos smaller than
+        ``sassid.noise``'s patch, too small to measure, are not gated)."""
         restore_low_frequencies(noisy, out, self.lowpass_sigma)
-        if self.noise_gate > 0 and min(pixels.shape[:2]) >= 16:
-            gate_to_noise(noisy, out, measure_noise([pixels]).sigma, self.noise_gate)
+        if self.noise_gate <= 0:
+            return
+        try:
+            sigma = measure_noise([pixels]).sigma
+        except ValueError:  # smaller than one noise patch: nothing to measure the gate against
+            return
+        gate_to_noise(noisy, out, sigma, self.noise_gate)
 
     def tiles_for(self, height: int, width: int) -> int:
         """How many tiles a ``height`` x ``width`` photo takes (1 when untiled)."""

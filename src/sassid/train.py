@@ -159,17 +159,17 @@ def _saved_config(run_dir: Path) -> dict[str, Any]:
         return previous_dict
 
 
-def _resumed_config(config: TrainConfig, run_dir: Path) -> TrainConfig:
-    """On resume, a measured blind size (``[bnn] auto_blind_size``) is the one the run recorded."""
+def _resumed_config(config: TrainConfig, saved: dict[str, Any]) -> TrainConfig:
+    """On resume, a measured blind size (``[bnn] auto_blind_size``) is the one the run recorded
+    (``saved``: its config.json)."""
     if not config.bnn.auto_blind_size:
         return config
-    size = _saved_config(run_dir).get("bnn", {}).get("blind_size", config.bnn.blind_size)
+    size = saved.get("bnn", {}).get("blind_size", config.bnn.blind_size)
     return dataclasses.replace(config, bnn=dataclasses.replace(config.bnn, blind_size=size))
 
 
-def _check_resume_config(run_dir: Path, config: TrainConfig) -> None:
-    """A resumed run must have the configuration it recorded in config.json."""
-    previous = _saved_config(run_dir)
+def _check_resume_config(run_dir: Path, config: TrainConfig, previous: dict[str, Any]) -> None:
+    """A resumed run must have the configuration it recorded (``previous``: its config.json)."""
     current = json.loads(to_json(config.to_dict()))
     if json.loads(to_json(previous)) != current:
         changed = sorted(k for k in current if previous.get(k) != current[k])
@@ -616,19 +616,18 @@ def train(
         if dist.is_main:
             _prepare_run_dir(run_dir, resume, lock)
             if resume:  # before the images are read: a wrong --resume fails at once
-                config = _resumed_config(config, run_dir)
-                _check_resume_config(run_dir, config)
+                saved = _saved_config(run_dir)
+                config = _resumed_config(config, saved)
+                _check_resume_config(run_dir, config, saved)
         distributed.barrier(dist)
         if resume and not dist.is_main:
-            config = _resumed_config(config, run_dir)
+            config = _resumed_config(config, _saved_config(run_dir))
         budget = Budget.open(run_dir, minutes, resume, started) if minutes is not None else None
         images, _ = load_noisy_images(sources, config.patch_size)
         if not resume:
             config, noise = _measured_config(config, images)
             if dist.is_main:
-                atomic_write_text(
-                    run_dir / "config.json", to_json(config.to_dict(), indent=2) + "\n"
-                )
+                _write_json(run_dir / "config.json", config.to_dict())
                 _write_json(run_dir / "noise.json", noise)
                 if progress and config.bnn.auto_blind_size and "rho" in noise:
                     print(_describe_noise(noise, config.bnn.blind_size), flush=True)
