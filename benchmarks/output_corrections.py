@@ -1,13 +1,13 @@
 """What the output corrections (sassid.corrections) do to a trained U-Net on real pairs.
 
     python benchmarks/output_corrections.py -m RUN --set polyu100 [--images 12]
-        [--sigmas 0 4 8 16 32] [--gates 0 1 1.5 2 3] [--gate-sigma 8]
+        [--sigmas 0 4 8 16 32] [--gates 0 1 1.5 2 3] [--gate-sigmas 0 8]
 
 Two sweeps over one set of U-Net outputs (computed once, corrections off):
 1. low-frequency restoration alone, ``out += G_sigma * (noisy - out)``, for each ``--sigmas``;
 2. the noise gate for each factor in ``--gates`` (``out = noisy - g (noisy - out)`` where the
-   removed part's local RMS exceeds factor x the photo's own noise std), after low-frequency
-   restoration at ``--gate-sigma``.
+   removed part's local RMS exceeds factor x the photo's own noise std), alone (gate sigma 0)
+   and after low-frequency restoration at each of the other ``--gate-sigmas``.
 Each row: mean PSNR (uint8, per image) over the first ``--images`` pairs, the worst per-image
 change against the uncorrected output, and how many images end below their noisy input.
 Writes results/output_corrections_<set>.json and .md.
@@ -49,7 +49,7 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=12)
     parser.add_argument("--sigmas", type=float, nargs="+", default=[0, 4, 8, 16, 32])
     parser.add_argument("--gates", type=float, nargs="+", default=[0, 1, 1.5, 2, 3])
-    parser.add_argument("--gate-sigma", type=float, default=8.0)
+    parser.add_argument("--gate-sigmas", type=float, nargs="+", default=[0.0, 8.0])
     args = parser.parse_args()
     folder = DATA / args.set
     if not folder.exists():
@@ -64,7 +64,8 @@ def main() -> int:
         photos.append((noisy, clean, denoiser.pixels(noisy)))
     noisy_db = np.array([psnr(n, c) for n, c, _ in photos])
     raw_db = np.array([psnr(o, c) for _, c, o in photos])
-    settings = [(s, 0.0) for s in args.sigmas] + [(args.gate_sigma, g) for g in args.gates]
+    settings = [(s, 0.0) for s in args.sigmas]
+    settings += [(s, g) for s in args.gate_sigmas for g in args.gates]
     rows = []
     for sigma, gate in dict.fromkeys(settings):
         db = np.array([psnr(corrected(n, o, sigma, gate), c) for n, c, o in photos])
