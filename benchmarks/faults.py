@@ -143,6 +143,17 @@ def classify(out: Outcome, proc: subprocess.CompletedProcess[str], expect: str) 
 # ---------------------------------------------------------------- quick cases (tests/faults)
 
 
+def _close(out: Outcome, root: Path, start: float, before: dict[str, str] | None = None) -> Outcome:
+    """End a case: an input folder that differs from its ``before`` snapshot is data lost;
+    record the case's seconds and remove its scratch folder."""
+    if before is not None and snapshot(root / "in") != before:
+        out.data_lost = True
+        out.notes.append("an input changed")
+    out.seconds = time.perf_counter() - start
+    shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
 def quick_cases(work: Path) -> list[Outcome]:
     results = []
     for case in CASES:
@@ -159,12 +170,7 @@ def quick_cases(work: Path) -> list[Outcome]:
         out = Outcome(case.name, "bad input", None, f"exit {case.status}: {case.expect}")
         classify(out, proc, case.expect)
         out.unclear = out.unclear or proc.returncode != case.status
-        if snapshot(root / "in") != before:
-            out.data_lost = True
-            out.notes.append("an input changed")
-        out.seconds = time.perf_counter() - start
-        results.append(out)
-        shutil.rmtree(root, ignore_errors=True)
+        results.append(_close(out, root, start, before))
     return results
 
 
@@ -251,12 +257,7 @@ def kill_denoise(work: Path, signum: int) -> Outcome:
         out.notes.append(f"rerun: exit {again.returncode}, {good}/12 complete, bad {bad + bad2}")
     else:
         out.notes.append(f"rerun: exit 0, 12/12 complete, {len(left)} leftover temp(s) cleaned")
-    if snapshot(root / "in") != before:
-        out.data_lost = True
-        out.notes.append("an input changed")
-    out.seconds = time.perf_counter() - start
-    shutil.rmtree(root, ignore_errors=True)
-    return out
+    return _close(out, root, start, before)
 
 
 def _train_argv(root: Path, run: Path, steps: int = 6, *extra: str) -> list[str]:
@@ -321,9 +322,7 @@ def kill_train(work: Path, signum: int, after: int = 0) -> Outcome:
     else:
         out.notes.append(f"resume: exit 0, {len(left)} leftover temp(s) cleaned")
         _run_consistent(run, out)
-    out.seconds = time.perf_counter() - start
-    shutil.rmtree(root, ignore_errors=True)
-    return out
+    return _close(out, root, start)
 
 
 def size_limit(work: Path, label: str, kb: int, make: Callable[[Path], list[str]]) -> Outcome:
@@ -359,12 +358,7 @@ def size_limit(work: Path, label: str, kb: int, make: Callable[[Path], list[str]
         out.notes.append(f"reported {reported} written, {good} complete, bad {bad}")
     else:
         out.notes.append(f"reported {reported} written, {good} complete files, no cut file")
-    if snapshot(root / "in") != before:
-        out.data_lost = True
-        out.notes.append("an input changed")
-    out.seconds = time.perf_counter() - start
-    shutil.rmtree(root, ignore_errors=True)
-    return out
+    return _close(out, root, start, before)
 
 
 def concurrent_train(work: Path) -> Outcome:
@@ -398,9 +392,7 @@ def concurrent_train(work: Path) -> Outcome:
     )
     out.notes.append(f"exit statuses {codes}")
     _run_consistent(run, out)
-    out.seconds = time.perf_counter() - start
-    shutil.rmtree(root, ignore_errors=True)
-    return out
+    return _close(out, root, start)
 
 
 def slow_cases(work: Path) -> list[Outcome]:
