@@ -241,13 +241,12 @@ def main() -> None:
     model = str(work / "full" / "model.pt")
     frozen = dict(init=model, skip=True)
     variants = {}
-    chosen = [] if args.skip_ablations else args.ablations
-    for label, supervision in ((a, ABLATIONS[a]) for a in chosen):
+    for label in [] if args.skip_ablations else dict.fromkeys(args.ablations):
         config = dataclasses.replace(
             base,
             bnn=dataclasses.replace(base.bnn, **frozen),
             lan=dataclasses.replace(base.lan, **frozen),
-            unet=dataclasses.replace(base.unet, supervision=supervision),
+            unet=dataclasses.replace(base.unet, supervision=ABLATIONS[label]),
         )
         variants[label] = run(label, config)["unet"]
     bsn1 = None

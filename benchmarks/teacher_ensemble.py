@@ -25,8 +25,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.common import provenance, write_results  # noqa: E402
-from sassid.adaptive import alpha_map  # noqa: E402
-from sassid.inference import Denoiser, default_overlap, default_tile  # noqa: E402
+from sassid.inference import Denoiser, default_overlap, default_tile, fuse  # noqa: E402
 from sassid.io import find_pairs, read_image  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import read_model  # noqa: E402
@@ -66,8 +65,7 @@ def main() -> int:
         for noisy, clean in pairs:
             x = torch.from_numpy(to_pixels(noisy))[None]
             bnn, lan = teachers["bnn"].tensor(x), teachers["lan"].tensor(x)
-            a = alpha_map(bnn, source.alpha.lower, source.alpha.upper, source.alpha.window)
-            for name, out in (("bnn", bnn), ("lan", lan), ("fusion", (1 - a) * bnn + a * lan)):
+            for name, out in (("bnn", bnn), ("lan", lan), ("fusion", fuse(bnn, lan, source.alpha))):
                 db[name].append(psnr(from_pixels(out[0].numpy(), noisy.dtype.type), clean))
         label = "x8" if ensemble else "x1"
         results[label] = {name: float(np.mean(v)) for name, v in db.items()}

@@ -28,7 +28,7 @@ from sassid.noise import measure_noise
 from sassid.pixels import from_pixels, to_pixels
 from sassid.tiling import check_tiling, ensemble_x8, run_tiled, tile_grid
 
-__all__ = ["Denoiser", "NET_CHOICES", "DEFAULT_TILE", "default_tile", "default_overlap"]
+__all__ = ["Denoiser", "fuse", "NET_CHOICES", "DEFAULT_TILE", "default_tile", "default_overlap"]
 
 NET_CHOICES = ("unet", "bnn", "lan", "fusion")
 DEFAULT_TILE = 512
@@ -50,13 +50,18 @@ def default_overlap(tile: int) -> int:
     return tile // 4
 
 
+def fuse(bnn_out: Tensor, lan_out: Tensor, alpha: AlphaConfig) -> Tensor:
+    """The paper's image-level fusion of given teacher outputs: (1 - a) BNN + a LAN, with a
+    from the BNN output (Eq. 3, ``alpha``'s settings)."""
+    a = alpha_map(bnn_out, alpha.lower, alpha.upper, alpha.window)
+    return (1 - a) * bnn_out + a * lan_out
+
+
 def _fusion(
     bnn: Callable[[Tensor], Tensor], lan: Callable[[Tensor], Tensor], alpha: AlphaConfig
 ) -> Callable[[Tensor], Tensor]:
     def fused(x: Tensor) -> Tensor:
-        bnn_out = bnn(x)
-        a = alpha_map(bnn_out, alpha.lower, alpha.upper, alpha.window)
-        return (1 - a) * bnn_out + a * lan(x)
+        return fuse(bnn(x), lan(x), alpha)
 
     return fused
 
