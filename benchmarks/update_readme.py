@@ -43,9 +43,15 @@ def main() -> None:
             body = body.split("## Cases")[0].strip()
         if name.startswith("real"):
             body = body.replace("](real_photos_", "](results/real_photos_")
-        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.S)
-        text = pattern.sub(lambda m, b=body: m.group(1) + b + m.group(2), text)
+        text = splice(text, name, body)
     readme.write_text(text)
+
+
+def splice(text: str, name: str, body: str) -> str:
+    """``text`` with whatever lies between NAME's start and end markers (possibly nothing)
+    replaced by ``body``."""
+    pattern = re.compile(rf"(<!-- {name}:start -->\n)(?:.*?\n)?(<!-- {name}:end -->)", re.S)
+    return pattern.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text)
 
 
 if __name__ == "__main__":
