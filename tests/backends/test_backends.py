@@ -11,6 +11,7 @@ import torch
 
 from sassid.backends import make_forward
 from sassid.backends.onnx_backend import OnnxForward
+from sassid.backends.onnx_graph import pad_rule
 from sassid.errors import SassidError
 from sassid.inference import Denoiser
 from sassid.nets import BNN, LAN, UNet
@@ -78,6 +79,47 @@ def test_int8_is_quantized_and_close(tmp_path: Path) -> None:
     # A random network's 8-bit error compounds over 19 layers; a trained one is measured in
     # benchmarks/speed.py. This only rules out a broken graph (error of the signal's size).
     assert float(err.mean()) < 0.1 * float(expected.abs().mean())
+
+
+def test_quantize_onnx_chooses_op_types_and_fp32_nodes() -> None:
+    from sassid.backends.onnx_graph import onnx_bytes
+    from sassid.backends.quantize import conv_names, quantize_onnx
+
+    net = _nets()["unet"]
+    fp32 = onnx_bytes(net)
+    convs = conv_names(fp32)
+    assert len(convs) == 18 and convs[-1].startswith("/head")
+    crops = [_image(64, 64)]
+
+    def weight_is_quantized(model: bytes) -> dict[str, bool]:
+        graph = onnx.load_from_string(model).graph
+        producer = {out: node.op_type for node in graph.node for out in node.output}
+        return {
+            n.name: producer.get(n.input[1]) == "DequantizeLinear"
+            for n in graph.node
+            if n.op_type == "Conv"
+        }
+
+    def quantized_inputs(model: bytes, op_type: str) -> int:
+        graph = onnx.load_from_string(model).graph
+        producer = {out: node.op_type for node in graph.node for out in node.output}
+        return sum(
+            producer.get(n.input[0]) == "DequantizeLinear"
+            for n in graph.node
+            if n.op_type == op_type
+        )
+
+    default = quantize_onnx(fp32, crops)
+    assert weight_is_quantized(default) == {c: c != convs[-1] for c in convs}
+    assert quantized_inputs(default, "LeakyRelu") > 0
+    conv_only = quantize_onnx(fp32, crops, op_types=["Conv"], keep_fp32=[convs[-3], convs[-1]])
+    assert weight_is_quantized(conv_only) == {c: c not in (convs[-3], convs[-1]) for c in convs}
+    assert quantized_inputs(conv_only, "Conv") == 16
+    x = crops[0]
+    with torch.inference_mode():
+        expected = net(x)
+    err = (OnnxForward(conv_only, pad_rule(net))(x) - expected).abs()
+    assert 1e-3 < float(err.max()) and float(err.mean()) < 0.1 * float(expected.abs().mean())
 
 
 def test_unsupported_combinations_fail_in_one_line() -> None:

@@ -27,7 +27,13 @@ from sassid.errors import SassidError
 from sassid.io import ImageError, read_image
 from sassid.pixels import to_pixels
 
-__all__ = ["calibration_crops", "quantize_onnx", "CALIBRATION_SIZE", "CALIBRATION_COUNT"]
+__all__ = [
+    "calibration_crops",
+    "conv_names",
+    "quantize_onnx",
+    "CALIBRATION_SIZE",
+    "CALIBRATION_COUNT",
+]
 
 CALIBRATION_SIZE = 256
 CALIBRATION_COUNT = 16
@@ -77,9 +83,18 @@ class _Reader:
         return next(self._items, None)
 
 
-def quantize_onnx(model: bytes, calibration: list[Tensor]) -> bytes:
+def quantize_onnx(
+    model: bytes,
+    calibration: list[Tensor],
+    *,
+    op_types: Sequence[str] | None = None,
+    keep_fp32: Sequence[str] | None = None,
+) -> bytes:
     """Statically quantize an fp32 ONNX graph to int8 QDQ (per-channel weights, u8
-    activations), ranges from ``calibration`` (inputs already padded to the size multiple)."""
+    activations), ranges from ``calibration`` (inputs already padded to the size multiple).
+
+    ``op_types``: the ONNX op types quantized (default: every type onnxruntime quantizes);
+    ``keep_fp32``: names of nodes left in fp32 (default: the output convolution)."""
     if not calibration:
         raise SassidError(
             "int8 needs calibration images: the photos to denoise, or --calibrate DIR"
@@ -91,13 +106,25 @@ def quantize_onnx(model: bytes, calibration: list[Tensor]) -> bytes:
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer logs advice through the root logger
     try:
-        return _quantize(model, name, calibration)
+        return _quantize(model, name, calibration, op_types, keep_fp32)
     finally:
         root.setLevel(level)
 
 
-def _quantize(model: bytes, name: str, calibration: list[Tensor]) -> bytes:
+def conv_names(model: bytes) -> list[str]:
+    """The graph's Conv nodes in topological order (the output convolution last)."""
     import onnx
+
+    return [node.name for node in onnx.load_from_string(model).graph.node if node.op_type == "Conv"]
+
+
+def _quantize(
+    model: bytes,
+    name: str,
+    calibration: list[Tensor],
+    op_types: Sequence[str] | None,
+    keep_fp32: Sequence[str] | None,
+) -> bytes:
     from onnxruntime.quantization import (
         CalibrationMethod,
         QuantFormat,
@@ -105,9 +132,8 @@ def _quantize(model: bytes, name: str, calibration: list[Tensor]) -> bytes:
         quantize_static,
     )
 
-    convs = [
-        node.name for node in onnx.load_from_string(model).graph.node if node.op_type == "Conv"
-    ]
+    if keep_fp32 is None:
+        keep_fp32 = conv_names(model)[-1:]  # the output layer
     with tempfile.TemporaryDirectory(prefix="sassid-int8-") as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(model)
@@ -120,6 +146,7 @@ def _quantize(model: bytes, name: str, calibration: list[Tensor]) -> bytes:
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=CalibrationMethod.MinMax,
-            nodes_to_exclude=convs[-1:],  # the output layer (last in topological order)
+            nodes_to_exclude=list(keep_fp32),
+            op_types_to_quantize=None if op_types is None else list(op_types),
         )
         return dst.read_bytes()
