@@ -16,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _table_and_notes(markdown: str) -> str:
-    """The report without its title line."""
-    return "\n".join(line for line in markdown.splitlines() if not line.startswith("# ")).strip()
+    """The report without its title line, its sections demoted below the README's own."""
+    lines = [line for line in markdown.splitlines() if not line.startswith("# ")]
+    return "\n".join("##" + line if line.startswith("## ") else line for line in lines).strip()
 
 
 def main() -> None:

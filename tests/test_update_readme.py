@@ -15,3 +15,10 @@ def test_splice_fills_empty_and_replaces_filled_sections() -> None:
     )
     assert splice(text, "x", "new x") == text  # idempotent
     assert splice(text, "z", "nothing") == text  # no markers: unchanged
+
+
+def test_reports_lose_their_title_and_sections_are_demoted() -> None:
+    from benchmarks.update_readme import _table_and_notes
+
+    body = _table_and_notes("# Title\n\ntext\n\n## Section\n\n| a |\n")
+    assert body == "text\n\n#### Section\n\n| a |"
