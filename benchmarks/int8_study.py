@@ -1,0 +1,215 @@
+"""Where does int8 lose quality, and what would win it back? (issue 11, the int8 target)
+
+    python benchmarks/int8_study.py -m RUN [--sidd-images 13] [--polyu-images 6] [--rounds 7]
+
+Post-training static int8 (onnxruntime QDQ: per-channel s8 weights, per-tensor u8 activations
+with min-max ranges from the set's own noisy photos, output convolution fp32) in several
+variants, each scored against the same U-Net in fp32:
+
+- which op types are quantized: every type onnxruntime supports, or convolutions only (the
+  LeakyReLU, pooling, upsampling and concatenation then run in fp32 between them);
+- activation equalization (`sassid.backends.equalize`): channels scaled up across each
+  LeakyReLU, the fp32 function unchanged, so that small channels use more of the 256 levels of
+  their tensor's scale; scale factors capped at 2, 4 or 8;
+- leaving single full-resolution decoder convolutions in fp32, to find where the error arises.
+
+For each: PSNR (uint8, mean per image) change against fp32 on `sidd_samples` and `polyu100`,
+PSNR against the fp32 output, and MP/s at 512² (median of interleaved rounds, a real PolyU
+photo), with the fp32 NCHW eager baseline and the default `torch/bf16` in the same run (one
+process holding every session: `benchmarks/speed.py` times each case in a fresh process). Also the
+share of the U-Net's multiply-adds in each convolution. Writes results/int8_study.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.common import provenance, write_results  # noqa: E402
+from sassid.backends import make_forward  # noqa: E402
+from sassid.backends.equalize import equalize_unet  # noqa: E402
+from sassid.backends.onnx_backend import OnnxForward  # noqa: E402
+from sassid.backends.onnx_graph import onnx_bytes, pad_rule  # noqa: E402
+from sassid.backends.quantize import calibration_crops, conv_names, quantize_onnx  # noqa: E402
+from sassid.inference import Denoiser  # noqa: E402
+from sassid.io import find_pairs, read_image  # noqa: E402
+from sassid.metrics import psnr  # noqa: E402
+from sassid.models import read_model  # noqa: E402
+from sassid.nets.unet import UNet  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+SETS = ("sidd_samples", "polyu100")
+
+
+def conv_shares(net: UNet, size: int = 256) -> dict[str, float]:
+    """Fraction of the U-Net's multiply-adds in each convolution (module name -> share)."""
+    macs: dict[str, float] = {}
+    hooks = [
+        module.register_forward_hook(
+            lambda m, _a, out, name=name: macs.__setitem__(
+                name, out.shape[-2] * out.shape[-1] * m.weight[0].numel() * m.out_channels
+            )
+        )
+        for name, module in net.named_modules()
+        if isinstance(module, nn.Conv2d)
+    ]
+    with torch.no_grad():
+        net(torch.zeros(1, 3, size, size))
+    for hook in hooks:
+        hook.remove()
+    total = sum(macs.values())
+    return {name: v / total for name, v in macs.items()}
+
+
+def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, bytes]:
+    fp32 = onnx_bytes(unet)
+    convs = conv_names(fp32)  # ..., decoder.4.0, decoder.4.2, head
+    head, dec40, dec42 = convs[-1], convs[-3], convs[-2]
+    conv = ["Conv"]
+
+    def equalized(max_scale: float) -> bytes:
+        return onnx_bytes(equalize_unet(unet, calibration, max_scale))
+
+    return {
+        "all ops (as shipped)": quantize_onnx(fp32, calibration),
+        "conv only": quantize_onnx(fp32, calibration, op_types=conv),
+        "all ops, equalized (max 4)": quantize_onnx(equalized(4), calibration),
+        **{
+            f"conv only, equalized (max {m})": quantize_onnx(
+                equalized(m), calibration, op_types=conv
+            )
+            for m in (2, 4, 8)
+        },
+        "conv only, decoder.4.0 fp32": quantize_onnx(
+            fp32, calibration, op_types=conv, keep_fp32=[dec40, head]
+        ),
+        "conv only, decoder.4.2 fp32": quantize_onnx(
+            fp32, calibration, op_types=conv, keep_fp32=[dec42, head]
+        ),
+        "conv only, full-res decoder fp32": quantize_onnx(
+            fp32, calibration, op_types=conv, keep_fp32=[dec40, dec42, head]
+        ),
+    }
+
+
+def _mps(
+    forwards: dict[str, Callable[[Tensor], Tensor]], x: Tensor, rounds: int
+) -> dict[str, float]:
+    """Median MP/s of each forward on ``x``, rounds interleaved so drift hits all alike."""
+    times: dict[str, list[float]] = {name: [] for name in forwards}
+    with torch.no_grad():
+        for forward in forwards.values():
+            forward(x)
+        for _ in range(rounds):
+            for name, forward in forwards.items():
+                start = time.perf_counter()
+                forward(x)
+                times[name].append(time.perf_counter() - start)
+    megapixels = x.shape[-2] * x.shape[-1] / 1e6
+    return {name: megapixels / float(np.median(t)) for name, t in times.items()}
+
+
+def _scores(
+    unet: UNet, model: bytes | None, pairs: Sequence[tuple[np.ndarray, np.ndarray]], ref: list
+) -> tuple[float, float]:
+    forward = None if model is None else OnnxForward(model, pad_rule(unet))
+    denoiser = Denoiser({"unet": unet}, forward=forward, tile=512, overlap=128)
+    outs = [denoiser.pixels(noisy) for noisy, _ in pairs]
+    vs_clean = float(np.mean([psnr(o, c) for o, (_, c) in zip(outs, pairs, strict=True)]))
+    vs_fp32 = (
+        float(np.mean([psnr(o, r) for o, r in zip(outs, ref, strict=True)])) if ref else np.inf
+    )
+    return vs_clean, vs_fp32
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-m", "--model", required=True, help="a trained run or model file")
+    parser.add_argument("--sidd-images", type=int, default=13, help="sidd_samples pairs scored")
+    parser.add_argument("--polyu-images", type=int, default=6, help="polyu100 pairs scored")
+    parser.add_argument("--rounds", type=int, default=7, help="timing rounds at 512²")
+    args = parser.parse_args()
+    if not all((DATA / s).exists() for s in SETS):
+        print(f"skipped: {DATA} lacks {' or '.join(SETS)}")
+        return 0
+    unet = read_model(args.model).networks(("unet",))["unet"].eval()
+    quality: dict[str, dict[str, dict[str, float]]] = {}
+    variants: dict[str, bytes] = {}
+    for name in SETS:
+        found = find_pairs(DATA / name)
+        paths = [noisy for _, noisy, _ in found]
+        count = args.polyu_images if name == "polyu100" else args.sidd_images
+        pairs = [(read_image(n).pixels, read_image(c).pixels) for _, n, c in found[:count]]
+        calibration = calibration_crops(paths)
+        reference = Denoiser({"unet": unet}, tile=512, overlap=128)
+        ref = [reference.pixels(noisy) for noisy, _ in pairs]
+        fp32_db, _ = _scores(unet, None, pairs, [])
+        variants = _variants(unet, calibration)
+        for label, model in variants.items():
+            db, vs = _scores(unet, model, pairs, ref)
+            quality.setdefault(label, {})[name] = {"delta": db - fp32_db, "vs_fp32": vs}
+            print(name, label, f"{db - fp32_db:+.3f} dB, {vs:.1f} dB vs fp32", flush=True)
+        quality.setdefault("fp32", {})[name] = {"db": fp32_db, "images": len(pairs)}
+    # Speed: the last set's variants (calibrated on polyu100); ranges do not change the cost.
+    photo = read_image(find_pairs(DATA / "polyu100")[0][1]).pixels[:512, :512]
+    x = torch.from_numpy(np.ascontiguousarray(photo.transpose(2, 0, 1), dtype=np.float32))[None]
+    forwards: dict[str, Callable[[Tensor], Tensor]] = {
+        "torch fp32 NCHW (baseline)": unet,
+        "torch bf16 (default)": make_forward(unet, backend="torch", precision="bf16"),
+        "onnxruntime fp32": OnnxForward(onnx_bytes(unet), pad_rule(unet)),
+        **{label: OnnxForward(model, pad_rule(unet)) for label, model in variants.items()},
+    }
+    speed = _mps(forwards, x, args.rounds)
+    shares = conv_shares(unet)
+    meta = provenance()
+    base = speed["torch fp32 NCHW (baseline)"]
+    rows = []
+    for label, mps in speed.items():
+        q = quality.get(label)
+        cells = (
+            [f"{q[s]['delta']:+.3f} | {q[s]['vs_fp32']:.1f}" for s in SETS] if q else ["-  | -"] * 2
+        )
+        rows.append(f"| {label} | {mps:.3f} | {mps / base:.2f} | {' | '.join(cells)} |")
+    full_res = shares["trunk.decoder.4.0"] + shares["trunk.decoder.4.2"]
+    lines = [
+        "# int8 quantization study (U-Net)",
+        "",
+        f"{meta['date']}, {meta['machine']}, torch {meta['torch']}, {meta['threads']} threads, "
+        f"commit {meta['commit']}. Command: `{meta['command']}`. Model `{args.model}`.",
+        "",
+        f"Quality sets: sidd_samples {quality['fp32']['sidd_samples']['images']} images "
+        f"(fp32 {quality['fp32']['sidd_samples']['db']:.2f} dB), polyu100 "
+        f"{quality['fp32']['polyu100']['images']} images (fp32 "
+        f"{quality['fp32']['polyu100']['db']:.2f} dB); each int8 variant calibrated on the set's "
+        "own noisy photos. Speed: one 512² PolyU photo, batch 1, whole image.",
+        "",
+        "| case | 512² MP/s | x baseline | sidd_samples Δ dB | vs fp32 dB | polyu100 Δ dB "
+        "| vs fp32 dB |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+        f"The full-resolution decoder (decoder.4.0 and decoder.4.2) does {full_res:.0%} of the "
+        f"U-Net's multiply-adds (decoder.4.0 {shares['trunk.decoder.4.0']:.0%}, decoder.4.2 "
+        f"{shares['trunk.decoder.4.2']:.0%}).",
+    ]
+    text = "\n".join(lines) + "\n"
+    write_results(
+        "int8_study",
+        {"meta": meta, "quality": quality, "speed_mps": speed, "conv_shares": shares},
+        text,
+    )
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
