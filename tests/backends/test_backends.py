@@ -109,9 +109,12 @@ def test_quantize_onnx_chooses_op_types_and_fp32_nodes() -> None:
             if n.op_type == op_type
         )
 
-    default = quantize_onnx(fp32, crops)
+    default = quantize_onnx(fp32, crops)  # convolutions only, the output one in fp32
     assert weight_is_quantized(default) == {c: c != convs[-1] for c in convs}
-    assert quantized_inputs(default, "LeakyRelu") > 0
+    assert quantized_inputs(default, "MaxPool") == 0
+    every_op = quantize_onnx(fp32, crops, op_types=None)
+    assert weight_is_quantized(every_op) == weight_is_quantized(default)
+    assert quantized_inputs(every_op, "MaxPool") > 0
     conv_only = quantize_onnx(fp32, crops, op_types=["Conv"], keep_fp32=[convs[-3], convs[-1]])
     assert weight_is_quantized(conv_only) == {c: c not in (convs[-3], convs[-1]) for c in convs}
     assert quantized_inputs(conv_only, "Conv") == 16

@@ -2,7 +2,8 @@
 
 The pre-step of the exported file is applied here: pad bottom/right to the size multiple
 (reflect for the U-Net, zeros for the BNN), run, crop back. ``int8`` runs the statically
-quantized graph of ``sassid.backends.quantize``.
+quantized graph of ``sassid.backends.quantize``, the U-Net's activation ranges equalized first
+(``sassid.backends.equalize``).
 """
 
 from __future__ import annotations
@@ -61,8 +62,12 @@ def onnx_forward(
     """Export ``net`` in memory and open it in onnxruntime at ``precision`` (fp32 or int8)."""
     model = onnx_bytes(net, name=name)
     if precision == "int8":
+        from sassid.backends.equalize import equalize_unet
         from sassid.backends.quantize import quantize_onnx
+        from sassid.nets.unet import UNet
 
+        if isinstance(net, UNet) and calibration:  # same function, int8-friendlier ranges
+            model = onnx_bytes(equalize_unet(net, calibration), name=name)
         model = quantize_onnx(model, calibration or [])
     elif precision != "fp32":
         raise ExportError(
