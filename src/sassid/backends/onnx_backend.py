@@ -60,18 +60,19 @@ def onnx_forward(
     calibration: list[Tensor] | None = None,
 ) -> OnnxForward:
     """Export ``net`` in memory and open it in onnxruntime at ``precision`` (fp32 or int8)."""
-    model = onnx_bytes(net, name=name)
     if precision == "int8":
         from sassid.backends.equalize import equalize_unet
         from sassid.backends.quantize import quantize_onnx
         from sassid.nets.unet import UNet
 
         if isinstance(net, UNet) and calibration:  # same function, int8-friendlier ranges
-            model = onnx_bytes(equalize_unet(net, calibration), name=name)
-        model = quantize_onnx(model, calibration or [])
-    elif precision != "fp32":
+            net = equalize_unet(net, calibration)
+        return OnnxForward(
+            quantize_onnx(onnx_bytes(net, name=name), calibration or []), pad_rule(net)
+        )
+    if precision != "fp32":
         raise ExportError(
             f"--backend onnxruntime runs fp32 or int8, not {precision} "
             "(bf16 convolutions are a --backend torch feature on this CPU)"
         )
-    return OnnxForward(model, pad_rule(net))
+    return OnnxForward(onnx_bytes(net, name=name), pad_rule(net))

@@ -34,6 +34,7 @@ __all__ = [
     "calibration_crops",
     "conv_names",
     "quantize_onnx",
+    "QUANTIZED_OPS",
     "CALIBRATION_SIZE",
     "CALIBRATION_COUNT",
 ]
