@@ -4,14 +4,18 @@
 
 Post-training static int8 (onnxruntime QDQ: per-channel s8 weights, per-tensor u8 activations
 with min-max ranges from the set's own noisy photos, output convolution fp32) in several
-variants, each scored against the same U-Net in fp32 (`--precision int8` runs "conv only, equalized
-(max 4)"; until commit ac39928 it ran "all ops", labelled "as shipped" in that commit's table):
+variants, each scored against the same U-Net in fp32 (`--precision int8` runs the row marked "as
+shipped"; until commit ac39928 it ran "all ops", then "conv only, equalized (max 4)"):
 
 - which op types are quantized: every type onnxruntime supports, or convolutions only (the
   LeakyReLU, pooling, upsampling and concatenation then run in fp32 between them);
 - activation equalization (`sassid.backends.equalize`): channels scaled up across each
   LeakyReLU, the fp32 function unchanged, so that small channels use more of the 256 levels of
-  their tensor's scale; scale factors capped at 2, 4 or 8;
+  their tensor's scale; scale factors capped at 2, 4 or 8; hidden layers only, or also the last
+  decoder convolution's output, which the fp32 output convolution then divides back;
+- the raw-input skip split off (`sassid.backends.raw_skip`): the last decoder stage's
+  convolution over [features, noisy photo] as two, the photo's one in fp32, so the photo no
+  longer shares an 8-bit scale with the features;
 - leaving single full-resolution decoder convolutions in fp32, to find where the error arises.
 
 For each: PSNR (uint8, mean per image) change against fp32 on `sidd_samples` and `polyu100`,
@@ -41,6 +45,7 @@ from sassid.backends.equalize import equalize_unet  # noqa: E402
 from sassid.backends.onnx_backend import OnnxForward  # noqa: E402
 from sassid.backends.onnx_graph import onnx_bytes, pad_rule  # noqa: E402
 from sassid.backends.quantize import calibration_crops, conv_names, quantize_onnx  # noqa: E402
+from sassid.backends.raw_skip import RawSkipSplitUNet  # noqa: E402
 from sassid.inference import Denoiser  # noqa: E402
 from sassid.io import find_pairs, read_image  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
@@ -77,19 +82,31 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, bytes]:
     head, dec40, dec42 = convs[-1], convs[-3], convs[-2]
     conv = ["Conv"]
 
-    def equalized(max_scale: float) -> bytes:
-        return onnx_bytes(equalize_unet(unet, calibration, max_scale))
+    def equalized(max_scale: float, into_output: bool = False) -> UNet:
+        return equalize_unet(unet, calibration, max_scale, into_output=into_output)
+
+    def split(net: UNet) -> bytes:
+        return onnx_bytes(RawSkipSplitUNet(net))
 
     return {
         "all ops": quantize_onnx(fp32, calibration, op_types=None),
         "conv only": quantize_onnx(fp32, calibration, op_types=conv),
-        "all ops, equalized (max 4)": quantize_onnx(equalized(4), calibration, op_types=None),
+        "all ops, equalized (max 4)": quantize_onnx(
+            onnx_bytes(equalized(4)), calibration, op_types=None
+        ),
         **{
             f"conv only, equalized (max {m})": quantize_onnx(
-                equalized(m), calibration, op_types=conv
+                onnx_bytes(equalized(m)), calibration, op_types=conv
             )
             for m in (2, 4, 8)
         },
+        "conv only, equalized (max 4) into the output conv": quantize_onnx(
+            onnx_bytes(equalized(4, into_output=True)), calibration, op_types=conv
+        ),
+        "conv only, raw skip split": quantize_onnx(split(unet), calibration, op_types=conv),
+        "conv only, equalized into the output conv, raw skip split (as shipped)": quantize_onnx(
+            split(equalized(4, into_output=True)), calibration, op_types=conv
+        ),
         "conv only, decoder.4.0 fp32": quantize_onnx(
             fp32, calibration, op_types=conv, keep_fp32=[dec40, head]
         ),

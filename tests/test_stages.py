@@ -47,6 +47,7 @@ def test_supervision_ablations_match_their_definitions() -> None:
         "both": denoiser_loss(out, bnn_out, lan_out, torch.full_like(alpha, 0.5)),
         "bnn": F.l1_loss(out, bnn_out),
         "lan": F.l1_loss(out, lan_out),
+        "blend": F.l1_loss(out, (1 - alpha) * bnn_out + alpha * lan_out),
     }
     got = {name: _stage3_loss(name, out, noisy) for name in expected}
     for name in expected:

@@ -173,13 +173,14 @@ class UNetStageConfig(_StageCommon):
     """Stage 3: the U-Net learns from the frozen BNN and LAN, weighted by alpha.
 
     ``supervision`` selects the paper's ablations (Table 2): ``adaptive`` is the method (Eq. 5),
-    ``both`` drops alpha (0.5 each), ``bnn`` and ``lan`` use one teacher alone.
+    ``both`` drops alpha (0.5 each), ``bnn`` and ``lan`` use one teacher alone; ``blend`` (not
+    in the paper) is L1 to the alpha-blended target (``losses.blended_target_loss``).
     """
 
     arch: str = "unet"
     enc_channels: int = 48
     dec_channels: int = 96
-    supervision: Literal["adaptive", "both", "bnn", "lan"] = "adaptive"
+    supervision: Literal["adaptive", "both", "bnn", "lan", "blend"] = "adaptive"
 
     def net_kwargs(self) -> dict[str, Any]:
         return {"enc_channels": self.enc_channels, "dec_channels": self.dec_channels}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["bnn_loss", "lan_loss", "denoiser_loss"]
+__all__ = ["bnn_loss", "lan_loss", "denoiser_loss", "blended_target_loss"]
 
 
 def bnn_loss(bnn_out: Tensor, noisy: Tensor) -> Tensor:
@@ -40,3 +40,16 @@ def denoiser_loss(out: Tensor, bnn_out: Tensor, lan_out: Tensor, alpha: Tensor) 
     """
     flat = 1.0 - alpha
     return F.l1_loss(flat * bnn_out, flat * out) + F.l1_loss(alpha * lan_out, alpha * out)
+
+
+def blended_target_loss(out: Tensor, bnn_out: Tensor, lan_out: Tensor, alpha: Tensor) -> Tensor:
+    """Eq. 5 with the weights moved inside the target (not the paper's; ``supervision="blend"``):
+
+    L = L1(x_hat, (1 - alpha) * x1 + alpha * x2).
+
+    Under L1, Eq. 5 is minimised per pixel by the weighted median of the two targets, i.e. by
+    whichever teacher has the larger weight: alpha selects a teacher (and anything between
+    them is optimal at alpha = 0.5) rather than blending them. This form asks for the blend
+    itself, which is what Eq. 5 would ask for under L2.
+    """
+    return F.l1_loss(out, (1.0 - alpha) * bnn_out + alpha * lan_out)

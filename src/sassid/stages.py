@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from sassid.adaptive import alpha_map
 from sassid.config import TrainConfig
-from sassid.losses import bnn_loss, denoiser_loss, lan_loss
+from sassid.losses import blended_target_loss, bnn_loss, denoiser_loss, lan_loss
 
 __all__ = [
     "StageSpec",
@@ -60,6 +60,13 @@ def _unet_spec(supervision: str) -> StageSpec:
                 lambda out, _y, t: denoiser_loss(
                     out, t["bnn"], t["lan"], torch.full_like(out[:, :1], 0.5)
                 ),
+            )
+        case "blend":
+            return StageSpec(
+                "unet",
+                ("bnn", "lan"),
+                True,
+                lambda out, _y, t: blended_target_loss(out, t["bnn"], t["lan"], t["alpha"]),
             )
         case "bnn":
             return StageSpec("unet", ("bnn",), False, lambda out, _y, t: F.l1_loss(out, t["bnn"]))

@@ -48,3 +48,15 @@ def test_channel_ranges_are_flatter_and_scales_capped() -> None:
     assert spread > 4 and spread_eq < spread
     scale = first_eq.weight.abs().amax(dim=(1, 2, 3)) / first.weight.abs().amax(dim=(1, 2, 3))
     assert float(scale.min()) >= 1 - 1e-5 and float(scale.max()) <= 4 + 1e-4
+
+
+def test_into_output_moves_the_scales_into_the_output_convolution() -> None:
+    net, crops = _unet(), _crops()
+    with_head = equalize_unet(net, crops, into_output=True)
+    without = equalize_unet(net, crops, into_output=False)
+    assert torch.equal(without.head.weight, net.head.weight)
+    assert not torch.equal(with_head.head.weight, net.head.weight)
+    x = crops[0]
+    with torch.no_grad():
+        expected = net(x)
+        assert float((with_head(x) - expected).abs().max()) < 1e-3 * float(expected.abs().max())

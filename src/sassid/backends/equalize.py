@@ -31,9 +31,12 @@ def _convs(stage: nn.Module) -> list[nn.Conv2d]:
     return [m for m in stage.modules() if isinstance(m, nn.Conv2d)]
 
 
-def _links(net: UNet) -> list[tuple[nn.Conv2d, list[tuple[nn.Conv2d, int]]]]:
+def _links(
+    net: UNet, into_output: bool = True
+) -> list[tuple[nn.Conv2d, list[tuple[nn.Conv2d, int]]]]:
     """Each convolution whose output feeds others through LeakyReLU (and pooling, upsampling,
-    concatenation), with its consumers and the first input channel it occupies there."""
+    concatenation), with its consumers and the first input channel it occupies there;
+    ``into_output``: the last decoder convolution and the output convolution too."""
     enc = [_convs(stage) for stage in net.trunk.encoder]  # level: its convolutions
     dec = [_convs(stage) for stage in net.trunk.decoder]  # deepest level first
     e, d = enc[0][0].out_channels, dec[0][0].out_channels
@@ -46,7 +49,9 @@ def _links(net: UNet) -> list[tuple[nn.Conv2d, list[tuple[nn.Conv2d, int]]]]:
         links.append((dec[level][0], [(dec[level][1], 0)]))
         if level < 4:
             links.append((dec[level][1], [(dec[level + 1][0], 0)]))
-    return links  # the last decoder conv feeds the output conv, which stays fp32: not scaled
+    if into_output:  # the output conv stays fp32, so it absorbs the scales at no cost
+        links.append((dec[4][1], [(net.head, 0)]))
+    return links
 
 
 def _channel_ranges(net: nn.Module, calibration: list[Tensor]) -> dict[nn.Module, Tensor]:
@@ -68,15 +73,23 @@ def _channel_ranges(net: nn.Module, calibration: list[Tensor]) -> dict[nn.Module
     return ranges
 
 
-def equalize_unet(unet: UNet, calibration: list[Tensor], max_scale: float = MAX_SCALE) -> UNet:
+def equalize_unet(
+    unet: UNet,
+    calibration: list[Tensor],
+    max_scale: float = MAX_SCALE,
+    *,
+    into_output: bool = True,
+) -> UNet:
     """A copy of ``unet`` computing the same function (up to fp32 rounding) with equalized
-    activation ranges; ``calibration``: (1, 3, h, w) crops in [0, 255]."""
+    activation ranges; ``calibration``: (1, 3, h, w) crops in [0, 255]. ``into_output``:
+    equalize the last decoder convolution's output channels too (the output convolution, fp32
+    in int8, divides them back): its int8 output is what the output convolution sees."""
     if unet.trunk.upward:
         raise ValueError("equalize_unet takes the U-Net denoiser, not a blind-spot trunk")
     net = copy.deepcopy(unet).float().eval()
     ranges = _channel_ranges(net, calibration)
     with torch.no_grad():
-        for producer, consumers in _links(net):
+        for producer, consumers in _links(net, into_output):
             r = ranges[producer].clamp_min(1e-6)
             scale = (r.max() / r).clamp(1.0, max_scale)
             producer.weight.mul_(scale[:, None, None, None])

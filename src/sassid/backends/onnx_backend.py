@@ -3,7 +3,7 @@
 The pre-step of the exported file is applied here: pad bottom/right to the size multiple
 (reflect for the U-Net, zeros for the BNN), run, crop back. ``int8`` runs the statically
 quantized graph of ``sassid.backends.quantize``, the U-Net's activation ranges equalized first
-(``sassid.backends.equalize``).
+(``sassid.backends.equalize``) and its raw-input skip split off (``sassid.backends.raw_skip``).
 """
 
 from __future__ import annotations
@@ -63,10 +63,11 @@ def onnx_forward(
     if precision == "int8":
         from sassid.backends.equalize import equalize_unet
         from sassid.backends.quantize import quantize_onnx
+        from sassid.backends.raw_skip import RawSkipSplitUNet
         from sassid.nets.unet import UNet
 
-        if isinstance(net, UNet) and calibration:  # same function, int8-friendlier ranges
-            net = equalize_unet(net, calibration)
+        if isinstance(net, UNet) and calibration:  # same function, int8-friendlier graph
+            net = RawSkipSplitUNet(equalize_unet(net, calibration))
         return OnnxForward(
             quantize_onnx(onnx_bytes(net, name=name), calibration or []), pad_rule(net)
         )

@@ -7,7 +7,8 @@ random crops of the photos being denoised (or of a folder given), so the ranges 
 the noise the model will meet. onnxruntime runs the QDQ graph with integer convolutions
 (u8 activations x s8 weights: the VNNI path on x86). The output convolution stays fp32: its
 output is the image itself, and 8 bits over its range (about one level per step) would add up
-to half a level of error before the final rounding (measured: it halves int8's PSNR cost).
+to half a level of error before the final rounding (measured: it halves int8's PSNR cost). So
+does the convolution over the raw input of ``sassid.backends.raw_skip``'s split U-Net.
 Only convolutions are quantized (``QUANTIZED_OPS``): LeakyReLU, pooling, upsampling and
 concatenation stay fp32 between them, which costs 4% of int8's speed and saves a third of its
 PSNR cost on mild noise (results/int8_study.md).
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from sassid.backends.raw_skip import RAW_SKIP
 from sassid.errors import SassidError
 from sassid.io import ImageError, read_image
 from sassid.pixels import to_pixels
@@ -33,6 +35,7 @@ from sassid.pixels import to_pixels
 __all__ = [
     "calibration_crops",
     "conv_names",
+    "fp32_convs",
     "quantize_onnx",
     "QUANTIZED_OPS",
     "CALIBRATION_SIZE",
@@ -100,7 +103,7 @@ def quantize_onnx(
     activations), ranges from ``calibration`` (inputs already padded to the size multiple).
 
     ``op_types``: the ONNX op types quantized (None: every type onnxruntime quantizes);
-    ``keep_fp32``: names of nodes left in fp32 (default: the output convolution)."""
+    ``keep_fp32``: names of nodes left in fp32 (default: ``fp32_convs``)."""
     if not calibration:
         raise SassidError(
             "int8 needs calibration images: the photos to denoise, or --calibrate DIR"
@@ -124,6 +127,13 @@ def conv_names(model: bytes) -> list[str]:
     return [node.name for node in onnx.load_from_string(model).graph.node if node.op_type == "Conv"]
 
 
+def fp32_convs(model: bytes) -> list[str]:
+    """The convolutions int8 leaves in fp32 by default: the output layer, and the one over the
+    raw input of a ``RawSkipSplitUNet`` graph (``sassid.backends.raw_skip``)."""
+    names = conv_names(model)
+    return [name for name in names[:-1] if RAW_SKIP in name] + names[-1:]
+
+
 def _quantize(
     model: bytes,
     name: str,
@@ -139,7 +149,7 @@ def _quantize(
     )
 
     if keep_fp32 is None:
-        keep_fp32 = conv_names(model)[-1:]  # the output layer
+        keep_fp32 = fp32_convs(model)
     with tempfile.TemporaryDirectory(prefix="sassid-int8-") as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(model)

@@ -61,7 +61,12 @@ class Trunk(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        skips = [x]
+        return self.decoder[-1](torch.cat([self.upsampled_features(x), x], dim=1))
+
+    def upsampled_features(self, x: Tensor) -> Tensor:
+        """Everything but the last decoder stage: its input is these ``dec_channels`` maps at
+        input resolution concatenated with the raw input ``x`` (the last skip)."""
+        skips = []
         h = x
         for level, stage in enumerate(self.encoder):
             h = stage(h)
@@ -72,8 +77,6 @@ class Trunk(nn.Module):
                 if level < 4:
                     skips.append(h)
         h = upsample2x(h)
-        for level, stage in enumerate(self.decoder):
-            h = stage(torch.cat([h, skips.pop()], dim=1))
-            if level < 4:
-                h = upsample2x(h)
+        for stage in self.decoder[:-1]:
+            h = upsample2x(stage(torch.cat([h, skips.pop()], dim=1)))
         return h
