@@ -182,7 +182,7 @@ def main() -> int:
     x = torch.from_numpy(np.ascontiguousarray(photo.transpose(2, 0, 1), dtype=np.float32))[None]
     forwards: dict[str, Callable[[Tensor], Tensor]] = {
         "torch fp32 NCHW (baseline)": unet,
-        "torch bf16 (default)": make_forward(unet, backend="torch", precision="bf16"),
+        "torch bf16": make_forward(unet, backend="torch", precision="bf16"),
         "onnxruntime fp32": OnnxForward(onnx_bytes(unet), pad_rule(unet)),
         **{label: OnnxForward(model, pad_rule(unet)) for label, model in variants.items()},
     }

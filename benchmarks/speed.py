@@ -122,7 +122,7 @@ def main() -> None:
     payload: dict[str, Any] = json.loads(previous.read_text()) if previous.exists() else {}
     old_meta = payload.get("meta")
     if args.render_only:
-        write_results(name, payload, _render(payload, device, old_meta))
+        write_results(name, payload, _render(payload, device, None))
         return
     meta = provenance()
     payload["meta"] = meta
@@ -166,6 +166,13 @@ def main() -> None:
     print(markdown)
 
 
+def _stamp(meta: dict[str, Any] | None) -> str:
+    """A section's provenance line, or what is known where its run was not recorded."""
+    if meta is None:
+        return "Measured by an earlier run of this script; its date and commit were not recorded."
+    return _section_meta(meta)
+
+
 def _render(payload: dict[str, Any], device: str, old_meta: dict[str, Any] | None) -> str:
     """The .md report of a results payload (each part stamped with the run that measured it)."""
     meta = payload["meta"]
@@ -183,7 +190,7 @@ def _render(payload: dict[str, Any], device: str, old_meta: dict[str, Any] | Non
             "### Inference, megapixels/s (batch 1, fp32 eager, random init, paper widths; "
             "2048² tiled 512/64)",
             "",
-            _section_meta(payload.get("inference_meta") or old_meta or meta),
+            _stamp(payload.get("inference_meta") or old_meta),
             "",
             "| network | 256² | 512² | 2048² |",
             "|---|---|---|---|",
@@ -206,7 +213,7 @@ def _render(payload: dict[str, Any], device: str, old_meta: dict[str, Any] | Non
         lines += [
             "### Training, steps/s (teachers online, as in training)",
             "",
-            _section_meta(payload.get("training_meta") or old_meta or meta),
+            _stamp(payload.get("training_meta") or old_meta),
             "",
             "| preset (batch x patch) | BNN | LAN | U-Net |",
             "|---|---|---|---|",

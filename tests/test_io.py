@@ -72,3 +72,23 @@ def test_find_images_prefers_noisy_files(tmp_path: Path) -> None:
     assert [(i, n.name, c.name) for i, n, c in find_pairs(scene)] == [
         ("x", "x_noisy.png", "x_clean.png")
     ]
+
+
+def test_image_megapixels_reads_the_header_only(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from sassid.io import image_megapixels
+
+    Image.new("RGB", (40, 30)).save(tmp_path / "a.png")
+    assert image_megapixels(tmp_path / "a.png") == pytest.approx(40 * 30 / 1e6)
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    assert image_megapixels(tmp_path / "bad.png") is None
+    assert image_megapixels(tmp_path / "missing.jpg") is None
+
+
+def test_image_megapixels_of_a_tiff(tmp_path: Path) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    from sassid.io import image_megapixels
+
+    tifffile.imwrite(tmp_path / "b.tif", np.zeros((20, 10, 3), dtype=np.uint16))
+    assert image_megapixels(tmp_path / "b.tif") == pytest.approx(200 / 1e6)

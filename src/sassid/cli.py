@@ -264,7 +264,14 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _add_backend_options(p: argparse.ArgumentParser) -> None:
-    from sassid.backends import BACKENDS, DEFAULT_BACKEND, DEFAULT_PRECISION, PRECISIONS
+    from sassid.backends import (
+        BACKENDS,
+        DEFAULT_BACKEND,
+        DEFAULT_PRECISION,
+        FALLBACK,
+        INT8_MIN_MEGAPIXELS,
+        PRECISIONS,
+    )
 
     p.add_argument(
         "--backend",
@@ -278,7 +285,9 @@ def _add_backend_options(p: argparse.ArgumentParser) -> None:
         default=None,
         choices=PRECISIONS,
         help=f"arithmetic (default {DEFAULT_PRECISION} on {DEFAULT_BACKEND}: the fastest within "
-        "0.05 dB of fp32 on the real sets here; bf16: torch only; int8: onnxruntime only, "
+        f"0.05 dB of fp32 on the real sets here; {'/'.join(FALLBACK)} instead on a GPU, "
+        f"without onnxruntime, for the teachers, or below {INT8_MIN_MEGAPIXELS:g} megapixels "
+        "in all, where int8's setup would not pay; bf16: torch only; int8: onnxruntime only, "
         "calibrated on your photos)",
     )
     p.add_argument(

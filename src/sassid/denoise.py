@@ -13,7 +13,7 @@ from tqdm import tqdm
 from sassid.backends import resolve
 from sassid.errors import NoImagesError, SassidError
 from sassid.inference import Denoiser
-from sassid.io import IMAGE_SUFFIXES, Photo, list_images, read_image, write_image
+from sassid.io import IMAGE_SUFFIXES, Photo, image_megapixels, list_images, read_image, write_image
 from sassid.outputs import check_plan, ensure_folder
 
 __all__ = ["DenoiseReport", "denoise_files", "output_paths"]
@@ -74,8 +74,9 @@ def denoise_files(
     are written atomically, and temporary files a killed run left in an output folder are
     removed (``sassid.atomic``).
 
-    ``backend``/``precision``: see ``sassid.backends`` (None: ``backends.resolve``); int8 is
-    calibrated on crops of the photos in ``calibrate`` (a folder or file), else of the inputs.
+    ``backend``/``precision``: see ``sassid.backends`` (None: ``backends.resolve``, for this
+    ``net`` and the inputs' total megapixels); int8 is calibrated on crops of the photos in
+    ``calibrate`` (a folder or file), else of the inputs.
     ``announce`` receives one line naming the backend and precision chosen.
     ``on_photo(source, noisy, denoised)`` is called after each photo is written (the report
     uses it).
@@ -83,7 +84,12 @@ def denoise_files(
     from sassid.device import resolve_device
 
     pairs = output_paths(inputs, Path(output))
-    backend, precision = resolve(backend, precision, str(resolve_device(device)))
+    megapixels = None
+    if backend is None and precision is None:  # the default depends on the job's size
+        megapixels = sum(image_megapixels(src) or 0.0 for src, _ in pairs)
+    backend, precision = resolve(
+        backend, precision, str(resolve_device(device)), net=net, megapixels=megapixels
+    )
     calibration = None
     if precision == "int8":
         from sassid.backends.quantize import calibration_crops

@@ -25,6 +25,7 @@ __all__ = [
     "ImageError",
     "Photo",
     "read_image",
+    "image_megapixels",
     "write_image",
     "find_images",
     "list_images",
@@ -115,6 +116,28 @@ def read_image(path: str | os.PathLike[str]) -> Photo:
     except Exception as exc:  # noqa: BLE001 - decoders raise many types; all mean "bad file"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImageError(f"{path}: cannot read image ({reason})") from None
+
+
+def image_megapixels(path: str | os.PathLike[str]) -> float | None:
+    """Width x height / 1e6 from the file's header, without decoding the pixels; None where
+    the header cannot be read (``read_image`` then reports why)."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            try:
+                import tifffile
+            except ImportError:
+                pass
+            else:
+                with tifffile.TiffFile(path) as tif:
+                    page = tif.pages[0]
+                    return int(page.imagewidth) * int(page.imagelength) / 1e6
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return im.width * im.height / 1e6
+    except Exception:  # noqa: BLE001 - any unreadable header means "unknown"
+        return None
 
 
 def check_pixel_count(path: Path, width: int, height: int) -> None:

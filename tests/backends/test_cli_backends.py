@@ -29,9 +29,13 @@ def _denoise(tmp_path: Path, *extra: str) -> int:
 @pytest.mark.parametrize(
     ("options", "line"),
     [
-        ((), None),  # the default, whatever was measured to be best
+        ((), None),  # the default for a small job (sassid.backends.FALLBACK)
         (("--precision", "bf16"), "backend torch, precision bf16"),
-        (("--backend", "onnxruntime"), "backend onnxruntime, precision fp32"),
+        (("--backend", "onnxruntime"), "backend onnxruntime, precision int8"),
+        (
+            ("--backend", "onnxruntime", "--precision", "fp32"),
+            "backend onnxruntime, precision fp32",
+        ),
         (("--precision", "int8"), "backend onnxruntime, precision int8"),
     ],
 )

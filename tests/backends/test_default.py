@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sassid.backends import DEFAULT_BACKEND, DEFAULT_PRECISION, resolve
+import sassid.backends as backends
+from sassid.backends import DEFAULT_BACKEND, DEFAULT_PRECISION, FALLBACK, resolve
 
 RESULTS = Path(__file__).resolve().parents[2] / "results" / "speed_cpu.json"
 
@@ -15,32 +16,63 @@ RESULTS = Path(__file__).resolve().parents[2] / "results" / "speed_cpu.json"
 def test_default_is_the_measured_choice() -> None:
     from benchmarks.backends_speed import choose_default
 
+    assert choose_default(_measured()) == f"{DEFAULT_BACKEND}/{DEFAULT_PRECISION}"
+
+
+def _measured() -> dict:
     payload = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     if not payload.get("backends"):
         pytest.skip("no backends measurement in results/speed_cpu.json")
-    assert choose_default(payload["backends"]) == f"{DEFAULT_BACKEND}/{DEFAULT_PRECISION}"
+    return dict(payload["backends"])
 
 
-def test_resolve_fills_in_what_was_left_open() -> None:
+def test_int8_threshold_is_where_its_setup_pays() -> None:
+    speed = _measured()["speed"]
+    int8, bf16 = speed["onnxruntime/int8"], speed["torch/bf16"]
+    # megapixels m where setup + m / int8 = m / bf16 (tiled photos: 2048²)
+    break_even = int8["setup_s"] / (1 / bf16["2048"] - 1 / int8["2048"])
+    assert 0.5 < backends.INT8_MIN_MEGAPIXELS / break_even < 2.0
+
+
+@pytest.fixture
+def native(monkeypatch):  # noqa: ANN001, ANN201
+    """onnxruntime installed and native bf16, whatever this machine has."""
+    monkeypatch.setattr(backends, "onnxruntime_available", lambda: True)
+    monkeypatch.setattr(backends, "bf16_native", lambda device="cpu": True)
+
+
+def test_resolve_fills_in_what_was_left_open(native) -> None:  # noqa: ANN001
     assert resolve(None, None) == (DEFAULT_BACKEND, DEFAULT_PRECISION)
     assert resolve(None, "int8") == ("onnxruntime", "int8")
     assert resolve(None, "bf16") == ("torch", "bf16")
-    assert resolve("onnxruntime", None)[0] == "onnxruntime"
+    assert resolve("onnxruntime", None) == (
+        "onnxruntime",
+        backends.BACKEND_PRECISION["onnxruntime"],
+    )
+    assert resolve("torch", None) == ("torch", backends.BACKEND_PRECISION["torch"])
     assert resolve("torch", "fp32") == ("torch", "fp32")
 
 
-def test_default_bf16_falls_back_to_fp32_without_native_bf16(monkeypatch) -> None:  # noqa: ANN001
-    import sassid.backends as backends
+def test_default_int8_only_where_it_pays(native) -> None:  # noqa: ANN001
+    if (DEFAULT_BACKEND, DEFAULT_PRECISION) != ("onnxruntime", "int8"):
+        pytest.skip("the measured default is not int8")
+    big, small = 2 * backends.INT8_MIN_MEGAPIXELS, 0.5 * backends.INT8_MIN_MEGAPIXELS
+    assert resolve(None, None, megapixels=big) == ("onnxruntime", "int8")
+    assert resolve(None, None, megapixels=None) == ("onnxruntime", "int8")  # unknown: large
+    assert resolve(None, None, megapixels=small) == FALLBACK
+    assert resolve(None, None, net="fusion", megapixels=big) == FALLBACK
+    assert resolve(None, None, device="cuda", megapixels=big) == FALLBACK
+    assert resolve("onnxruntime", "int8", megapixels=small) == ("onnxruntime", "int8")  # asked
 
+
+def test_default_bf16_falls_back_to_fp32_without_native_bf16(monkeypatch) -> None:  # noqa: ANN001
     monkeypatch.setattr(backends, "bf16_native", lambda device="cpu": False)
-    backend, precision = backends.resolve(None, None)
-    assert precision == ("fp32" if DEFAULT_PRECISION == "bf16" else DEFAULT_PRECISION)
+    monkeypatch.setattr(backends, "onnxruntime_available", lambda: False)
+    assert backends.resolve(None, None) == (FALLBACK[0], "fp32")
     assert backends.resolve(None, "bf16") == ("torch", "bf16")  # asked for: kept
 
 
 def test_default_falls_back_to_torch_without_onnxruntime(monkeypatch) -> None:  # noqa: ANN001
-    import sassid.backends as backends
-
     monkeypatch.setattr(backends, "onnxruntime_available", lambda: False)
     assert backends.resolve(None, None)[0] == "torch"
     assert backends.resolve(None, None, device="cuda")[0] == "torch"

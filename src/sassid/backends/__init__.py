@@ -24,6 +24,9 @@ __all__ = [
     "PRECISIONS",
     "DEFAULT_BACKEND",
     "DEFAULT_PRECISION",
+    "FALLBACK",
+    "BACKEND_PRECISION",
+    "INT8_MIN_MEGAPIXELS",
     "Forward",
     "make_forward",
     "resolve",
@@ -34,12 +37,25 @@ __all__ = [
 Forward = Callable[["Tensor"], "Tensor"]
 BACKENDS = ("torch", "onnxruntime")
 PRECISIONS = ("fp32", "bf16", "int8")
-DEFAULT_BACKEND = "torch"
-DEFAULT_PRECISION = "bf16"
+DEFAULT_BACKEND = "onnxruntime"
+DEFAULT_PRECISION = "int8"
 """What ``sassid denoise`` runs unless told otherwise: the fastest backend and precision whose
 PSNR stays within 0.05 dB of fp32 on every real set here (``results/speed_cpu.md``; a test
-checks that they agree). ``resolve`` falls back to torch where onnxruntime is not installed or
-the device is a GPU, and from bf16 to fp32 where the device has no native bfloat16."""
+checks that they agree). ``resolve`` falls back to ``FALLBACK`` where that cannot run or would
+not pay (see there)."""
+FALLBACK = ("torch", "bf16")
+"""The default where the default cannot run or would not pay: another device than the CPU,
+onnxruntime not installed, a network other than the U-Net (int8 is measured on the U-Net
+only), or a job smaller than ``INT8_MIN_MEGAPIXELS``; bf16 becomes fp32 where the device has no
+native bfloat16."""
+BACKEND_PRECISION = {"torch": "bf16", "onnxruntime": "int8"}
+"""The precision a backend runs when only the backend is given: its fastest one within 0.05 dB
+of fp32 (``results/speed_cpu.md``)."""
+INT8_MIN_MEGAPIXELS = 5.0
+"""int8 pays a one-off setup per call (export, calibration, quantization: 7.7 s in
+``results/speed_cpu.md``) to run faster than bf16 (0.56 against 0.30 MP/s on tiled photos);
+below setup / (1 / bf16 - 1 / int8) = 4.9 megapixels in one call, bf16 finishes first. A test
+checks this constant against the measurement."""
 
 
 def bf16_native(device: str = "cpu") -> bool:
@@ -58,19 +74,38 @@ def onnxruntime_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
-def resolve(backend: str | None, precision: str | None, device: str = "cpu") -> tuple[str, str]:
-    """Fill in what the user left open. Neither given: the default, with the fallbacks above.
-    No precision: the default's for the default backend, else fp32. No backend: the one that
-    runs the precision (int8: onnxruntime; fp32, bf16: torch)."""
+def _default_runs(device: str, net: str, megapixels: float | None) -> bool:
+    """Whether the default backend and precision can run, and pay, for this job."""
+    if DEFAULT_BACKEND != "onnxruntime":
+        return True
+    if device != "cpu" or not onnxruntime_available():
+        return False
+    if DEFAULT_PRECISION != "int8":
+        return True
+    return net == "unet" and (megapixels is None or megapixels >= INT8_MIN_MEGAPIXELS)
+
+
+def resolve(
+    backend: str | None,
+    precision: str | None,
+    device: str = "cpu",
+    *,
+    net: str = "unet",
+    megapixels: float | None = None,
+) -> tuple[str, str]:
+    """Fill in what the user left open. Neither given: the default for ``net`` on ``device``,
+    for a job of ``megapixels`` (None: unknown, taken as large), else ``FALLBACK``. Only the
+    backend: ``BACKEND_PRECISION``. Only the precision: the backend that runs it (int8:
+    onnxruntime; fp32, bf16: torch)."""
     if backend is None and precision is None:
         backend, precision = DEFAULT_BACKEND, DEFAULT_PRECISION
-        if backend != "torch" and (device != "cpu" or not onnxruntime_available()):
-            backend, precision = "torch", "bf16"
+        if not _default_runs(device, net, megapixels):
+            backend, precision = FALLBACK
         if precision == "bf16" and not bf16_native(device):
             precision = "fp32"
         return backend, precision
     if precision is None:
-        precision = DEFAULT_PRECISION if backend == DEFAULT_BACKEND else "fp32"
+        precision = BACKEND_PRECISION.get(str(backend), "fp32")
     if backend is None:
         backend = "onnxruntime" if precision == "int8" else "torch"
     return backend, precision
@@ -78,8 +113,8 @@ def resolve(backend: str | None, precision: str | None, device: str = "cpu") -> 
 
 def make_forward(
     net: nn.Module,
-    backend: str = DEFAULT_BACKEND,
-    precision: str = DEFAULT_PRECISION,
+    backend: str,
+    precision: str,
     *,
     name: str = "unet",
     device: torch.device | str = "cpu",
