@@ -43,15 +43,17 @@ class StageSpec:
     loss: Callable[[Tensor, Tensor, Targets], Tensor]
 
 
+def _alpha_weighted(loss: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) -> StageSpec:
+    """Stage 3 taught by both teachers through ``loss(out, bnn, lan, alpha)``."""
+    return StageSpec(
+        "unet", ("bnn", "lan"), True, lambda out, _y, t: loss(out, t["bnn"], t["lan"], t["alpha"])
+    )
+
+
 def _unet_spec(supervision: str) -> StageSpec:
     match supervision:
         case "adaptive":
-            return StageSpec(
-                "unet",
-                ("bnn", "lan"),
-                True,
-                lambda out, _y, t: denoiser_loss(out, t["bnn"], t["lan"], t["alpha"]),
-            )
+            return _alpha_weighted(denoiser_loss)
         case "both":
             return StageSpec(
                 "unet",
@@ -62,12 +64,7 @@ def _unet_spec(supervision: str) -> StageSpec:
                 ),
             )
         case "blend":
-            return StageSpec(
-                "unet",
-                ("bnn", "lan"),
-                True,
-                lambda out, _y, t: blended_target_loss(out, t["bnn"], t["lan"], t["alpha"]),
-            )
+            return _alpha_weighted(blended_target_loss)
         case "bnn":
             return StageSpec("unet", ("bnn",), False, lambda out, _y, t: F.l1_loss(out, t["bnn"]))
         case "lan":
