@@ -51,11 +51,11 @@ native bfloat16."""
 BACKEND_PRECISION = {"torch": "bf16", "onnxruntime": "int8"}
 """The precision a backend runs when only the backend is given: its fastest one within 0.05 dB
 of fp32 (``results/speed_cpu.md``)."""
-INT8_MIN_MEGAPIXELS = 5.0
-"""int8 pays a one-off setup per call (export, calibration, quantization: 7.7 s in
-``results/speed_cpu.md``) to run faster than bf16 (0.56 against 0.30 MP/s on tiled photos);
-below setup / (1 / bf16 - 1 / int8) = 4.9 megapixels in one call, bf16 finishes first. A test
-checks this constant against the measurement."""
+INT8_MIN_MEGAPIXELS = 6.0
+"""int8 pays a one-off setup per call (export, calibration, quantization: 7.7 and 8.5 s in two
+runs of ``benchmarks/speed.py``) to run faster than bf16 on tiled photos (0.55 against 0.30-0.32
+MP/s); below setup / (1 / bf16 - 1 / int8), 4.9 and 6.8 megapixels in those runs, bf16
+finishes first. A test checks this constant against ``results/speed_cpu.json``."""
 
 
 def bf16_native(device: str = "cpu") -> bool:
@@ -68,10 +68,11 @@ def bf16_native(device: str = "cpu") -> bool:
 
 
 def onnxruntime_available() -> bool:
-    """Whether the optional extra ``sassid[onnx]`` is installed."""
+    """Whether the optional extra ``sassid[onnx]`` is installed: onnxruntime runs the graph that
+    onnx (the exporter's checker, and int8's quantizer) builds."""
     import importlib.util
 
-    return importlib.util.find_spec("onnxruntime") is not None
+    return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxruntime"))
 
 
 def _default_runs(device: str, net: str, megapixels: float | None) -> bool:
