@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sassid.backends import resolve
+from sassid.backends import DEFAULT_BACKEND, DEFAULT_PRECISION, resolve, why_not_default
 from sassid.errors import NoImagesError, SassidError
 from sassid.inference import Denoiser
 from sassid.io import IMAGE_SUFFIXES, Photo, image_megapixels, list_images, read_image, write_image
@@ -84,9 +84,10 @@ def denoise_files(
     from sassid.device import resolve_device
 
     pairs = output_paths(inputs, Path(output))
-    megapixels = None
+    megapixels, fallback = None, None
     if backend is None and precision is None:  # the default depends on the job's size
         megapixels = sum(image_megapixels(src) or 0.0 for src, _ in pairs)
+        fallback = why_not_default(str(resolve_device(device)), net, megapixels)
     backend, precision = resolve(
         backend, precision, str(resolve_device(device)), net=net, megapixels=megapixels
     )
@@ -110,7 +111,8 @@ def denoise_files(
         calibration=calibration,
     )
     if announce is not None:
-        announce(denoiser.describe())
+        reason = f" (not the default {DEFAULT_BACKEND}/{DEFAULT_PRECISION}: {fallback})"
+        announce(denoiser.describe() + (reason if fallback else ""))
     ready = {ensure_folder(pairs[0][1].parent if len(pairs) == 1 else Path(output))}
     report = DenoiseReport()
     bar = tqdm(total=len(pairs), unit="photo", disable=not progress, dynamic_ncols=True)

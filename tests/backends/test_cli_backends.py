@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sassid.backends import DEFAULT_BACKEND
 from sassid.cli import main
 from sassid.io import read_image
 from tests.helpers import write_noisy_images, write_tiny_model
@@ -29,7 +30,8 @@ def _denoise(tmp_path: Path, *extra: str) -> int:
 @pytest.mark.parametrize(
     ("options", "line"),
     [
-        ((), None),  # the default for a small job (sassid.backends.FALLBACK)
+        # a small job: sassid.backends.FALLBACK, and why (where the default is int8)
+        ((), "not the default" if DEFAULT_BACKEND == "onnxruntime" else None),
         (("--precision", "bf16"), "backend torch, precision bf16"),
         (("--backend", "onnxruntime"), "backend onnxruntime, precision int8"),
         (

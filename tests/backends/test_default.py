@@ -63,6 +63,10 @@ def test_default_int8_only_where_it_pays(native) -> None:  # noqa: ANN001
     assert resolve(None, None, net="fusion", megapixels=big) == FALLBACK
     assert resolve(None, None, device="cuda", megapixels=big) == FALLBACK
     assert resolve("onnxruntime", "int8", megapixels=small) == ("onnxruntime", "int8")  # asked
+    assert backends.why_not_default("cpu", "unet", big) is None
+    assert "megapixels" in str(backends.why_not_default("cpu", "unet", small))
+    assert "U-Net" in str(backends.why_not_default("cpu", "bnn", big))
+    assert "CPU" in str(backends.why_not_default("cuda", "unet", big))
 
 
 def test_default_bf16_falls_back_to_fp32_without_native_bf16(monkeypatch) -> None:  # noqa: ANN001

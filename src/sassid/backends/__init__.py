@@ -27,6 +27,7 @@ __all__ = [
     "FALLBACK",
     "BACKEND_PRECISION",
     "INT8_MIN_MEGAPIXELS",
+    "why_not_default",
     "Forward",
     "make_forward",
     "resolve",
@@ -75,15 +76,22 @@ def onnxruntime_available() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("onnx", "onnxruntime"))
 
 
-def _default_runs(device: str, net: str, megapixels: float | None) -> bool:
-    """Whether the default backend and precision can run, and pay, for this job."""
+def why_not_default(device: str, net: str, megapixels: float | None) -> str | None:
+    """Why the default backend and precision would not run, or not pay, for this job (one
+    phrase), or None where it is the choice."""
     if DEFAULT_BACKEND != "onnxruntime":
-        return True
-    if device != "cpu" or not onnxruntime_available():
-        return False
+        return None
+    if device != "cpu":
+        return f"{DEFAULT_BACKEND} runs on the CPU here"
+    if not onnxruntime_available():
+        return "the optional extra sassid[onnx] is not installed"
     if DEFAULT_PRECISION != "int8":
-        return True
-    return net == "unet" and (megapixels is None or megapixels >= INT8_MIN_MEGAPIXELS)
+        return None
+    if net != "unet":
+        return "int8 is measured on the U-Net only"
+    if megapixels is not None and megapixels < INT8_MIN_MEGAPIXELS:
+        return f"{megapixels:.2g} megapixels in all; int8's setup pays from {INT8_MIN_MEGAPIXELS:g}"
+    return None
 
 
 def resolve(
@@ -100,7 +108,7 @@ def resolve(
     onnxruntime; fp32, bf16: torch)."""
     if backend is None and precision is None:
         backend, precision = DEFAULT_BACKEND, DEFAULT_PRECISION
-        if not _default_runs(device, net, megapixels):
+        if why_not_default(device, net, megapixels) is not None:
             backend, precision = FALLBACK
         if precision == "bf16" and not bf16_native(device):
             precision = "fp32"
