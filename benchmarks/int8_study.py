@@ -20,7 +20,7 @@ shipped"; until commit ac39928 it ran "all ops", then "conv only, equalized (max
 
 For each: PSNR (uint8, mean per image) change against fp32 on `sidd_samples` and `polyu100`,
 PSNR against the fp32 output, and MP/s at 512² (median of interleaved rounds, a real PolyU
-photo), with the fp32 NCHW eager baseline and the default `torch/bf16` in the same run (one
+photo), with the fp32 NCHW eager baseline and `torch/bf16` in the same run (one
 process holding every session: `benchmarks/speed.py` times each case in a fresh process). Also the
 share of the U-Net's multiply-adds in each convolution. Writes results/int8_study.json and .md.
 """
@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import provenance, write_results  # noqa: E402
 from sassid.backends import make_forward  # noqa: E402
 from sassid.backends.equalize import equalize_unet  # noqa: E402
-from sassid.backends.onnx_backend import OnnxForward  # noqa: E402
+from sassid.backends.onnx_backend import OnnxForward, int8_model  # noqa: E402
 from sassid.backends.onnx_graph import onnx_bytes, pad_rule  # noqa: E402
 from sassid.backends.quantize import calibration_crops, conv_names, quantize_onnx  # noqa: E402
 from sassid.backends.raw_skip import RawSkipSplitUNet  # noqa: E402
@@ -85,9 +85,6 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, bytes]:
     def equalized(max_scale: float, into_output: bool = False) -> UNet:
         return equalize_unet(unet, calibration, max_scale, into_output=into_output)
 
-    def split(net: UNet) -> bytes:
-        return onnx_bytes(RawSkipSplitUNet(net))
-
     return {
         "all ops": quantize_onnx(fp32, calibration, op_types=None),
         "conv only": quantize_onnx(fp32, calibration, op_types=conv),
@@ -103,9 +100,11 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, bytes]:
         "conv only, equalized (max 4) into the output conv": quantize_onnx(
             onnx_bytes(equalized(4, into_output=True)), calibration, op_types=conv
         ),
-        "conv only, raw skip split": quantize_onnx(split(unet), calibration, op_types=conv),
-        "conv only, equalized into the output conv, raw skip split (as shipped)": quantize_onnx(
-            split(equalized(4, into_output=True)), calibration, op_types=conv
+        "conv only, raw skip split": quantize_onnx(
+            onnx_bytes(RawSkipSplitUNet(unet)), calibration, op_types=conv
+        ),
+        "conv only, equalized into the output conv, raw skip split (as shipped)": int8_model(
+            unet, calibration
         ),
         "conv only, decoder.4.0 fp32": quantize_onnx(
             fp32, calibration, op_types=conv, keep_fp32=[dec40, head]

@@ -84,13 +84,12 @@ def denoise_files(
     from sassid.device import resolve_device
 
     pairs = output_paths(inputs, Path(output))
+    device_name = str(resolve_device(device))
     megapixels, fallback = None, None
     if backend is None and precision is None:  # the default depends on the job's size
         megapixels = sum(image_megapixels(src) or 0.0 for src, _ in pairs)
-        fallback = why_not_default(str(resolve_device(device)), net, megapixels)
-    backend, precision = resolve(
-        backend, precision, str(resolve_device(device)), net=net, megapixels=megapixels
-    )
+        fallback = why_not_default(device_name, net, megapixels)
+    backend, precision = resolve(backend, precision, device_name, net=net, megapixels=megapixels)
     calibration = None
     if precision == "int8":
         from sassid.backends.quantize import calibration_crops

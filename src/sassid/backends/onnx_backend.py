@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from sassid.backends.onnx_graph import ExportError, PadRule, onnx_bytes, pad_rule
 from sassid.nets.layers import crop_to, pad_to_multiple
 
-__all__ = ["OnnxForward", "onnx_forward"]
+__all__ = ["OnnxForward", "onnx_forward", "int8_model"]
 
 
 def _session(model: bytes, threads: int | None) -> Any:
@@ -32,8 +32,8 @@ def _session(model: bytes, threads: int | None) -> Any:
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # A memory pattern is planned per input shape and kept: the edge tiles of a large photo have
-    # other shapes, and a 24 MP photo in int8 peaked at 2.20 GB with patterns, 1.85 GB without,
-    # at the same speed (measured on this CPU).
+    # other shapes. A 24 MP photo in int8 peaked at 2.20 GB with patterns (benchmarks/speed.py
+    # at commit c4c96ad), 1.88 GB without (results/speed_cpu.md), at the same speed.
     options.enable_mem_pattern = False
     options.log_severity_level = 3
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
@@ -56,6 +56,20 @@ class OnnxForward:
         return crop_to(torch.from_numpy(out), h, w).to(x.device)
 
 
+def int8_model(net: nn.Module, calibration: list[Tensor], *, name: str = "unet") -> bytes:
+    """The int8 ONNX graph ``--precision int8`` runs: a U-Net is first rewritten into the same
+    fp32 function with int8-friendlier ranges (``equalize``) and its raw-input skip split off
+    (``raw_skip``), then exported and quantized (``quantize``)."""
+    from sassid.backends.equalize import equalize_unet
+    from sassid.backends.quantize import quantize_onnx
+    from sassid.backends.raw_skip import RawSkipSplitUNet
+    from sassid.nets.unet import UNet
+
+    if isinstance(net, UNet) and calibration:
+        net = RawSkipSplitUNet(equalize_unet(net, calibration))
+    return quantize_onnx(onnx_bytes(net, name=name), calibration)
+
+
 def onnx_forward(
     net: nn.Module,
     precision: str,
@@ -65,16 +79,7 @@ def onnx_forward(
 ) -> OnnxForward:
     """Export ``net`` in memory and open it in onnxruntime at ``precision`` (fp32 or int8)."""
     if precision == "int8":
-        from sassid.backends.equalize import equalize_unet
-        from sassid.backends.quantize import quantize_onnx
-        from sassid.backends.raw_skip import RawSkipSplitUNet
-        from sassid.nets.unet import UNet
-
-        if isinstance(net, UNet) and calibration:  # same function, int8-friendlier graph
-            net = RawSkipSplitUNet(equalize_unet(net, calibration))
-        return OnnxForward(
-            quantize_onnx(onnx_bytes(net, name=name), calibration or []), pad_rule(net)
-        )
+        return OnnxForward(int8_model(net, calibration or [], name=name), pad_rule(net))
     if precision != "fp32":
         raise ExportError(
             f"--backend onnxruntime runs fp32 or int8, not {precision} "
