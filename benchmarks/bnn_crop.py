@@ -1,0 +1,149 @@
+"""The BNN's training crop size at a fixed cost per step, measured on both real sets.
+
+    python benchmarks/bnn_crop.py --steps 1200 --arms 64x8 96x4 128x2
+
+A blind-neighbourhood network has a wide receptive field; on 64 px crops most of what it sees
+is the zero padding around the crop, and at inference it is used on tiles of its training size
+(larger ones degrade it, README "The demo"), so many of its outputs are near a tile border. Each
+arm trains the ``laptop`` preset's BNN for the same number of steps with about the same pixels
+per step (crop x crop x batch), so every arm costs about the same time; only the crop's shape
+changes. Scored on the first ``--eval-images`` pairs, BNN output on tiles of its training crop
+(overlap a quarter tile) and on tiles twice that size. Only stage 1 is measured: LAN and U-Net
+run one step each so that the run folder is a complete model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import eval_pairs_folder, provenance, write_results  # noqa: E402
+from sassid.config import TrainConfig, preset  # noqa: E402
+from sassid.inference import Denoiser  # noqa: E402
+from sassid.metrics import psnr  # noqa: E402
+from sassid.models import load_networks  # noqa: E402
+from sassid.pairs import iter_pairs  # noqa: E402
+from sassid.train import train  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SETS = ("sidd_samples", "polyu100")
+
+
+def arm_config(crop: int, batch: int, steps: int) -> TrainConfig:
+    """The laptop preset with the BNN trained ``steps`` steps on ``batch`` crops of ``crop`` px
+    (no teacher cache; LAN and U-Net one step each)."""
+    base = preset("laptop")
+    return dataclasses.replace(
+        base,
+        patch_size=crop,
+        batch_size=batch,
+        cache_teachers=False,
+        checkpoint_every=10 * steps,
+        val_every=10 * steps,
+        bnn=dataclasses.replace(base.bnn, steps=steps),
+        lan=dataclasses.replace(base.lan, steps=1),
+        unet=dataclasses.replace(base.unet, steps=1),
+    )
+
+
+def _bnn_psnr(nets: dict, pairs: list, tile: int) -> float:
+    denoiser = Denoiser(dict(nets), net="bnn", tile=tile, overlap=tile // 4)
+    return float(np.mean([psnr(denoiser.pixels(n), c) for _, n, c in pairs]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=1200, help="BNN steps of every arm")
+    parser.add_argument(
+        "--arms", nargs="+", default=["64x8", "96x4", "128x2"], help="CROPxBATCH of each arm"
+    )
+    parser.add_argument("--eval-images", type=int, default=12, help="score the first N pairs")
+    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
+    parser.add_argument("--work", default="/tmp/sassid_bnn_crop")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    results: dict[str, Any] = {}
+    for name in args.sets:
+        folder = DATA / name
+        if not folder.exists():
+            print(f"skipped: {folder} is absent")
+            continue
+        noisy_paths, eval_dir = eval_pairs_folder(folder, Path(args.work) / name, args.eval_images)
+        pairs = list(iter_pairs(eval_dir))
+        rows: dict[str, Any] = {}
+        for arm in args.arms:
+            crop, batch = (int(v) for v in arm.split("x"))
+            run = Path(args.work) / name / arm
+            shutil.rmtree(run, ignore_errors=True)
+            t = time.perf_counter()
+            config = arm_config(crop, batch, args.steps)
+            train(noisy_paths, run, config, device="cpu", progress=False)
+            seconds = time.perf_counter() - t
+            nets = load_networks(run)
+            blind = json.loads((run / "config.json").read_text())["bnn"]["blind_size"]
+            rows[arm] = {
+                "crop": crop,
+                "batch": batch,
+                "blind_size": blind,
+                "train_seconds": seconds,
+                "bnn_tile_crop": _bnn_psnr(nets, pairs, crop),
+                "bnn_tile_2crop": _bnn_psnr(nets, pairs, 2 * crop),
+            }
+            print(name, arm, rows[arm], flush=True)
+        noisy = float(np.mean([psnr(n, c) for _, n, c in pairs]))
+        results[name] = {"noisy": noisy, "images": len(pairs), "rows": rows}
+    payload = {
+        "meta": provenance(),
+        "steps": args.steps,
+        "sets": results,
+        "total_seconds": time.perf_counter() - started,
+    }
+    write_results("bnn_crop", payload, _markdown(payload))
+    print(_markdown(payload))
+
+
+def _markdown(payload: dict[str, Any]) -> str:
+    meta = payload["meta"]
+    lines = [
+        "# The BNN's training crop at a fixed cost per step",
+        "",
+        f"{meta['date']}, {meta['machine']}, torch {meta['torch']}, {meta['threads']} threads, "
+        f"commit {meta['commit']}. Command: `{meta['command']}`.",
+        "",
+        f"Every arm: the `laptop` preset's BNN (bf16, channels_last, blind size measured), "
+        f"{payload['steps']} steps on batch x crop² pixels per step, noisy images only; PSNR "
+        "(dB, uint8, mean per image) of the BNN output on tiles of the training crop and of "
+        "twice it (overlap a quarter tile). Training time includes one LAN and one U-Net step.",
+    ]
+    for name, result in payload["sets"].items():
+        lines += [
+            "",
+            f"## {name}",
+            "",
+            f"First {result['images']} pairs, noisy {result['noisy']:.2f} dB.",
+            "",
+            "| crop x batch | pixels/step | blind size | train (s) | BNN, tile = crop | "
+            "BNN, tile = 2 x crop |",
+            "|---|---|---|---|---|---|",
+        ]
+        for arm, row in result["rows"].items():
+            lines.append(
+                f"| {arm} | {row['crop'] ** 2 * row['batch']} | {row['blind_size']} | "
+                f"{row['train_seconds']:.0f} | {row['bnn_tile_crop']:.2f} | "
+                f"{row['bnn_tile_2crop']:.2f} |"
+            )
+    lines += ["", f"Total time {payload['total_seconds'] / 60:.1f} min.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
