@@ -1,6 +1,7 @@
 """The BNN's training crop size at a fixed cost per step, measured on both real sets.
 
     python benchmarks/bnn_crop.py --steps 1200 --arms 64x8 96x4 128x2
+    python benchmarks/bnn_crop.py --steps 4800 --arms 64x8 --val-every 400   # PSNR vs steps
 
 A blind-neighbourhood network has a wide receptive field; on 64 px crops most of what it sees
 is the zero padding around the crop, and at inference it is used on tiles of its training size
@@ -9,7 +10,10 @@ arm trains the ``laptop`` preset's BNN for the same number of steps with about t
 per step (crop x crop x batch), so every arm costs about the same time; only the crop's shape
 changes. Scored on the first ``--eval-images`` pairs, BNN output on tiles of its training crop
 (overlap a quarter tile) and on tiles twice that size. Only stage 1 is measured: LAN and U-Net
-run one step each so that the run folder is a complete model.
+run one step each so that the run folder is a complete model. ``--val-every N`` also records the
+BNN's PSNR on the scored pairs every N steps during training (``sassid train --val``: the
+clean images are only scored, never trained on; the run then keeps its best weights, so the
+final rows are the best of the curve); it writes results/bnn_steps.* instead of bnn_crop.*.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = ("sidd_samples", "polyu100")
 
 
-def arm_config(crop: int, batch: int, steps: int) -> TrainConfig:
+def arm_config(crop: int, batch: int, steps: int, val_every: int = 0) -> TrainConfig:
     """The laptop preset with the BNN trained ``steps`` steps on ``batch`` crops of ``crop`` px
     (no teacher cache; LAN and U-Net one step each)."""
     base = preset("laptop")
@@ -48,7 +52,7 @@ def arm_config(crop: int, batch: int, steps: int) -> TrainConfig:
         batch_size=batch,
         cache_teachers=False,
         checkpoint_every=10 * steps,
-        val_every=10 * steps,
+        val_every=val_every or 10 * steps,
         bnn=dataclasses.replace(base.bnn, steps=steps),
         lan=dataclasses.replace(base.lan, steps=1),
         unet=dataclasses.replace(base.unet, steps=1),
@@ -60,6 +64,14 @@ def _bnn_psnr(nets: dict, pairs: list, tile: int) -> float:
     return float(np.mean([psnr(denoiser.pixels(n), c) for _, n, c in pairs]))
 
 
+def _curve(run: Path) -> list[tuple[int, float]]:
+    """(step, BNN PSNR on the scored pairs) from the run's validation records."""
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [
+        (r["step"], r["val_psnr"]) for r in records if r.get("stage") == "bnn" and "val_psnr" in r
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1200, help="BNN steps of every arm")
@@ -69,6 +81,9 @@ def main() -> None:
     parser.add_argument("--eval-images", type=int, default=12, help="score the first N pairs")
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     parser.add_argument("--work", default="/tmp/sassid_bnn_crop")
+    parser.add_argument(
+        "--val-every", type=int, default=0, help="record the BNN's PSNR every N steps"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     results: dict[str, Any] = {}
@@ -85,8 +100,9 @@ def main() -> None:
             run = Path(args.work) / name / arm
             shutil.rmtree(run, ignore_errors=True)
             t = time.perf_counter()
-            config = arm_config(crop, batch, args.steps)
-            train(noisy_paths, run, config, device="cpu", progress=False)
+            config = arm_config(crop, batch, args.steps, args.val_every)
+            val = eval_dir if args.val_every else None
+            train(noisy_paths, run, config, device="cpu", progress=False, val=val)
             seconds = time.perf_counter() - t
             nets = load_networks(run)
             blind = json.loads((run / "config.json").read_text())["bnn"]["blind_size"]
@@ -97,6 +113,7 @@ def main() -> None:
                 "train_seconds": seconds,
                 "bnn_tile_crop": _bnn_psnr(nets, pairs, crop),
                 "bnn_tile_2crop": _bnn_psnr(nets, pairs, 2 * crop),
+                "curve": _curve(run) if args.val_every else [],
             }
             print(name, arm, rows[arm], flush=True)
         noisy = float(np.mean([psnr(n, c) for _, n, c in pairs]))
@@ -107,7 +124,7 @@ def main() -> None:
         "sets": results,
         "total_seconds": time.perf_counter() - started,
     }
-    write_results("bnn_crop", payload, _markdown(payload))
+    write_results("bnn_steps" if args.val_every else "bnn_crop", payload, _markdown(payload))
     print(_markdown(payload))
 
 
@@ -141,6 +158,14 @@ def _markdown(payload: dict[str, Any]) -> str:
                 f"{row['train_seconds']:.0f} | {row['bnn_tile_crop']:.2f} | "
                 f"{row['bnn_tile_2crop']:.2f} |"
             )
+        for arm, row in result["rows"].items():
+            if row.get("curve"):
+                lines += [
+                    "",
+                    f"{arm}: BNN PSNR (tile = crop) during training, step: dB: "
+                    + ", ".join(f"{step}: {db:.2f}" for step, db in row["curve"])
+                    + " (the rows above are the best of these weights).",
+                ]
     lines += ["", f"Total time {payload['total_seconds'] / 60:.1f} min.", ""]
     return "\n".join(lines)
 

@@ -1,13 +1,15 @@
 """What the output corrections (sassid.corrections) do to a trained U-Net on real pairs.
 
     python benchmarks/output_corrections.py -m RUN --set polyu100 [--images 12]
-        [--sigmas 0 4 8 16 32] [--gates 0 1 1.5 2 3] [--gate-sigmas 0 8]
+        [--sigmas 0 4 8 16 32] [--gates 0 1 1.5 2 3] [--gate-sigmas 0 8] [--level-gates 2 3]
 
 Two sweeps over one set of U-Net outputs (computed once, corrections off):
 1. low-frequency restoration alone, ``out += G_sigma * (noisy - out)``, for each ``--sigmas``;
 2. the noise gate for each factor in ``--gates`` (``out = noisy - g (noisy - out)`` where the
    removed part's local RMS exceeds factor x the photo's own noise std), alone (gate sigma 0)
-   and after low-frequency restoration at each of the other ``--gate-sigmas``.
+   and after low-frequency restoration at each of the other ``--gate-sigmas``;
+3. the noise gate against the photo's noise level function (sigma per channel as a function of
+   intensity, ``sassid.noise.measure_noise_level``) for each factor in ``--level-gates``.
 Each row: mean PSNR (uint8, per image) over the first ``--images`` pairs, the worst per-image
 change against the uncorrected output, and how many images end below their noisy input.
 Writes results/output_corrections_<set>.json and .md.
@@ -28,17 +30,21 @@ from sassid.corrections import gate_to_noise, restore_low_frequencies  # noqa: E
 from sassid.inference import Denoiser  # noqa: E402
 from sassid.io import find_pairs, read_image  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
-from sassid.noise import measure_noise  # noqa: E402
+from sassid.noise import measure_noise, measure_noise_level  # noqa: E402
 from sassid.pixels import from_pixels, to_pixels  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
 
-def corrected(noisy: np.ndarray, out: np.ndarray, sigma: float, gate: float) -> np.ndarray:
-    """``out`` (HWC, stored dtype) after both corrections, as ``Denoiser.correct`` applies them."""
+def corrected(
+    noisy: np.ndarray, out: np.ndarray, sigma: float, gate: float, level: bool = False
+) -> np.ndarray:
+    """``out`` (HWC, stored dtype) after both corrections, as ``Denoiser.correct`` applies them;
+    ``level``: the gate against the noise level function instead of one sigma."""
     y, fixed = to_pixels(noisy), to_pixels(out)
     restore_low_frequencies(y, fixed, sigma)
-    gate_to_noise(y, fixed, measure_noise([noisy]).sigma, gate)
+    noise = measure_noise_level(noisy) if level else measure_noise([noisy]).sigma
+    gate_to_noise(y, fixed, noise, gate)
     return from_pixels(fixed, out.dtype.type)
 
 
@@ -50,6 +56,7 @@ def main() -> int:
     parser.add_argument("--sigmas", type=float, nargs="+", default=[0, 4, 8, 16, 32])
     parser.add_argument("--gates", type=float, nargs="+", default=[0, 1, 1.5, 2, 3])
     parser.add_argument("--gate-sigmas", type=float, nargs="+", default=[0.0, 8.0])
+    parser.add_argument("--level-gates", type=float, nargs="*", default=[1.5, 2, 3])
     args = parser.parse_args()
     folder = DATA / args.set
     if not folder.exists():
@@ -64,15 +71,17 @@ def main() -> int:
         photos.append((noisy, clean, denoiser.pixels(noisy)))
     noisy_db = np.array([psnr(n, c) for n, c, _ in photos])
     raw_db = np.array([psnr(o, c) for _, c, o in photos])
-    settings = [(s, 0.0) for s in args.sigmas]
-    settings += [(s, g) for s in args.gate_sigmas for g in args.gates]
+    settings = [(s, 0.0, False) for s in args.sigmas]
+    settings += [(s, g, False) for s in args.gate_sigmas for g in args.gates]
+    settings += [(0.0, g, True) for g in args.level_gates]
     rows = []
-    for sigma, gate in dict.fromkeys(settings):
-        db = np.array([psnr(corrected(n, o, sigma, gate), c) for n, c, o in photos])
+    for sigma, gate, level in dict.fromkeys(settings):
+        db = np.array([psnr(corrected(n, o, sigma, gate, level), c) for n, c, o in photos])
         rows.append(
             {
                 "lowpass_sigma": sigma,
                 "noise_gate": gate,
+                "gate_sigma": "level function" if level else "photo",
                 "psnr": float(db.mean()),
                 "worst_change_db": float(np.min(db - raw_db)),
                 "images_below_noisy": int(np.sum(db < noisy_db)),
@@ -88,13 +97,16 @@ def main() -> int:
         f"`{meta['command']}`. Model `{args.model}`; first {len(photos)} pairs; noisy "
         f"{noisy_db.mean():.2f} dB; U-Net without corrections {raw_db.mean():.2f} dB.",
         "",
-        "| lowpass_sigma (px) | noise_gate (x noise std) | U-Net PSNR (dB) "
+        "Gate noise std: one per photo (`measure_noise`), or per channel and intensity "
+        "(`measure_noise_level`, read at the output's intensity).",
+        "",
+        "| lowpass_sigma (px) | noise_gate (x noise std) | gate noise std | U-Net PSNR (dB) "
         "| worst per-image change vs uncorrected (dB) | images below noisy |",
-        "|---|---|---|---|---|",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['lowpass_sigma']:g} | {r['noise_gate']:g} | {r['psnr']:.2f} "
+            f"| {r['lowpass_sigma']:g} | {r['noise_gate']:g} | {r['gate_sigma']} | {r['psnr']:.2f} "
             f"| {r['worst_change_db']:+.2f} | {r['images_below_noisy']} |"
         )
     text = "\n".join(lines) + "\n"

@@ -7,6 +7,7 @@ from scipy.ndimage import gaussian_filter
 
 from sassid.corrections import GATE_WINDOW, gate_to_noise, restore_low_frequencies
 from sassid.inference import Denoiser
+from sassid.noise import NoiseLevelFunction
 
 SIGMA = 10.0
 
@@ -76,6 +77,32 @@ def test_gate_uses_one_gain_for_all_channels_and_factor_zero_is_off() -> None:
     off = before.copy()
     assert gate_to_noise(noisy, off, SIGMA, 0.0).min() == 1.0
     assert np.array_equal(off, before)
+
+
+def test_gate_reads_a_noise_level_function_at_the_output_intensity() -> None:
+    # Noise std 2 in the dark half, 12 in the bright half; a denoiser that removes exactly the
+    # noise. One sigma (the dark one) cuts the bright half's denoising; the level function not.
+    rng = np.random.default_rng(4)
+    clean = np.full((3, 64, 64), 40.0, np.float32)
+    clean[:, :, 32:] = 200.0
+    sigma = np.where(clean > 100, 12.0, 2.0).astype(np.float32)
+    noisy = clean + rng.normal(size=clean.shape).astype(np.float32) * sigma
+    level = NoiseLevelFunction(((40.0, 200.0),) * 3, ((2.0, 12.0),) * 3)
+    one = clean.copy()
+    gain_one = gate_to_noise(noisy, one, 2.0, 2.0)
+    by_level = clean.copy()
+    gain_level = gate_to_noise(noisy, by_level, level, 2.0)
+    bright = (slice(4, -4), slice(36, -4))
+    assert gain_one[bright].mean() < 0.4, "one dark sigma (limit 4, RMS 12) holds it back"
+    assert gain_level[bright].min() == 1.0
+    assert np.array_equal(by_level[:, 4:-4, 36:-4], clean[:, 4:-4, 36:-4])
+    dark = (slice(4, -4), slice(4, 28))
+    assert gain_level[dark].min() == 1.0  # the dark half's noise is within 2 x 2 there too
+    # the limit really follows the level function: halve it and the bright half is gated
+    half = gate_to_noise(
+        noisy, clean.copy(), NoiseLevelFunction(((40.0, 200.0),) * 3, ((2.0, 5.0),) * 3), 2.0
+    )
+    assert 0.5 < half[bright].mean() < 0.95
 
 
 def test_denoiser_gates_with_the_photos_own_noise_level() -> None:

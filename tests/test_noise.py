@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter1d
 
-from sassid.noise import MIN_AUTO_BLIND, auto_blind_size, measure_noise
+from sassid.noise import MIN_AUTO_BLIND, auto_blind_size, measure_noise, measure_noise_level
 
 
 def _flat_photo(noise: np.ndarray) -> np.ndarray:
@@ -52,3 +52,30 @@ def test_clipped_areas_do_not_count_as_noise_free() -> None:
     assert stats.sigma == pytest.approx(6, rel=0.15)
     blank = measure_noise([np.full((32, 32, 3), 255, np.uint8)])  # all clipped: no noise
     assert blank.sigma == 0.0 and auto_blind_size(blank.rho) == MIN_AUTO_BLIND
+
+
+def test_noise_level_function_follows_signal_dependent_noise() -> None:
+    # shot-noise-like: variance 0.5 I + 4 along a horizontal ramp, the same in every channel
+    rng = np.random.default_rng(3)
+    base = np.linspace(10, 245, 512)[None, :, None] * np.ones((512, 1, 3))
+    true_sigma = np.sqrt(0.5 * base + 4)
+    photo = np.clip(np.round(base + rng.normal(size=base.shape) * true_sigma), 0, 255)
+    level = measure_noise_level(photo.astype(np.uint8))
+    assert len(level.levels) == 3 and len(level.levels[0]) >= 6
+    expected = np.sqrt(0.5 * np.array(level.levels[1]) + 4)
+    # the flattest tenth of each bin reads a little low, as measure_noise's sigma does
+    np.testing.assert_allclose(level.sigma[1], expected, rtol=0.2)
+    assert level.sigma[1][-2] > 2 * level.sigma[1][0]
+    # one sigma per photo is set by its flattest patches: the dark end, far below the bright
+    assert measure_noise([photo.astype(np.uint8)]).sigma < 0.5 * level.sigma[1][-2]
+    ramp = level.at(np.array([0.0, 128.0, 255.0]), 0)
+    assert ramp.dtype == np.float32 and ramp[0] < ramp[1] < ramp[2] + 1
+
+
+def test_noise_level_function_of_a_flat_photo_is_one_level() -> None:
+    photo = np.full((64, 64, 3), 120, np.uint8)
+    level = measure_noise_level(photo, min_patches=1000)  # no bin has enough: the overall sigma
+    assert level.levels == ((127.5,),) * 3
+    assert np.allclose(level.sigma, 0.0, atol=1e-6)
+    with pytest.raises(ValueError, match="at least"):
+        measure_noise_level(np.zeros((8, 8, 3), np.uint8))

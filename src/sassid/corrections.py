@@ -11,6 +11,10 @@ With ``y`` the noisy photo, ``o`` the network output and ``d = y - o`` the part 
   the model is removing detail with the noise, so ``d`` is shrunk there to that level:
   ``o = y - g d`` with ``g = min(1, factor * sigma / sqrt(G_w * mean_c d^2))``. In flat areas
   ``d`` is the noise and passes unchanged; on mild noise, detail the teachers blurred is kept.
+  Given a noise level function (``sassid.noise.NoiseLevelFunction``), sigma is read per pixel
+  at the output's intensity, ``sigma(x)^2 = mean_c sigma_c(o_c(x))^2``: camera noise grows
+  with the signal, so one sigma per photo (set by its flattest, often darkest, patches) would
+  hold back the denoising of bright areas.
 
 Both work in place on CHW float32 arrays in [0, 255] and cost a few Gaussian blurs.
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sassid.noise import NoiseLevelFunction
 from sassid.pixels import from_pixels, to_pixels
 
 __all__ = ["restore_low_frequencies", "gate_to_noise", "lowpass_correction", "GATE_WINDOW"]
@@ -41,17 +46,32 @@ def restore_low_frequencies(noisy: np.ndarray, out: np.ndarray, sigma: float) ->
         out[c] += gaussian_filter(noisy[c] - out[c], sigma, mode="reflect")
 
 
+_BAND_ROWS = 256
+
+
+def _sigma_map(out: np.ndarray, level: NoiseLevelFunction) -> np.ndarray:
+    """sqrt(mean_c sigma_c(out_c)^2) per pixel (H x W float32), in row bands to bound temps."""
+    result = np.zeros(out.shape[1:], dtype=np.float32)
+    for top in range(0, out.shape[1], _BAND_ROWS):
+        band = result[top : top + _BAND_ROWS]
+        for c in range(out.shape[0]):
+            band += level.at(out[c, top : top + _BAND_ROWS], min(c, len(level.sigma) - 1)) ** 2
+    result /= out.shape[0]
+    return np.sqrt(result, out=result)
+
+
 def gate_to_noise(
     noisy: np.ndarray,
     out: np.ndarray,
-    noise_sigma: float,
+    noise_sigma: float | NoiseLevelFunction,
     factor: float,
     window: float = GATE_WINDOW,
 ) -> np.ndarray:
     """Shrink ``d = noisy - out`` in place where its local RMS exceeds ``factor * noise_sigma``.
 
     ``out = noisy - g * d``, ``g = min(1, factor * noise_sigma / sqrt(G_window * mean_c d^2))``
-    (CHW float arrays, one gain per pixel for all channels, so colours are not shifted).
+    (CHW float arrays, one gain per pixel for all channels, so colours are not shifted);
+    ``noise_sigma``: one std for the photo, or a level function read at ``out``'s intensity.
     Returns ``g`` (H x W, in [0, 1]; 1 where nothing changed). ``factor <= 0`` leaves ``out``
     unchanged. Memory: at most three H x W float32 buffers beside the inputs.
     """
@@ -70,7 +90,11 @@ def gate_to_noise(
     gain = gaussian_filter(energy, window, mode="reflect", output=np.float32)
     del energy  # peak: three H x W float32 buffers beside the inputs
     np.sqrt(gain, out=gain)  # local RMS of the removed part
-    limit = np.float32(factor * max(noise_sigma, 0.0))
+    if isinstance(noise_sigma, NoiseLevelFunction):
+        limit: np.ndarray | np.float32 = _sigma_map(out, noise_sigma)
+        limit *= np.float32(factor)
+    else:
+        limit = np.float32(factor * max(noise_sigma, 0.0))
     over = gain > limit
     np.divide(limit, gain, out=gain, where=over)
     gain[~over] = 1.0

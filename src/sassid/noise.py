@@ -11,6 +11,10 @@ level are left out: clipping removes the noise there). On those:
 A blind-spot network must hide every pixel whose noise is correlated with the centre pixel's,
 so ``auto_blind_size`` picks the smallest odd size ``2K + 1`` whose blind square covers every
 lag ``k <= K`` with ``rho(k) > threshold``, and at least ``MIN_AUTO_BLIND``.
+
+Camera noise grows with the signal (shot noise; in sRGB the tone curve then reshapes it), so
+``measure_noise_level`` also gives sigma as a function of intensity, per channel: the same
+estimator within bins of patch mean, interpolated between them (``NoiseLevelFunction``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["NoiseStats", "measure_noise", "auto_blind_size", "BLIND_THRESHOLD", "MIN_AUTO_BLIND"]
+__all__ = [
+    "NoiseStats",
+    "NoiseLevelFunction",
+    "measure_noise",
+    "measure_noise_level",
+    "auto_blind_size",
+    "BLIND_THRESHOLD",
+    "MIN_AUTO_BLIND",
+]
 
 BLIND_THRESHOLD = 0.1
 """Correlation below which a lag is treated as independent (rho = 0.1 leaves 1% shared variance)."""
@@ -104,6 +116,61 @@ def measure_noise(
         vertical = np.sum(r[:, k:, :] * r[:, :-k, :]) / np.sum(r[:, :-k, :] ** 2)
         rho.append(float((horizontal + vertical) / 2))
     return NoiseStats(float(np.sqrt(power / r.size)), tuple(rho), len(r))
+
+
+@dataclass(frozen=True)
+class NoiseLevelFunction:
+    """Noise std (pixel units) as a function of intensity, per channel: ``sigma[c][i]`` at
+    intensity ``levels[c][i]`` (increasing), linear in between, constant beyond the ends."""
+
+    levels: tuple[tuple[float, ...], ...]
+    sigma: tuple[tuple[float, ...], ...]
+
+    def at(self, intensity: np.ndarray, channel: int) -> np.ndarray:
+        """sigma of ``channel`` at each value of ``intensity`` ([0, 255]; float32, same shape)."""
+        values = np.interp(intensity, self.levels[channel], self.sigma[channel])
+        return values.astype(np.float32, copy=False)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def measure_noise_level(
+    image: np.ndarray,
+    bins: int = 8,
+    size: int = 16,
+    fraction: float = 0.1,
+    min_patches: int = 20,
+    max_patches: int = 20000,
+) -> NoiseLevelFunction:
+    """``measure_noise``'s sigma within ``bins`` equal intervals of patch mean over [0, 255],
+    per channel of the HWC ``image`` (uint8 or uint16): in each interval holding at least
+    ``min_patches`` patches, the flattest ``fraction`` give sigma at their mean intensity. A
+    channel with no such interval gets its overall sigma at every intensity. Raises ValueError
+    for an image smaller than one patch."""
+    channels = image.shape[2] if image.ndim == 3 else 1
+    levels, sigmas = [], []
+    for c in range(channels):
+        plane = image[..., c] if image.ndim == 3 else image
+        patches = _sample_patches(plane, size, max_patches)
+        if patches is None:
+            raise ValueError(f"no image is at least {size}x{size} pixels")
+        means = patches.mean(axis=(1, 2))
+        energy = _plane_residuals(patches).var(axis=(1, 2))
+        which = np.minimum((means / 255.0 * bins).astype(int), bins - 1)
+        points = []
+        for b in range(bins):
+            inside = np.flatnonzero(which == b)
+            if len(inside) < min_patches:
+                continue
+            kept = inside[np.argsort(energy[inside])[: max(1, int(len(inside) * fraction))]]
+            points.append((float(means[kept].mean()), float(np.sqrt(energy[kept].mean()))))
+        if not points:
+            count = max(1, int(len(energy) * fraction))
+            points = [(127.5, float(np.sqrt(np.sort(energy)[:count].mean())))]
+        levels.append(tuple(p[0] for p in points))
+        sigmas.append(tuple(p[1] for p in points))
+    return NoiseLevelFunction(tuple(levels), tuple(sigmas))
 
 
 MIN_AUTO_BLIND = 5

@@ -164,3 +164,28 @@ def test_pixels_in_bands_equal_one_pass() -> None:
         once = torch.from_numpy(to_pixels(pixels)) * 0.9 + 3.3
         expected = from_pixels(once.numpy(), dtype)
         assert np.array_equal(denoiser.pixels(pixels), expected)
+
+
+def test_int8_equalizes_on_the_first_crops_and_calibrates_on_all(monkeypatch) -> None:
+    import sassid.backends.equalize as equalize
+    import sassid.backends.quantize as quantize
+    from sassid.backends.onnx_backend import int8_model
+
+    seen: dict[str, int] = {}
+    real_equalize, real_quantize = equalize.equalize_unet, quantize.quantize_onnx
+
+    def counting_equalize(unet, calibration, *args, **kwargs):
+        seen["equalize"] = len(calibration)
+        return real_equalize(unet, calibration, *args, **kwargs)
+
+    def counting_quantize(model, calibration, *args, **kwargs):
+        seen["quantize"] = len(calibration)
+        return real_quantize(model, calibration, *args, **kwargs)
+
+    monkeypatch.setattr(equalize, "equalize_unet", counting_equalize)
+    monkeypatch.setattr(quantize, "quantize_onnx", counting_quantize)
+    crops = [_image(64, 64) for _ in range(3)]
+    int8_model(_nets()["unet"], crops, equalize_crops=2)
+    assert seen == {"equalize": 2, "quantize": 3}
+    int8_model(_nets()["unet"], crops)  # the default: EQUALIZE_CROPS, at most all of them
+    assert seen["equalize"] == min(equalize.EQUALIZE_CROPS, 3)

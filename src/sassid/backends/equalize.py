@@ -20,11 +20,14 @@ from torch import Tensor, nn
 
 from sassid.nets.unet import UNet
 
-__all__ = ["equalize_unet", "MAX_SCALE"]
+__all__ = ["equalize_unet", "MAX_SCALE", "EQUALIZE_CROPS"]
 
 MAX_SCALE = 4.0
 """Largest factor a channel is scaled up by: beyond it the consumer's weights for that channel
 shrink towards their own int8 step."""
+
+EQUALIZE_CROPS = 16
+"""Calibration crops whose channel ranges set the scales (the range pass is an fp32 forward)."""
 
 
 def _convs(stage: nn.Module) -> list[nn.Conv2d]:

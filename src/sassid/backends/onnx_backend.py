@@ -56,17 +56,25 @@ class OnnxForward:
         return crop_to(torch.from_numpy(out), h, w).to(x.device)
 
 
-def int8_model(net: nn.Module, calibration: list[Tensor], *, name: str = "unet") -> bytes:
+def int8_model(
+    net: nn.Module,
+    calibration: list[Tensor],
+    *,
+    name: str = "unet",
+    equalize_crops: int | None = None,
+) -> bytes:
     """The int8 ONNX graph ``--precision int8`` runs: a U-Net is first rewritten into the same
-    fp32 function with int8-friendlier ranges (``equalize``) and its raw-input skip split off
-    (``raw_skip``), then exported and quantized (``quantize``)."""
-    from sassid.backends.equalize import equalize_unet
+    fp32 function with int8-friendlier ranges (``equalize``, its channel ranges measured on the
+    first ``equalize_crops`` calibration crops, default ``EQUALIZE_CROPS``) and its raw-input
+    skip split off (``raw_skip``), then exported and quantized on every crop (``quantize``)."""
+    from sassid.backends.equalize import EQUALIZE_CROPS, equalize_unet
     from sassid.backends.quantize import quantize_onnx
     from sassid.backends.raw_skip import RawSkipSplitUNet
     from sassid.nets.unet import UNet
 
     if isinstance(net, UNet) and calibration:
-        net = RawSkipSplitUNet(equalize_unet(net, calibration))
+        first = EQUALIZE_CROPS if equalize_crops is None else equalize_crops
+        net = RawSkipSplitUNet(equalize_unet(net, calibration[: max(first, 1)]))
     return quantize_onnx(onnx_bytes(net, name=name), calibration)
 
 
