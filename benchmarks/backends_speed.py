@@ -6,7 +6,9 @@ megapixels/s at 256², 512² (whole image) and 2048² (tiled), as ``sassid denoi
 memory (``getrusage`` maxrss) is reported; a 24 MP photo (6000 x 4000, uint8 in and out, the
 full pixel path of ``Denoiser.pixels``) in another fresh subprocess for the cases asked; PSNR
 of each case against the fp32 output and against clean on the real sets, int8 calibrated on
-each set's own noisy images; BM3D's speed on one 256² crop in the same run.
+each set's own noisy images; BM3D's speed on one 256² crop in the same run; and the CPU's
+integer GEMM throughput (``common.int8_gemm_gops``) against the U-Net's operations per pixel,
+the ceiling any int8 backend approaches.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.common import int8_gemm_gops
 from sassid.backends import DEFAULT_BACKEND, DEFAULT_PRECISION
 from sassid.evaluate import iter_pairs
 from sassid.inference import Denoiser
@@ -170,7 +173,34 @@ def run(model: str, mp24_cases: list[tuple[str, str]], polyu_images: int) -> dic
         print(_label(case), "24 MP", speed[_label(case)], flush=True)
     scores = quality(model, {"sidd_samples": None, "polyu100": polyu_images})
     bm3d = bm3d_mps()
-    return {"model": model, "speed": speed, "quality": scores, "bm3d_mps": bm3d}
+    return {
+        "model": model,
+        "speed": speed,
+        "quality": scores,
+        "bm3d_mps": bm3d,
+        "int8_gemm_gops": int8_gemm_gops(),
+        "unet_ops_per_pixel": unet_ops_per_pixel(model),
+    }
+
+
+def unet_ops_per_pixel(model: str, size: int = 256) -> float:
+    """The U-Net's convolution operations (2 per multiply-add) per input pixel."""
+    from sassid.models import read_model
+
+    net = read_model(model).networks(("unet",))["unet"].eval()
+    macs = []
+    hooks = [
+        m.register_forward_hook(
+            lambda m, _a, out: macs.append(out[0].numel() * m.weight[0].numel())
+        )
+        for m in net.modules()
+        if isinstance(m, torch.nn.Conv2d)
+    ]
+    with torch.no_grad():
+        net(torch.zeros(1, 3, size, size))
+    for hook in hooks:
+        hook.remove()
+    return 2 * sum(macs) / size**2
 
 
 def choose_default(result: dict[str, Any]) -> str:
@@ -277,4 +307,15 @@ def markdown(result: dict[str, Any]) -> list[str]:
     )
     for text, met, value in checks:
         lines.append(f"- {text}: **{'met' if met else 'MISSED'}** ({value})")
+    gops, ops = result.get("int8_gemm_gops"), result.get("unet_ops_per_pixel")
+    if gops and ops:
+        lines += [
+            "",
+            f"The ceiling: this CPU's integer GEMM (onnxruntime MatMulInteger, u8 x s8, 1024³, "
+            f"same run) does {gops:.0f} GOP/s; the U-Net costs {ops / 1e3:.0f} kOP per pixel, so "
+            f"no int8 backend of this network passes {gops * 1e9 / ops / 1e6:.2f} MP/s here. The "
+            f"default reaches {d['512'] * ops / 1e3 / gops:.0%} of it at 512² "
+            f"({d['512'] * ops / 1e3:.0f} GOP/s); the {TARGETS['mps_512_goal']} MP/s goal would "
+            f"need {TARGETS['mps_512_goal'] * ops / 1e3 / gops:.0%}.",
+        ]
     return lines

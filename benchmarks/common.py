@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -72,3 +73,42 @@ def write_results(name: str, payload: dict[str, Any], markdown: str) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")
     (RESULTS / f"{name}.md").write_text(markdown)
+
+
+def int8_gemm_gops(size: int = 1024, repeats: int = 5, threads: int | None = None) -> float | None:
+    """u8 x s8 matrix-multiply throughput through onnxruntime (MatMulInteger: the integer GEMM
+    kernel its int8 convolutions run on): the ceiling an int8 network approaches on this CPU.
+    None without onnx/onnxruntime."""
+    try:
+        import onnxruntime as ort
+        from onnx import TensorProto, helper
+    except ImportError:
+        return None
+    graph = helper.make_graph(
+        [helper.make_node("MatMulInteger", ["a", "b"], ["c"])],
+        "gemm",
+        [
+            helper.make_tensor_value_info("a", TensorProto.UINT8, [size, size]),
+            helper.make_tensor_value_info("b", TensorProto.INT8, [size, size]),
+        ],
+        [helper.make_tensor_value_info("c", TensorProto.INT32, [size, size])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    rng = np.random.default_rng(0)
+    feeds = {
+        "a": rng.integers(0, 256, (size, size), dtype=np.uint8),
+        "b": rng.integers(-128, 128, (size, size), dtype=np.int8),
+    }
+    session.run(None, feeds)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        session.run(None, feeds)
+        best = min(best, time.perf_counter() - t)
+    return 2 * size**3 / best / 1e9
