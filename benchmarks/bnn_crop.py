@@ -14,6 +14,8 @@ run one step each so that the run folder is a complete model. ``--val-every N`` 
 BNN's PSNR on the scored pairs every N steps during training (``sassid train --val``: the
 clean images are only scored, never trained on; the run then keeps its best weights, so the
 final rows are the best of the curve); it writes results/bnn_steps.* instead of bnn_crop.*.
+``--seed S`` (not 0) trains every arm from another seed (initial weights, crops) and writes
+results/bnn_crop_seedS.*: the spread between seeds is the noise floor of the comparison.
 """
 
 from __future__ import annotations
@@ -42,12 +44,13 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = ("sidd_samples", "polyu100")
 
 
-def arm_config(crop: int, batch: int, steps: int, val_every: int = 0) -> TrainConfig:
+def arm_config(crop: int, batch: int, steps: int, val_every: int = 0, seed: int = 0) -> TrainConfig:
     """The laptop preset with the BNN trained ``steps`` steps on ``batch`` crops of ``crop`` px
     (no teacher cache; LAN and U-Net one step each)."""
     base = preset("laptop")
     return dataclasses.replace(
         base,
+        seed=seed,
         patch_size=crop,
         batch_size=batch,
         cache_teachers=False,
@@ -84,6 +87,7 @@ def main() -> None:
     parser.add_argument(
         "--val-every", type=int, default=0, help="record the BNN's PSNR every N steps"
     )
+    parser.add_argument("--seed", type=int, default=0, help="training seed of every arm")
     args = parser.parse_args()
     started = time.perf_counter()
     results: dict[str, Any] = {}
@@ -97,10 +101,10 @@ def main() -> None:
         rows: dict[str, Any] = {}
         for arm in args.arms:
             crop, batch = (int(v) for v in arm.split("x"))
-            run = Path(args.work) / name / arm
+            run = Path(args.work) / name / (arm if not args.seed else f"{arm}_seed{args.seed}")
             shutil.rmtree(run, ignore_errors=True)
             t = time.perf_counter()
-            config = arm_config(crop, batch, args.steps, args.val_every)
+            config = arm_config(crop, batch, args.steps, args.val_every, args.seed)
             val = eval_dir if args.val_every else None
             train(noisy_paths, run, config, device="cpu", progress=False, val=val)
             seconds = time.perf_counter() - t
@@ -121,10 +125,12 @@ def main() -> None:
     payload = {
         "meta": provenance(),
         "steps": args.steps,
+        "seed": args.seed,
         "sets": results,
         "total_seconds": time.perf_counter() - started,
     }
-    write_results("bnn_steps" if args.val_every else "bnn_crop", payload, _markdown(payload))
+    stem = "bnn_steps" if args.val_every else "bnn_crop"
+    write_results(stem + (f"_seed{args.seed}" if args.seed else ""), payload, _markdown(payload))
     print(_markdown(payload))
 
 
@@ -137,7 +143,8 @@ def _markdown(payload: dict[str, Any]) -> str:
         f"commit {meta['commit']}. Command: `{meta['command']}`.",
         "",
         f"Every arm: the `laptop` preset's BNN (bf16, channels_last, blind size measured), "
-        f"{payload['steps']} steps on batch x crop² pixels per step, noisy images only; PSNR "
+        f"{payload['steps']} steps (seed {payload.get('seed', 0)}) on batch x crop² pixels per "
+        "step, noisy images only; PSNR "
         "(dB, uint8, mean per image) of the BNN output on tiles of the training crop and of "
         "twice it (overlap a quarter tile). Training time includes one LAN and one U-Net step.",
     ]
