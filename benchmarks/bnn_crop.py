@@ -32,12 +32,11 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import eval_pairs_folder, provenance, write_results  # noqa: E402
+from benchmarks.common import provenance, scored_sets, stamp, write_results  # noqa: E402
 from sassid.config import TrainConfig, preset  # noqa: E402
 from sassid.inference import Denoiser  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import load_networks  # noqa: E402
-from sassid.pairs import iter_pairs  # noqa: E402
 from sassid.train import train  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -91,13 +90,9 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     results: dict[str, Any] = {}
-    for name in args.sets:
-        folder = DATA / name
-        if not folder.exists():
-            print(f"skipped: {folder} is absent")
-            continue
-        noisy_paths, eval_dir = eval_pairs_folder(folder, Path(args.work) / name, args.eval_images)
-        pairs = list(iter_pairs(eval_dir))
+    for name, noisy_paths, eval_dir, pairs in scored_sets(
+        args.sets, DATA, Path(args.work), args.eval_images
+    ):
         rows: dict[str, Any] = {}
         for arm in args.arms:
             crop, batch = (int(v) for v in arm.split("x"))
@@ -139,8 +134,7 @@ def _markdown(payload: dict[str, Any]) -> str:
     lines = [
         "# The BNN's training crop at a fixed cost per step",
         "",
-        f"{meta['date']}, {meta['machine']}, torch {meta['torch']}, {meta['threads']} threads, "
-        f"commit {meta['commit']}. Command: `{meta['command']}`.",
+        stamp(meta),
         "",
         f"Every arm: the `laptop` preset's BNN (bf16, channels_last, blind size measured), "
         f"{payload['steps']} steps (seed {payload.get('seed', 0)}) on batch x crop² pixels per "

@@ -9,6 +9,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,14 @@ def provenance() -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
+
+
+def stamp(meta: dict[str, Any]) -> str:
+    """A results file's provenance sentence: date, machine, versions, commit and command."""
+    return (
+        f"{meta['date']}, {meta['machine']}, torch {meta['torch']}, {meta['threads']} threads, "
+        f"commit {meta['commit']}. Command: `{meta['command']}`."
+    )
 
 
 def matmul_gflops(size: int = 1024, repeats: int = 5, device: str = "cpu") -> float:
@@ -67,6 +76,23 @@ def eval_pairs_folder(folder: Path, work: Path, count: int) -> tuple[list[Path],
             if not link.exists():
                 link.symlink_to(src)
     return [noisy for _, noisy, _ in all_pairs], eval_dir
+
+
+def scored_sets(
+    names: list[str], data: Path, work: Path, count: int
+) -> Iterator[tuple[str, list[Path], Path, list[Any]]]:
+    """For each real set of ``names`` present under ``data`` (the others are reported
+    skipped): its name, all its noisy paths, its ``eval_pairs_folder`` and the scored pairs
+    read from it (``iter_pairs``: id, noisy, clean)."""
+    from sassid.pairs import iter_pairs
+
+    for name in names:
+        folder = data / name
+        if not folder.exists():
+            print(f"skipped: {folder} is absent")
+            continue
+        noisy_paths, eval_dir = eval_pairs_folder(folder, work / name, count)
+        yield name, noisy_paths, eval_dir, list(iter_pairs(eval_dir))
 
 
 def write_results(name: str, payload: dict[str, Any], markdown: str) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import provenance, write_results  # noqa: E402
+from benchmarks.common import provenance, stamp, write_results  # noqa: E402
 from sassid.backends.equalize import equalize_unet  # noqa: E402
 from sassid.backends.onnx_backend import OnnxForward, int8_model  # noqa: E402
 from sassid.backends.onnx_graph import pad_rule  # noqa: E402
@@ -113,8 +113,7 @@ def _markdown(payload: dict[str, Any]) -> str:
     lines = [
         "# int8 setup: calibration crops against setup time and PSNR cost",
         "",
-        f"{meta['date']}, {meta['machine']}, torch {meta['torch']}, {meta['threads']} threads, "
-        f"commit {meta['commit']}. Command: `{meta['command']}`. Model `{payload['model']}`.",
+        stamp(meta) + f" Model `{payload['model']}`.",
         "",
         f"Arm E/C: the equalization's channel ranges from the first E calibration crops, "
         f"onnxruntime's min-max calibration on all C ({payload['crop_size']}² crops of the set's "

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import provenance, write_results  # noqa: E402
+from benchmarks.common import provenance, stamp, write_results  # noqa: E402
 from sassid.backends import make_forward  # noqa: E402
 from sassid.backends.equalize import equalize_unet  # noqa: E402
 from sassid.backends.onnx_backend import OnnxForward, int8_model  # noqa: E402
@@ -200,8 +200,7 @@ def main() -> int:
     lines = [
         "# int8 quantization study (U-Net)",
         "",
-        f"{meta['date']}, {meta['machine']}, torch {meta['torch']}, {meta['threads']} threads, "
-        f"commit {meta['commit']}. Command: `{meta['command']}`. Model `{args.model}`.",
+        stamp(meta) + f" Model `{args.model}`.",
         "",
         f"Quality sets: sidd_samples {quality['fp32']['sidd_samples']['images']} images "
         f"(fp32 {quality['fp32']['sidd_samples']['db']:.2f} dB), polyu100 "

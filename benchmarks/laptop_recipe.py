@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, eval_pairs_folder, provenance, write_results  # noqa: E402
+from benchmarks.common import RESULTS, provenance, scored_sets, stamp, write_results  # noqa: E402
 from benchmarks.training_speed import variant_rows  # noqa: E402
 from sassid.config import TrainConfig, preset  # noqa: E402
 from sassid.data import PatchSampler, load_noisy_images  # noqa: E402
@@ -36,7 +36,6 @@ from sassid.inference import Denoiser  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import load_networks  # noqa: E402
 from sassid.noise import auto_blind_size, measure_noise  # noqa: E402
-from sassid.pairs import iter_pairs  # noqa: E402
 from sassid.stages import stage_specs, teacher_targets  # noqa: E402
 from sassid.teachers import TeacherCache  # noqa: E402
 from sassid.train import train  # noqa: E402
@@ -153,13 +152,9 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     results: dict[str, Any] = {}
-    for name in args.sets:
-        folder = DATA / name
-        if not folder.exists():
-            print(f"skipped: {folder} is absent")
-            continue
-        noisy_paths, eval_dir = eval_pairs_folder(folder, Path(args.work) / name, args.eval_images)
-        pairs = list(iter_pairs(eval_dir))
+    for name, noisy_paths, _, pairs in scored_sets(
+        args.sets, DATA, Path(args.work), args.eval_images
+    ):
         base = preset("laptop")
         images, _ = load_noisy_images(noisy_paths, base.patch_size)
         stats = measure_noise(images)
@@ -216,8 +211,7 @@ def _markdown(payload: dict[str, Any]) -> str:
     lines = [
         "# The laptop recipe: levers measured",
         "",
-        f"{meta['date']}, {meta['machine']}, torch {meta['torch']}, {meta['threads']} threads, "
-        f"commit {meta['commit']}. Command: `{meta['command']}`.",
+        stamp(meta),
         "",
         f"Every run: preset `laptop` with one change, `--minutes {payload['minutes']:g}` of wall "
         f"time on the set's noisy images only; scored on the first {payload['eval_images']} "

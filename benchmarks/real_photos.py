@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, eval_pairs_folder, provenance, write_results  # noqa: E402
+from benchmarks.common import RESULTS, eval_pairs_folder, provenance, stamp, write_results  # noqa: E402
 from sassid.config import preset, with_blind_size  # noqa: E402
 from sassid.evaluate import iter_pairs  # noqa: E402
 from sassid.inference import Denoiser, default_overlap, default_tile  # noqa: E402
@@ -346,8 +346,7 @@ def main() -> None:
     lines = [
         f"# Real photos: {args.set}",
         "",
-        f"{meta['date']}, {meta['machine']}, torch {meta['torch']}, {meta['threads']} threads, "
-        f"commit {meta['commit']}. Command: `{meta['command']}`.",
+        stamp(meta),
         "",
         f"Self-supervised on the set's {len(noisy_paths)} noisy images, preset `{args.preset}`, "
         f"{budget}{b}/{la}/{u} steps (BNN/LAN/U-Net"

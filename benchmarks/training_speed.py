@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import matmul_gflops, provenance, write_results  # noqa: E402
+from benchmarks.common import matmul_gflops, provenance, stamp, write_results  # noqa: E402
 from sassid.config import TrainConfig, preset  # noqa: E402
 from sassid.models import build_stage_net  # noqa: E402
 from sassid.stages import prepare_batch, prepare_net, stage_specs, time_train_steps  # noqa: E402
@@ -104,8 +104,7 @@ def main() -> None:
     lines = [
         f"# Training speed levers on {device}",
         "",
-        f"{meta['date']}, {meta['machine']}, torch {meta['torch']}, {meta['threads']} threads, "
-        f"commit {meta['commit']}. Command: `{meta['command']}`.",
+        stamp(meta),
         "",
         f"Baseline fp32 matmul (1024³) in the same run: {before:.0f} GFLOP/s before, "
         f"{after:.0f} after.",
