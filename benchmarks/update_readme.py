@@ -3,7 +3,8 @@
     python benchmarks/update_readme.py
 
 demo: the table of docs/demo/report.md (written by `sassid demo -o docs/demo`);
-speed, synth, faults, real_photos_*: the tables of the results/*.md files (faults: its summary).
+speed, synth, tiling, real_photos_*, laptop_recipe, bnn_crop, faults: the tables of the
+results/*.md files (faults: its summary).
 Missing sources are left as they are.
 """
 
@@ -32,6 +33,7 @@ def main() -> None:
         "real_sidd": ROOT / "results" / "real_photos_sidd_samples.md",
         "real_polyu": ROOT / "results" / "real_photos_polyu100.md",
         "laptop_recipe": ROOT / "results" / "laptop_recipe.md",
+        "bnn_crop": ROOT / "results" / "bnn_crop.md",
         "faults": ROOT / "results" / "faults.md",
     }
     for name, path in sources.items():

@@ -19,7 +19,7 @@ from sassid.budget import (
     split_seconds,
     stage_steps,
 )
-from sassid.errors import TrainingError
+from sassid.errors import ConfigError, TrainingError
 from sassid.models import load_model
 from sassid.train import train
 from tests.helpers import tiny_config, write_noisy_images
@@ -93,6 +93,26 @@ def test_tiny_run_ends_on_time(tmp_path: Path) -> None:
     records = [json.loads(x) for x in text.splitlines()]
     last_lr = [r["lr"] for r in records if "lr" in r and r["step"] == steps[r["stage"]]]
     assert last_lr == pytest.approx([0.0] * 3, abs=1e-12), "each schedule ran to its end"
+
+
+def test_a_capped_stage_ends_early_and_leaves_its_time_to_the_next(tmp_path: Path) -> None:
+    data = write_noisy_images(tmp_path / "data")
+    config = tiny_config(log_every=2, checkpoint_every=50, val_every=10**6, bnn={"max_steps": 3})
+    minutes = 0.1
+    t = time.perf_counter()
+    train([data], tmp_path / "run", config, device="cpu", progress=False, minutes=minutes)
+    elapsed = time.perf_counter() - t
+    plan = _budget(tmp_path / "run")
+    assert plan["stages"]["bnn"]["steps"] == plan["stages"]["bnn"]["planned_steps"] == 3
+    assert plan["stages"]["bnn"]["used_seconds"] < 0.5 * plan["stages"]["bnn"]["allotted_seconds"]
+    # equal shares: uncapped, the later two would get twice the BNN's time; they also got
+    # what it left
+    bnn = plan["stages"]["bnn"]["allotted_seconds"]
+    later = sum(plan["stages"][s]["allotted_seconds"] for s in ("lan", "unet"))
+    assert later > 2.5 * bnn, plan["stages"]
+    assert abs(elapsed - minutes * 60) <= 0.05 * minutes * 60, elapsed
+    with pytest.raises(ConfigError, match="max_steps"):
+        tiny_config(bnn={"max_steps": -1})
 
 
 def test_resume_inside_a_budget(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001

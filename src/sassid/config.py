@@ -11,6 +11,8 @@ patch_size = 256        # random square crops, multiple of 32
 steps = 400000
 lr = 3e-4
 blind_size = 9
+max_steps = 1500        # with --minutes: plan at most this many steps; the rest of its time
+                        # goes to the later stages (0, the default: no cap)
 [lan]
 loss = "unweighted"     # or "alpha": the paper's Eq. 4
 [unet]
@@ -93,6 +95,10 @@ class _StageCommon:
     init: str | None = None
     skip: bool = False
     time_share: float = 1.0
+    max_steps: int = 0
+    """With --minutes: the most steps the stage may plan (0: no cap); the time it does not use
+    goes to the stages after it. A BNN trained longer on few photos can get worse
+    (results/bnn_steps.md)."""
 
     def net_kwargs(self) -> dict[str, Any]:
         """Constructor arguments of this stage's network (``sassid.nets.registry``)."""
@@ -115,6 +121,7 @@ class _StageCommon:
             math.isfinite(self.time_share) and self.time_share > 0,
             f"[{name}] time_share must be > 0, got {self.time_share}",
         )
+        _in_range(self.max_steps, 0, MAX_STEPS, f"[{name}] max_steps")
         _check(not self.skip or self.init is not None, f"[{name}] skip = true needs init = PATH")
 
 

@@ -301,6 +301,7 @@ class _StageState:
     allotted: float = 0.0
     used_before: float = 0.0
     cosine: ProgressCosine | None = None
+    cap: int = 0  # the stage's max_steps under a budget (0: none)
 
 
 def _new_state(
@@ -321,10 +322,20 @@ def _new_state(
     allotted = run.budget.allot(spec.name, steps_left)
     cached = run.cache is not None and all(t in run.cache.arrays for t in spec.teachers)
     total = _rank0(run.dist, stage_steps(allotted, run.budget.pace(spec.name, cached)))
+    if stage.max_steps:
+        total = min(total, stage.max_steps)
     cosine = ProgressCosine(total)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
     run.budget.stages[spec.name] = {"allotted_seconds": allotted, "planned_steps": total}
-    return _StageState(optimizer, scheduler, generator, total, allotted=allotted, cosine=cosine)
+    return _StageState(
+        optimizer,
+        scheduler,
+        generator,
+        total,
+        allotted=allotted,
+        cosine=cosine,
+        cap=stage.max_steps,
+    )
 
 
 def _restore(state: _StageState, payload: dict[str, Any], student: nn.Module, rank: int) -> None:
@@ -414,6 +425,8 @@ def _revise(state: _StageState, used: float, dist: distributed.DistInfo) -> bool
     if state.cosine is None:
         return False
     total = _rank0(dist, revised_total(state.step, used, state.allotted))
+    if state.cap:
+        total = min(total, max(state.cap, state.step + 1))
     if abs(total - state.total) <= max(1, 0.01 * state.total):
         return False
     state.cosine.revise(state.step, total)
