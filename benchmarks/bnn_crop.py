@@ -12,8 +12,8 @@ changes. Scored on the first ``--eval-images`` pairs, BNN output on tiles of its
 (overlap a quarter tile) and on tiles twice that size. Only stage 1 is measured: LAN and U-Net
 run one step each so that the run folder is a complete model. ``--val-every N`` also records the
 BNN's PSNR on the scored pairs every N steps during training (``sassid train --val``: the
-clean images are only scored, never trained on; the run then keeps its best weights, so the
-final rows are the best of the curve); it writes results/bnn_steps.* instead of bnn_crop.*.
+clean images are only scored, never trained on; the rows score the final weights, the
+curve's last point); it writes results/bnn_steps.* instead of bnn_crop.*.
 ``--seed S`` (not 0) trains every arm from another seed (initial weights, crops) and writes
 results/bnn_crop_seedS.*: the spread between seeds is the noise floor of the comparison.
 """
@@ -132,7 +132,9 @@ def main() -> None:
 def _markdown(payload: dict[str, Any]) -> str:
     meta = payload["meta"]
     lines = [
-        "# The BNN's training crop at a fixed cost per step",
+        "# The BNN's PSNR along its training"
+        if any(row.get("curve") for r in payload["sets"].values() for row in r["rows"].values())
+        else "# The BNN's training crop at a fixed cost per step",
         "",
         stamp(meta),
         "",
@@ -165,7 +167,7 @@ def _markdown(payload: dict[str, Any]) -> str:
                     "",
                     f"{arm}: BNN PSNR (tile = crop) during training, step: dB: "
                     + ", ".join(f"{step}: {db:.2f}" for step, db in row["curve"])
-                    + " (the rows above are the best of these weights).",
+                    + " (the rows above score the last of these weights).",
                 ]
     lines += ["", f"Total time {payload['total_seconds'] / 60:.1f} min.", ""]
     return "\n".join(lines)
