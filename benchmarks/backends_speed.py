@@ -313,9 +313,11 @@ def markdown(result: dict[str, Any]) -> list[str]:
             "",
             f"The ceiling: this CPU's integer GEMM (onnxruntime MatMulInteger, u8 x s8, 1024³, "
             f"same run) does {gops:.0f} GOP/s; the U-Net costs {ops / 1e3:.0f} kOP per pixel, so "
-            f"no int8 backend of this network passes {gops * 1e9 / ops / 1e6:.2f} MP/s here. The "
+            f"an int8 backend that runs this network's convolutions as such GEMMs cannot pass "
+            f"{gops * 1e9 / ops / 1e6:.2f} MP/s here. The "
             f"default reaches {d['512'] * ops / 1e3 / gops:.0%} of it at 512² "
             f"({d['512'] * ops / 1e3:.0f} GOP/s); the {TARGETS['mps_512_goal']} MP/s goal would "
-            f"need {TARGETS['mps_512_goal'] * ops / 1e3 / gops:.0%}.",
+            f"need {TARGETS['mps_512_goal'] * ops / 1e3 / gops:.0%}: the gap is the kernels' "
+            "efficiency (im2col, the fp32 steps between convolutions), not the arithmetic.",
         ]
     return lines
