@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import int8_gemm_gops
+from benchmarks.common import conv_macs, int8_gemm_gops
 from sassid.backends import DEFAULT_BACKEND, DEFAULT_PRECISION
 from sassid.evaluate import iter_pairs
 from sassid.inference import Denoiser
@@ -188,19 +188,7 @@ def unet_ops_per_pixel(model: str, size: int = 256) -> float:
     from sassid.models import read_model
 
     net = read_model(model).networks(("unet",))["unet"].eval()
-    macs = []
-    hooks = [
-        m.register_forward_hook(
-            lambda m, _a, out: macs.append(out[0].numel() * m.weight[0].numel())
-        )
-        for m in net.modules()
-        if isinstance(m, torch.nn.Conv2d)
-    ]
-    with torch.no_grad():
-        net(torch.zeros(1, 3, size, size))
-    for hook in hooks:
-        hook.remove()
-    return 2 * sum(macs) / size**2
+    return 2 * sum(conv_macs(net, size).values()) / size**2
 
 
 def choose_default(result: dict[str, Any]) -> str:

@@ -101,6 +101,28 @@ def write_results(name: str, payload: dict[str, Any], markdown: str) -> None:
     (RESULTS / f"{name}.md").write_text(markdown)
 
 
+def conv_macs(net: torch.nn.Module, size: int = 256) -> dict[str, int]:
+    """Multiply-adds of each convolution of ``net`` (module name -> count) on one
+    ``size`` x ``size`` RGB input."""
+    macs: dict[str, int] = {}
+    hooks = [
+        module.register_forward_hook(
+            lambda m, _a, out, name=name: macs.__setitem__(
+                name, out[0].numel() * m.weight[0].numel()
+            )
+        )
+        for name, module in net.named_modules()
+        if isinstance(module, torch.nn.Conv2d)
+    ]
+    try:
+        with torch.no_grad():
+            net(torch.zeros(1, 3, size, size))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return macs
+
+
 def int8_gemm_gops(size: int = 1024, repeats: int = 5, threads: int | None = None) -> float | None:
     """u8 x s8 matrix-multiply throughput through onnxruntime (MatMulInteger: the integer GEMM
     kernel its int8 convolutions run on): the ceiling an int8 network approaches on this CPU.

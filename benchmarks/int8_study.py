@@ -35,11 +35,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import provenance, stamp, write_results  # noqa: E402
+from benchmarks.common import conv_macs, provenance, stamp, write_results  # noqa: E402
 from sassid.backends import make_forward  # noqa: E402
 from sassid.backends.equalize import equalize_unet  # noqa: E402
 from sassid.backends.onnx_backend import OnnxForward, int8_model  # noqa: E402
@@ -58,20 +58,7 @@ SETS = ("sidd_samples", "polyu100")
 
 def conv_shares(net: UNet, size: int = 256) -> dict[str, float]:
     """Fraction of the U-Net's multiply-adds in each convolution (module name -> share)."""
-    macs: dict[str, float] = {}
-    hooks = [
-        module.register_forward_hook(
-            lambda m, _a, out, name=name: macs.__setitem__(
-                name, out.shape[-2] * out.shape[-1] * m.weight[0].numel() * m.out_channels
-            )
-        )
-        for name, module in net.named_modules()
-        if isinstance(module, nn.Conv2d)
-    ]
-    with torch.no_grad():
-        net(torch.zeros(1, 3, size, size))
-    for hook in hooks:
-        hook.remove()
+    macs = conv_macs(net, size)
     total = sum(macs.values())
     return {name: v / total for name, v in macs.items()}
 

@@ -81,6 +81,11 @@ def _sample_patches(image: np.ndarray, size: int, limit: int) -> np.ndarray | No
     return patches.astype(np.float64) * scale
 
 
+def _flattest(energy: np.ndarray, fraction: float) -> np.ndarray:
+    """Indices of the lowest-``energy`` ``fraction`` of patches (at least one)."""
+    return np.argsort(energy)[: max(1, int(len(energy) * fraction))]
+
+
 def measure_noise(
     images: Sequence[np.ndarray],
     size: int = 16,
@@ -101,9 +106,7 @@ def measure_noise(
         if patches is None:
             continue
         residuals = _plane_residuals(patches)
-        energy = residuals.var(axis=(1, 2))
-        count = max(1, int(len(energy) * fraction))
-        kept.append(residuals[np.argsort(energy)[:count]])
+        kept.append(residuals[_flattest(residuals.var(axis=(1, 2)), fraction)])
     if not kept:
         raise ValueError(f"no image is at least {size}x{size} pixels")
     r = np.concatenate(kept)
@@ -163,11 +166,10 @@ def measure_noise_level(
             inside = np.flatnonzero(which == b)
             if len(inside) < min_patches:
                 continue
-            kept = inside[np.argsort(energy[inside])[: max(1, int(len(inside) * fraction))]]
+            kept = inside[_flattest(energy[inside], fraction)]
             points.append((float(means[kept].mean()), float(np.sqrt(energy[kept].mean()))))
         if not points:
-            count = max(1, int(len(energy) * fraction))
-            points = [(127.5, float(np.sqrt(np.sort(energy)[:count].mean())))]
+            points = [(127.5, float(np.sqrt(energy[_flattest(energy, fraction)].mean())))]
         levels.append(tuple(p[0] for p in points))
         sigmas.append(tuple(p[1] for p in points))
     return NoiseLevelFunction(tuple(levels), tuple(sigmas))
