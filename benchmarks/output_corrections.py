@@ -30,20 +30,23 @@ from sassid.corrections import gate_to_noise, restore_low_frequencies  # noqa: E
 from sassid.inference import Denoiser  # noqa: E402
 from sassid.io import find_pairs, read_image  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
-from sassid.noise import measure_noise, measure_noise_level  # noqa: E402
+from sassid.noise import NoiseLevelFunction, measure_noise, measure_noise_level  # noqa: E402
 from sassid.pixels import from_pixels, to_pixels  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 
 
 def corrected(
-    noisy: np.ndarray, out: np.ndarray, sigma: float, gate: float, level: bool = False
+    noisy: np.ndarray,
+    out: np.ndarray,
+    sigma: float,
+    gate: float,
+    noise: float | NoiseLevelFunction,
 ) -> np.ndarray:
-    """``out`` (HWC, stored dtype) after both corrections, as ``Denoiser.correct`` applies them;
-    ``level``: the gate against the noise level function instead of one sigma."""
+    """``out`` (HWC, stored dtype) after both corrections, as ``Denoiser.correct`` applies them,
+    the gate against ``noise`` (the photo's one sigma, or its noise level function)."""
     y, fixed = to_pixels(noisy), to_pixels(out)
     restore_low_frequencies(y, fixed, sigma)
-    noise = measure_noise_level(noisy) if level else measure_noise([noisy]).sigma
     gate_to_noise(y, fixed, noise, gate)
     return from_pixels(fixed, out.dtype.type)
 
@@ -68,15 +71,19 @@ def main() -> int:
     photos = []
     for _, noisy_path, clean_path in find_pairs(folder)[: args.images]:
         noisy, clean = read_image(noisy_path).pixels, read_image(clean_path).pixels
-        photos.append((noisy, clean, denoiser.pixels(noisy)))
-    noisy_db = np.array([psnr(n, c) for n, c, _ in photos])
-    raw_db = np.array([psnr(o, c) for _, c, o in photos])
+        # each photo's noise, measured once: one sigma (False) or the level function (True)
+        noise = {False: measure_noise([noisy]).sigma, True: measure_noise_level(noisy)}
+        photos.append((noisy, clean, denoiser.pixels(noisy), noise))
+    noisy_db = np.array([psnr(n, c) for n, c, _, _ in photos])
+    raw_db = np.array([psnr(o, c) for _, c, o, _ in photos])
     settings = [(s, 0.0, False) for s in args.sigmas]
     settings += [(s, g, False) for s in args.gate_sigmas for g in args.gates]
     settings += [(0.0, g, True) for g in args.level_gates]
     rows = []
     for sigma, gate, level in dict.fromkeys(settings):
-        db = np.array([psnr(corrected(n, o, sigma, gate, level), c) for n, c, o in photos])
+        db = np.array(
+            [psnr(corrected(n, o, sigma, gate, noise[level]), c) for n, c, o, noise in photos]
+        )
         rows.append(
             {
                 "lowpass_sigma": sigma,
