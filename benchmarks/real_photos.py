@@ -179,6 +179,16 @@ def main() -> None:
         help="which stage-3 rows to run (default: the three of Table 2; unet_blend: L1 to the "
         "alpha-blended target)",
     )
+    parser.add_argument(
+        "--bnn-max-steps",
+        type=int,
+        help="with --minutes: cap the BNN's planned steps ([bnn] max_steps; its unused time goes "
+        "to the LAN and U-Net)",
+    )
+    parser.add_argument(
+        "--name",
+        help="results file stem (default real_photos_<set>): a variant's table beside the main one",
+    )
     parser.add_argument("--work", default="/tmp/sassid_real_photos", help="scratch run folder")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
@@ -198,7 +208,11 @@ def main() -> None:
         base,
         val_every=max(min(b, la, u) // 4, 1) if args.minutes is None else base.val_every,
         checkpoint_every=10**9 if args.minutes is None else base.checkpoint_every,
-        bnn=dataclasses.replace(base.bnn, steps=b),
+        bnn=dataclasses.replace(
+            base.bnn,
+            steps=b,
+            max_steps=args.bnn_max_steps if args.bnn_max_steps else base.bnn.max_steps,
+        ),
         lan=dataclasses.replace(base.lan, steps=la),
         unet=dataclasses.replace(base.unet, steps=u),
     )
@@ -329,6 +343,7 @@ def main() -> None:
         "eval_images": len(pairs),
         "train_images": len(noisy_paths),
         "steps": {"bnn": b, "lan": la, "unet": u},
+        "bnn_max_steps": base.bnn.max_steps,
         "eval_tile": args.eval_tile,
         "ssim_convention": "skimage",
         "rows": rows,
@@ -343,6 +358,8 @@ def main() -> None:
         "total_seconds": time.perf_counter() - started,
     }
     budget = f"a {args.minutes:g}-minute budget (`--minutes`), " if args.minutes else ""
+    if args.minutes and base.bnn.max_steps:
+        budget += f"the BNN capped at {base.bnn.max_steps} steps (`[bnn] max_steps`), "
     lines = [
         f"# Real photos: {args.set}",
         "",
@@ -411,7 +428,7 @@ def main() -> None:
         "`--work` is reused, not retrained).",
         "",
     ]
-    write_results(f"real_photos_{args.set}", payload, "\n".join(lines))
+    write_results(args.name or f"real_photos_{args.set}", payload, "\n".join(lines))
     print("\n".join(lines))
 
 

@@ -1,13 +1,14 @@
 """Inference and training speed of every network, with a same-run matmul baseline.
 
     python benchmarks/speed.py [--device cpu|cuda] [--no-paper-training] [--only inference]
-                               [--model RUN]
+                               [--model RUN] [--data DIR]
 
 Inference: megapixels/s at 256², 512² (whole image) and 2048² (tiled 512/64, as `sassid
 denoise` runs large photos), batch 1, fp32, paper widths. Training: steps/s of each stage at the
 ``quick`` and ``paper`` presets' patch, batch and widths, teachers computed online as in
 training (same code path: sassid.stages). ``--model RUN`` adds the U-Net of a trained run per
-backend and precision against the fp32 NCHW eager baseline (``benchmarks/backends_speed.py``).
+backend and precision against the fp32 NCHW eager baseline (``benchmarks/backends_speed.py``;
+on CUDA: each precision eager and under torch.compile, ``benchmarks/backends_gpu.py``).
 Writes results/speed_<device>.json and .md; with ``--only`` the part not measured is kept
 from the previous file, each part stamped with its own run.
 """
@@ -94,7 +95,18 @@ def main() -> None:
     )
     parser.add_argument(
         "--model",
-        help="trained run/model file: adds the U-Net backends/precisions table (CPU only)",
+        help="trained run/model file: adds the U-Net backends/precisions table",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="folder holding sidd_samples/ (default: ../shared/data beside the checkout)",
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=300.0,
+        help="CUDA table: start no case after this many seconds (the rest listed as skipped)",
     )
     parser.add_argument(
         "--mp24",
@@ -141,7 +153,20 @@ def main() -> None:
             print(net_name, inference[net_name], flush=True)
         payload["inference_megapixels_per_s"] = inference
         payload["inference_meta"] = meta
-    if args.only != "training":
+    if args.only != "training" and args.model and device != "cpu":
+        from benchmarks import backends_gpu
+
+        def save(partial: dict[str, Any]) -> None:  # a run cut short keeps what it measured
+            payload["gpu_backends"] = partial
+            payload.setdefault("matmul_gflops", [baseline_before, baseline_before])
+            write_results(name, payload, _render(payload, device, old_meta))
+
+        data = args.data or Path(__file__).resolve().parents[2] / "shared" / "data"
+        payload["gpu_backends"] = backends_gpu.run(
+            args.model, data, device, deadline_s=args.deadline, save=save
+        )
+        payload["backends_meta"] = meta
+    elif args.only != "training":
         if args.model:
             from benchmarks.backends_speed import run
             from sassid.backends import DEFAULT_BACKEND, DEFAULT_PRECISION
@@ -202,6 +227,12 @@ def _render(payload: dict[str, Any], device: str, old_meta: dict[str, Any] | Non
                 + " |"
             )
         lines.append("")
+    if payload.get("gpu_backends"):
+        from benchmarks.backends_gpu import markdown as gpu_markdown
+
+        lines += [*gpu_markdown(payload["gpu_backends"])[:2]]
+        lines += [_section_meta(payload.get("backends_meta") or meta), ""]
+        lines += gpu_markdown(payload["gpu_backends"])[2:] + [""]
     if payload.get("backends"):
         from benchmarks.backends_speed import markdown
 
@@ -215,15 +246,16 @@ def _render(payload: dict[str, Any], device: str, old_meta: dict[str, Any] | Non
             "",
             _stamp(payload.get("training_meta") or old_meta),
             "",
-            "| preset (batch x patch) | BNN | LAN | U-Net |",
-            "|---|---|---|---|",
+            "| preset (batch x patch) | BNN | LAN | U-Net | hours for the preset's steps |",
+            "|---|---|---|---|---|",
         ]
         for preset_name, row in training.items():
             c = preset(preset_name)
+            hours = sum(getattr(c, s).steps / row[s] for s in ("bnn", "lan", "unet")) / 3600
             lines.append(
                 f"| {preset_name} ({c.batch_size} x {c.patch_size}²) | "
                 + " | ".join(f"{row[s]:.3f}" for s in ("bnn", "lan", "unet"))
-                + " |"
+                + f" | {hours:.2f} |"
             )
         lines.append("")
     return "\n".join(lines)

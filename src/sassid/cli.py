@@ -287,8 +287,8 @@ def _add_backend_options(p: argparse.ArgumentParser) -> None:
         help=f"arithmetic (default {DEFAULT_PRECISION} on {DEFAULT_BACKEND}: the fastest within "
         f"0.05 dB of fp32 on the real sets here; {'/'.join(FALLBACK)} instead on a GPU, "
         f"without onnxruntime, for the teachers, or below {INT8_MIN_MEGAPIXELS:g} megapixels "
-        "in all, where int8's setup would not pay; bf16: torch only; int8: onnxruntime only, "
-        "calibrated on your photos)",
+        "in all, where int8's setup would not pay; bf16: torch only; fp16: torch on CUDA only; "
+        "int8: onnxruntime only, calibrated on your photos)",
     )
     p.add_argument(
         "--calibrate",

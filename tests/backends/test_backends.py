@@ -59,6 +59,17 @@ def test_torch_bf16_is_close_but_not_fp32() -> None:
     assert float(diff.mean()) < 2.0
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 runs on CUDA only")
+def test_torch_fp16_on_cuda_is_close() -> None:
+    net = _nets()["unet"].cuda()
+    x = _image().cuda()
+    with torch.inference_mode():
+        expected = net(x)
+        out = make_forward(net, "torch", "fp16", device="cuda")(x)
+    assert out.dtype == torch.float32
+    assert float((out - expected).abs().mean()) < 0.5
+
+
 def test_int8_is_quantized_and_close(tmp_path: Path) -> None:
     from sassid.backends.quantize import calibration_crops
 
@@ -133,6 +144,8 @@ def test_unsupported_combinations_fail_in_one_line() -> None:
         make_forward(net, "onnxruntime", "bf16")
     with pytest.raises(SassidError, match="int8"):
         make_forward(net, "torch", "int8")
+    with pytest.raises(SassidError, match="fp16 runs on CUDA only"):
+        make_forward(net, "torch", "fp16", device="cpu")
     with pytest.raises(SassidError, match="unknown backend"):
         make_forward(net, "tvm", "fp32")
 

@@ -4,7 +4,8 @@ I/O and metadata handling.
 
     forward = make_forward(net, backend="onnxruntime", precision="int8", calibration=crops)
 
-Backends: ``torch`` (eager; fp32 NCHW ``reference``, or channels_last ``fp32``/``bf16``) and
+Backends: ``torch`` (eager; fp32 NCHW ``reference``, or channels_last ``fp32``/``bf16``, and
+``fp16`` on CUDA) and
 ``onnxruntime`` (the exported graph, ``fp32`` or static ``int8``; optional extra ``onnx``).
 """
 
@@ -37,7 +38,7 @@ __all__ = [
 
 Forward = Callable[["Tensor"], "Tensor"]
 BACKENDS = ("torch", "onnxruntime")
-PRECISIONS = ("fp32", "bf16", "int8")
+PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 DEFAULT_BACKEND = "onnxruntime"
 DEFAULT_PRECISION = "int8"
 """What ``sassid denoise`` runs unless told otherwise: the fastest backend and precision whose

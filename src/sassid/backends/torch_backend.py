@@ -1,10 +1,12 @@
-"""PyTorch backend: eager networks in channels_last memory layout, fp32 or bf16.
+"""PyTorch backend: eager networks in channels_last memory layout, fp32, bf16 or (CUDA) fp16.
 
 channels_last (NHWC) lets oneDNN run the 3x3 convolutions without layout reorders; the
 arithmetic is the same fp32 (outputs differ from NCHW only by summation order, ~1e-4 of 255).
 ``bf16`` casts a copy of the network's weights, once, and its input to bfloat16 (8-bit
 mantissa; oneDNN accumulates the convolutions in fp32), so the activations between layers stay
-bfloat16; the output is cast back to fp32. Autocast instead re-casts the weights on every call
+bfloat16; the output is cast back to fp32. ``fp16`` does the same in half precision (10-bit
+mantissa, range +-65504: activations of inputs in [0, 255] stay far inside it), on CUDA only:
+CPUs here have no fast fp16 convolutions. Autocast instead re-casts the weights on every call
 and was slower for the same output. Speed and quality cost are measured, not assumed
 (``benchmarks/speed.py``, results/speed_cpu.md).
 """
@@ -19,7 +21,10 @@ from torch import Tensor, nn
 
 from sassid.errors import SassidError
 
-__all__ = ["torch_forward"]
+__all__ = ["torch_forward", "DTYPES"]
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+"""The precisions this backend runs, as torch dtypes."""
 
 
 def torch_forward(
@@ -27,12 +32,14 @@ def torch_forward(
 ) -> Callable[[Tensor], Tensor]:
     """A callable running a channels_last copy of ``net`` on ``device`` at ``precision``."""
     device = torch.device(device)
-    if precision not in ("fp32", "bf16"):
+    if precision not in DTYPES:
         raise SassidError(
-            f"--backend torch runs fp32 or bf16, not {precision} "
+            f"--backend torch runs {', '.join(DTYPES)}, not {precision} "
             "(int8: --backend onnxruntime --precision int8)"
         )
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    if precision == "fp16" and device.type != "cuda":
+        raise SassidError("--precision fp16 runs on CUDA only (on the CPU: bf16 or int8)")
+    dtype = DTYPES[precision]
     module = copy.deepcopy(net).to(device, dtype).eval()
     module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # not in stubs
 
