@@ -61,8 +61,8 @@ def arm_config(crop: int, batch: int, steps: int, val_every: int = 0, seed: int 
     )
 
 
-def _bnn_psnr(nets: dict, pairs: list, tile: int) -> float:
-    denoiser = Denoiser(dict(nets), net="bnn", tile=tile, overlap=tile // 4)
+def _bnn_psnr(nets: dict, pairs: list, tile: int, device: str = "cpu") -> float:
+    denoiser = Denoiser(dict(nets), net="bnn", tile=tile, overlap=tile // 4, device=device)
     return float(np.mean([psnr(denoiser.pixels(n), c) for _, n, c in pairs]))
 
 
@@ -87,11 +87,14 @@ def main() -> None:
         "--val-every", type=int, default=0, help="record the BNN's PSNR every N steps"
     )
     parser.add_argument("--seed", type=int, default=0, help="training seed of every arm")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (same steps, same recipe)")
+    parser.add_argument("--data", type=Path, default=DATA, help="folder holding the sets")
+    parser.add_argument("--name", help="results file stem (default: bnn_steps/bnn_crop[_seedS])")
     args = parser.parse_args()
     started = time.perf_counter()
     results: dict[str, Any] = {}
     for name, noisy_paths, eval_dir, pairs in scored_sets(
-        args.sets, DATA, Path(args.work), args.eval_images
+        args.sets, args.data, Path(args.work), args.eval_images
     ):
         rows: dict[str, Any] = {}
         for arm in args.arms:
@@ -101,7 +104,7 @@ def main() -> None:
             t = time.perf_counter()
             config = arm_config(crop, batch, args.steps, args.val_every, args.seed)
             val = eval_dir if args.val_every else None
-            train(noisy_paths, run, config, device="cpu", progress=False, val=val)
+            train(noisy_paths, run, config, device=args.device, progress=False, val=val)
             seconds = time.perf_counter() - t
             nets = load_networks(run)
             blind = json.loads((run / "config.json").read_text())["bnn"]["blind_size"]
@@ -110,8 +113,8 @@ def main() -> None:
                 "batch": batch,
                 "blind_size": blind,
                 "train_seconds": seconds,
-                "bnn_tile_crop": _bnn_psnr(nets, pairs, crop),
-                "bnn_tile_2crop": _bnn_psnr(nets, pairs, 2 * crop),
+                "bnn_tile_crop": _bnn_psnr(nets, pairs, crop, args.device),
+                "bnn_tile_2crop": _bnn_psnr(nets, pairs, 2 * crop, args.device),
                 "curve": _curve(run) if args.val_every else [],
             }
             print(name, arm, rows[arm], flush=True)
@@ -121,11 +124,13 @@ def main() -> None:
         "meta": provenance(),
         "steps": args.steps,
         "seed": args.seed,
+        "device": args.device,
         "sets": results,
         "total_seconds": time.perf_counter() - started,
     }
     stem = "bnn_steps" if args.val_every else "bnn_crop"
-    write_results(stem + (f"_seed{args.seed}" if args.seed else ""), payload, _markdown(payload))
+    stem += f"_seed{args.seed}" if args.seed else ""
+    write_results(args.name or stem, payload, _markdown(payload))
     print(_markdown(payload))
 
 
@@ -138,7 +143,8 @@ def _markdown(payload: dict[str, Any]) -> str:
         "",
         stamp(meta),
         "",
-        f"Every arm: the `laptop` preset's BNN (bf16, channels_last, blind size measured), "
+        f"Every arm: the `laptop` preset's BNN (bf16, channels_last, blind size measured) on "
+        f"{meta.get('cuda') or payload.get('device', 'cpu')}, "
         f"{payload['steps']} steps (seed {payload.get('seed', 0)}) on batch x crop² pixels per "
         "step, noisy images only; PSNR "
         "(dB, uint8, mean per image) of the BNN output on tiles of the training crop and of "

@@ -20,12 +20,18 @@ RESULTS = Path(__file__).resolve().parents[1] / "results"
 
 
 def provenance() -> dict[str, Any]:
+    # SASSID_COMMIT, where set, names the commit of a copied tree whose own .git (if any) may
+    # be stale: a lent GPU machine's copy reported the session's first commit, not the tree's
+    commit = os.environ.get("SASSID_COMMIT", "")
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):  # a copy without .git: the caller may say
-        commit = os.environ.get("SASSID_COMMIT", "unknown")
+        commit = (
+            commit
+            or subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+        )
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
