@@ -246,7 +246,7 @@ def _render(payload: dict[str, Any], device: str, old_meta: dict[str, Any] | Non
             "",
             _stamp(payload.get("training_meta") or old_meta),
             "",
-            "| preset (batch x patch) | BNN | LAN | U-Net | hours for the preset's steps |",
+            "| preset (batch x patch) | BNN | LAN | U-Net | the preset's steps at these rates |",
             "|---|---|---|---|---|",
         ]
         for preset_name, row in training.items():
@@ -255,7 +255,7 @@ def _render(payload: dict[str, Any], device: str, old_meta: dict[str, Any] | Non
             lines.append(
                 f"| {preset_name} ({c.batch_size} x {c.patch_size}²) | "
                 + " | ".join(f"{row[s]:.3f}" for s in ("bnn", "lan", "unet"))
-                + f" | {hours:.2f} |"
+                + (f" | {hours * 60:.1f} min |" if hours < 1 else f" | {hours:,.1f} h |")
             )
         lines.append("")
     return "\n".join(lines)

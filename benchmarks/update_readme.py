@@ -3,8 +3,8 @@
     python benchmarks/update_readme.py
 
 demo: the table of docs/demo/report.md (written by `sassid demo -o docs/demo`);
-speed, synth, tiling, real_photos_*, laptop_recipe, bnn_crop, faults: the tables of the
-results/*.md files (faults: its summary).
+speed, speed_cuda, training_cuda, synth, tiling, real_photos_*, laptop_recipe, bnn_crop,
+bnn_length, faults: the tables of the results/*.md files (faults: its summary).
 Missing sources are left as they are.
 """
 
@@ -34,6 +34,9 @@ def main() -> None:
         "real_polyu": ROOT / "results" / "real_photos_polyu100.md",
         "laptop_recipe": ROOT / "results" / "laptop_recipe.md",
         "bnn_crop": ROOT / "results" / "bnn_crop.md",
+        "bnn_length": ROOT / "results" / "bnn_length.md",
+        "speed_cuda": ROOT / "results" / "speed_cuda.md",
+        "training_cuda": ROOT / "results" / "speed_training_cuda_paper.md",
         "faults": ROOT / "results" / "faults.md",
     }
     for name, path in sources.items():
