@@ -43,7 +43,9 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = ("sidd_samples", "polyu100")
 
 
-def arm_config(crop: int, batch: int, steps: int, val_every: int = 0, seed: int = 0) -> TrainConfig:
+def arm_config(
+    crop: int, batch: int, steps: int, val_every: int = 0, seed: int = 0, ema_window: float = 0.0
+) -> TrainConfig:
     """The laptop preset with the BNN trained ``steps`` steps on ``batch`` crops of ``crop`` px
     (no teacher cache; LAN and U-Net one step each)."""
     base = preset("laptop")
@@ -55,7 +57,7 @@ def arm_config(crop: int, batch: int, steps: int, val_every: int = 0, seed: int 
         cache_teachers=False,
         checkpoint_every=10 * steps,
         val_every=val_every or 10 * steps,
-        bnn=dataclasses.replace(base.bnn, steps=steps),
+        bnn=dataclasses.replace(base.bnn, steps=steps, ema_window=ema_window),
         lan=dataclasses.replace(base.lan, steps=1),
         unet=dataclasses.replace(base.unet, steps=1),
     )
@@ -87,6 +89,13 @@ def main() -> None:
         "--val-every", type=int, default=0, help="record the BNN's PSNR every N steps"
     )
     parser.add_argument("--seed", type=int, default=0, help="training seed of every arm")
+    parser.add_argument(
+        "--ema-window",
+        type=float,
+        default=0.0,
+        help="end on the BNN's weights averaged over this fraction of its steps ([bnn] "
+        "ema_window; 0: off)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (same steps, same recipe)")
     parser.add_argument("--data", type=Path, default=DATA, help="folder holding the sets")
     parser.add_argument("--name", help="results file stem (default: bnn_steps/bnn_crop[_seedS])")
@@ -102,7 +111,7 @@ def main() -> None:
             run = Path(args.work) / name / (arm if not args.seed else f"{arm}_seed{args.seed}")
             shutil.rmtree(run, ignore_errors=True)
             t = time.perf_counter()
-            config = arm_config(crop, batch, args.steps, args.val_every, args.seed)
+            config = arm_config(crop, batch, args.steps, args.val_every, args.seed, args.ema_window)
             val = eval_dir if args.val_every else None
             train(noisy_paths, run, config, device=args.device, progress=False, val=val)
             seconds = time.perf_counter() - t
@@ -124,6 +133,7 @@ def main() -> None:
         "meta": provenance(),
         "steps": args.steps,
         "seed": args.seed,
+        "ema_window": args.ema_window,
         "device": args.device,
         "sets": results,
         "total_seconds": time.perf_counter() - started,
@@ -145,7 +155,13 @@ def _markdown(payload: dict[str, Any]) -> str:
         "",
         f"Every arm: the `laptop` preset's BNN (bf16, channels_last, blind size measured) on "
         f"{meta.get('cuda') or payload.get('device', 'cpu')}, "
-        f"{payload['steps']} steps (seed {payload.get('seed', 0)}) on batch x crop² pixels per "
+        f"{payload['steps']} steps (seed {payload.get('seed', 0)}"
+        + (
+            f", weights averaged over {payload['ema_window']:g} of them"
+            if payload.get("ema_window")
+            else ""
+        )
+        + ") on batch x crop² pixels per "
         "step, noisy images only; PSNR "
         "(dB, uint8, mean per image) of the BNN output on tiles of the training crop and of "
         "twice it (overlap a quarter tile). Training time includes one LAN and one U-Net step.",

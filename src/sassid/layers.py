@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "noise",
             "reliability",
             "corrections",
+            "averaging",
         ),
     ),
     ("configuration and files", ("config", "io", "formats", "checkpoint", "outputs")),

@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from sassid import distributed
 from sassid.atomic import atomic_write_text, clean_stale_temps, to_json
+from sassid.averaging import WeightAverage, ema_decay
 from sassid.budget import (
     RESERVE_FRACTION,
     Budget,
@@ -360,8 +361,10 @@ def _save_checkpoint(
     student: nn.Module,
     teachers: dict[str, nn.Module],
     used: float,
+    average: WeightAverage | None = None,
 ) -> None:
-    """The stage's resumable state (every rank's data stream; rank 0 writes)."""
+    """The stage's resumable state (every rank's data stream, the weight average; rank 0
+    writes)."""
     states: list[Any] = [None] * run.dist.world_size
     if run.dist.enabled:
         torch.distributed.all_gather_object(states, state.generator.get_state())
@@ -384,6 +387,8 @@ def _save_checkpoint(
         "rng": {"data": states},
         "best_psnr": state.best,
     }
+    if average is not None:
+        payload["weight_average"] = average.state_dict()
     if run.budget is not None:
         payload["budget"] = {"allotted_seconds": state.allotted, "used_seconds": used}
         run.budget.save()
@@ -456,6 +461,10 @@ def _run_stage(
     state = _new_state(run, spec, index, student, steps_left)
     if payload is not None:
         _restore(state, payload, student, dist.rank)
+    window = config.stage(spec.name).ema_window
+    average = WeightAverage(student) if window > 0 else None
+    if average is not None and payload is not None and "weight_average" in payload:
+        average.load_state_dict(payload["weight_average"])
     start = state.step
     model = distributed.wrap_student(student, dist, run.device)
     sampler = PatchSampler(run.images, config.patch_size, state.generator, cache)
@@ -486,6 +495,8 @@ def _run_stage(
             spec, model, noisy, teachers, config, state.optimizer, state.scheduler, targets
         )
         loss_count += 1
+        if average is not None:
+            average.update(student, ema_decay(state.step, state.total, window))
         bar.update(1)
         last = state.step == state.total
         if state.step % config.log_every == 0 or last:
@@ -512,13 +523,15 @@ def _run_stage(
             loss_sum.zero_()
             loss_count, window_start = 0, time.perf_counter()
         last = state.step == state.total
+        if last and average is not None:  # the stage's result (validated and saved below)
+            average.copy_to(student)
         if run.val_pairs and dist.is_main and (state.step % config.val_every == 0 or last):
             _maybe_validate(run, spec, state, student)
             postfix["val_psnr"] = f"{state.best:.2f}"
             bar.set_postfix(postfix)
         if state.step % config.checkpoint_every == 0 or last:
             _check_loss(float(loss_sum), spec.name, state.step)  # never save diverged weights
-            _save_checkpoint(run, spec, state, student, teachers, used())
+            _save_checkpoint(run, spec, state, student, teachers, used(), average)
     bar.close()
     if state.step > start:
         record = {
