@@ -13,12 +13,14 @@ import torch
 import sassid.train as train_module
 from sassid.budget import (
     RESERVE_FRACTION,
+    LossPlateau,
     ProgressCosine,
     cache_decision,
     revised_total,
     split_seconds,
     stage_steps,
 )
+from sassid.checkpoint import load_file
 from sassid.errors import ConfigError, TrainingError
 from sassid.models import load_model
 from sassid.train import train
@@ -178,3 +180,45 @@ def test_budgeted_run_records_its_cache_decision(tmp_path: Path) -> None:
     assert {"lan_per_crop", "unet_per_crop"} <= set(plan["probe_seconds_per_step"])
     text = (tmp_path / "run" / "metrics.jsonl").read_text()
     assert ("teacher_cache_bytes" in text) == plan["cache"]["cache"]
+
+
+def test_loss_plateau_fires_on_a_flat_loss_only() -> None:
+    steps = range(20, 1001, 20)
+    falling = LossPlateau(0.01, 100)
+    assert not any(falling.add(s, 10.0 * 0.98 ** (s / 100)) for s in steps), "2% per 100 steps"
+    flat = LossPlateau(0.01, 100)
+    losses = [10.0 - s / 100 if s < 400 else 6.0 + 0.01 * (-1) ** (s // 20) for s in steps]
+    fired = [s for s, v in zip(steps, losses, strict=True) if flat.add(s, v)]
+    # at 660 the earlier window (360, 460] holds one falling point (6.2) and four flat ones:
+    # mean 6.04, and the recent 6.0 is within 1% of it; at 640 it held two (mean 6.12)
+    assert fired and fired[0] == 660, fired
+    assert not LossPlateau(0.01, 100).add(200, 1.0), "too early: fewer than three windows"
+
+
+def test_a_flat_loss_ends_the_stage_and_gives_its_time_away(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    data = write_noisy_images(tmp_path / "data")
+    config = tiny_config(
+        log_every=2,
+        checkpoint_every=4,
+        val_every=10**6,
+        bnn={"plateau_gain": 0.01, "plateau_window": 3},
+    )
+    monkeypatch.setattr(LossPlateau, "add", lambda self, step, loss: step >= 6)
+    train([data], tmp_path / "run", config, device="cpu", progress=False, minutes=0.1)
+    plan = _budget(tmp_path / "run")
+    assert plan["stages"]["bnn"]["steps"] == 9, plan["stages"]["bnn"]  # fired at 6, + window
+    assert plan["stages"]["bnn"]["planned_steps"] > 9
+    records = [
+        json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().split("\n") if x
+    ]
+    assert {"stage": "bnn", "step": 6, "loss_plateau": True, "ends_at": 9} in records
+    lrs = [r["lr"] for r in records if r.get("stage") == "bnn" and "lr" in r]
+    assert lrs[-1] == pytest.approx(0.0, abs=1e-12), "the rate still decays to 0"
+    lan_time = (
+        plan["stages"]["lan"]["allotted_seconds"] + plan["stages"]["unet"]["allotted_seconds"]
+    )
+    assert lan_time > 1.5 * plan["stages"]["bnn"]["allotted_seconds"]
+    checkpoint = load_file(tmp_path / "run" / "checkpoints" / "bnn.pt")
+    assert checkpoint["stage_cap"] == 9, "a resume keeps the plateau's end"
+    with pytest.raises(ConfigError, match="plateau_gain"):
+        tiny_config(bnn={"plateau_gain": 2.0})

@@ -14,6 +14,7 @@ blind_size = 9
 max_steps = 1500        # with --minutes: plan at most this many steps; the rest of its time
                         # goes to the later stages (0, the default: no cap)
 ema_window = 0.1        # end on the weights averaged over ~the last 10% of steps (0: off)
+plateau_gain = 0.01     # with --minutes: stop once the loss falls < 1% per 800 steps (0: off)
 [lan]
 loss = "unweighted"     # or "alpha": the paper's Eq. 4
 [unet]
@@ -100,6 +101,12 @@ class _StageCommon:
     """With --minutes: the most steps the stage may plan (0: no cap); the time it does not use
     goes to the stages after it. A knob, not a default: from 1200 to 4800 steps the BNN lost
     0.90 dB on SIDD and gained 1.93 dB on PolyU (results/bnn_length.md)."""
+    plateau_gain: float = 0.0
+    """With --minutes: end the stage once its training loss over the last ``plateau_window``
+    steps is less than this fraction below its loss two windows earlier (sassid.budget
+    .LossPlateau); the learning rate then decays to 0 over one more window and the time left
+    goes to the later stages. 0: off (train for the whole share)."""
+    plateau_window: int = 400
     ema_window: float = 0.0
     """Average the weights over about this fraction of the stage's steps (sassid.averaging);
     the average becomes the stage's result. 0: off, the reference's last weights."""
@@ -127,6 +134,8 @@ class _StageCommon:
         )
         _in_range(self.max_steps, 0, MAX_STEPS, f"[{name}] max_steps")
         _in_range(self.ema_window, 0, 1, f"[{name}] ema_window")
+        _in_range(self.plateau_gain, 0, 1, f"[{name}] plateau_gain")
+        _in_range(self.plateau_window, 1, MAX_STEPS, f"[{name}] plateau_window")
         _check(not self.skip or self.init is not None, f"[{name}] skip = true needs init = PATH")
 
 
@@ -327,6 +336,11 @@ def _laptop() -> TrainConfig:
             enc_channels=24,
             dec_channels=48,
             time_share=0.5,
+            # Stop once the loss flattens (< 1% lower than 800 steps before; its time goes to
+            # the LAN and U-Net): strong correlated noise (SIDD) flattens by ~1500 steps and
+            # longer training loses 0.90 dB, mild noise (PolyU) keeps gaining (+1.93 dB from
+            # 1200 to 4800 steps); results/bnn_length.md, README "The BNN".
+            plateau_gain=0.01,
             # BNN +2.0/+2.3 dB on sidd_samples/polyu100 at 2 minutes; at least 5 (see
             # sassid.noise.MIN_AUTO_BLIND: 3 collapsed on SIDD in a 60-minute run)
             auto_blind_size=True,

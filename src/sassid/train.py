@@ -39,6 +39,7 @@ from sassid.averaging import WeightAverage, ema_decay
 from sassid.budget import (
     RESERVE_FRACTION,
     Budget,
+    LossPlateau,
     ProgressCosine,
     cache_decision,
     format_seconds,
@@ -346,6 +347,7 @@ def _restore(state: _StageState, payload: dict[str, Any], student: nn.Module, ra
     state.generator.set_state(payload["rng"]["data"][rank])
     state.step, state.best = payload["step"], payload.get("best_psnr", state.best)
     state.total = payload["stage_steps"]
+    state.cap = payload.get("stage_cap", state.cap)  # a plateau's end outlives a resume
     if state.cosine is not None:
         state.cosine.total = payload["stage_steps"]
         budget = payload.get("budget", {})
@@ -386,6 +388,7 @@ def _save_checkpoint(
         "scheduler": state.scheduler.state_dict(),
         "rng": {"data": states},
         "best_psnr": state.best,
+        "stage_cap": state.cap,
     }
     if average is not None:
         payload["weight_average"] = average.state_dict()
@@ -439,6 +442,17 @@ def _revise(state: _StageState, used: float, dist: distributed.DistInfo) -> bool
     return True
 
 
+def _end_on_plateau(run: _Run, spec: StageSpec, state: _StageState, plateau: LossPlateau) -> None:
+    """The loss has flattened: the learning rate decays to 0 over one more window, and the
+    stage's unused time goes to the stages after it (as with ``max_steps``)."""
+    assert state.cosine is not None
+    end = min(state.total, state.step + plateau.window)
+    state.cap = end
+    state.cosine.revise(state.step, end)
+    state.total = state.cosine.total
+    run.log.write({"stage": spec.name, "step": state.step, "loss_plateau": True, "ends_at": end})
+
+
 def _run_stage(
     run: _Run,
     spec: StageSpec,
@@ -461,8 +475,14 @@ def _run_stage(
     state = _new_state(run, spec, index, student, steps_left)
     if payload is not None:
         _restore(state, payload, student, dist.rank)
-    window = config.stage(spec.name).ema_window
+    stage_config = config.stage(spec.name)
+    window = stage_config.ema_window
     average = WeightAverage(student) if window > 0 else None
+    plateau = (
+        LossPlateau(stage_config.plateau_gain, stage_config.plateau_window)
+        if stage_config.plateau_gain > 0 and state.cosine is not None
+        else None
+    )
     if average is not None and payload is not None and "weight_average" in payload:
         average.load_state_dict(payload["weight_average"])
     start = state.step
@@ -515,6 +535,10 @@ def _run_stage(
                 }
             )
             postfix["loss"] = f"{mean_loss:.3f}"
+            if plateau is not None and not last and plateau.add(state.step, mean_loss):
+                _end_on_plateau(run, spec, state, plateau)
+                plateau = None
+                bar.total = state.total
             if run.budget is not None:
                 if not last and _revise(state, used(), dist):
                     bar.total = state.total
