@@ -8,7 +8,9 @@ remedy. The average spans about ``window`` of the stage's steps:
     w_avg <- d * w_avg + (1 - d) * w,    d = min(1 - 1 / (window * total), (1 + t) / (10 + t))
 
 the second term a warm-up, so that the random initial weights are forgotten quickly (step t).
-Only floating-point tensors are averaged (parameters and float buffers).
+Only floating-point tensors are averaged (parameters and float buffers). Measured on the
+``laptop`` BNN (1200 steps, window 0.25; results/bnn_crop_ema.md): no change on either real set
+(-0.02, -0.01 dB), so no preset turns it on.
 """
 
 from __future__ import annotations
