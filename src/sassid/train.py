@@ -476,8 +476,8 @@ def _run_stage(
     if payload is not None:
         _restore(state, payload, student, dist.rank)
     stage_config = config.stage(spec.name)
-    window = stage_config.ema_window
-    average = WeightAverage(student) if window > 0 else None
+    ema_window = stage_config.ema_window
+    average = WeightAverage(student) if ema_window > 0 else None
     plateau = (
         LossPlateau(stage_config.plateau_gain, stage_config.plateau_window)
         if stage_config.plateau_gain > 0 and state.cosine is not None
@@ -516,7 +516,7 @@ def _run_stage(
         )
         loss_count += 1
         if average is not None:
-            average.update(student, ema_decay(state.step, state.total, window))
+            average.update(student, ema_decay(state.step, state.total, ema_window))
         bar.update(1)
         last = state.step == state.total
         if state.step % config.log_every == 0 or last:
