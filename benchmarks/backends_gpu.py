@@ -26,7 +26,7 @@ from torch import Tensor
 from sassid.evaluate import iter_pairs
 from sassid.inference import Denoiser, default_overlap
 from sassid.metrics import psnr
-from sassid.models import read_model
+from sassid.models import ModelFile, read_model
 from sassid.tiling import run_tiled
 
 TILE = 512
@@ -67,8 +67,10 @@ def _set_flags(case: Case) -> None:
     torch.backends.cudnn.benchmark = case.cudnn_benchmark
 
 
-def _forward(model: str, case: Case, device: str) -> Callable[[Tensor], Tensor]:
-    net = read_model(model).networks(("unet",))["unet"].to(device).eval()
+def _forward(source: ModelFile, case: Case, device: str) -> Callable[[Tensor], Tensor]:
+    """The U-Net as ``case`` runs it; built once per case, shared by speed and quality (a
+    compiled one keeps the shapes it has compiled)."""
+    net = source.networks(("unet",))["unet"].to(device).eval()
     if case.reference:
         fn: Callable[[Tensor], Tensor] = net
     else:
@@ -82,8 +84,9 @@ def _forward(model: str, case: Case, device: str) -> Callable[[Tensor], Tensor]:
     return torch.compile(fn, dynamic=False) if case.compiled else fn
 
 
-def _denoiser(model: str, fn: Callable[[Tensor], Tensor], tile: int, device: str) -> Denoiser:
-    source = read_model(model)
+def _denoiser(
+    source: ModelFile, fn: Callable[[Tensor], Tensor], tile: int, device: str
+) -> Denoiser:
     return Denoiser(
         source.networks(("unet",)),
         tile=tile,
@@ -116,12 +119,15 @@ def _mps(run: Callable[[], Any], pixels: int, min_seconds: float = 0.3, most: in
 
 
 def measure_case(
-    model: str, case: Case, noisy: np.ndarray, device: str, scale: float = 1.0
+    source: ModelFile,
+    fn: Callable[[Tensor], Tensor],
+    case: Case,
+    noisy: np.ndarray,
+    device: str,
+    scale: float = 1.0,
 ) -> dict[str, Any]:
-    """Speeds, first-call seconds and the 24 MP photo's time and peak memory for ``case``.
-    ``scale`` shrinks every size (a CPU smoke run of this script)."""
-    _set_flags(case)
-    fn = _forward(model, case, device)
+    """Speeds, first-call seconds and the 24 MP photo's time and peak memory of ``fn``, the
+    U-Net as ``case`` runs it. ``scale`` shrinks every size (a CPU smoke run of this script)."""
     row: dict[str, Any] = {}
 
     def size(n: int) -> int:
@@ -151,7 +157,7 @@ def measure_case(
     for label, t_side in (("24mp", tile), ("24mp_whole", 0)):
         if t_side == 0 and case.compiled:
             continue
-        denoiser = _denoiser(model, fn, t_side, device)
+        denoiser = _denoiser(source, fn, t_side, device)
         denoiser.pixels(photo[: size(512), : size(512)])  # warm-up at a small size
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
@@ -179,11 +185,15 @@ def measure_case(
 
 
 def quality(
-    model: str, case: Case, pairs: list, device: str, baseline: list[np.ndarray] | None
+    source: ModelFile,
+    fn: Callable[[Tensor], Tensor],
+    pairs: list,
+    device: str,
+    baseline: list[np.ndarray] | None,
 ) -> tuple[dict[str, float], list[np.ndarray]]:
-    """Mean PSNR (uint8, per image) against clean and against ``baseline``'s outputs."""
-    _set_flags(case)
-    denoiser = _denoiser(model, _forward(model, case, device), TILE, device)
+    """Mean PSNR (uint8, per image) of ``fn``'s outputs against clean and against
+    ``baseline``'s outputs."""
+    denoiser = _denoiser(source, fn, TILE, device)
     outputs = [denoiser.pixels(noisy) for _, noisy, _ in pairs]
     cleans = [clean for _, _, clean in pairs]
     result = {
@@ -217,6 +227,7 @@ def run(
     cases = CASES if cases is None else cases
     pairs = list(iter_pairs(data / "sidd_samples"))
     noisy = pairs[0][1]
+    source = read_model(model)
     result: dict[str, Any] = {
         "model": model,
         "device_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else device,
@@ -231,10 +242,10 @@ def run(
             result["skipped"].append(label)
             continue
         try:
-            result["speed"][label] = measure_case(model, case, noisy, device, scale)
-            result["quality"][label], outputs = quality(
-                model, case, pairs, device, baseline_outputs
-            )
+            _set_flags(case)
+            fn = _forward(source, case, device)
+            result["speed"][label] = measure_case(source, fn, case, noisy, device, scale)
+            result["quality"][label], outputs = quality(source, fn, pairs, device, baseline_outputs)
         except Exception as exc:  # noqa: BLE001  # one case failing must not lose the others
             result["errors"][label] = f"{type(exc).__name__}: {str(exc)[:300]}"
             print(label, "failed:", result["errors"][label], flush=True)

@@ -241,6 +241,8 @@ def _render(payload: dict[str, Any], device: str, old_meta: dict[str, Any] | Non
         lines += markdown(payload["backends"])[1:] + [""]
     training = payload.get("training_steps_per_s")
     if training:
+        from benchmarks.training_speed import schedule_hours
+
         lines += [
             "### Training, steps/s (teachers online, as in training)",
             "",
@@ -251,7 +253,7 @@ def _render(payload: dict[str, Any], device: str, old_meta: dict[str, Any] | Non
         ]
         for preset_name, row in training.items():
             c = preset(preset_name)
-            hours = sum(getattr(c, s).steps / row[s] for s in ("bnn", "lan", "unet")) / 3600
+            hours = schedule_hours(c, row)
             lines.append(
                 f"| {preset_name} ({c.batch_size} x {c.patch_size}²) | "
                 + " | ".join(f"{row[s]:.3f}" for s in ("bnn", "lan", "unet"))

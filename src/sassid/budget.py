@@ -139,8 +139,10 @@ class LossPlateau:
     records: list[tuple[int, float]] = field(default_factory=list)
 
     def add(self, step: int, loss: float) -> bool:
-        """Record one logged mean loss; True once the loss has flattened."""
+        """Record one logged mean loss; True once the loss has flattened. Records older than
+        the three windows compared are dropped, so each call costs the same on any length."""
         self.records.append((step, loss))
+        self.records = [(s, v) for s, v in self.records if s > step - 3 * self.window]
         if step < 3 * self.window:
             return False
         recent = [v for s, v in self.records if step - self.window < s <= step]

@@ -303,7 +303,7 @@ class _StageState:
     allotted: float = 0.0
     used_before: float = 0.0
     cosine: ProgressCosine | None = None
-    cap: int = 0  # the stage's max_steps under a budget (0: none)
+    cap: int = 0  # under a budget: the most steps (max_steps, or a loss plateau's end; 0: none)
 
 
 def _new_state(
