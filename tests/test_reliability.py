@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from sassid.reliability import assess
+from sassid.reliability import assess, grouped_median
 
 
 def _scene() -> tuple[np.ndarray, np.ndarray]:
@@ -43,3 +43,32 @@ def test_cast_is_reported() -> None:
     verdict = assess(lambda _y: shifted, [noisy])
     assert any("cast" in w for w in verdict.warnings)
     assert verdict.bias[2] < -5 and abs(verdict.bias[0]) < 1
+
+
+def _srgb_scene(sigma: float = 0.08) -> tuple[np.ndarray, np.ndarray]:
+    """Zero-mean noise added before a concave tone curve (x^(1/2.2)), as in a camera: the sRGB
+    noise then has a negative mean (about -2.4 levels at 0.2 linear here) but a zero median."""
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:192, 0:192]
+    linear = 0.2 + 0.3 * (np.sin(xx / 3.0) > 0) * (yy > 96)
+    linear = np.repeat(linear[..., None], 3, axis=2)
+    noisy_linear = np.clip(linear + rng.normal(0, sigma, linear.shape), 0, 1)
+    noisy = np.round(255 * noisy_linear ** (1 / 2.2)).astype(np.uint8)
+    clean = np.round(255 * linear ** (1 / 2.2)).astype(np.uint8)
+    return noisy, clean
+
+
+def test_tone_curve_skew_is_not_a_cast() -> None:
+    noisy, clean = _srgb_scene()
+    verdict = assess(lambda _y: clean, [noisy])
+    assert min(verdict.mean_bias) < -2.0  # what the mean would have flagged
+    assert verdict.reliable, verdict.warnings
+    assert max(abs(b) for b in verdict.bias) < 0.5
+
+
+def test_grouped_median_sees_sub_level_shifts() -> None:
+    values = np.round(np.random.default_rng(2).normal(0.3, 5.0, 200_000))
+    assert np.median(values) == 0.0
+    assert abs(grouped_median(values, 1.0) - 0.3) < 0.05
+    assert grouped_median(np.array([0, 0, 1, 1]), 1.0) == 0.5
+    assert abs(grouped_median(np.array([4.0]), 2.0) - 4.0) < 1e-9

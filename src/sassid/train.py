@@ -60,7 +60,7 @@ from sassid.nets.registry import build_net
 from sassid.noise import BLIND_THRESHOLD, auto_blind_size, measure_noise
 from sassid.outputs import run_lock
 from sassid.pairs import iter_pairs
-from sassid.reliability import assess
+from sassid.reliability import assess, check_crops
 from sassid.stages import (
     StageSpec,
     autocast,
@@ -597,24 +597,12 @@ def _describe_noise(noise: dict[str, Any], blind_size: int) -> str:
     )
 
 
-RELIABILITY_IMAGES = 8
-RELIABILITY_CROP = 256
-
-
 def _check_reliability(
     unet: nn.Module, images: list[np.ndarray], run_dir: Path, config: TrainConfig
 ) -> None:
-    """Judge the trained U-Net on up to 8 training images (central 256 px crops) from the
-    noisy data alone (sassid.reliability); write reliability.json and warn if it fails."""
-    picks = np.linspace(0, len(images) - 1, min(RELIABILITY_IMAGES, len(images))).astype(int)
-    crops = []
-    for i in sorted(set(picks.tolist())):
-        image = images[i]
-        h, w = image.shape[:2]
-        side_h, side_w = min(h, RELIABILITY_CROP) // 32 * 32, min(w, RELIABILITY_CROP) // 32 * 32
-        if side_h and side_w:
-            top, left = (h - side_h) // 2, (w - side_w) // 2
-            crops.append(image[top : top + side_h, left : left + side_w])
+    """Judge the trained U-Net on central crops of up to 8 training images from the noisy data
+    alone (sassid.reliability); write reliability.json and warn if it fails."""
+    crops = check_crops(images)
     if not crops:
         return
     denoiser = Denoiser(  # judged as the user gets it: with the model's output corrections

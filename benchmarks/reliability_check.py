@@ -1,0 +1,137 @@
+"""Does the end-of-training check (sassid.reliability) tell good models from bad ones?
+
+    python benchmarks/reliability_check.py --set sidd_samples RUN [RUN ...] [--eval-images 13]
+
+For each trained run (its U-Net, with the output corrections its config names, as
+``sassid denoise`` runs it): the check's verdict from the set's noisy images alone (central
+crops of 8 of them, ``reliability.check_crops``, as training picks them from its own images),
+with the colour shift it measures both ways, as the mean of the removed part per channel (the
+check until this script) and as its median (``reliability.grouped_median``, the check now);
+then the truth on the first N pairs against clean: the U-Net's mean PSNR gain over the noisy
+input, its worst image, how many images it makes worse, and how far its output's mean and
+median per channel sit from the clean image's. A check is right when it flags exactly the
+models that make an image worse or shift colours visibly. Writes
+results/reliability_check_<set>.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks.common import provenance, stamp, write_results  # noqa: E402
+from sassid.inference import Denoiser  # noqa: E402
+from sassid.io import find_pairs, read_image  # noqa: E402
+from sassid.metrics import psnr  # noqa: E402
+from sassid.reliability import BIAS_LIMIT, assess, check_crops, grouped_median  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+
+
+def _shifts(removed: np.ndarray) -> tuple[list[float], list[float]]:
+    """Mean and grouped median per channel of (H, W, C) differences in levels."""
+    flat = removed.reshape(-1, removed.shape[-1])
+    return (
+        [float(v) for v in flat.mean(axis=0)],
+        [grouped_median(flat[:, c], 1.0) for c in range(flat.shape[1])],
+    )
+
+
+def judge(run: str, noisy: list[np.ndarray], pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+    """The check's verdict on ``noisy`` and the truth on ``pairs`` for one run."""
+    denoiser = Denoiser.from_model(run, device="cpu", backend="torch", precision="fp32")
+    verdict = assess(denoiser.pixels, check_crops(noisy))
+    other = [w for w in verdict.warnings if "cast" not in w]
+    gains, outs_minus_clean = [], []
+    for y, clean in pairs:
+        out = denoiser.pixels(y)
+        gains.append(psnr(out, clean) - psnr(y, clean))
+        outs_minus_clean.append((out.astype(np.float64) - clean).reshape(-1, 3))
+    mean_shift, median_shift = _shifts(np.concatenate(outs_minus_clean)[None])
+    return {
+        "run": run,
+        "check_mean_shift": [-b for b in verdict.mean_bias],
+        "check_median_shift": [-b for b in verdict.bias],
+        "flagged_by_mean": bool(other) or max(abs(b) for b in verdict.mean_bias) > BIAS_LIMIT,
+        "flagged_by_median": not verdict.reliable,
+        "other_warnings": other,
+        "gain_db": float(np.mean(gains)),
+        "worst_gain_db": float(np.min(gains)),
+        "images_worse": int(sum(g < 0 for g in gains)),
+        "true_mean_shift": mean_shift,
+        "true_median_shift": median_shift,
+    }
+
+
+def _triple(values: list[float]) -> str:
+    return "/".join(f"{v:+.1f}" for v in values)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", required=True, help="a real set under ../shared/data")
+    parser.add_argument("runs", nargs="+", help="trained run folders or model files")
+    parser.add_argument("--eval-images", type=int, default=12, help="score the first N pairs")
+    args = parser.parse_args()
+    folder = DATA / args.set
+    if not folder.exists():
+        print(f"skipped: {folder} is absent")
+        return 0
+    found = find_pairs(folder)
+    noisy = [read_image(n).pixels for _, n, _ in found]
+    pairs = [(read_image(n).pixels, read_image(c).pixels) for _, n, c in found[: args.eval_images]]
+    clean_vs_noisy = _shifts(
+        np.concatenate([(c.astype(np.float64) - y).reshape(-1, 3) for y, c in pairs])[None]
+    )
+    rows: list[dict[str, Any]] = []
+    for run in args.runs:
+        rows.append(judge(run, noisy, pairs))
+        print(rows[-1], flush=True)
+    meta = provenance()
+    lines = [
+        f"# End-of-training check against the truth: {args.set}",
+        "",
+        stamp(meta),
+        "",
+        f"Check: central crops of {len(check_crops(noisy))} of the set's {len(noisy)} noisy "
+        f"images, from noisy data alone; a shift over {BIAS_LIMIT:g} levels in a channel is "
+        "flagged, measured as the mean of output - input (before) or its median (now). Truth: "
+        f"the first {len(pairs)} pairs; on them the clean images sit "
+        f"{_triple(clean_vs_noisy[0])} levels from the noisy ones in mean and "
+        f"{_triple(clean_vs_noisy[1])} in median (R/G/B). Every model runs with its own "
+        "output corrections, fp32.",
+        "",
+        "| run | check: mean shift | check: median shift | flagged (mean) | flagged (median) "
+        "| gain dB | worst image dB | images worse | output - clean, mean | "
+        "output - clean, median |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| `{r['run']}` | {_triple(r['check_mean_shift'])} | "
+            f"{_triple(r['check_median_shift'])} | {'yes' if r['flagged_by_mean'] else 'no'} | "
+            f"{'yes' if r['flagged_by_median'] else 'no'} | {r['gain_db']:+.2f} | "
+            f"{r['worst_gain_db']:+.2f} | {r['images_worse']} | "
+            f"{_triple(r['true_mean_shift'])} | {_triple(r['true_median_shift'])} |"
+        )
+    others = [f"- `{r['run']}`: {w}" for r in rows for w in r["other_warnings"]]
+    if others:
+        lines += ["", "Other warnings (flagged either way):", "", *others]
+    text = "\n".join(lines) + "\n"
+    write_results(
+        f"reliability_check_{args.set}",
+        {"meta": meta, "clean_vs_noisy": clean_vs_noisy, "rows": rows},
+        text,
+    )
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
