@@ -16,7 +16,11 @@ shipped"; until commit ac39928 it ran "all ops", then "conv only, equalized (max
 - the raw-input skip split off (`sassid.backends.raw_skip`): the last decoder stage's
   convolution over [features, noisy photo] as two, the photo's one in fp32, so the photo no
   longer shares an 8-bit scale with the features;
-- leaving single full-resolution decoder convolutions in fp32, to find where the error arises.
+- leaving single full-resolution decoder convolutions in fp32, to find where the error arises;
+- the shipped graph with pooling and upsampling (which move no value off the 8-bit grid) and/or
+  the LeakyReLU quantized too, so that fewer fp32 tensors pass between the convolutions.
+
+`--only TEXT...` runs the variants whose label contains a text; `--name` sets the results stem.
 
 For each: PSNR (uint8, mean per image) change against fp32 on `sidd_samples` and `polyu100`,
 PSNR against the fp32 output, and MP/s at 512² (median of interleaved rounds, a real PolyU
@@ -29,13 +33,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -63,7 +70,14 @@ def conv_shares(net: UNet, size: int = 256) -> dict[str, float]:
     return {name: v / total for name, v in macs.items()}
 
 
-def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, bytes]:
+SHIPPED = "conv only, equalized into the output conv, raw skip split (as shipped)"
+EXACT_OPS = ("MaxPool", "Resize")
+"""Ops that commute with a per-tensor 8-bit quantization (max and nearest upsampling pick one
+input value): in int8 they move no value off the grid the next convolution quantizes to."""
+
+
+def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], bytes]]:
+    """Label -> a builder of that variant's int8 graph (built only if selected)."""
     fp32 = onnx_bytes(unet)
     convs = conv_names(fp32)  # ..., decoder.4.0, decoder.4.2, head
     head, dec40, dec42 = convs[-1], convs[-3], convs[-2]
@@ -72,35 +86,37 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, bytes]:
     def equalized(max_scale: float, into_output: bool = False) -> UNet:
         return equalize_unet(unet, calibration, max_scale, into_output=into_output)
 
+    def quantized(
+        make: Callable[[], nn.Module] | None = None, **kwargs: Any
+    ) -> Callable[[], bytes]:
+        """Builder: the graph of ``make()`` (default: the U-Net as is), quantized."""
+        return lambda: quantize_onnx(
+            fp32 if make is None else onnx_bytes(make()), calibration, **kwargs
+        )
+
+    def shipped(*ops: str) -> Callable[[], bytes]:
+        return lambda: int8_model(unet, calibration, op_types=("Conv", *ops))
+
     return {
-        "all ops": quantize_onnx(fp32, calibration, op_types=None),
-        "conv only": quantize_onnx(fp32, calibration, op_types=conv),
-        "all ops, equalized (max 4)": quantize_onnx(
-            onnx_bytes(equalized(4)), calibration, op_types=None
-        ),
+        "all ops": quantized(op_types=None),
+        "conv only": quantized(op_types=conv),
+        "all ops, equalized (max 4)": quantized(lambda: equalized(4), op_types=None),
         **{
-            f"conv only, equalized (max {m})": quantize_onnx(
-                onnx_bytes(equalized(m)), calibration, op_types=conv
-            )
+            f"conv only, equalized (max {m})": quantized(partial(equalized, m), op_types=conv)
             for m in (2, 4, 8)
         },
-        "conv only, equalized (max 4) into the output conv": quantize_onnx(
-            onnx_bytes(equalized(4, into_output=True)), calibration, op_types=conv
+        "conv only, equalized (max 4) into the output conv": quantized(
+            lambda: equalized(4, into_output=True), op_types=conv
         ),
-        "conv only, raw skip split": quantize_onnx(
-            onnx_bytes(RawSkipSplitUNet(unet)), calibration, op_types=conv
-        ),
-        "conv only, equalized into the output conv, raw skip split (as shipped)": int8_model(
-            unet, calibration
-        ),
-        "conv only, decoder.4.0 fp32": quantize_onnx(
-            fp32, calibration, op_types=conv, keep_fp32=[dec40, head]
-        ),
-        "conv only, decoder.4.2 fp32": quantize_onnx(
-            fp32, calibration, op_types=conv, keep_fp32=[dec42, head]
-        ),
-        "conv only, full-res decoder fp32": quantize_onnx(
-            fp32, calibration, op_types=conv, keep_fp32=[dec40, dec42, head]
+        "conv only, raw skip split": quantized(lambda: RawSkipSplitUNet(unet), op_types=conv),
+        SHIPPED: shipped(),
+        "as shipped, pooling and upsampling int8": shipped(*EXACT_OPS),
+        "as shipped, LeakyReLU int8": shipped("LeakyRelu"),
+        "as shipped, pooling, upsampling and LeakyReLU int8": shipped(*EXACT_OPS, "LeakyRelu"),
+        "conv only, decoder.4.0 fp32": quantized(op_types=conv, keep_fp32=[dec40, head]),
+        "conv only, decoder.4.2 fp32": quantized(op_types=conv, keep_fp32=[dec42, head]),
+        "conv only, full-res decoder fp32": quantized(
+            op_types=conv, keep_fp32=[dec40, dec42, head]
         ),
     }
 
@@ -135,17 +151,55 @@ def _scores(
     return vs_clean, vs_fp32
 
 
+def op_profile(model: bytes, x: Tensor, runs: int = 3) -> dict[str, float]:
+    """Milliseconds per run spent in each op type of ``model`` (onnxruntime's profiler, on the
+    graph as optimized for this CPU: fused QLinearConv and the like), on input ``x``."""
+    import json
+
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory(prefix="sassid-profile-") as tmp:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(tmp) / "ort")
+        options.log_severity_level = 3
+        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        feed = {session.get_inputs()[0].name: x.numpy().astype(np.float32)}
+        session.run(None, feed)  # warm-up, profiled too: skipped below
+        for _ in range(runs):
+            session.run(None, feed)
+        events = json.loads(Path(session.end_profiling()).read_text())
+    kernels = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")]
+    per_run = len(kernels) // (runs + 1)
+    totals: dict[str, float] = {}
+    for event in kernels[per_run:]:
+        op = event["args"].get("op_name", "?")
+        totals[op] = totals.get(op, 0.0) + event["dur"] / 1e3 / runs
+    return dict(sorted(totals.items(), key=lambda kv: -kv[1]))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-m", "--model", required=True, help="a trained run or model file")
     parser.add_argument("--sidd-images", type=int, default=13, help="sidd_samples pairs scored")
     parser.add_argument("--polyu-images", type=int, default=6, help="polyu100 pairs scored")
     parser.add_argument("--rounds", type=int, default=7, help="timing rounds at 512²")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="TEXT",
+        help="run only the variants whose label contains one of these texts",
+    )
+    parser.add_argument("--name", default="int8_study", help="results file stem")
     args = parser.parse_args()
     if not all((DATA / s).exists() for s in SETS):
         print(f"skipped: {DATA} lacks {' or '.join(SETS)}")
         return 0
     unet = read_model(args.model).networks(("unet",))["unet"].eval()
+    assert isinstance(unet, UNet)
     quality: dict[str, dict[str, dict[str, float]]] = {}
     variants: dict[str, bytes] = {}
     for name in SETS:
@@ -157,7 +211,10 @@ def main() -> int:
         reference = Denoiser({"unet": unet}, tile=512, overlap=128)
         ref = [reference.pixels(noisy) for noisy, _ in pairs]
         fp32_db, _ = _scores(unet, None, pairs, [])
-        variants = _variants(unet, calibration)
+        builders = _variants(unet, calibration)
+        if args.only:
+            builders = {k: b for k, b in builders.items() if any(t in k for t in args.only)}
+        variants = {label: build() for label, build in builders.items()}
         for label, model in variants.items():
             db, vs = _scores(unet, model, pairs, ref)
             quality.setdefault(label, {})[name] = {"delta": db - fp32_db, "vs_fp32": vs}
@@ -173,6 +230,7 @@ def main() -> int:
         **{label: OnnxForward(model, pad_rule(unet)) for label, model in variants.items()},
     }
     speed = _mps(forwards, x, args.rounds)
+    profiles = {label: op_profile(model, x) for label, model in variants.items()}
     shares = conv_shares(unet)
     meta = provenance()
     base = speed["torch fp32 NCHW (baseline)"]
@@ -184,6 +242,16 @@ def main() -> int:
         )
         rows.append(f"| {label} | {mps:.3f} | {mps / base:.2f} | {' | '.join(cells)} |")
     full_res = shares["trunk.decoder.4.0"] + shares["trunk.decoder.4.2"]
+    ops = sorted(
+        {op for p in profiles.values() for op in p},
+        key=lambda op: -max(p.get(op, 0.0) for p in profiles.values()),
+    )
+    profile_rows = [
+        f"| {label} | {sum(p.values()):.0f} | "
+        + " | ".join(f"{p.get(op, 0.0):.1f}" for op in ops)
+        + " |"
+        for label, p in profiles.items()
+    ]
     lines = [
         "# int8 quantization study (U-Net)",
         "",
@@ -203,11 +271,25 @@ def main() -> int:
         f"The full-resolution decoder (decoder.4.0 and decoder.4.2) does {full_res:.0%} of the "
         f"U-Net's multiply-adds (decoder.4.0 {shares['trunk.decoder.4.0']:.0%}, decoder.4.2 "
         f"{shares['trunk.decoder.4.2']:.0%}).",
+        "",
+        "Where each int8 graph spends its time on the same photo: milliseconds per run in each "
+        "op type of the graph as onnxruntime optimized it (its profiler; mean of 3 runs after "
+        "a warm-up).",
+        "",
+        f"| case | total ms | {' | '.join(ops)} |",
+        "|---|---|" + "---|" * len(ops),
+        *profile_rows,
     ]
     text = "\n".join(lines) + "\n"
     write_results(
-        "int8_study",
-        {"meta": meta, "quality": quality, "speed_mps": speed, "conv_shares": shares},
+        args.name,
+        {
+            "meta": meta,
+            "quality": quality,
+            "speed_mps": speed,
+            "conv_shares": shares,
+            "op_profile_ms": profiles,
+        },
         text,
     )
     print(text)

@@ -62,20 +62,23 @@ def int8_model(
     *,
     name: str = "unet",
     equalize_crops: int | None = None,
+    op_types: tuple[str, ...] | None = None,
 ) -> bytes:
     """The int8 ONNX graph ``--precision int8`` runs: a U-Net is first rewritten into the same
     fp32 function with int8-friendlier ranges (``equalize``, its channel ranges measured on the
     first ``equalize_crops`` calibration crops, default ``EQUALIZE_CROPS``) and its raw-input
-    skip split off (``raw_skip``), then exported and quantized on every crop (``quantize``)."""
+    skip split off (``raw_skip``), then exported and quantized on every crop (``quantize``);
+    ``op_types``: the op types quantized (default ``QUANTIZED_OPS``)."""
     from sassid.backends.equalize import EQUALIZE_CROPS, equalize_unet
-    from sassid.backends.quantize import quantize_onnx
+    from sassid.backends.quantize import QUANTIZED_OPS, quantize_onnx
     from sassid.backends.raw_skip import RawSkipSplitUNet
     from sassid.nets.unet import UNet
 
     if isinstance(net, UNet) and calibration:
         first = EQUALIZE_CROPS if equalize_crops is None else equalize_crops
         net = RawSkipSplitUNet(equalize_unet(net, calibration[: max(first, 1)]))
-    return quantize_onnx(onnx_bytes(net, name=name), calibration)
+    ops = QUANTIZED_OPS if op_types is None else op_types
+    return quantize_onnx(onnx_bytes(net, name=name), calibration, op_types=ops)
 
 
 def onnx_forward(
