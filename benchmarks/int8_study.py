@@ -18,7 +18,10 @@ shipped"; until commit ac39928 it ran "all ops", then "conv only, equalized (max
   longer shares an 8-bit scale with the features;
 - leaving single full-resolution decoder convolutions in fp32, to find where the error arises;
 - the shipped graph with pooling and upsampling (which move no value off the 8-bit grid) and/or
-  the LeakyReLU quantized too, so that fewer fp32 tensors pass between the convolutions.
+  the LeakyReLU quantized too, so that fewer fp32 tensors pass between the convolutions; with
+  the raw-input convolution in int8 as well (an 8-bit photo is exact at scale 1) and/or the
+  sum of the split's two convolutions (``Add``) in int8, so that no full-resolution fp32
+  tensor is left before the output convolution.
 
 `--only TEXT...` runs the variants whose label contains a text; `--name` sets the results stem.
 
@@ -94,8 +97,8 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], b
             fp32 if make is None else onnx_bytes(make()), calibration, **kwargs
         )
 
-    def shipped(*ops: str) -> Callable[[], bytes]:
-        return lambda: int8_model(unet, calibration, op_types=("Conv", *ops))
+    def shipped(*ops: str, keep_fp32: str = "default") -> Callable[[], bytes]:
+        return lambda: int8_model(unet, calibration, op_types=("Conv", *ops), keep_fp32=keep_fp32)
 
     return {
         "all ops": quantized(op_types=None),
@@ -113,6 +116,13 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], b
         "as shipped, pooling and upsampling int8": shipped(*EXACT_OPS),
         "as shipped, LeakyReLU int8": shipped("LeakyRelu"),
         "as shipped, pooling, upsampling and LeakyReLU int8": shipped(*EXACT_OPS, "LeakyRelu"),
+        "as shipped, pooling and upsampling int8, raw-input conv int8": shipped(
+            *EXACT_OPS, keep_fp32="output"
+        ),
+        "as shipped, pooling, upsampling and the skip sum int8": shipped(*EXACT_OPS, "Add"),
+        "as shipped, pooling, upsampling and the skip sum int8, raw-input conv int8": shipped(
+            *EXACT_OPS, "Add", keep_fp32="output"
+        ),
         "conv only, decoder.4.0 fp32": quantized(op_types=conv, keep_fp32=[dec40, head]),
         "conv only, decoder.4.2 fp32": quantized(op_types=conv, keep_fp32=[dec42, head]),
         "conv only, full-res decoder fp32": quantized(

@@ -63,14 +63,17 @@ def int8_model(
     name: str = "unet",
     equalize_crops: int | None = None,
     op_types: tuple[str, ...] | None = None,
+    keep_fp32: str = "default",
 ) -> bytes:
     """The int8 ONNX graph ``--precision int8`` runs: a U-Net is first rewritten into the same
     fp32 function with int8-friendlier ranges (``equalize``, its channel ranges measured on the
     first ``equalize_crops`` calibration crops, default ``EQUALIZE_CROPS``) and its raw-input
     skip split off (``raw_skip``), then exported and quantized on every crop (``quantize``);
-    ``op_types``: the op types quantized (default ``QUANTIZED_OPS``)."""
+    ``op_types``: the op types quantized (default ``QUANTIZED_OPS``); ``keep_fp32``: which
+    convolutions stay fp32, ``"default"`` (``quantize.fp32_convs``) or ``"output"`` (the
+    output convolution only: the raw-input one is quantized too)."""
     from sassid.backends.equalize import EQUALIZE_CROPS, equalize_unet
-    from sassid.backends.quantize import QUANTIZED_OPS, quantize_onnx
+    from sassid.backends.quantize import QUANTIZED_OPS, conv_names, quantize_onnx
     from sassid.backends.raw_skip import RawSkipSplitUNet
     from sassid.nets.unet import UNet
 
@@ -78,7 +81,9 @@ def int8_model(
         first = EQUALIZE_CROPS if equalize_crops is None else equalize_crops
         net = RawSkipSplitUNet(equalize_unet(net, calibration[: max(first, 1)]))
     ops = QUANTIZED_OPS if op_types is None else op_types
-    return quantize_onnx(onnx_bytes(net, name=name), calibration, op_types=ops)
+    fp32 = onnx_bytes(net, name=name)
+    keep = conv_names(fp32)[-1:] if keep_fp32 == "output" else None
+    return quantize_onnx(fp32, calibration, op_types=ops, keep_fp32=keep)
 
 
 def onnx_forward(
