@@ -178,9 +178,9 @@ def measure_noise_level(
 MIN_AUTO_BLIND = 5
 """The smallest size ``auto_blind_size`` picks. On sidd_samples (rho 0.31 at lag 1, none beyond)
 the rule alone gives 3, which won at 2 minutes but collapsed in a 60-minute run (BNN 25.1 dB
-against 30.4 for size 9 at 7 minutes, results/real_photos_sidd_samples.md): given time, a BNN
-learns what the axis-only, linear correlation misses (diagonal lags, the ISP's non-linear
-dependence) just outside a 3 x 3 window."""
+against 30.4 for size 9 at 7 minutes, results/real_photos_sidd_samples.md at commit 0e9ab54):
+given time, a BNN learns what the axis-only, linear correlation misses (diagonal lags, the
+ISP's non-linear dependence) just outside a 3 x 3 window."""
 
 
 def auto_blind_size(rho: Sequence[float], threshold: float = BLIND_THRESHOLD) -> int:
