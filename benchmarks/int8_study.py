@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.common import conv_macs, provenance, stamp, write_results  # noqa: E402
 from sassid.backends import make_forward  # noqa: E402
 from sassid.backends.equalize import equalize_unet  # noqa: E402
-from sassid.backends.onnx_backend import OnnxForward, int8_model  # noqa: E402
+from sassid.backends.onnx_backend import INT8_DISABLED_OPTIMIZERS, OnnxForward, int8_model  # noqa: E402
 from sassid.backends.onnx_graph import onnx_bytes, pad_rule  # noqa: E402
 from sassid.backends.quantize import calibration_crops, conv_names, quantize_onnx  # noqa: E402
 from sassid.backends.raw_skip import RawSkipSplitUNet  # noqa: E402
@@ -74,6 +74,9 @@ def conv_shares(net: UNet, size: int = 256) -> dict[str, float]:
 
 
 SHIPPED = "conv only, equalized into the output conv, raw skip split (as shipped)"
+SHIPPED_SESSION = "as shipped, run without onnxruntime's NCHWc layout (the shipped session)"
+"""The same graph as SHIPPED in the session ``--precision int8`` opens
+(``onnx_backend.INT8_DISABLED_OPTIMIZERS``); every other row runs onnxruntime's defaults."""
 EXACT_OPS = ("MaxPool", "Resize")
 """Ops that commute with a per-tensor 8-bit quantization (max and nearest upsampling pick one
 input value): in int8 they move no value off the grid the next convolution quantizes to."""
@@ -113,6 +116,7 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], b
         ),
         "conv only, raw skip split": quantized(lambda: RawSkipSplitUNet(unet), op_types=conv),
         SHIPPED: shipped(),
+        SHIPPED_SESSION: shipped(),
         "as shipped, pooling and upsampling int8": shipped(*EXACT_OPS),
         "as shipped, LeakyReLU int8": shipped("LeakyRelu"),
         "as shipped, pooling, upsampling and LeakyReLU int8": shipped(*EXACT_OPS, "LeakyRelu"),
@@ -148,10 +152,19 @@ def _mps(
     return {name: megapixels / float(np.median(t)) for name, t in times.items()}
 
 
+def _forward(unet: UNet, label: str, model: bytes) -> OnnxForward:
+    disabled = INT8_DISABLED_OPTIMIZERS if label == SHIPPED_SESSION else ()
+    return OnnxForward(model, pad_rule(unet), disabled_optimizers=disabled)
+
+
 def _scores(
-    unet: UNet, model: bytes | None, pairs: Sequence[tuple[np.ndarray, np.ndarray]], ref: list
+    unet: UNet,
+    model: bytes | None,
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+    ref: list,
+    label: str = "",
 ) -> tuple[float, float]:
-    forward = None if model is None else OnnxForward(model, pad_rule(unet))
+    forward = None if model is None else _forward(unet, label, model)
     denoiser = Denoiser({"unet": unet}, forward=forward, tile=512, overlap=128)
     outs = [denoiser.pixels(noisy) for noisy, _ in pairs]
     vs_clean = float(np.mean([psnr(o, c) for o, (_, c) in zip(outs, pairs, strict=True)]))
@@ -161,7 +174,9 @@ def _scores(
     return vs_clean, vs_fp32
 
 
-def op_profile(model: bytes, x: Tensor, runs: int = 3) -> dict[str, float]:
+def op_profile(
+    model: bytes, x: Tensor, disabled: tuple[str, ...] = (), runs: int = 3
+) -> dict[str, float]:
     """Milliseconds per run spent in each op type of ``model`` (onnxruntime's profiler, on the
     graph as optimized for this CPU: fused QLinearConv and the like), on input ``x``."""
     import json
@@ -176,7 +191,8 @@ def op_profile(model: bytes, x: Tensor, runs: int = 3) -> dict[str, float]:
         options.enable_profiling = True
         options.profile_file_prefix = str(Path(tmp) / "ort")
         options.log_severity_level = 3
-        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        extra = {"disabled_optimizers": list(disabled)} if disabled else {}
+        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"], **extra)
         feed = {session.get_inputs()[0].name: x.numpy().astype(np.float32)}
         session.run(None, feed)  # warm-up, profiled too: skipped below
         for _ in range(runs):
@@ -226,7 +242,7 @@ def main() -> int:
             builders = {k: b for k, b in builders.items() if any(t in k for t in args.only)}
         variants = {label: build() for label, build in builders.items()}
         for label, model in variants.items():
-            db, vs = _scores(unet, model, pairs, ref)
+            db, vs = _scores(unet, model, pairs, ref, label)
             quality.setdefault(label, {})[name] = {"delta": db - fp32_db, "vs_fp32": vs}
             print(name, label, f"{db - fp32_db:+.3f} dB, {vs:.1f} dB vs fp32", flush=True)
         quality.setdefault("fp32", {})[name] = {"db": fp32_db, "images": len(pairs)}
@@ -237,10 +253,13 @@ def main() -> int:
         "torch fp32 NCHW (baseline)": unet,
         "torch bf16": make_forward(unet, backend="torch", precision="bf16"),
         "onnxruntime fp32": OnnxForward(onnx_bytes(unet), pad_rule(unet)),
-        **{label: OnnxForward(model, pad_rule(unet)) for label, model in variants.items()},
+        **{label: _forward(unet, label, model) for label, model in variants.items()},
     }
     speed = _mps(forwards, x, args.rounds)
-    profiles = {label: op_profile(model, x) for label, model in variants.items()}
+    profiles = {
+        label: op_profile(model, x, INT8_DISABLED_OPTIMIZERS if label == SHIPPED_SESSION else ())
+        for label, model in variants.items()
+    }
     shares = conv_shares(unet)
     meta = provenance()
     base = speed["torch fp32 NCHW (baseline)"]

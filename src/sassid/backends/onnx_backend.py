@@ -17,10 +17,18 @@ from torch import Tensor, nn
 from sassid.backends.onnx_graph import ExportError, PadRule, onnx_bytes, pad_rule
 from sassid.nets.layers import crop_to, pad_to_multiple
 
-__all__ = ["OnnxForward", "onnx_forward", "int8_model"]
+__all__ = ["OnnxForward", "onnx_forward", "int8_model", "INT8_DISABLED_OPTIMIZERS"]
 
 
-def _session(model: bytes, threads: int | None) -> Any:
+INT8_DISABLED_OPTIMIZERS = ("NchwcTransformer",)
+"""onnxruntime graph rewrites the int8 graph runs without. The NCHWc layout suits fp32
+convolutions, but in the int8 graph only the raw-input and output convolutions are fp32, and
+their blocked layout had to be reordered back at full resolution next to the 8-bit NHWC
+convolutions (54 ms of 512 per 512² run in onnxruntime's profiler, results/int8_ops.md).
+Without it the shipped graph ran 0.813 against 0.754 MP/s at 512² in one run."""
+
+
+def _session(model: bytes, threads: int | None, disabled_optimizers: tuple[str, ...] = ()) -> Any:
     try:
         import onnxruntime as ort
     except ImportError:
@@ -36,16 +44,23 @@ def _session(model: bytes, threads: int | None) -> Any:
     # at commit c4c96ad), 1.88 GB without (results/speed_cpu.md), at the same speed.
     options.enable_mem_pattern = False
     options.log_severity_level = 3
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    extra = {"disabled_optimizers": list(disabled_optimizers)} if disabled_optimizers else {}
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"], **extra)
 
 
 class OnnxForward:
     """Callable (B, 3, H, W) float in [0, 255] -> same, through onnxruntime on the CPU."""
 
-    def __init__(self, model: bytes, rule: PadRule, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model: bytes,
+        rule: PadRule,
+        threads: int | None = None,
+        disabled_optimizers: tuple[str, ...] = (),
+    ) -> None:
         self.rule = rule
         self.model = model
-        self.session = _session(model, threads)
+        self.session = _session(model, threads, disabled_optimizers)
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, x: Tensor) -> Tensor:
@@ -95,7 +110,8 @@ def onnx_forward(
 ) -> OnnxForward:
     """Export ``net`` in memory and open it in onnxruntime at ``precision`` (fp32 or int8)."""
     if precision == "int8":
-        return OnnxForward(int8_model(net, calibration or [], name=name), pad_rule(net))
+        model = int8_model(net, calibration or [], name=name)
+        return OnnxForward(model, pad_rule(net), disabled_optimizers=INT8_DISABLED_OPTIMIZERS)
     if precision != "fp32":
         raise ExportError(
             f"--backend onnxruntime runs fp32 or int8, not {precision} "
