@@ -202,3 +202,31 @@ def test_int8_equalizes_on_the_first_crops_and_calibrates_on_all(monkeypatch) ->
     assert seen == {"equalize": 2, "quantize": 3}
     int8_model(_nets()["unet"], crops)  # the default: EQUALIZE_CROPS, at most all of them
     assert seen["equalize"] == min(equalize.EQUALIZE_CROPS, 3)
+
+
+def test_int8_session_runs_without_the_nchwc_layout(tmp_path: Path) -> None:
+    """The name in INT8_DISABLED_OPTIMIZERS does remove onnxruntime's NCHWc nodes (a renamed
+    optimizer would be ignored silently), and the function stays the same."""
+    import onnx
+    import onnxruntime as ort
+
+    from sassid.backends.onnx_backend import INT8_DISABLED_OPTIMIZERS, int8_model
+
+    net = _nets()["unet"]
+    x = _image(64, 96)
+    model = int8_model(net, [x])
+
+    def nchwc_nodes(disabled: tuple[str, ...]) -> int:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        path = tmp_path / f"opt{len(disabled)}.onnx"
+        options.optimized_model_filepath = str(path)
+        extra = {"disabled_optimizers": list(disabled)} if disabled else {}
+        ort.InferenceSession(model, options, providers=["CPUExecutionProvider"], **extra)
+        return sum(node.domain.endswith("nchwc") for node in onnx.load(str(path)).graph.node)
+
+    assert nchwc_nodes(()) > 0
+    assert nchwc_nodes(INT8_DISABLED_OPTIMIZERS) == 0
+    plain = OnnxForward(model, pad_rule(net))(x)
+    shipped = OnnxForward(model, pad_rule(net), disabled_optimizers=INT8_DISABLED_OPTIMIZERS)(x)
+    assert float((shipped - plain).abs().mean()) < 0.05

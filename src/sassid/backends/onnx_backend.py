@@ -23,9 +23,9 @@ __all__ = ["OnnxForward", "onnx_forward", "int8_model", "INT8_DISABLED_OPTIMIZER
 INT8_DISABLED_OPTIMIZERS = ("NchwcTransformer",)
 """onnxruntime graph rewrites the int8 graph runs without. The NCHWc layout suits fp32
 convolutions, but in the int8 graph only the raw-input and output convolutions are fp32, and
-their blocked layout had to be reordered back at full resolution next to the 8-bit NHWC
-convolutions (54 ms of 512 per 512² run in onnxruntime's profiler, results/int8_ops.md).
-Without it the shipped graph ran 0.813 against 0.754 MP/s at 512² in one run."""
+their blocked layout is reordered back at full resolution beside the 8-bit NHWC convolutions.
+Without it the same graph ran 0.794 against 0.761 MP/s at 512², at the same PSNR to the third
+decimal on both real sets (``benchmarks/int8_study.py``, results/int8_session.md)."""
 
 
 def _session(model: bytes, threads: int | None, disabled_optimizers: tuple[str, ...] = ()) -> Any:
