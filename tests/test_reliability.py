@@ -72,3 +72,5 @@ def test_grouped_median_sees_sub_level_shifts() -> None:
     assert abs(grouped_median(values, 1.0) - 0.3) < 0.05
     assert grouped_median(np.array([0, 0, 1, 1]), 1.0) == 0.5
     assert abs(grouped_median(np.array([4.0]), 2.0) - 4.0) < 1e-9
+    # half the values at or below 7, an empty gap above: float shares once skipped the gap
+    assert grouped_median(np.array([0, 1, 3, 5, 5, 7, 12, 13, 16, 16, 17, 18]), 1.0) == 7.5

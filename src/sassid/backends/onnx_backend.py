@@ -95,6 +95,8 @@ def int8_model(
     if isinstance(net, UNet) and calibration:
         first = EQUALIZE_CROPS if equalize_crops is None else equalize_crops
         net = RawSkipSplitUNet(equalize_unet(net, calibration[: max(first, 1)]))
+    if keep_fp32 not in ("default", "output"):
+        raise ValueError(f"keep_fp32 is 'default' or 'output', not {keep_fp32!r}")
     ops = QUANTIZED_OPS if op_types is None else op_types
     fp32 = onnx_bytes(net, name=name)
     keep = conv_names(fp32)[-1:] if keep_fp32 == "output" else None
