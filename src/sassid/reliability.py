@@ -124,10 +124,11 @@ def assess(
     usable = [im for im in images if im.shape[0] >= size and im.shape[1] >= size]
     if not usable:
         raise ValueError(f"no image is at least {size}x{size} pixels")
+    scales = []  # one level of each image's own dtype, in 8-bit levels
     for image in usable:
-        noisy = image.astype(np.float64) * (255.0 / 65535.0 if image.dtype == np.uint16 else 1.0)
-        out = denoise(image).astype(np.float64)
-        out *= 255.0 / 65535.0 if image.dtype == np.uint16 else 1.0
+        scales.append(255.0 / 65535.0 if image.dtype == np.uint16 else 1.0)
+        noisy = image.astype(np.float64) * scales[-1]
+        out = denoise(image).astype(np.float64) * scales[-1]
         removed = noisy - out
         removed_all.append(removed.reshape(-1, removed.shape[-1]))
         f, t = _patch_std(noisy, removed, size, fraction)
@@ -137,7 +138,7 @@ def assess(
     removed_flat = float(np.concatenate(flat).std())
     removed_texture = float(np.concatenate(textured).std())
     pooled = np.concatenate(removed_all)
-    step = 255.0 / 65535.0 if usable[0].dtype == np.uint16 else 1.0
+    step = min(scales)  # one 8-bit level is 257 uint16 levels: the finer grid holds both
     bias = tuple(grouped_median(pooled[:, c], step) for c in range(pooled.shape[1]))
     mean_bias = tuple(float(v) for v in pooled.mean(axis=0))
     warnings = []
@@ -155,7 +156,7 @@ def assess(
     if max(abs(b) for b in bias) > BIAS_LIMIT:
         shift = "/".join(f"{-b:+.1f}" for b in bias)
         warnings.append(
-            f"the output's median differs from the input's by {shift} levels per channel: "
+            f"the output differs from the input by a median of {shift} levels per channel: "
             "a colour cast or haze"
         )
     return Reliability(sigma, removed_flat, removed_texture, bias, mean_bias, warnings)
