@@ -4,14 +4,14 @@
 
 For each trained run (its U-Net, with the output corrections its config names, as
 ``sassid denoise`` runs it): the check's verdict from the set's noisy images alone (central
-crops of 8 of them, ``reliability.check_crops``, as training picks them from its own images),
-with the colour shift it measures both ways, as the mean of the removed part per channel (the
-check until this script) and as its median (``reliability.grouped_median``, the check now);
-then the truth on the first N pairs against clean: the U-Net's mean PSNR gain over the noisy
-input, its worst image, how many images it makes worse, and how far its output's mean and
-median per channel sit from the clean image's. A check is right when it flags exactly the
-models that make an image worse or shift colours visibly. Writes
-results/reliability_check_<set>.json and .md.
+crops of up to 16 of them, ``reliability.check_crops``, as training picks them from its own
+images), with the colour shift it measures both ways, as the mean of the removed part per
+channel (the check until session 9) and as its median (``reliability.grouped_median``), and
+each photo judged alone (``reliability.ImageCheck``); then the truth on the first N pairs
+against clean: the U-Net's mean PSNR gain over the noisy input, its worst image, which images
+it makes worse, and how far its output's mean and median per channel sit from the clean
+image's. A check is right when it flags exactly the models that make an image worse or shift
+colours visibly. Writes results/reliability_check_<set>.json and .md.
 """
 
 from __future__ import annotations
@@ -29,7 +29,14 @@ from benchmarks.common import provenance, stamp, write_results  # noqa: E402
 from sassid.inference import Denoiser  # noqa: E402
 from sassid.io import find_pairs, read_image  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
-from sassid.reliability import BIAS_LIMIT, assess, check_crops, grouped_median  # noqa: E402
+from sassid.reliability import (  # noqa: E402
+    BIAS_LIMIT,
+    IMAGE_BIAS_SIGMAS,
+    OVER_REMOVAL_LIMIT,
+    assess,
+    check_crops,
+    grouped_median,
+)
 
 DATA = ROOT.parent / "shared" / "data"
 
@@ -43,11 +50,18 @@ def _shifts(removed: np.ndarray) -> tuple[list[float], list[float]]:
     )
 
 
-def judge(run: str, noisy: list[np.ndarray], pairs: list[tuple[np.ndarray, np.ndarray]]) -> dict:
+def judge(
+    run: str,
+    noisy: list[np.ndarray],
+    names: list[str],
+    pairs: list[tuple[np.ndarray, np.ndarray]],
+) -> dict:
     """The check's verdict on ``noisy`` and the truth on ``pairs`` for one run."""
     denoiser = Denoiser.from_model(run, device="cpu", backend="torch", precision="fp32")
-    verdict = assess(denoiser.pixels, check_crops(noisy))
-    other = [w for w in verdict.warnings if "cast" not in w]
+    verdict = assess(denoiser.pixels, check_crops(noisy, names=names))
+    per_image = [c for c in verdict.images if c.problems]
+    pooled = [w for w in verdict.warnings if "checked photos" not in w]
+    other = [w for w in pooled if "cast" not in w]
     gains, outs_minus_clean = [], []
     for y, clean in pairs:
         out = denoiser.pixels(y)
@@ -59,11 +73,14 @@ def judge(run: str, noisy: list[np.ndarray], pairs: list[tuple[np.ndarray, np.nd
         "check_mean_shift": [-b for b in verdict.mean_bias],
         "check_median_shift": [-b for b in verdict.bias],
         "flagged_by_mean": bool(other) or max(abs(b) for b in verdict.mean_bias) > BIAS_LIMIT,
-        "flagged_by_median": not verdict.reliable,
+        "flagged_by_median": bool(pooled),
+        "flagged_per_image": [c.name for c in per_image],
+        "flagged": not verdict.reliable,
         "other_warnings": other,
         "gain_db": float(np.mean(gains)),
         "worst_gain_db": float(np.min(gains)),
         "images_worse": int(sum(g < 0 for g in gains)),
+        "worse_names": [n for n, g in zip(names, gains, strict=False) if g < 0],
         "true_mean_shift": mean_shift,
         "true_median_shift": median_shift,
     }
@@ -85,13 +102,14 @@ def main() -> int:
         return 0
     found = find_pairs(folder)
     noisy = [read_image(n).pixels for _, n, _ in found]
+    names = [n.name for _, n, _ in found]
     pairs = [(read_image(n).pixels, read_image(c).pixels) for _, n, c in found[: args.eval_images]]
     clean_vs_noisy = _shifts(
         np.concatenate([(c.astype(np.float64) - y).reshape(-1, 3) for y, c in pairs])[None]
     )
     rows: list[dict[str, Any]] = []
     for run in args.runs:
-        rows.append(judge(run, noisy, pairs))
+        rows.append(judge(run, noisy, names, pairs))
         print(rows[-1], flush=True)
     meta = provenance()
     lines = [
@@ -105,19 +123,26 @@ def main() -> int:
         f"the first {len(pairs)} pairs; on them the clean images sit "
         f"{_triple(clean_vs_noisy[0])} levels from the noisy ones in mean and "
         f"{_triple(clean_vs_noisy[1])} in median (R/G/B). Every model runs with its own "
-        "output corrections, fp32.",
+        "output corrections, fp32. Per image (the check now, beside the pooled median): each "
+        f"crop alone, flagged when it removes more than {OVER_REMOVAL_LIMIT:g}x its own noise "
+        f"std in its flat patches or shifts its median by more than {BIAS_LIMIT:g} levels and "
+        f"{IMAGE_BIAS_SIGMAS:g}x its noise std; the verdict is flagged when the pooled median or "
+        "any image is.",
         "",
         "| run | check: mean shift | check: median shift | flagged (mean) | flagged (median) "
-        "| gain dB | worst image dB | images worse | output - clean, mean | "
-        "output - clean, median |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| photos flagged alone | verdict | gain dB | worst image dB | images worse | "
+        "output - clean, mean | output - clean, median |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| `{r['run']}` | {_triple(r['check_mean_shift'])} | "
             f"{_triple(r['check_median_shift'])} | {'yes' if r['flagged_by_mean'] else 'no'} | "
-            f"{'yes' if r['flagged_by_median'] else 'no'} | {r['gain_db']:+.2f} | "
-            f"{r['worst_gain_db']:+.2f} | {r['images_worse']} | "
+            f"{'yes' if r['flagged_by_median'] else 'no'} | "
+            f"{', '.join(r['flagged_per_image']) or '-'} | "
+            f"{'flagged' if r['flagged'] else 'reliable'} | {r['gain_db']:+.2f} | "
+            f"{r['worst_gain_db']:+.2f} | {r['images_worse']}"
+            f"{' (' + ', '.join(r['worse_names']) + ')' if r['worse_names'] else ''} | "
             f"{_triple(r['true_mean_shift'])} | {_triple(r['true_median_shift'])} |"
         )
     others = [f"- `{r['run']}`: {w}" for r in rows for w in r["other_warnings"]]

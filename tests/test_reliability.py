@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from sassid.reliability import assess, grouped_median
+from sassid.reliability import assess, check_crops, check_picks, grouped_median
 
 
 def _scene() -> tuple[np.ndarray, np.ndarray]:
@@ -74,3 +74,69 @@ def test_grouped_median_sees_sub_level_shifts() -> None:
     assert abs(grouped_median(np.array([4.0]), 2.0) - 4.0) < 1e-9
     # half the values at or below 7, an empty gap above: float shares once skipped the gap
     assert grouped_median(np.array([0, 1, 3, 5, 5, 7, 12, 13, 16, 16, 17, 18]), 1.0) == 7.5
+
+
+def _varied_scenes(count: int) -> dict[str, np.ndarray]:
+    """``count`` noisy photos with different noise levels (std 3 to 12)."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:128, 0:128]
+    scenes = {}
+    for i in range(count):
+        clean = 100 + 30 * (np.sin(xx / (2.0 + i)) > 0) * (yy > 64) + 5 * i
+        clean = np.repeat(clean[..., None], 3, axis=2).astype(np.float64)
+        noisy = clean + rng.normal(0, 3 + 9 * i / max(count - 1, 1), clean.shape)
+        scenes[f"photo{i}.png"] = np.clip(np.round(noisy), 0, 255).astype(np.uint8)
+    return scenes
+
+
+def _oracle(scenes: dict[str, np.ndarray], spoiled: str | None, spoil) -> dict:  # noqa: ANN001
+    """A denoiser that returns each scene's local mean (a stand-in for clean), spoiling one."""
+    table = {}
+    for name, noisy in scenes.items():
+        clean = np.round(gaussian_filter(noisy.astype(float), (4, 4, 0)))
+        table[noisy.tobytes()] = spoil(clean) if name == spoiled else clean
+    return lambda y: np.clip(table[y.tobytes()], 0, 255).astype(np.uint8)
+
+
+def test_one_spoiled_photo_is_named() -> None:
+    scenes = _varied_scenes(6)
+    cast = lambda c: c + np.array([0.0, 12.0, 0.0])  # noqa: E731
+    good = assess(_oracle(scenes, None, cast), scenes)
+    assert good.reliable, good.warnings
+    assert [c.name for c in good.images] == list(scenes)
+    bad = assess(_oracle(scenes, "photo0.png", cast), scenes)
+    assert max(abs(b) for b in bad.bias) <= 2.0  # the pooled median does not see it
+    assert not bad.reliable
+    assert [c.name for c in bad.images if c.problems] == ["photo0.png"]
+    assert "photo0.png" in bad.warnings[-1] and "1 of 6" in bad.warnings[-1]
+
+
+def test_over_removal_on_one_photo_is_flagged() -> None:
+    scenes = _varied_scenes(4)
+    rng = np.random.default_rng(4)
+    blotches = lambda c: c + gaussian_filter(rng.normal(0, 60, c.shape), (2, 2, 0))  # noqa: E731
+    verdict = assess(_oracle(scenes, "photo0.png", blotches), scenes)
+    check = next(c for c in verdict.images if c.name == "photo0.png")
+    assert any("flat areas" in p for p in check.problems), check
+    assert all(not c.problems for c in verdict.images if c.name != "photo0.png")
+
+
+def test_strong_noise_allows_a_larger_median_shift() -> None:
+    # a shift of 4 levels: a cast on a photo of noise std 3, within half the noise std of 12
+    scenes = _varied_scenes(2)
+    shift = lambda c: c - 4.0  # noqa: E731
+    weak = assess(_oracle(scenes, "photo0.png", shift), scenes)
+    strong = assess(_oracle(scenes, "photo1.png", shift), scenes)
+    assert [c.name for c in weak.images if c.problems] == ["photo0.png"]
+    assert not any(c.problems for c in strong.images)
+
+
+def test_check_crops_names_and_picks() -> None:
+    images = [np.zeros((300, 40 + i, 3), np.uint8) for i in range(20)] + [np.zeros((20, 20, 3))]
+    assert check_picks(3, 16) == [0, 1, 2] and check_picks(0) == []
+    picks = check_picks(len(images), 16)
+    assert len(picks) == 16 and picks[0] == 0 and picks[-1] == 20
+    crops = check_crops(images, names=[f"n{i}" for i in range(len(images))])
+    assert "n20" not in crops  # under 32 px: no crop
+    assert list(crops) == [f"n{i}" for i in picks[:-1]]
+    assert all(c.shape == (256, 32, 3) for c in crops.values())

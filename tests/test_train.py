@@ -186,7 +186,10 @@ def test_cached_teachers_bf16_channels_last_run(tmp_path: Path) -> None:
     assert len(losses) == 12 and all(np.isfinite(losses))
     noise = json.loads((tmp_path / "run" / "noise.json").read_text())
     assert noise["blind_size"] == 9 and noise["auto_blind_size"] >= 3  # measured, not used
-    assert "reliable" in json.loads((tmp_path / "run" / "reliability.json").read_text())
+    verdict = json.loads((tmp_path / "run" / "reliability.json").read_text())
+    assert "reliable" in verdict
+    # every training photo (the 3 noisy ones of the pairs: under 16, all) judged alone, by name
+    assert [c["name"] for c in verdict["images"]] == [f"img{i}_noisy.png" for i in range(3)]
 
 
 def test_stage_seeds_do_not_collide() -> None:

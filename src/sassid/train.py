@@ -598,11 +598,16 @@ def _describe_noise(noise: dict[str, Any], blind_size: int) -> str:
 
 
 def _check_reliability(
-    unet: nn.Module, images: list[np.ndarray], run_dir: Path, config: TrainConfig
+    unet: nn.Module,
+    images: list[np.ndarray],
+    paths: list[Path],
+    run_dir: Path,
+    config: TrainConfig,
 ) -> None:
-    """Judge the trained U-Net on central crops of up to 8 training images from the noisy data
-    alone (sassid.reliability); write reliability.json and warn if it fails."""
-    crops = check_crops(images)
+    """Judge the trained U-Net on central crops of up to 16 training images from the noisy
+    data alone, pooled and one by one (sassid.reliability); write reliability.json and warn
+    if it fails."""
+    crops = check_crops(images, names=[p.name for p in paths])
     if not crops:
         return
     denoiser = Denoiser(  # judged as the user gets it: with the model's output corrections
@@ -661,7 +666,7 @@ def train(
         if resume and not dist.is_main:
             config = _resumed_config(config, _saved_config(run_dir))
         budget = Budget.open(run_dir, minutes, resume, started) if minutes is not None else None
-        images, _ = load_noisy_images(sources, config.patch_size)
+        images, image_paths = load_noisy_images(sources, config.patch_size)
         if not resume:
             config, noise = _measured_config(config, images)
             if dist.is_main:
@@ -720,7 +725,7 @@ def train(
             cpu_nets = {name: memory_format(net, False).cpu() for name, net in nets.items()}
             save_model(model_path, cpu_nets, kwargs, config.to_dict())
             if "unet" in cpu_nets:
-                _check_reliability(cpu_nets["unet"], images, run_dir, config)
+                _check_reliability(cpu_nets["unet"], images, image_paths, run_dir, config)
             if budget is not None:
                 budget.save()
         return model_path
