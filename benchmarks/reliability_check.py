@@ -36,6 +36,7 @@ from sassid.reliability import (  # noqa: E402
     assess,
     check_crops,
     grouped_median,
+    judge_photo,
 )
 
 DATA = ROOT.parent / "shared" / "data"
@@ -63,9 +64,12 @@ def judge(
     pooled = [w for w in verdict.warnings if "checked photos" not in w]
     other = [w for w in pooled if "cast" not in w]
     gains, outs_minus_clean = [], []
-    for y, clean in pairs:
+    doubtful = []  # what sassid denoise would warn about, photo by photo
+    for (y, clean), name in zip(pairs, names, strict=False):
         out = denoiser.pixels(y)
         gains.append(psnr(out, clean) - psnr(y, clean))
+        if judge_photo(name, y, out).problems:
+            doubtful.append(name)
         outs_minus_clean.append((out.astype(np.float64) - clean).reshape(-1, 3))
     mean_shift, median_shift = _shifts(np.concatenate(outs_minus_clean)[None])
     return {
@@ -81,6 +85,7 @@ def judge(
         "worst_gain_db": float(np.min(gains)),
         "images_worse": int(sum(g < 0 for g in gains)),
         "worse_names": [n for n, g in zip(names, gains, strict=False) if g < 0],
+        "denoise_doubtful": doubtful,
         "true_mean_shift": mean_shift,
         "true_median_shift": median_shift,
     }
@@ -127,12 +132,13 @@ def main() -> int:
         f"crop alone, flagged when it removes more than {OVER_REMOVAL_LIMIT:g}x its own noise "
         f"std in its flat patches or shifts its median by more than {BIAS_LIMIT:g} levels and "
         f"{IMAGE_BIAS_SIGMAS:g}x its noise std; the verdict is flagged when the pooled median or "
-        "any image is.",
+        "any image is. At denoise: each scored photo, whole, judged as `sassid denoise` judges "
+        "what it writes (`reliability.judge_photo`).",
         "",
         "| run | check: mean shift | check: median shift | flagged (mean) | flagged (median) "
         "| photos flagged alone | verdict | gain dB | worst image dB | images worse | "
-        "output - clean, mean | output - clean, median |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "warned at denoise | output - clean, mean | output - clean, median |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
@@ -143,6 +149,7 @@ def main() -> int:
             f"{'flagged' if r['flagged'] else 'reliable'} | {r['gain_db']:+.2f} | "
             f"{r['worst_gain_db']:+.2f} | {r['images_worse']}"
             f"{' (' + ', '.join(r['worse_names']) + ')' if r['worse_names'] else ''} | "
+            f"{', '.join(r['denoise_doubtful']) or '-'} | "
             f"{_triple(r['true_mean_shift'])} | {_triple(r['true_median_shift'])} |"
         )
     others = [f"- `{r['run']}`: {w}" for r in rows for w in r["other_warnings"]]

@@ -128,8 +128,10 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
         calibrate=args.calibrate,
         announce=print,
         on_photo=add_to_report if builder is not None else None,
+        check=not args.no_check,
     )
-    print(f"{len(report.written)} written, {len(report.failed)} failed")
+    doubtful = f", {len(report.doubtful)} doubtful (see warnings)" if report.doubtful else ""
+    print(f"{len(report.written)} written, {len(report.failed)} failed{doubtful}")
     if builder is not None:
         _print_report(builder.write())
     return 1 if report.failed or report_errors else 0
@@ -414,6 +416,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inference_options(d)
     _add_backend_options(d)
     _add_report_option(d)
+    d.add_argument(
+        "--no-check",
+        action="store_true",
+        help="do not judge each output against its input (by default a photo whose output "
+        "departs from it beyond the noise, a colour shift or more than the noise removed in "
+        "flat areas, is written and warned about)",
+    )
     d.set_defaults(func=_cmd_denoise)
 
     x = sub.add_parser(

@@ -39,7 +39,15 @@ import numpy as np
 
 from sassid.noise import _plane_residuals, measure_noise
 
-__all__ = ["ImageCheck", "Reliability", "assess", "check_crops", "check_picks", "grouped_median"]
+__all__ = [
+    "ImageCheck",
+    "Reliability",
+    "assess",
+    "check_crops",
+    "check_picks",
+    "grouped_median",
+    "judge_photo",
+]
 
 CHECK_IMAGES = 16
 """Images judged one by one (picked evenly): about 0.4 s each for the fp32 U-Net on 2 cores."""
@@ -57,6 +65,8 @@ OVER_REMOVAL_LIMIT = 1.4
 """On one image, removed std in its flat patches above this many of its noise stds (floored at
 half a level): good one-hour models stay at 0.5-1.1 on sidd_samples and polyu100, the image a
 two-minute model made 6.4 dB worse reached 1.9 (results/reliability_check_*.md)."""
+PHOTO_LOCATIONS = 4000
+"""Patch locations ``judge_photo`` samples (as ``measure_noise`` does): 1 MP of a large photo."""
 SIGMA_FLOOR = 0.5
 """Noise stds below half a level are taken as half a level in ratios (nearly clean photos)."""
 
@@ -137,37 +147,49 @@ def grouped_median(values: np.ndarray, step: float) -> float:
     return float((lo + k - 0.5 + (n / 2 - below) / counts[k]) * step)
 
 
-def _patch_std(
-    noisy: np.ndarray, removed: np.ndarray, size: int, fraction: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """``removed`` on the flattest and on the most textured patches of ``noisy``."""
-    h, w, c = noisy.shape
+@dataclass(frozen=True)
+class _Removed:
+    """What a model removed from one image (``noisy - output``, 8-bit levels), on its patches."""
+
+    values: np.ndarray  # (N, C): every removed value of the patches judged
+    flat: np.ndarray  # removed values in the flattest ``fraction`` of the patches
+    textured: np.ndarray  # ... and in the most textured ``fraction``
+
+
+def _patch_grid(a: np.ndarray, size: int) -> np.ndarray:
+    """(locations, C, size, size) non-overlapping patches of an (H, W, C) array."""
+    h, w, c = a.shape
     rows, cols = h // size, w // size
+    grid = a[: rows * size, : cols * size].reshape(rows, size, cols, size, c)
+    return grid.transpose(0, 2, 4, 1, 3).reshape(rows * cols, c, size, size)
 
-    def patches(a: np.ndarray) -> np.ndarray:
-        grid = a[: rows * size, : cols * size].reshape(rows, size, cols, size, c)
-        return grid.transpose(0, 2, 4, 1, 3).reshape(-1, size, size)
 
-    energy = _plane_residuals(patches(noisy)).var(axis=(1, 2))
-    order = np.argsort(energy)
+def _removed(
+    noisy: np.ndarray, output: np.ndarray, size: int, fraction: float, max_locations: int
+) -> _Removed:
+    """``noisy - output`` on at most ``max_locations`` evenly strided patch locations (all
+    channels of each), split by the noisy patch's flatness (plane-fit residual variance)."""
+    scale = 255.0 / 65535.0 if noisy.dtype == np.uint16 else 1.0
+    y, o = _patch_grid(noisy, size), _patch_grid(output, size)
+    if len(y) > max_locations:  # sampled before conversion: a 24 MP photo costs only these
+        y, o = y[:: len(y) // max_locations + 1], o[:: len(o) // max_locations + 1]
+    y = y.astype(np.float64).reshape(-1, size, size) * scale
+    d = y - o.astype(np.float64).reshape(-1, size, size) * scale
+    order = np.argsort(_plane_residuals(y).var(axis=(1, 2)))
     count = max(1, int(len(order) * fraction))
-    d = patches(removed)
-    return d[order[:count]].ravel(), d[order[-count:]].ravel()
+    values = (
+        d.reshape(-1, noisy.shape[2], size * size).transpose(0, 2, 1).reshape(-1, noisy.shape[2])
+    )
+    return _Removed(values, d[order[:count]].ravel(), d[order[-count:]].ravel())
 
 
 def _judge_image(
-    name: str,
-    noisy: np.ndarray,
-    removed: np.ndarray,
-    flat: np.ndarray,
-    step: float,
-    size: int,
-    fraction: float,
+    name: str, noisy: np.ndarray, removed: _Removed, step: float, size: int, fraction: float
 ) -> ImageCheck:
     """One image alone: over-removal in its flat patches and its own median shift."""
     sigma = measure_noise([noisy], size=size, fraction=fraction).sigma
-    removed_flat = float(flat.std())
-    bias = tuple(grouped_median(removed[..., c], step) for c in range(removed.shape[-1]))
+    removed_flat = float(removed.flat.std())
+    bias = tuple(grouped_median(removed.values[:, c], step) for c in range(noisy.shape[2]))
     problems = []
     if removed_flat > OVER_REMOVAL_LIMIT * max(sigma, SIGMA_FLOOR):
         problems.append(
@@ -175,8 +197,27 @@ def _judge_image(
             f"{removed_flat / max(sigma, SIGMA_FLOOR):.1f}x its noise level {sigma:.1f}"
         )
     if max(abs(b) for b in bias) > max(BIAS_LIMIT, IMAGE_BIAS_SIGMAS * sigma):
-        problems.append("shifts it by a median of " + "/".join(f"{-b:+.1f}" for b in bias))
+        shift = "/".join(f"{-b:+.1f}" for b in bias)
+        problems.append(f"shifts it by a median of {shift} levels (R/G/B)")
     return ImageCheck(name, sigma, removed_flat, bias, problems)
+
+
+def judge_photo(
+    name: str,
+    noisy: np.ndarray,
+    denoised: np.ndarray,
+    size: int = 16,
+    fraction: float = 0.1,
+    max_locations: int = PHOTO_LOCATIONS,
+) -> ImageCheck:
+    """One photo and its denoised output (HWC, uint8 or uint16) judged alone, as ``assess``
+    judges each image, on at most ``max_locations`` patches: what ``sassid denoise`` checks
+    on every photo it writes."""
+    if min(noisy.shape[:2]) < size:
+        return ImageCheck(name, 0.0, 0.0, (0.0,) * noisy.shape[2])
+    step = 255.0 / 65535.0 if noisy.dtype == np.uint16 else 1.0
+    removed = _removed(noisy, denoised, size, fraction, max_locations)
+    return _judge_image(name, noisy, removed, step, size, fraction)
 
 
 def assess(
@@ -195,25 +236,17 @@ def assess(
     usable = {k: im for k, im in named.items() if im.shape[0] >= size and im.shape[1] >= size}
     if not usable:
         raise ValueError(f"no image is at least {size}x{size} pixels")
-    flat: list[np.ndarray] = []
-    textured: list[np.ndarray] = []
-    removed_all = []
+    removed: list[_Removed] = []
     checks = []
     scales = [255.0 / 65535.0 if im.dtype == np.uint16 else 1.0 for im in usable.values()]
     step = min(scales)  # one 8-bit level is 257 uint16 levels: the finer grid holds both
     for (name, image), scale in zip(usable.items(), scales, strict=True):
-        noisy = image.astype(np.float64) * scale
-        out = denoise(image).astype(np.float64) * scale
-        removed = noisy - out
-        removed_all.append(removed.reshape(-1, removed.shape[-1]))
-        f, t = _patch_std(noisy, removed, size, fraction)
-        flat.append(f)
-        textured.append(t)
-        checks.append(_judge_image(name, image, removed, f, scale, size, fraction))
+        removed.append(_removed(image, denoise(image), size, fraction, max_locations=10**9))
+        checks.append(_judge_image(name, image, removed[-1], scale, size, fraction))
     sigma = measure_noise(list(usable.values()), size=size, fraction=fraction).sigma
-    removed_flat = float(np.concatenate(flat).std())
-    removed_texture = float(np.concatenate(textured).std())
-    pooled = np.concatenate(removed_all)
+    removed_flat = float(np.concatenate([r.flat for r in removed]).std())
+    removed_texture = float(np.concatenate([r.textured for r in removed]).std())
+    pooled = np.concatenate([r.values for r in removed])
     bias = tuple(grouped_median(pooled[:, c], step) for c in range(pooled.shape[1]))
     mean_bias = tuple(float(v) for v in pooled.mean(axis=0))
     warnings = []

@@ -1,0 +1,56 @@
+"""denoise_files: every written photo is judged against its input (the per-photo check)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+
+from sassid.denoise import denoise_files
+from sassid.inference import Denoiser
+from tests.helpers import write_tiny_model
+
+
+def _photos(folder: Path) -> Path:
+    """Two 96 x 128 photos: a flat top (noise std 8) over stripes."""
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:96, 0:128]
+    clean = 90 + 60 * (np.sin(xx / 3.0) > 0) * (yy > 48)
+    for i in range(2):
+        noisy = clean[..., None] + 10 * i + rng.normal(0, 8, (96, 128, 3))
+        Image.fromarray(np.clip(np.round(noisy), 0, 255).astype(np.uint8)).save(
+            folder / f"p{i}.png"
+        )
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("spoil", "doubtful"),
+    [
+        (lambda y: gaussian_filter(y.astype(float), (2, 2, 0)), []),  # removes about the noise
+        (lambda y: gaussian_filter(y.astype(float), (2, 2, 0)) + [0, 0, 15], ["p0.png", "p1.png"]),
+    ],
+)
+def test_each_photo_is_judged(tmp_path: Path, monkeypatch, capsys, spoil, doubtful) -> None:  # noqa: ANN001
+    monkeypatch.setattr(
+        Denoiser,
+        "pixels",
+        lambda self, y, on_tile=None: np.clip(np.round(spoil(y)), 0, 255).astype(np.uint8),
+    )
+    model = write_tiny_model(tmp_path / "model.pt")
+    inputs = _photos(tmp_path / "in")
+    report = denoise_files([inputs], tmp_path / "out", model, device="cpu", progress=False)
+    assert len(report.written) == 2  # a doubtful photo is still written
+    assert sorted(p.name for p, _ in report.doubtful) == doubtful
+    err = capsys.readouterr().err
+    assert err.count("sassid: warning:") == len(doubtful)
+    if doubtful:
+        assert "/+15.0 levels" in report.doubtful[0][1] and "p0.png" in err
+    unchecked = denoise_files(
+        [inputs], tmp_path / "out2", model, device="cpu", progress=False, check=False
+    )
+    assert unchecked.doubtful == []
