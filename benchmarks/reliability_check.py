@@ -131,9 +131,9 @@ def main() -> int:
         "output corrections, fp32. Per image (the check now, beside the pooled median): each "
         f"crop alone, flagged when it removes more than {OVER_REMOVAL_LIMIT:g}x its own noise "
         f"std in its flat patches or shifts its median by more than {BIAS_LIMIT:g} levels and "
-        f"{IMAGE_BIAS_SIGMAS:g}x that channel's noise std; the verdict is flagged when the pooled median or "
-        "any image is. At denoise: each scored photo, whole, judged as `sassid denoise` judges "
-        "what it writes (`reliability.judge_photo`).",
+        f"{IMAGE_BIAS_SIGMAS:g}x that channel's noise std; the verdict is flagged when the "
+        "pooled median or any image is. At denoise: each scored photo, whole, judged as "
+        "`sassid denoise` judges what it writes (`reliability.judge_photo`).",
         "",
         "| run | check: mean shift | check: median shift | flagged (mean) | flagged (median) "
         "| photos flagged alone | verdict | gain dB | worst image dB | images worse | "
