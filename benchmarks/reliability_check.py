@@ -17,6 +17,7 @@ colours visibly. Writes results/reliability_check_<set>.json and .md.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import provenance, stamp, write_results  # noqa: E402
+from benchmarks.common import RESULTS, provenance, stamp, write_results  # noqa: E402
 from sassid.inference import Denoiser  # noqa: E402
 from sassid.io import find_pairs, read_image  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
@@ -98,8 +99,13 @@ def _triple(values: list[float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", required=True, help="a real set under ../shared/data")
-    parser.add_argument("runs", nargs="+", help="trained run folders or model files")
+    parser.add_argument("runs", nargs="*", help="trained run folders or model files")
     parser.add_argument("--eval-images", type=int, default=12, help="score the first N pairs")
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="rewrite the table from results/reliability_check_<set>.json (no model is run)",
+    )
     args = parser.parse_args()
     folder = DATA / args.set
     if not folder.exists():
@@ -112,20 +118,52 @@ def main() -> int:
     clean_vs_noisy = _shifts(
         np.concatenate([(c.astype(np.float64) - y).reshape(-1, 3) for y, c in pairs])[None]
     )
-    rows: list[dict[str, Any]] = []
-    for run in args.runs:
-        rows.append(judge(run, noisy, names, pairs))
-        print(rows[-1], flush=True)
-    meta = provenance()
+    checked = len(check_crops(noisy))
+    if args.render:  # the table again from the stored rows, without rerunning the models
+        stored = json.loads((RESULTS / f"reliability_check_{args.set}.json").read_text())
+        meta, rows = stored["meta"], stored["rows"]
+    else:
+        rows = []
+        for run in args.runs:
+            rows.append(judge(run, noisy, names, pairs))
+            print(rows[-1], flush=True)
+        meta = provenance()
+    text = render(args.set, meta, rows, clean_vs_noisy, checked, len(noisy), len(pairs))
+    write_results(
+        f"reliability_check_{args.set}",
+        {"meta": meta, "clean_vs_noisy": clean_vs_noisy, "rows": rows},
+        text,
+    )
+    print(text)
+    return 0
+
+
+def _names(names: list[str], of: int) -> str:
+    """Up to three photo names, else how many of ``of``."""
+    if not names:
+        return "-"
+    return ", ".join(names) if len(names) <= 3 else f"{len(names)} of {of}"
+
+
+def render(
+    set_name: str,
+    meta: dict,
+    rows: list[dict[str, Any]],
+    clean_vs_noisy: tuple[list[float], list[float]],
+    checked: int,
+    total: int,
+    scored: int,
+) -> str:
+    """The results table in Markdown."""
     lines = [
-        f"# End-of-training check against the truth: {args.set}",
+        f"# End-of-training check against the truth: {set_name}",
         "",
         stamp(meta),
         "",
-        f"Check: central crops of {len(check_crops(noisy))} of the set's {len(noisy)} noisy "
+        f"Check: central crops of {checked} of the set's {total} noisy "
         f"images, from noisy data alone; a shift over {BIAS_LIMIT:g} levels in a channel is "
         "flagged, measured as the mean of output - input (before) or its median (now). Truth: "
-        f"the first {len(pairs)} pairs; on them the clean images sit "
+        f"the first {scored} pairs; on them the clean images sit "
         f"{_triple(clean_vs_noisy[0])} levels from the noisy ones in mean and "
         f"{_triple(clean_vs_noisy[1])} in median (R/G/B). Every model runs with its own "
         "output corrections, fp32. Per image (the check now, beside the pooled median): each "
@@ -145,24 +183,16 @@ def main() -> int:
             f"| `{r['run']}` | {_triple(r['check_mean_shift'])} | "
             f"{_triple(r['check_median_shift'])} | {'yes' if r['flagged_by_mean'] else 'no'} | "
             f"{'yes' if r['flagged_by_median'] else 'no'} | "
-            f"{', '.join(r['flagged_per_image']) or '-'} | "
+            f"{_names(r['flagged_per_image'], checked)} | "
             f"{'flagged' if r['flagged'] else 'reliable'} | {r['gain_db']:+.2f} | "
-            f"{r['worst_gain_db']:+.2f} | {r['images_worse']}"
-            f"{' (' + ', '.join(r['worse_names']) + ')' if r['worse_names'] else ''} | "
-            f"{', '.join(r['denoise_doubtful']) or '-'} | "
+            f"{r['worst_gain_db']:+.2f} | {_names(r['worse_names'], scored)} | "
+            f"{_names(r['denoise_doubtful'], scored)} | "
             f"{_triple(r['true_mean_shift'])} | {_triple(r['true_median_shift'])} |"
         )
     others = [f"- `{r['run']}`: {w}" for r in rows for w in r["other_warnings"]]
     if others:
         lines += ["", "Other warnings (flagged either way):", "", *others]
-    text = "\n".join(lines) + "\n"
-    write_results(
-        f"reliability_check_{args.set}",
-        {"meta": meta, "clean_vs_noisy": clean_vs_noisy, "rows": rows},
-        text,
-    )
-    print(text)
-    return 0
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
