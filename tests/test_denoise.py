@@ -54,3 +54,20 @@ def test_each_photo_is_judged(tmp_path: Path, monkeypatch, capsys, spoil, doubtf
         [inputs], tmp_path / "out2", model, device="cpu", progress=False, check=False
     )
     assert unchecked.doubtful == []
+
+
+def test_cli_counts_doubtful_photos(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    from sassid.cli import main
+
+    tint = lambda self, y, on_tile=None: np.clip(y.astype(int) + [0, 0, 20], 0, 255).astype(  # noqa: E731
+        np.uint8
+    )
+    monkeypatch.setattr(Denoiser, "pixels", tint)
+    model = write_tiny_model(tmp_path / "model.pt")
+    inputs = _photos(tmp_path / "in")
+    args = ["denoise", str(inputs), "-m", str(model), "-q", "--device", "cpu"]
+    assert main([*args, "-o", str(tmp_path / "a")]) == 0  # written: a warning, not a failure
+    assert "2 written, 0 failed, 2 doubtful (see warnings)" in capsys.readouterr().out
+    assert main([*args, "-o", str(tmp_path / "b"), "--no-check"]) == 0
+    captured = capsys.readouterr()
+    assert "doubtful" not in captured.out and "warning" not in captured.err
