@@ -217,3 +217,21 @@ def test_builder_names_the_photo_on_bad_input(tmp_path: Path) -> None:
     with pytest.raises(SassidError, match="^b.png: image too small"):
         builder.add("b.png", noisy[:1], noisy[:1])
     assert not (tmp_path / "r.html").exists()  # nothing is written before write()
+
+
+def test_a_doubtful_photo_says_so_under_its_picture(tmp_path: Path) -> None:
+    from sassid.report import ReportBuilder
+
+    builder = ReportBuilder(
+        write_tiny_model(tmp_path / "m.pt"), tmp_path / "r.html", teachers=False, device="cpu"
+    )
+    rng = np.random.default_rng(0)
+    clean = np.full((96, 96, 3), 120.0)
+    noisy = np.clip(np.round(clean + rng.normal(0, 6, clean.shape)), 0, 255).astype(np.uint8)
+    builder.add("good.png", noisy, clean.astype(np.uint8))
+    builder.add("tinted.png", noisy, (clean + [0, 0, 25]).astype(np.uint8))
+    html = (builder.write().path).read_text()
+    good, tinted = html.split("good.png", 1)[1].split("tinted.png", 1)
+    assert "Doubtful" not in good
+    assert "Doubtful: the output departs from the input beyond the noise" in tinted
+    assert "/+25.0 levels (R/G/B)" in tinted

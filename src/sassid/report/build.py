@@ -29,6 +29,7 @@ from sassid.errors import SassidError
 from sassid.inference import Denoiser
 from sassid.io import find_pairs, list_images, read_image, write_image
 from sassid.outputs import check_output_file, ensure_folder
+from sassid.reliability import judge_photo
 from sassid.report.encode import to_uint8
 from sassid.report.html import Level, render_page, render_photo, summary_row
 from sassid.report.photo import PhotoData, choose_crop, measure, teacher_crops
@@ -203,6 +204,13 @@ class ReportBuilder:
             links.append((self.label, self._href(Path(denoised_file))))
         data = PhotoData(name, noisy, denoised, clean, crop, scores)
         data.teachers, data.links = teachers, links
+        verdict = judge_photo(name, noisy, denoised)  # what `sassid denoise` warns about
+        if verdict.problems:
+            data.note = (
+                "Doubtful: the output departs from the input beyond the noise: it "
+                + " and ".join(verdict.problems)
+                + "."
+            )
         for level in size_levels(self.max_side, self.crop, not downscaled):
             section = render_photo(data, index, level, self.label)
             size = len(section.encode("utf-8"))
