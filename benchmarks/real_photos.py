@@ -58,9 +58,11 @@ ROW_ORDER = [
 ABLATIONS = {"unet_bnn_only": "bnn", "unet_lan_only": "lan", "unet_no_alpha": "both"}
 """The paper's Table 2 rows: the U-Net stage's ``supervision`` (BNN targets only, LAN targets
 only, both without alpha), each on the full run's BNN and LAN."""
-VARIANTS = {**ABLATIONS, "unet_blend": "blend"}
-"""Stage-3 variants ``--ablations`` can run: Table 2, and L1 to the alpha-blended target (a
-lever of this project, not the paper's; ``sassid.losses.blended_target_loss``)."""
+VARIANTS = {**ABLATIONS, "unet_blend": "blend", "unet_eq5": "adaptive"}
+"""Stage-3 variants ``--ablations`` can run: Table 2, L1 to the alpha-blended target (a lever
+of this project, not the paper's; ``sassid.losses.blended_target_loss``; what ``laptop``
+trains since it was measured here), and the paper's Eq. 5 (``adaptive``, what ``paper``
+trains). The ``unet`` row is stage 3 as the run's own config trained it (the table says which)."""
 
 
 def _bm3d(noisy: np.ndarray, sigma255: float) -> np.ndarray:
@@ -134,6 +136,12 @@ def _plot(curves: dict[str, list[tuple[int, float]]], noisy_psnr: float, path: P
 def _budget_steps(run_dir: Path) -> dict[str, int]:
     plan = json.loads((run_dir / "budget.json").read_text())
     return {name: int(v["steps"]) for name, v in plan["stages"].items()}
+
+
+def _supervision(run_dir: Path) -> str:
+    """How the run's stage 3 was supervised (its config.json; ``adaptive``: the paper's Eq. 5)."""
+    config = json.loads((run_dir / "config.json").read_text())
+    return str(config.get("unet", {}).get("supervision", "adaptive"))
 
 
 def _recheck(full: dict, noisy_paths: list[Path], config) -> dict:  # noqa: ANN001
@@ -389,7 +397,8 @@ def main() -> None:
             if variants
             else "; no ablation rows (`--skip-ablations`)"
         )
-        + f"); scored on the first {len(pairs)} pairs; output corrections as `sassid denoise` "
+        + f"); the `unet` row's stage 3 trained with supervision `{_supervision(work / 'full')}`"
+        + f"; scored on the first {len(pairs)} pairs; output corrections as `sassid denoise` "
         f"applies them (lowpass_sigma {base.lowpass_sigma:g}, noise_gate {base.noise_gate:g}) "
         "on every network row; inference "
         + (

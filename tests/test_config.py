@@ -62,6 +62,7 @@ def test_laptop_preset_and_new_switches() -> None:
     assert sum(s.time_share for s in (c.bnn, c.lan, c.unet)) == pytest.approx(1.0)
     paper = preset("paper")
     assert (paper.precision, paper.channels_last, paper.cache_teachers) == ("fp32", False, False)
+    assert (c.unet.supervision, paper.unet.supervision) == ("blend", "adaptive")  # paper: Eq. 5
     with pytest.raises(ConfigError, match="cache_transforms"):
         config_from_dict({"cache_transforms": 3})
     with pytest.raises(ConfigError, match="precision"):
