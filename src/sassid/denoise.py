@@ -87,7 +87,7 @@ def denoise_files(
     ``check``: judge each written photo against its input from the noisy data alone
     (``reliability.judge_photo``: more than the noise removed in its flat areas, or a colour
     shift); one that fails is still written, listed in ``DenoiseReport.doubtful`` and warned
-    about. About 1.5 s for a 24 MP photo on 2 cores.
+    about. About 0.5 s for a 24 MP photo on 2 cores (results/check_speed.md).
     """
     from sassid.device import resolve_device
 
