@@ -24,9 +24,8 @@ the pooled check passed two of them). So each image is judged on its own too (``
 its removed std in its own flat patches against its own noise std (above
 ``OVER_REMOVAL_LIMIT``: something other than noise is taken away) and each channel's median
 shift against ``max(BIAS_LIMIT, IMAGE_BIAS_SIGMAS x`` that channel's noise std ``)``: a good model's
-median shift grows with strong noise (clipping at black and white: -3.6 levels in the blue of
-one ``sidd_samples`` photo, blue noise std 11.2, for a model that gains 10 dB on the set), a
-cast does not need noise to grow.
+median shift grows with strong noise (clipping at black and white moves it by a few levels
+on the noisiest ``sidd_samples`` photos), a cast does not need noise to grow.
 
 ``warnings`` lists each problem found; the numbers are written for the user.
 """
@@ -51,7 +50,7 @@ __all__ = [
 ]
 
 CHECK_IMAGES = 16
-"""Images judged one by one (picked evenly): about 0.4 s each for the fp32 U-Net on 2 cores."""
+"""Images judged one by one (picked evenly): each costs one U-Net pass on a 256 px crop."""
 CHECK_CROP = 256
 
 TEXTURE_LIMIT = 2.5
@@ -65,8 +64,8 @@ IMAGE_BIAS_SIGMAS = 0.5
 above BIAS_LIMIT)."""
 OVER_REMOVAL_LIMIT = 1.4
 """On one image, removed std in its flat patches above this many of its noise stds (floored at
-half a level): good one-hour models stay at 0.5-1.1 on sidd_samples and polyu100, the image a
-two-minute model made 6.4 dB worse reached 1.9 (results/reliability_check_*.md)."""
+half a level). This limit and IMAGE_BIAS_SIGMAS flag no photo of the good one-hour models and
+name the photo each two-minute model makes 5-7.5 dB worse (results/reliability_check_*.md)."""
 PHOTO_LOCATIONS = 4000
 """Patch locations ``judge_photo`` samples (as ``measure_noise`` does): 1 MP of a large photo."""
 SIGMA_FLOOR = 0.5
