@@ -62,7 +62,7 @@ def judge(
     denoiser = Denoiser.from_model(run, device="cpu", backend="torch", precision="fp32")
     verdict = assess(denoiser.pixels, check_crops(noisy, names=names))
     per_image = [c for c in verdict.images if c.problems]
-    pooled = [w for w in verdict.warnings if "checked photos" not in w]
+    pooled = verdict.warnings[:-1] if per_image else list(verdict.warnings)  # per-photo: last
     other = [w for w in pooled if "cast" not in w]
     gains, outs_minus_clean = [], []
     doubtful = []  # what sassid denoise would warn about, photo by photo

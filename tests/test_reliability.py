@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from sassid.reliability import assess, check_crops, check_picks, grouped_median
+from sassid.reliability import assess, check_crops, check_picks, grouped_median, judge_photo
 
 
 def _scene() -> tuple[np.ndarray, np.ndarray]:
@@ -140,3 +140,18 @@ def test_check_crops_names_and_picks() -> None:
     assert "n20" not in crops  # under 32 px: no crop
     assert list(crops) == [f"n{i}" for i in picks[:-1]]
     assert all(c.shape == (256, 32, 3) for c in crops.values())
+
+
+def test_black_areas_do_not_hide_over_removal_and_a_cast_is_not_one() -> None:
+    rng = np.random.default_rng(5)
+    clean = np.full((256, 256, 3), 110.0)
+    clean[:80] = 0.0  # a black sky: clipped patches read as the flattest
+    noisy = np.clip(np.round(clean + rng.normal(0, 5, clean.shape) * (clean > 0)), 0, 255)
+    noisy = noisy.astype(np.uint8)
+    blotches = clean + gaussian_filter(rng.normal(0, 80, clean.shape), (3, 3, 0)) * (clean > 0)
+    blotched = judge_photo("b.png", noisy, np.clip(np.round(blotches), 0, 255).astype(np.uint8))
+    assert any("flat areas" in p for p in blotched.problems), blotched
+    tinted = judge_photo("t.png", noisy, np.clip(clean + [0, 0, 12], 0, 255).astype(np.uint8))
+    assert len(tinted.problems) == 1 and "colours shift" in tinted.problems[0], tinted
+    assert tinted.summary().startswith("the output departs from the input beyond the noise: ")
+    assert judge_photo("c.png", noisy, clean.astype(np.uint8)).summary() == ""

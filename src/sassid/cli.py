@@ -99,6 +99,8 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     from sassid.denoise import denoise_files
 
     builder = _report_builder(args)
+    if builder is not None:
+        builder.check = not args.no_check
     report_errors: list[str] = []
 
     def add_to_report(source: Path, noisy: Photo, denoised: Photo) -> None:

@@ -142,13 +142,15 @@ def denoise_files(
             write_image(target, denoised)
             report.written.append(target)
             if check:
-                verdict = judge_photo(source.name, photo.pixels, pixels)
-                if verdict.problems:
-                    report.doubtful.append((target, " and ".join(verdict.problems)))
+                try:
+                    doubt = judge_photo(source.name, photo.pixels, pixels).summary()
+                except ValueError as exc:  # advisory: the photo is written either way
+                    doubt = ""
+                    bar.write(f"sassid: warning: {source}: not checked ({exc})", file=sys.stderr)
+                if doubt:
+                    report.doubtful.append((target, doubt))
                     bar.write(
-                        f"sassid: warning: {source}: the output departs from the input beyond "
-                        f"the noise: it {report.doubtful[-1][1]}; check {target}",
-                        file=sys.stderr,
+                        f"sassid: warning: {source}: {doubt}; check {target}", file=sys.stderr
                     )
             if on_photo is not None:
                 on_photo(source, photo, denoised)

@@ -74,9 +74,10 @@ SIGMA_FLOOR = 0.5
 
 @dataclass(frozen=True)
 class ImageCheck:
-    """One image's numbers: its noise std (flattest patches of all channels), the removed std
-    in those patches, the median removed per channel, each channel's own noise std, and what is
-    wrong (empty: nothing)."""
+    """One image's numbers: its noise std (``measure_noise``, all channels), the std of what
+    the model removed in its flattest unclipped patches (less each channel's mean there), the
+    median removed per channel, each channel's own noise std, and what is wrong (empty:
+    nothing; ``summary`` says it in one sentence)."""
 
     name: str
     sigma: float
@@ -84,6 +85,12 @@ class ImageCheck:
     bias: tuple[float, ...]
     channel_sigma: tuple[float, ...] = ()
     problems: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """The problems as one sentence (empty when there are none)."""
+        if not self.problems:
+            return ""
+        return "the output departs from the input beyond the noise: " + "; ".join(self.problems)
 
 
 @dataclass(frozen=True)
@@ -155,8 +162,9 @@ class _Removed:
     """What a model removed from one image (``noisy - output``, 8-bit levels), on its patches."""
 
     values: np.ndarray  # (N, C): every removed value of the patches judged
-    flat: np.ndarray  # removed values in the flattest ``fraction`` of the patches
-    textured: np.ndarray  # ... and in the most textured ``fraction``
+    flat: np.ndarray  # removed values in the flattest unclipped ``fraction`` of the patches,
+    # less each channel's mean there
+    textured: np.ndarray  # removed values in the most textured ``fraction``
 
 
 def _patch_grid(a: np.ndarray, size: int) -> np.ndarray:
@@ -176,14 +184,24 @@ def _removed(
     y, o = _patch_grid(noisy, size), _patch_grid(output, size)
     if len(y) > max_locations:  # sampled before conversion: a 24 MP photo costs only these
         y, o = y[:: len(y) // max_locations + 1], o[:: len(o) // max_locations + 1]
+    channels = noisy.shape[2]
+    top = 65535 if noisy.dtype == np.uint16 else 255
+    clipped = ((y == 0) | (y >= top)).reshape(-1, size, size).mean(axis=(1, 2)) > 0.5
     y = y.astype(np.float64).reshape(-1, size, size) * scale
     d = y - o.astype(np.float64).reshape(-1, size, size) * scale
-    order = np.argsort(_plane_residuals(y).var(axis=(1, 2)))
-    count = max(1, int(len(order) * fraction))
-    values = (
-        d.reshape(-1, noisy.shape[2], size * size).transpose(0, 2, 1).reshape(-1, noisy.shape[2])
-    )
-    return _Removed(values, d[order[:count]].ravel(), d[order[-count:]].ravel())
+    values = d.reshape(-1, channels, size * size).transpose(0, 2, 1).reshape(-1, channels)
+    # patches mostly at black or white hold no noise and would read as the flattest (as in
+    # sassid.noise); the rest ranked by plane-fit residual variance
+    energy = np.where(clipped & ~clipped.all(), np.inf, _plane_residuals(y).var(axis=(1, 2)))
+    order = np.argsort(energy)
+    count = max(1, int(np.isfinite(energy).sum() * fraction))
+    flat_index = order[:count]
+    flat = d[flat_index].copy()
+    for c in range(channels):  # a cast is the median check's; here only what varies counts
+        mine = flat_index % channels == c
+        if mine.any():
+            flat[mine] -= flat[mine].mean()
+    return _Removed(values, flat.ravel(), d[order[-count:]].ravel())
 
 
 def _judge_image(
@@ -201,13 +219,13 @@ def _judge_image(
     problems = []
     if removed_flat > OVER_REMOVAL_LIMIT * max(sigma, SIGMA_FLOOR):
         problems.append(
-            f"removes {removed_flat:.1f} levels (std) in flat areas, "
-            f"{removed_flat / max(sigma, SIGMA_FLOOR):.1f}x its noise level {sigma:.1f}"
+            f"it removes {removed_flat:.1f} levels (std) in flat areas, "
+            f"{removed_flat / max(sigma, SIGMA_FLOOR):.1f}x the noise level {sigma:.1f}"
         )
     limits = [max(BIAS_LIMIT, IMAGE_BIAS_SIGMAS * sc) for sc in channel_sigma]
     if any(abs(b) > limit for b, limit in zip(bias, limits, strict=True)):
         shift = "/".join(f"{-b:+.1f}" for b in bias)
-        problems.append(f"shifts it by a median of {shift} levels (R/G/B)")
+        problems.append(f"its colours shift by a median of {shift} levels (R/G/B)")
     return ImageCheck(name, sigma, removed_flat, bias, channel_sigma, problems)
 
 

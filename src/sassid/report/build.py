@@ -138,6 +138,9 @@ class ReportBuilder:
         self.title = title or f"sassid report: {self.model}"
         self.files_dir = self.output.with_name(f"{self.output.stem}_files")
         self.notes: list[str] = []
+        self.check = True
+        """Judge each photo against its input (``reliability.judge_photo``) and say so under
+        a doubtful one; ``sassid denoise --no-check`` turns it off."""
         self._unet: Denoiser | None = None
         self._teachers: tuple[Denoiser, Denoiser] | None = None
         if teachers:
@@ -181,6 +184,8 @@ class ReportBuilder:
         for other, what in ((denoised, "output"), (clean, "clean image")):
             if other is not None and other.shape != noisy.shape:
                 raise SassidError(f"{name}: {what} size {other.shape} differs from {noisy.shape}")
+        if denoised.dtype != noisy.dtype:
+            raise SassidError(f"{name}: output type {denoised.dtype} differs from {noisy.dtype}")
         try:
             scores = measure(noisy, denoised, clean)
         except ValueError as exc:  # e.g. a photo under 2 x 2 pixels
@@ -204,13 +209,9 @@ class ReportBuilder:
             links.append((self.label, self._href(Path(denoised_file))))
         data = PhotoData(name, noisy, denoised, clean, crop, scores)
         data.teachers, data.links = teachers, links
-        verdict = judge_photo(name, noisy, denoised)  # what `sassid denoise` warns about
-        if verdict.problems:
-            data.note = (
-                "Doubtful: the output departs from the input beyond the noise: it "
-                + " and ".join(verdict.problems)
-                + "."
-            )
+        if self.check:  # what `sassid denoise` warns about
+            doubt = judge_photo(name, noisy, denoised).summary()
+            data.note = f"Doubtful: {doubt}." if doubt else ""
         for level in size_levels(self.max_side, self.crop, not downscaled):
             section = render_photo(data, index, level, self.label)
             size = len(section.encode("utf-8"))
