@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from sassid.pixels import level_scale
+
 __all__ = [
     "NoiseStats",
     "NoiseLevelFunction",
@@ -32,6 +34,8 @@ __all__ = [
     "auto_blind_size",
     "BLIND_THRESHOLD",
     "MIN_AUTO_BLIND",
+    "patch_grid",
+    "mostly_clipped",
 ]
 
 BLIND_THRESHOLD = 0.1
@@ -46,6 +50,23 @@ class NoiseStats:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def patch_grid(image: np.ndarray, size: int) -> np.ndarray:
+    """(locations, C, size, size) non-overlapping patches of an (H, W[, C]) array, row-major;
+    the right and bottom remainders under ``size`` are left out."""
+    h, w = image.shape[:2]
+    rows, cols = h // size, w // size
+    channels = image.shape[2] if image.ndim == 3 else 1
+    grid = image[: rows * size, : cols * size].reshape(rows, size, cols, size, channels)
+    return grid.transpose(0, 2, 4, 1, 3).reshape(rows * cols, channels, size, size)
+
+
+def mostly_clipped(patches: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Whether each (size x size) patch (stored values) lies over half at black or white, where
+    clipping has removed the noise: such patches would read as the flattest."""
+    top = 255.0 / level_scale(dtype)  # the white level: 255, or 65535 for uint16
+    return ((patches == 0) | (patches >= top)).mean(axis=(-2, -1)) > 0.5
 
 
 def _plane_residuals(patches: np.ndarray) -> np.ndarray:
@@ -64,21 +85,15 @@ def _sample_patches(image: np.ndarray, size: int, limit: int) -> np.ndarray | No
     removes the noise there, so they would read as flat and lower ``sigma``) unless all are.
     Partly clipped patches stay: in dark, noisy photos they hold much of the noise.
     Sampled before conversion, so a 24 MP photo costs only the kept patches in float64."""
-    h, w = image.shape[:2]
-    rows, cols = h // size, w // size
-    if rows == 0 or cols == 0:
+    if image.shape[0] < size or image.shape[1] < size:
         return None
-    channels = image.shape[2] if image.ndim == 3 else 1
-    grid = image[: rows * size, : cols * size].reshape(rows, size, cols, size, channels)
-    patches = grid.transpose(0, 2, 4, 1, 3).reshape(-1, size, size)
-    top = 65535 if image.dtype == np.uint16 else 255
-    clipped = ((patches == 0) | (patches >= top)).mean(axis=(1, 2)) > 0.5
+    patches = patch_grid(image, size).reshape(-1, size, size)
+    clipped = mostly_clipped(patches, image.dtype)
     if not clipped.all():
         patches = patches[~clipped]
     if len(patches) > limit:
         patches = patches[:: len(patches) // limit + 1]
-    scale = 255.0 / 65535.0 if image.dtype == np.uint16 else 1.0
-    return patches.astype(np.float64) * scale
+    return patches.astype(np.float64) * level_scale(image.dtype)
 
 
 def _flattest(energy: np.ndarray, fraction: float) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 
 from sassid.constants import PIXEL_MAX
 
-__all__ = ["STORED_DTYPES", "dtype_max", "to_pixels", "from_pixels"]
+__all__ = ["STORED_DTYPES", "dtype_max", "level_scale", "to_pixels", "from_pixels"]
 
 STORED_DTYPES = (np.uint8, np.uint16)
 
@@ -23,6 +23,12 @@ def dtype_max(dtype: np.dtype | type) -> float:
     if dtype == np.uint8:
         return 255.0
     raise ValueError(f"unsupported pixel type {dtype} (need uint8 or uint16)")
+
+
+def level_scale(dtype: np.dtype | type) -> float:
+    """8-bit levels per stored level: 255 / 65535 for uint16; 1 for uint8 and for any other
+    type (arrays already in the [0, 255] scale), which ``dtype_max`` would refuse."""
+    return 255.0 / 65535.0 if np.dtype(dtype) == np.uint16 else 1.0
 
 
 def to_pixels(pixels: np.ndarray) -> np.ndarray:

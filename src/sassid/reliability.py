@@ -37,7 +37,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from sassid.noise import _plane_residuals, measure_noise
+from sassid.noise import _plane_residuals, measure_noise, mostly_clipped, patch_grid
+from sassid.pixels import level_scale
 
 __all__ = [
     "ImageCheck",
@@ -167,26 +168,17 @@ class _Removed:
     textured: np.ndarray  # removed values in the most textured ``fraction``
 
 
-def _patch_grid(a: np.ndarray, size: int) -> np.ndarray:
-    """(locations, C, size, size) non-overlapping patches of an (H, W, C) array."""
-    h, w, c = a.shape
-    rows, cols = h // size, w // size
-    grid = a[: rows * size, : cols * size].reshape(rows, size, cols, size, c)
-    return grid.transpose(0, 2, 4, 1, 3).reshape(rows * cols, c, size, size)
-
-
 def _removed(
     noisy: np.ndarray, output: np.ndarray, size: int, fraction: float, max_locations: int
 ) -> _Removed:
     """``noisy - output`` on at most ``max_locations`` evenly strided patch locations (all
     channels of each), split by the noisy patch's flatness (plane-fit residual variance)."""
-    scale = 255.0 / 65535.0 if noisy.dtype == np.uint16 else 1.0
-    y, o = _patch_grid(noisy, size), _patch_grid(output, size)
+    scale = level_scale(noisy.dtype)
+    y, o = patch_grid(noisy, size), patch_grid(output, size)
     if len(y) > max_locations:  # sampled before conversion: a 24 MP photo costs only these
         y, o = y[:: len(y) // max_locations + 1], o[:: len(o) // max_locations + 1]
     channels = noisy.shape[2]
-    top = 65535 if noisy.dtype == np.uint16 else 255
-    clipped = ((y == 0) | (y >= top)).reshape(-1, size, size).mean(axis=(1, 2)) > 0.5
+    clipped = mostly_clipped(y.reshape(-1, size, size), noisy.dtype)
     y = y.astype(np.float64).reshape(-1, size, size) * scale
     d = y - o.astype(np.float64).reshape(-1, size, size) * scale
     values = d.reshape(-1, channels, size * size).transpose(0, 2, 1).reshape(-1, channels)
@@ -243,7 +235,7 @@ def judge_photo(
     if min(noisy.shape[:2]) < size:
         zeros = (0.0,) * noisy.shape[2]
         return ImageCheck(name, 0.0, 0.0, zeros, zeros)
-    step = 255.0 / 65535.0 if noisy.dtype == np.uint16 else 1.0
+    step = level_scale(noisy.dtype)
     removed = _removed(noisy, denoised, size, fraction, max_locations)
     return _judge_image(name, noisy, removed, step, size, fraction)
 
@@ -266,7 +258,7 @@ def assess(
         raise ValueError(f"no image is at least {size}x{size} pixels")
     removed: list[_Removed] = []
     checks = []
-    scales = [255.0 / 65535.0 if im.dtype == np.uint16 else 1.0 for im in usable.values()]
+    scales = [level_scale(im.dtype) for im in usable.values()]
     step = min(scales)  # one 8-bit level is 257 uint16 levels: the finer grid holds both
     for (name, image), scale in zip(usable.items(), scales, strict=True):
         removed.append(_removed(image, denoise(image), size, fraction, max_locations=10**9))

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sassid.pixels import level_scale
+
 __all__ = ["NOISE_ESTIMATOR", "noise_sigma"]
 
 NOISE_ESTIMATOR = (
@@ -30,7 +32,7 @@ NOISE_ESTIMATOR = (
 
 def noise_sigma(pixels: np.ndarray) -> float:
     """Estimated noise standard deviation of an HWC uint8/uint16 (or float [0, 255]) image."""
-    scale = 255.0 / 65535.0 if pixels.dtype == np.uint16 else 1.0
+    scale = level_scale(pixels.dtype)
     h, w = pixels.shape[0] // 2 * 2, pixels.shape[1] // 2 * 2
     if h == 0 or w == 0:
         raise ValueError(f"image too small for a noise estimate: {pixels.shape}")

@@ -15,7 +15,7 @@ import torch
 from sassid.adaptive import alpha_map
 from sassid.inference import Denoiser
 from sassid.metrics import psnr, ssim
-from sassid.pixels import from_pixels, to_pixels
+from sassid.pixels import from_pixels, level_scale, to_pixels
 from sassid.report.noise import noise_sigma
 
 __all__ = ["Crop", "PhotoData", "TeacherCrops", "choose_crop", "measure", "teacher_crops"]
@@ -74,7 +74,7 @@ class PhotoData:
 
 def _scaled(pixels: np.ndarray) -> np.ndarray:
     """float32 in the [0, 255] scale whatever the stored bit depth."""
-    return pixels.astype(np.float32) * np.float32(255 / 65535 if pixels.dtype == np.uint16 else 1)
+    return pixels.astype(np.float32) * np.float32(level_scale(pixels.dtype))
 
 
 def choose_crop(image: np.ndarray, side: int) -> Crop:
