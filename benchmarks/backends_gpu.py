@@ -2,13 +2,14 @@
 
 Run through ``benchmarks/speed.py --device cuda --model RUN`` (one prepared run on a lent GPU:
 ``results/speed_cuda.md``). Per case: megapixels/s at 256² and 512² (whole image), at 2048²
-tiled as ``sassid denoise`` tiles (512, overlap 128) and whole; a 24 MP photo (6000 x 4000,
-uint8 in and out: the full pixel path of ``Denoiser.pixels``, host conversions included)
-tiled and, for the eager cases, whole; the GPU's peak allocated memory for that photo; the
-first call's seconds (compilation, for the compiled cases); and PSNR against clean and against
-the baseline's output on ``sidd_samples`` with a trained model. The baseline is the
-reference-equivalent forward: the network's own fp32 NCHW eager module with TF32 off (PyTorch
-lets cuDNN use TF32 for convolutions by default, which the ``tf32`` case measures).
+tiled as ``sassid denoise`` tiles (its default tiles, recorded in the result) and whole; a
+24 MP photo (6000 x 4000, uint8 in and out: the full pixel path of ``Denoiser.pixels``, host
+conversions included) tiled and, for the eager cases, whole; the GPU's peak allocated memory
+for that photo; the first call's seconds (compilation, for the compiled cases); and PSNR
+against clean and against the baseline's output on ``sidd_samples`` with a trained model. The
+baseline is the reference-equivalent forward: the network's own fp32 NCHW eager module with
+TF32 off (PyTorch lets cuDNN use TF32 for convolutions by default, which the ``tf32`` case
+measures).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from benchmarks.common import OLD_TILING
 from sassid.evaluate import iter_pairs
 from sassid.inference import Denoiser, default_overlap
 from sassid.metrics import psnr
@@ -230,6 +232,7 @@ def run(
     source = read_model(model)
     result: dict[str, Any] = {
         "model": model,
+        "tiling": [TILE, default_overlap(TILE)],
         "device_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else device,
         "speed": {},
         "quality": {},
@@ -263,14 +266,15 @@ def markdown(result: dict[str, Any]) -> list[str]:
     """The section of results/speed_cuda.md for this table."""
     speed, scores = result["speed"], result["quality"]
     base = speed.get(BASELINE)
+    tiles = "{}/{}".format(*result.get("tiling", OLD_TILING))
     lines = [
         "### U-Net inference per precision on the GPU (trained model)",
         "",
         f"GPU: {result['device_name']}. Model `{result['model']}`. Baseline: `{BASELINE}`, the "
         "network's own fp32 NCHW eager forward with TF32 off (reference-equivalent). 256² and "
-        "512²: whole images; 2048² tiled 512/128 as `sassid denoise` tiles, and whole; 24 MP: "
+        f"512²: whole images; 2048² tiled {tiles} as `sassid denoise` tiles, and whole; 24 MP: "
         "6000 x 4000 uint8 through `Denoiser.pixels` (host conversions and the model's output "
-        "corrections included), tiled 512/128 and whole, with the GPU's peak allocated memory, "
+        f"corrections included), tiled {tiles} and whole, with the GPU's peak allocated memory, "
         "and the network's share (the same photo as a tensor already on the GPU). First call: "
         "the first 512² forward (compilation included). PSNR on sidd_samples: uint8, mean per "
         "image.",

@@ -2,9 +2,10 @@
 
 Run through ``benchmarks/speed.py`` (``--model RUN``). Per case (backend, precision):
 megapixels/s at 256², 512² (whole image) and 2048² (tiled), as ``sassid denoise`` runs them
-(``Denoiser.from_model`` tiles 512, overlap 128), each in a fresh subprocess whose peak resident
-memory (``getrusage`` maxrss) is reported; a 24 MP photo (6000 x 4000, uint8 in and out, the
-full pixel path of ``Denoiser.pixels``) in another fresh subprocess for the cases asked; PSNR
+(``Denoiser.from_model``'s default tiles, recorded in the result), each in a fresh
+subprocess whose peak resident memory (``getrusage`` maxrss) is reported; a 24 MP photo (6000 x
+4000, uint8 in and out, the full pixel path of ``Denoiser.pixels``) in another fresh subprocess
+for the cases asked; PSNR
 of each case against the fp32 output and against clean on the real sets, int8 calibrated on
 each set's own noisy images; BM3D's speed on one 256² crop in the same run; and the CPU's
 integer GEMM throughput (``common.int8_gemm_gops``) against the U-Net's operations per pixel,
@@ -24,10 +25,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import conv_macs, int8_gemm_gops
+from benchmarks.common import OLD_TILING, conv_macs, int8_gemm_gops
 from sassid.backends import DEFAULT_BACKEND, DEFAULT_PRECISION
 from sassid.evaluate import iter_pairs
-from sassid.inference import Denoiser
+from sassid.inference import DEFAULT_TILE, Denoiser, default_overlap
 from sassid.io import find_pairs
 from sassid.metrics import psnr
 
@@ -175,6 +176,7 @@ def run(model: str, mp24_cases: list[tuple[str, str]], polyu_images: int) -> dic
     bm3d = bm3d_mps()
     return {
         "model": model,
+        "tiling": [DEFAULT_TILE, default_overlap(DEFAULT_TILE)],
         "speed": speed,
         "quality": scores,
         "bm3d_mps": bm3d,
@@ -212,7 +214,9 @@ def markdown(result: dict[str, Any]) -> list[str]:
     chosen = choose_default(result)
     sets = list(scores)
     lines = [
-        "### U-Net inference per backend and precision (trained model, tiles 512/128)",
+        "### U-Net inference per backend and precision (trained model, tiles {}/{})".format(
+            *result.get("tiling", OLD_TILING)
+        ),
         "",
         f"Model `{result['model']}`. Baseline: `{base}`, the network's own fp32 NCHW eager "
         "forward (reference-equivalent). Speeds at 256² and 512² are whole images, 2048² and "

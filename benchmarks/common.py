@@ -17,6 +17,9 @@ import numpy as np
 import torch
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
+OLD_TILING = (512, 128)
+"""U-Net tile and overlap of speed results measured before the result recorded them (the
+default then); newer results hold their own ``tiling``."""
 
 
 def provenance() -> dict[str, Any]:

@@ -309,7 +309,7 @@ def main() -> None:
             dict(nets),
             net=net,
             tile=tile,
-            overlap=default_overlap(tile),
+            overlap=default_overlap(tile, net),
             alpha=base.alpha,
             lowpass_sigma=base.lowpass_sigma,  # the output corrections, as sassid denoise
             noise_gate=base.noise_gate,

@@ -57,7 +57,7 @@ def main() -> int:
         start = time.perf_counter()
         teachers = {
             name: Denoiser(
-                nets, net=name, tile=tile, overlap=default_overlap(tile), ensemble=ensemble
+                nets, net=name, tile=tile, overlap=default_overlap(tile, name), ensemble=ensemble
             )
             for name in ("bnn", "lan")
         }

@@ -11,7 +11,7 @@ import torch
 from sassid.adaptive import alpha_map
 from sassid.checkpoint import CheckpointError
 from sassid.config import AlphaConfig
-from sassid.inference import Denoiser, default_tile
+from sassid.inference import UNET_MAX_OVERLAP, Denoiser, default_overlap, default_tile
 from sassid.models import load_weights_into, read_model, save_model
 from sassid.nets import LAN, UNet, to_reference_state_dict
 from sassid.nets.registry import build_net, infer_architecture
@@ -154,6 +154,18 @@ def test_default_tile_rule() -> None:
     assert default_tile("unet", 64) == 512
     assert default_tile("bnn", 64) == 64 and default_tile("fusion", 96) == 96
     assert default_tile("lan", None) == 512
+
+
+def test_default_overlap_caps_the_unet_only(tmp_path: Path) -> None:
+    # the U-Net's 512 px tiles overlap by 64, not a quarter (128): 1.38 instead of 1.92
+    # pixels computed per pixel of a 24 MP photo; the teachers keep a quarter of their tiles
+    assert default_overlap(512, "unet") == UNET_MAX_OVERLAP == 64
+    assert default_overlap(128, "unet") == 32 and default_overlap(1024) == 64
+    assert default_overlap(64, "bnn") == 16 and default_overlap(512, "fusion") == 128
+    write_tiny_model(tmp_path / "model.pt")
+    assert Denoiser.from_model(tmp_path / "model.pt", device="cpu").overlap == 64
+    teacher = Denoiser.from_model(tmp_path / "model.pt", net="lan", tile=96, device="cpu")
+    assert teacher.overlap == 24
 
 
 def test_edited_kwargs_give_one_line_naming_the_file(tmp_path: Path) -> None:

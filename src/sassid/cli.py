@@ -326,7 +326,7 @@ def _add_inference_options(p: argparse.ArgumentParser, tiling: bool = True) -> N
             "--overlap",
             type=int,
             default=None,
-            help="tile overlap (default: a quarter of the tile)",
+            help="tile overlap (default: a quarter of the tile, at most 64 px for the unet)",
         )
         p.add_argument("--ensemble", action="store_true", help="x8 flip/rotate self-ensemble")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])

@@ -205,7 +205,7 @@ def _validate(
     net.eval()
     tile = default_tile(role, patch_size)
     denoiser = Denoiser(
-        {role: net}, net=role, tile=tile, overlap=default_overlap(tile), device=device
+        {role: net}, net=role, tile=tile, overlap=default_overlap(tile, role), device=device
     )
     scores = [psnr(denoiser.pixels(noisy), clean) for _, noisy, clean in pairs]
     net.train()
