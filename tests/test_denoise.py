@@ -71,3 +71,31 @@ def test_cli_counts_doubtful_photos(tmp_path: Path, monkeypatch, capsys) -> None
     assert main([*args, "-o", str(tmp_path / "b"), "--no-check"]) == 0
     captured = capsys.readouterr()
     assert "doubtful" not in captured.out and "warning" not in captured.err
+
+
+def test_report_reuses_the_verdict_of_denoise(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """With --report, each photo is judged once and the report prints that verdict."""
+    import sassid.denoise
+    import sassid.report.build
+    from sassid.cli import main
+    from sassid.reliability import judge_photo
+
+    tint = lambda self, y, on_tile=None: np.clip(y.astype(int) + [0, 0, 20], 0, 255).astype(  # noqa: E731
+        np.uint8
+    )
+    monkeypatch.setattr(Denoiser, "pixels", tint)
+    calls: list[str] = []
+
+    def counted(name: str, noisy: np.ndarray, denoised: np.ndarray):  # noqa: ANN202
+        calls.append(name)
+        return judge_photo(name, noisy, denoised)
+
+    monkeypatch.setattr(sassid.denoise, "judge_photo", counted)
+    monkeypatch.setattr(sassid.report.build, "judge_photo", counted)
+    model = write_tiny_model(tmp_path / "model.pt")
+    inputs = _photos(tmp_path / "in")
+    html = tmp_path / "report.html"
+    args = ["denoise", str(inputs), "-m", str(model), "-q", "--device", "cpu"]
+    assert main([*args, "-o", str(tmp_path / "out"), "--report", str(html)]) == 0
+    assert sorted(calls) == ["p0.png", "p1.png"]
+    assert html.read_text().count("Doubtful: the output departs from the input") == 2

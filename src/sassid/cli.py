@@ -103,7 +103,7 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
         builder.check = not args.no_check
     report_errors: list[str] = []
 
-    def add_to_report(source: Path, noisy: Photo, denoised: Photo) -> None:
+    def add_to_report(source: Path, noisy: Photo, denoised: Photo, doubt: str | None) -> None:
         from sassid.errors import SassidError
 
         assert builder is not None
@@ -114,6 +114,7 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
                 denoised.pixels,
                 noisy_file=source,
                 denoised_file=denoised.path,
+                doubt=doubt,  # the verdict denoise_files reached: not judged twice
             )
         except SassidError as exc:
             report_errors.append(str(exc))

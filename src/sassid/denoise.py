@@ -69,7 +69,7 @@ def denoise_files(
     precision: str | None = None,
     calibrate: str | os.PathLike[str] | None = None,
     announce: Callable[[str], None] | None = None,
-    on_photo: Callable[[Path, Photo, Photo], None] | None = None,
+    on_photo: Callable[[Path, Photo, Photo, str | None], None] | None = None,
     check: bool = True,
 ) -> DenoiseReport:
     """Denoise every photo in ``inputs`` into ``output``; a bad file is reported and skipped.
@@ -82,8 +82,8 @@ def denoise_files(
     ``net`` and the inputs' total megapixels); int8 is calibrated on crops of the photos in
     ``calibrate`` (a folder or file), else of the inputs.
     ``announce`` receives one line naming the backend and precision chosen.
-    ``on_photo(source, noisy, denoised)`` is called after each photo is written (the report
-    uses it).
+    ``on_photo(source, noisy, denoised, doubt)`` is called after each photo is written (the
+    report uses it); ``doubt`` is the check's verdict (``""``: passed; None: not checked).
     ``check``: judge each written photo against its input from the noisy data alone
     (``reliability.judge_photo``: more than the noise removed in its flat areas, or a colour
     shift); one that fails is still written, listed in ``DenoiseReport.doubtful`` and warned
@@ -141,11 +141,11 @@ def denoise_files(
             denoised = Photo(pixels, target, photo.icc_profile, photo.exif)
             write_image(target, denoised)
             report.written.append(target)
+            doubt: str | None = None
             if check:
                 try:
                     doubt = judge_photo(source.name, photo.pixels, pixels).summary()
                 except ValueError as exc:  # advisory: the photo is written either way
-                    doubt = ""
                     bar.write(f"sassid: warning: {source}: not checked ({exc})", file=sys.stderr)
                 if doubt:
                     report.doubtful.append((target, doubt))
@@ -153,7 +153,7 @@ def denoise_files(
                         f"sassid: warning: {source}: {doubt}; check {target}", file=sys.stderr
                     )
             if on_photo is not None:
-                on_photo(source, photo, denoised)
+                on_photo(source, photo, denoised, doubt)
         except (SassidError, OSError) as exc:
             message = str(exc) if isinstance(exc, SassidError) else f"{source}: {exc.strerror}"
             report.failed.append((source, message))

@@ -168,8 +168,12 @@ class ReportBuilder:
         clean: np.ndarray | None = None,
         noisy_file: str | os.PathLike[str] | None = None,
         denoised_file: str | os.PathLike[str] | None = None,
+        doubt: str | None = None,
     ) -> int:
-        """Add one photo (HWC uint8/uint16); returns the bytes its section takes."""
+        """Add one photo (HWC uint8/uint16); returns the bytes its section takes.
+
+        ``doubt``: ``reliability.judge_photo``'s verdict on this output if already reached
+        (``sassid denoise`` passes its own); otherwise, with ``check`` on, it is judged here."""
         if denoised is None:
             if self._unet is None:
                 self._unet = Denoiser.from_model(
@@ -210,7 +214,11 @@ class ReportBuilder:
         data = PhotoData(name, noisy, denoised, clean, crop, scores)
         data.teachers, data.links = teachers, links
         if self.check:  # what `sassid denoise` warns about
-            doubt = judge_photo(name, noisy, denoised).summary()
+            if doubt is None:
+                try:
+                    doubt = judge_photo(name, noisy, denoised).summary()
+                except ValueError:  # advisory, as in sassid denoise: no note
+                    doubt = ""
             data.note = f"Doubtful: {doubt}." if doubt else ""
         for level in size_levels(self.max_side, self.crop, not downscaled):
             section = render_photo(data, index, level, self.label)
