@@ -21,7 +21,15 @@ shipped"; until commit ac39928 it ran "all ops", then "conv only, equalized (max
   the LeakyReLU quantized too, so that fewer fp32 tensors pass between the convolutions; with
   the raw-input convolution in int8 as well (an 8-bit photo is exact at scale 1) and/or the
   sum of the split's two convolutions (``Add``) in int8, so that no full-resolution fp32
-  tensor is left before the output convolution.
+  tensor is left before the output convolution;
+- PyTorch's own int8 instead of onnxruntime (rows "torch FX int8"): the same rewrites
+  (equalization into the output convolution, the raw-input skip split), FX graph-mode static
+  quantization with the ``x86`` engine (fbgemm kernels, per-channel s8 weights, u8 activations
+  with min-max ranges from the same crops), channels_last input. Every op between the
+  convolutions then runs in int8 too (PyTorch's quantized LeakyReLU, pooling, upsampling and
+  concatenation); the output convolution in fp32, or in int8 as well. That API is deprecated in
+  PyTorch (``torch.ao.quantization``, in favour of torchao's pt2e), so these rows are a
+  measurement, not a backend.
 
 `--only TEXT...` runs the variants whose label contains a text; `--name` sets the results stem.
 
@@ -51,8 +59,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.common import conv_macs, provenance, stamp, write_results  # noqa: E402
 from sassid.backends import make_forward  # noqa: E402
-from sassid.backends.equalize import equalize_unet  # noqa: E402
-from sassid.backends.onnx_backend import INT8_DISABLED_OPTIMIZERS, OnnxForward, int8_model  # noqa: E402
+from sassid.backends.equalize import EQUALIZE_CROPS, equalize_unet  # noqa: E402
+from sassid.backends.onnx_backend import (  # noqa: E402
+    INT8_DISABLED_OPTIMIZERS,
+    OnnxForward,
+    int8_model,
+    open_session,
+)
 from sassid.backends.onnx_graph import onnx_bytes, pad_rule  # noqa: E402
 from sassid.backends.quantize import calibration_crops, conv_names, quantize_onnx  # noqa: E402
 from sassid.backends.raw_skip import RawSkipSplitUNet  # noqa: E402
@@ -82,8 +95,12 @@ EXACT_OPS = ("MaxPool", "Resize")
 input value): in int8 they move no value off the grid the next convolution quantizes to."""
 
 
-def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], bytes]]:
-    """Label -> a builder of that variant's int8 graph (built only if selected)."""
+Variant = bytes | Callable[[Tensor], Tensor]
+"""An int8 ONNX graph (run in onnxruntime) or a ready PyTorch forward."""
+
+
+def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], Variant]]:
+    """Label -> a builder of that variant's int8 graph or forward (built only if selected)."""
     fp32 = onnx_bytes(unet)
     convs = conv_names(fp32)  # ..., decoder.4.0, decoder.4.2, head
     head, dec40, dec42 = convs[-1], convs[-3], convs[-2]
@@ -132,7 +149,69 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], b
         "conv only, full-res decoder fp32": quantized(
             op_types=conv, keep_fp32=[dec40, dec42, head]
         ),
+        "torch FX int8, equalized into the output conv, raw skip split, output conv fp32": (
+            lambda: torch_int8(unet, calibration, head_fp32=True)
+        ),
+        "torch FX int8, equalized into the output conv, raw skip split, every conv int8": (
+            lambda: torch_int8(unet, calibration, head_fp32=False)
+        ),
     }
+
+
+class _SplitTrunk(nn.Module):
+    """A ``RawSkipSplitUNet`` without its padding and cropping (which FX cannot trace)."""
+
+    def __init__(self, split: RawSkipSplitUNet) -> None:
+        super().__init__()
+        self.trunk, self.head = split.unet.trunk, split.unet.head
+        self.features, self.raw_skip, self.rest = split.features, split.raw_skip, split.rest
+
+    def forward(self, x: Tensor) -> Tensor:
+        f = self.trunk.upsampled_features(x)
+        return self.head(self.rest(self.features(f) + self.raw_skip(x)))
+
+
+def torch_int8(
+    unet: UNet, calibration: list[Tensor], head_fp32: bool
+) -> Callable[[Tensor], Tensor]:
+    """The shipped rewrites, then PyTorch FX static int8 (x86 engine) calibrated on the crops;
+    a forward on (1, 3, H, W) in [0, 255] that pads to the size multiple and crops back."""
+    import copy
+    import warnings
+
+    from torch.ao.quantization import QConfig, QConfigMapping
+    from torch.ao.quantization.observer import MinMaxObserver, PerChannelMinMaxObserver
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    from sassid.nets.layers import crop_to, pad_to_multiple
+
+    torch.backends.quantized.engine = "x86"
+    core = _SplitTrunk(RawSkipSplitUNet(equalize_unet(unet, calibration[:EQUALIZE_CROPS])))
+    qconfig = QConfig(
+        activation=MinMaxObserver.with_args(dtype=torch.quint8, quant_min=0, quant_max=255),
+        weight=PerChannelMinMaxObserver.with_args(
+            dtype=torch.qint8, qscheme=torch.per_channel_symmetric
+        ),
+    )
+    mapping = QConfigMapping().set_global(qconfig)
+    if head_fp32:
+        mapping = mapping.set_module_name("head", None)
+    with warnings.catch_warnings():  # the API's deprecation notices
+        warnings.simplefilter("ignore")
+        prepared = prepare_fx(copy.deepcopy(core).eval(), mapping, (calibration[0],))
+        with torch.no_grad():
+            for crop in calibration:
+                prepared(crop)
+        quantized = convert_fx(prepared)
+
+    def forward(x: Tensor) -> Tensor:
+        h, w = x.shape[-2:]
+        padded = pad_to_multiple(x.float(), unet.size_multiple, mode="reflect")
+        with torch.no_grad():
+            out = quantized(padded.contiguous(memory_format=torch.channels_last))
+        return crop_to(out.contiguous(), h, w)
+
+    return forward
 
 
 def _mps(
@@ -152,14 +231,16 @@ def _mps(
     return {name: megapixels / float(np.median(t)) for name, t in times.items()}
 
 
-def _forward(unet: UNet, label: str, model: bytes) -> OnnxForward:
+def _forward(unet: UNet, label: str, model: Variant) -> Callable[[Tensor], Tensor]:
+    if not isinstance(model, bytes):
+        return model
     disabled = INT8_DISABLED_OPTIMIZERS if label == SHIPPED_SESSION else ()
     return OnnxForward(model, pad_rule(unet), disabled_optimizers=disabled)
 
 
 def _scores(
     unet: UNet,
-    model: bytes | None,
+    model: Variant | None,
     pairs: Sequence[tuple[np.ndarray, np.ndarray]],
     ref: list,
     label: str = "",
@@ -181,18 +262,9 @@ def op_profile(
     graph as optimized for this CPU: fused QLinearConv and the like), on input ``x``."""
     import json
 
-    import onnxruntime as ort
-
     with tempfile.TemporaryDirectory(prefix="sassid-profile-") as tmp:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.enable_profiling = True
-        options.profile_file_prefix = str(Path(tmp) / "ort")
-        options.log_severity_level = 3
-        extra = {"disabled_optimizers": list(disabled)} if disabled else {}
-        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"], **extra)
+        # the session --precision int8 opens (memory patterns off), profiling on
+        session = open_session(model, torch.get_num_threads(), disabled, str(Path(tmp) / "ort"))
         feed = {session.get_inputs()[0].name: x.numpy().astype(np.float32)}
         session.run(None, feed)  # warm-up, profiled too: skipped below
         for _ in range(runs):
@@ -227,7 +299,7 @@ def main() -> int:
     unet = read_model(args.model).networks(("unet",))["unet"].eval()
     assert isinstance(unet, UNet)
     quality: dict[str, dict[str, dict[str, float]]] = {}
-    variants: dict[str, bytes] = {}
+    variants: dict[str, Variant] = {}
     for name in SETS:
         found = find_pairs(DATA / name)
         paths = [noisy for _, noisy, _ in found]
@@ -259,6 +331,7 @@ def main() -> int:
     profiles = {
         label: op_profile(model, x, INT8_DISABLED_OPTIMIZERS if label == SHIPPED_SESSION else ())
         for label, model in variants.items()
+        if isinstance(model, bytes)  # onnxruntime's profiler: the ONNX graphs only
     }
     shares = conv_shares(unet)
     meta = provenance()
@@ -300,15 +373,18 @@ def main() -> int:
         f"The full-resolution decoder (decoder.4.0 and decoder.4.2) does {full_res:.0%} of the "
         f"U-Net's multiply-adds (decoder.4.0 {shares['trunk.decoder.4.0']:.0%}, decoder.4.2 "
         f"{shares['trunk.decoder.4.2']:.0%}).",
-        "",
-        "Where each int8 graph spends its time on the same photo: milliseconds per run in each "
-        "op type of the graph as onnxruntime optimized it (its profiler; mean of 3 runs after "
-        "a warm-up).",
-        "",
-        f"| case | total ms | {' | '.join(ops)} |",
-        "|---|---|" + "---|" * len(ops),
-        *profile_rows,
     ]
+    if profiles:
+        lines += [
+            "",
+            "Where each int8 graph spends its time on the same photo: milliseconds per run in "
+            "each op type of the graph as onnxruntime optimized it (its profiler; mean of 3 runs "
+            "after a warm-up).",
+            "",
+            f"| case | total ms | {' | '.join(ops)} |",
+            "|---|---|" + "---|" * len(ops),
+            *profile_rows,
+        ]
     text = "\n".join(lines) + "\n"
     write_results(
         args.name,

@@ -3,7 +3,7 @@
     python benchmarks/update_readme.py
 
 demo: the table of docs/demo/report.md (written by `sassid demo -o docs/demo`);
-speed, speed_cuda, training_cuda, synth, tiling, real_photos_*, laptop_recipe, bnn_crop,
+speed, speed_cuda, training_cuda, synth, tiling_*, real_photos_*, laptop_recipe, bnn_crop,
 bnn_length, faults: the tables of the results/*.md files (faults: its summary).
 Missing sources are left as they are.
 """
@@ -29,7 +29,8 @@ def main() -> None:
         "demo": ROOT / "docs" / "demo" / "report.md",
         "speed": ROOT / "results" / "speed_cpu.md",
         "synth": ROOT / "results" / "synth_correlation.md",
-        "tiling": ROOT / "results" / "tiling_error.md",
+        "tiling_sidd": ROOT / "results" / "tiling_error_sidd_samples.md",
+        "tiling_polyu": ROOT / "results" / "tiling_error_polyu100.md",
         "real_sidd": ROOT / "results" / "real_photos_sidd_samples.md",
         "real_polyu": ROOT / "results" / "real_photos_polyu100.md",
         "laptop_recipe": ROOT / "results" / "laptop_recipe.md",

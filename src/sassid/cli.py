@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sassid.constants import DEMO_ISO, DEMO_MINUTES
+
 if TYPE_CHECKING:  # the CLI imports torch only inside commands, so --help stays instant
     from sassid.io import Photo
     from sassid.report import ReportBuilder, ReportSummary
@@ -532,20 +534,22 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="offline demo: synthesize camera noise, train, denoise, score",
         description="Runs the whole method on photos shipped with scikit-image, "
-        "with the laptop preset under a 6-minute budget (under 10 minutes in all on 2 CPU cores).",
+        f"with the laptop preset under a {DEMO_MINUTES:g}-minute budget (under 10 minutes in "
+        "all on 2 CPU cores).",
     )
     m.add_argument("-o", "--output", default="demo_out", help="output folder (default demo_out)")
     m.add_argument(
         "--iso-like",
         type=float,
-        default=6400.0,
-        help="noise level (default 6400: ~23 dB, like the SIDD samples' 22.5 dB)",
+        default=DEMO_ISO,
+        help=f"noise level (default {DEMO_ISO:g}: ~23 dB, like the SIDD samples' 22.5 dB)",
     )
     m.add_argument(
         "--minutes",
         type=float,
-        default=6.0,
-        help="training budget for the laptop preset (default 6: the demo ends within 10 min)",
+        default=DEMO_MINUTES,
+        help=f"training budget for the laptop preset (default {DEMO_MINUTES:g}: the demo ends "
+        "within 10 min)",
     )
     m.add_argument(
         "--steps",

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from sassid.backends.onnx_graph import ExportError, PadRule, onnx_bytes, pad_rule
 from sassid.nets.layers import crop_to, pad_to_multiple
 
-__all__ = ["OnnxForward", "onnx_forward", "int8_model", "INT8_DISABLED_OPTIMIZERS"]
+__all__ = ["OnnxForward", "onnx_forward", "open_session", "int8_model", "INT8_DISABLED_OPTIMIZERS"]
 
 
 INT8_DISABLED_OPTIMIZERS = ("NchwcTransformer",)
@@ -28,7 +28,14 @@ Without it the same graph ran 0.794 against 0.761 MP/s at 512², at the same PSN
 decimal on both real sets (``benchmarks/int8_study.py``, results/int8_session.md)."""
 
 
-def _session(model: bytes, threads: int | None, disabled_optimizers: tuple[str, ...] = ()) -> Any:
+def open_session(
+    model: bytes,
+    threads: int | None,
+    disabled_optimizers: tuple[str, ...] = (),
+    profile_prefix: str | None = None,
+) -> Any:
+    """The onnxruntime CPU session every graph runs in; ``profile_prefix``: record
+    onnxruntime's per-op profile to files starting so (``benchmarks/int8_study.py``)."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -44,6 +51,9 @@ def _session(model: bytes, threads: int | None, disabled_optimizers: tuple[str, 
     # at commit c4c96ad), 1.88 GB without (results/speed_cpu.md), at the same speed.
     options.enable_mem_pattern = False
     options.log_severity_level = 3
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
     extra = {"disabled_optimizers": list(disabled_optimizers)} if disabled_optimizers else {}
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"], **extra)
 
@@ -60,7 +70,7 @@ class OnnxForward:
     ) -> None:
         self.rule = rule
         self.model = model
-        self.session = _session(model, threads, disabled_optimizers)
+        self.session = open_session(model, threads, disabled_optimizers)
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, x: Tensor) -> Tensor:
