@@ -92,7 +92,7 @@ def _denoiser(
     return Denoiser(
         source.networks(("unet",)),
         tile=tile,
-        overlap=default_overlap(tile) if tile else 0,
+        overlap=default_overlap(tile, "unet") if tile else 0,
         device=device,
         forward=fn,
         lowpass_sigma=source.lowpass_sigma,
@@ -151,7 +151,8 @@ def measure_case(
             x = tensor(size(n), size(n))
             row[str(n)] = _mps(lambda x=x: fn(x), x.shape[-1] ** 2)
         x = tensor(size(2048), size(2048))
-        row["2048"] = _mps(lambda: run_tiled(fn, x, tile, default_overlap(tile)), x.shape[-1] ** 2)
+        overlap = default_overlap(tile, "unet")
+        row["2048"] = _mps(lambda: run_tiled(fn, x, tile, overlap), x.shape[-1] ** 2)
         if not case.compiled:  # a whole 2048² or 24 MP image is one more shape to compile
             row["2048_whole"] = _mps(lambda: fn(x), x.shape[-1] ** 2)
     h, w = (size(MP24[0]), size(MP24[1]))
@@ -232,7 +233,7 @@ def run(
     source = read_model(model)
     result: dict[str, Any] = {
         "model": model,
-        "tiling": [TILE, default_overlap(TILE)],
+        "tiling": [TILE, default_overlap(TILE, "unet")],
         "device_name": torch.cuda.get_device_name(0) if torch.cuda.is_available() else device,
         "speed": {},
         "quality": {},

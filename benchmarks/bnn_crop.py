@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import provenance, scored_sets, stamp, write_results  # noqa: E402
 from sassid.config import TrainConfig, preset  # noqa: E402
-from sassid.inference import Denoiser  # noqa: E402
+from sassid.inference import Denoiser, default_overlap  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import load_networks  # noqa: E402
 from sassid.train import train  # noqa: E402
@@ -64,7 +64,8 @@ def arm_config(
 
 
 def _bnn_psnr(nets: dict, pairs: list, tile: int, device: str = "cpu") -> float:
-    denoiser = Denoiser(dict(nets), net="bnn", tile=tile, overlap=tile // 4, device=device)
+    overlap = default_overlap(tile, "bnn")
+    denoiser = Denoiser(dict(nets), net="bnn", tile=tile, overlap=overlap, device=device)
     return float(np.mean([psnr(denoiser.pixels(n), c) for _, n, c in pairs]))
 
 

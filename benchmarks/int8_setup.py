@@ -30,7 +30,7 @@ from sassid.backends.equalize import equalize_unet  # noqa: E402
 from sassid.backends.onnx_backend import OnnxForward, int8_model  # noqa: E402
 from sassid.backends.onnx_graph import pad_rule  # noqa: E402
 from sassid.backends.quantize import CALIBRATION_SIZE, calibration_crops  # noqa: E402
-from sassid.inference import Denoiser  # noqa: E402
+from sassid.inference import Denoiser, default_overlap  # noqa: E402
 from sassid.io import find_pairs, read_image  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import read_model  # noqa: E402
@@ -67,7 +67,7 @@ def main() -> int:
         paths = [noisy for _, noisy, _ in found]
         count = args.polyu_images if name == "polyu100" else args.sidd_images
         pairs = [(read_image(n).pixels, read_image(c).pixels) for _, n, c in found[:count]]
-        reference = Denoiser({"unet": unet}, tile=512, overlap=128)
+        reference = Denoiser({"unet": unet}, tile=512, overlap=default_overlap(512, "unet"))
         fp32_db = float(np.mean([psnr(reference.pixels(n), c) for n, c in pairs]))
         rows: dict[str, Any] = {}
         for text in args.arms:
@@ -81,7 +81,9 @@ def main() -> int:
             t3 = time.perf_counter()
             equalize_unet(unet, crops[:equalize])
             range_pass = time.perf_counter() - t3
-            denoiser = Denoiser({"unet": unet}, forward=forward, tile=512, overlap=128)
+            denoiser = Denoiser(
+                {"unet": unet}, forward=forward, tile=512, overlap=default_overlap(512, "unet")
+            )
             db = float(np.mean([psnr(denoiser.pixels(n), c) for n, c in pairs]))
             rows[text] = {
                 "equalize_crops": equalize,

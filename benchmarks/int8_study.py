@@ -25,11 +25,13 @@ shipped"; until commit ac39928 it ran "all ops", then "conv only, equalized (max
 - PyTorch's own int8 instead of onnxruntime (rows "torch FX int8"): the same rewrites
   (equalization into the output convolution, the raw-input skip split), FX graph-mode static
   quantization with the ``x86`` engine (fbgemm kernels, per-channel s8 weights, u8 activations
-  with min-max ranges from the same crops), channels_last input. Every op between the
-  convolutions then runs in int8 too (PyTorch's quantized LeakyReLU, pooling, upsampling and
-  concatenation); the output convolution in fp32, or in int8 as well. That API is deprecated in
-  PyTorch (``torch.ao.quantization``, in favour of torchao's pt2e), so these rows are a
-  measurement, not a backend.
+  over the full 0-255 range, no ``reduce_range``: this CPU has VNNI, as the onnxruntime path
+  also assumes; min-max ranges from the same crops), channels_last input. Every op between the
+  convolutions then runs in int8 too (PyTorch's quantized LeakyReLU, pooling, upsampling,
+  concatenation and the split's skip sum); the raw-input and output convolutions in fp32 as
+  shipped, or every convolution in int8. That API is deprecated in PyTorch
+  (``torch.ao.quantization``, in favour of torchao's pt2e), so these rows are a measurement,
+  not a backend.
 
 `--only TEXT...` runs the variants whose label contains a text; `--name` sets the results stem.
 
@@ -69,7 +71,7 @@ from sassid.backends.onnx_backend import (  # noqa: E402
 from sassid.backends.onnx_graph import onnx_bytes, pad_rule  # noqa: E402
 from sassid.backends.quantize import calibration_crops, conv_names, quantize_onnx  # noqa: E402
 from sassid.backends.raw_skip import RawSkipSplitUNet  # noqa: E402
-from sassid.inference import Denoiser  # noqa: E402
+from sassid.inference import Denoiser, default_overlap  # noqa: E402
 from sassid.io import find_pairs, read_image  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import read_model  # noqa: E402
@@ -149,11 +151,11 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], V
         "conv only, full-res decoder fp32": quantized(
             op_types=conv, keep_fp32=[dec40, dec42, head]
         ),
-        "torch FX int8, equalized into the output conv, raw skip split, output conv fp32": (
-            lambda: torch_int8(unet, calibration, head_fp32=True)
+        "torch FX int8, as shipped (raw-input and output convs fp32)": (
+            lambda: torch_int8(unet, calibration, keep_fp32=("raw_skip", "head"))
         ),
-        "torch FX int8, equalized into the output conv, raw skip split, every conv int8": (
-            lambda: torch_int8(unet, calibration, head_fp32=False)
+        "torch FX int8, as shipped but every conv int8": (
+            lambda: torch_int8(unet, calibration, keep_fp32=())
         ),
     }
 
@@ -172,10 +174,11 @@ class _SplitTrunk(nn.Module):
 
 
 def torch_int8(
-    unet: UNet, calibration: list[Tensor], head_fp32: bool
+    unet: UNet, calibration: list[Tensor], keep_fp32: Sequence[str]
 ) -> Callable[[Tensor], Tensor]:
-    """The shipped rewrites, then PyTorch FX static int8 (x86 engine) calibrated on the crops;
-    a forward on (1, 3, H, W) in [0, 255] that pads to the size multiple and crops back."""
+    """The shipped rewrites, then PyTorch FX static int8 (x86 engine) calibrated on the crops,
+    the modules named in ``keep_fp32`` (of ``_SplitTrunk``) left in fp32; a forward on (1, 3,
+    H, W) in [0, 255] that pads to the size multiple and crops back."""
     import copy
     import warnings
 
@@ -194,8 +197,8 @@ def torch_int8(
         ),
     )
     mapping = QConfigMapping().set_global(qconfig)
-    if head_fp32:
-        mapping = mapping.set_module_name("head", None)
+    for name in keep_fp32:
+        mapping = mapping.set_module_name(name, None)
     with warnings.catch_warnings():  # the API's deprecation notices
         warnings.simplefilter("ignore")
         prepared = prepare_fx(copy.deepcopy(core).eval(), mapping, (calibration[0],))
@@ -246,7 +249,9 @@ def _scores(
     label: str = "",
 ) -> tuple[float, float]:
     forward = None if model is None else _forward(unet, label, model)
-    denoiser = Denoiser({"unet": unet}, forward=forward, tile=512, overlap=128)
+    denoiser = Denoiser(
+        {"unet": unet}, forward=forward, tile=512, overlap=default_overlap(512, "unet")
+    )
     outs = [denoiser.pixels(noisy) for noisy, _ in pairs]
     vs_clean = float(np.mean([psnr(o, c) for o, (_, c) in zip(outs, pairs, strict=True)]))
     vs_fp32 = (
@@ -306,7 +311,7 @@ def main() -> int:
         count = args.polyu_images if name == "polyu100" else args.sidd_images
         pairs = [(read_image(n).pixels, read_image(c).pixels) for _, n, c in found[:count]]
         calibration = calibration_crops(paths)
-        reference = Denoiser({"unet": unet}, tile=512, overlap=128)
+        reference = Denoiser({"unet": unet}, tile=512, overlap=default_overlap(512, "unet"))
         ref = [reference.pixels(noisy) for noisy, _ in pairs]
         fp32_db, _ = _scores(unet, None, pairs, [])
         builders = _variants(unet, calibration)

@@ -32,7 +32,7 @@ from benchmarks.common import RESULTS, provenance, scored_sets, stamp, write_res
 from benchmarks.training_speed import variant_rows  # noqa: E402
 from sassid.config import TrainConfig, preset  # noqa: E402
 from sassid.data import PatchSampler, load_noisy_images  # noqa: E402
-from sassid.inference import Denoiser  # noqa: E402
+from sassid.inference import Denoiser, default_overlap  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import load_networks  # noqa: E402
 from sassid.noise import auto_blind_size, measure_noise  # noqa: E402
@@ -68,7 +68,7 @@ def _scores(nets: dict, pairs: list, patch: int) -> dict[str, Any]:
     noisy = [psnr(n, c) for _, n, c in pairs]
     out["noisy"] = float(np.mean(noisy))
     for name, tile in (("bnn", patch), ("fusion", patch), ("unet", 512)):
-        d = Denoiser(dict(nets), net=name, tile=tile, overlap=tile // 4)
+        d = Denoiser(dict(nets), net=name, tile=tile, overlap=default_overlap(tile, name))
         outputs = [d.pixels(n) for _, n, _ in pairs]
         values = [psnr(o, c) for o, (_, _, c) in zip(outputs, pairs, strict=True)]
         out[name] = float(np.mean(values))

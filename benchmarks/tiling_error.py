@@ -4,13 +4,16 @@ whole-image pass, and the pixels a large photo's tiles compute.
     python benchmarks/tiling_error.py -m RUN_DIR_OR_MODEL --set sidd_samples --images 13 \
         [--tile 256 --overlaps 128 96 64 48 32]
 
-Each photo goes through ``Denoiser.pixels`` as ``sassid denoise`` runs it (fp32 torch, the
-model's output corrections) whole and in tiles of ``--tile`` at each overlap. The real sets'
-photos are 512², so the default tile is 256: twice the seams per area that the default 512 px
-tiles give a large photo, a conservative proxy. ``--set demo`` takes the demo's photos instead
-(scikit-image, made noisy by ``sassid.synth`` at iso_like 3200, scored against the noise-free
-render). The cost column counts the pixels the U-Net computes per photo pixel for a 24 MP photo
-(6000 x 4000) in tiles of 512 at that overlap. Writes results/tiling_error_<set>.json and .md.
+For each overlap o, every photo is cut to 2 x tile - o pixels (top left), so that its tiles
+meet in exactly one seam per axis with exactly that overlap (``sassid.tiling`` puts the last
+tile flush with the edge, which elsewhere gives some seams a wider overlap), and goes through
+``Denoiser.pixels`` as ``sassid denoise`` runs it (fp32, the model's output corrections), whole
+and in tiles of ``--tile``. One seam per 2 x tile - o pixels is about as dense as the seams of a
+large photo in tiles of 512 (one per 512 - overlap pixels) at the default tile of 256. ``--set
+demo`` takes the demo's photos instead (scikit-image, made noisy by ``sassid.synth`` at the
+demo's iso_like, scored against the noise-free render). The cost column counts the pixels the
+U-Net computes per photo pixel for a 24 MP photo (6000 x 4000) in tiles of 512 at that overlap.
+Writes results/tiling_error_<set>.json and .md.
 """
 
 from __future__ import annotations
@@ -23,20 +26,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import provenance, stamp, write_results  # noqa: E402
+from sassid.constants import DEMO_ISO  # noqa: E402
 from sassid.inference import DEFAULT_TILE, Denoiser, default_overlap  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import read_model  # noqa: E402
-from sassid.tiling import tile_grid  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LARGE = (4000, 6000)
 """The large photo whose tile count the cost column gives (rows, columns)."""
-
-
-def tiled_cost(height: int, width: int, tile: int, overlap: int) -> float:
-    """Pixels computed per photo pixel when ``height`` x ``width`` runs in ``tile`` tiles."""
-    tiles = len(tile_grid(height, tile, overlap)) * len(tile_grid(width, tile, overlap))
-    return tiles * min(tile, height) * min(tile, width) / (height * width)
 
 
 def photos(name: str, count: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -46,7 +43,7 @@ def photos(name: str, count: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
         from sassid.synth import add_camera_noise, render_reference
 
         return [
-            (key, add_camera_noise(p, 3200, seed=i), render_reference(p))
+            (key, add_camera_noise(p, DEMO_ISO, seed=i), render_reference(p))
             for i, (key, p) in enumerate(demo_photos().items())
         ][:count]
     from sassid.io import find_pairs, read_image
@@ -73,60 +70,63 @@ def main() -> None:
     nets = model.networks(("unet",))
     pairs = photos(args.set, args.images)
 
-    def run(tile: int, overlap: int) -> list[np.ndarray]:
+    def run(images: list[np.ndarray], tile: int, overlap: int) -> list[np.ndarray]:
         denoiser = Denoiser.from_model(model, tile=tile, overlap=overlap, nets=nets)
-        return [denoiser.pixels(noisy) for _, noisy, _ in pairs]
-
-    clean = [c for _, _, c in pairs]
+        return [denoiser.pixels(image) for image in images]
 
     def score(outputs: list[np.ndarray], against: list[np.ndarray]) -> float:
         return float(np.mean([psnr(o, c) for o, c in zip(outputs, against, strict=True)]))
 
-    whole = run(0, 0)
-    rows: list[dict[str, float | int | None]] = [
-        {"overlap": None, "psnr_clean": score(whole, clean)}
-    ]
+    rows: list[dict[str, float | int]] = []
     for overlap in args.overlaps:
-        out = run(args.tile, overlap)
+        side = 2 * args.tile - overlap
+        if any(min(noisy.shape[:2]) < side for _, noisy, _ in pairs):
+            print(f"skipped overlap {overlap}: a photo is smaller than {side} px")
+            continue
+        noisy = [np.ascontiguousarray(n[:side, :side]) for _, n, _ in pairs]
+        clean = [c[:side, :side] for _, _, c in pairs]
+        whole, tiled = run(noisy, 0, 0), run(noisy, args.tile, overlap)
         diffs = [
-            np.abs(o.astype(np.int32) - w.astype(np.int32)) for o, w in zip(out, whole, strict=True)
+            np.abs(t.astype(np.int32) - w.astype(np.int32))
+            for t, w in zip(tiled, whole, strict=True)
         ]
         mse = float(np.mean([float(np.mean(d.astype(np.float64) ** 2)) for d in diffs]))
+        large = Denoiser.from_model(model, tile=DEFAULT_TILE, overlap=overlap, nets=nets)
         rows.append(
             {
                 "overlap": overlap,
-                "psnr_clean": score(out, clean),
+                "side": side,
+                "psnr_clean_whole": score(whole, clean),
+                "psnr_clean_tiled": score(tiled, clean),
                 "psnr_whole": 10 * np.log10(255.0**2 / mse) if mse else float("inf"),
                 "max_abs": int(max(int(d.max()) for d in diffs)),
                 "changed": float(np.mean([float(np.mean(d > 0)) for d in diffs])),
-                "cost_24mp": tiled_cost(*LARGE, DEFAULT_TILE, overlap),
+                "cost_24mp": large.tiles_for(*LARGE) * DEFAULT_TILE**2 / (LARGE[0] * LARGE[1]),
             }
         )
         print(rows[-1], flush=True)
     meta = provenance()
-    size = "x".join(str(s) for s in pairs[0][1].shape[:2])
     lines = [
         f"# Tiled against whole-image U-Net output: {args.set}",
         "",
         stamp(meta),
         "",
-        f"Model `{args.model}`; the first {len(pairs)} photos of `{args.set}` ({size} px), "
-        f"through `Denoiser.pixels` as `sassid denoise` runs them (fp32, the model's output "
-        f"corrections), whole and in tiles of {args.tile} px. Differences in uint8 levels. Cost: "
-        f"pixels the U-Net computes per photo pixel for a {LARGE[1]} x {LARGE[0]} photo in "
-        f"tiles of {DEFAULT_TILE} (the default overlap there is "
-        f"{default_overlap(DEFAULT_TILE, 'unet')}).",
+        f"Model `{args.model}`; the first {len(pairs)} photos of `{args.set}`, each cut to "
+        f"2 x {args.tile} - overlap px so that its tiles of {args.tile} meet in one seam per "
+        "axis with exactly that overlap, through `Denoiser.pixels` as `sassid denoise` runs "
+        "them (fp32, the model's output corrections), whole and tiled. Δ: PSNR against clean, "
+        "tiled minus whole, on the same cut. Differences in uint8 levels. Cost: pixels the "
+        f"U-Net computes per photo pixel for a {LARGE[1]} x {LARGE[0]} photo in tiles of "
+        f"{DEFAULT_TILE} (the default overlap there is {default_overlap(DEFAULT_TILE, 'unet')}).",
         "",
-        "| overlap (px) | PSNR vs clean (dB) | PSNR vs whole (dB) | max abs vs whole | "
-        "pixels changed | cost at 24 MP |",
-        "|---|---|---|---|---|---|",
+        "| overlap (px) | cut (px) | PSNR vs clean, whole (dB) | Δ tiled (dB) | "
+        "PSNR vs whole (dB) | max abs vs whole | pixels changed | cost at 24 MP |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        if r["overlap"] is None:
-            lines.append(f"| whole image | {r['psnr_clean']:.3f} | - | - | - | 1.00 |")
-            continue
         lines.append(
-            f"| {r['overlap']} | {r['psnr_clean']:.3f} | {r['psnr_whole']:.1f} | "
+            f"| {r['overlap']} | {r['side']} | {r['psnr_clean_whole']:.3f} | "
+            f"{r['psnr_clean_tiled'] - r['psnr_clean_whole']:+.3f} | {r['psnr_whole']:.1f} | "
             f"{r['max_abs']} | {100 * r['changed']:.2f}% | {r['cost_24mp']:.2f} |"
         )
     lines.append("")

@@ -36,3 +36,33 @@ def test_bad_budget_fails_before_anything_is_written(tmp_path: Path) -> None:
         with pytest.raises(TrainingError, match="--minutes must be a finite number > 0"):
             run_demo(tmp_path / "out", minutes=minutes, device="cpu", progress=False)
         assert not (tmp_path / "out").exists()
+
+
+class _Stop(Exception):
+    """Raised by the fake trainer: the test needs only what training was asked to do."""
+
+
+def test_demo_trains_laptop_under_its_budget_from_python_and_cli(
+    tmp_path: Path,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    import pytest
+
+    import sassid.train
+    from sassid.cli import main
+    from sassid.constants import DEMO_MINUTES
+
+    asked: list[tuple[str, int, float | None]] = []
+
+    def fake_train(inputs, run_dir, config, **options):  # noqa: ANN001, ANN003, ANN202
+        asked.append((config.preset, config.seed, options["minutes"]))
+        raise _Stop
+
+    monkeypatch.setattr(sassid.train, "train", fake_train)
+    with pytest.raises(_Stop):
+        run_demo(tmp_path / "api", seed=3, device="cpu", progress=False)
+    with pytest.raises(_Stop):
+        main(["demo", "-o", str(tmp_path / "cli"), "-q", "--seed", "3", "--device", "cpu"])
+    with pytest.raises(_Stop):
+        main(["demo", "-o", str(tmp_path / "steps"), "-q", "--steps", "5", "--device", "cpu"])
+    assert asked == [("laptop", 3, DEMO_MINUTES), ("laptop", 3, DEMO_MINUTES), ("quick", 0, None)]

@@ -160,7 +160,7 @@ def test_default_overlap_caps_the_unet_only(tmp_path: Path) -> None:
     # the U-Net's 512 px tiles overlap by 64, not a quarter (128): 1.38 instead of 1.92
     # pixels computed per pixel of a 24 MP photo; the teachers keep a quarter of their tiles
     assert default_overlap(512, "unet") == UNET_MAX_OVERLAP == 64
-    assert default_overlap(128, "unet") == 32 and default_overlap(1024) == 64
+    assert default_overlap(128, "unet") == 32 and default_overlap(1024, "unet") == 64
     assert default_overlap(64, "bnn") == 16 and default_overlap(512, "fusion") == 128
     write_tiny_model(tmp_path / "model.pt")
     assert Denoiser.from_model(tmp_path / "model.pt", device="cpu").overlap == 64

@@ -238,12 +238,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from sassid.config import preset, with_steps
     from sassid.demo import run_demo
 
-    # --steps N: the quick preset with fixed stage lengths (a fast try); else the laptop
-    # preset under a time budget.
-    config = preset("quick" if args.steps is not None else "laptop")
+    # --steps N: the quick preset with fixed stage lengths (a fast try); else run_demo's own
+    # default, the laptop preset under the --minutes budget.
+    config = None
     if args.steps is not None:
-        config = with_steps(config, args.steps)
-    config = dataclasses.replace(config, seed=args.seed)
+        config = dataclasses.replace(with_steps(preset("quick"), args.steps), seed=args.seed)
     result = run_demo(
         args.output,
         iso_like=args.iso_like,

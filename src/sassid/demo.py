@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import os
@@ -89,9 +90,9 @@ def run_demo(
 ) -> DemoResult:
     """Synthesize, train, denoise, score; write report.md and comparison.png to ``out_dir``.
 
-    ``config``: the training configuration (default: the ``laptop`` preset under ``minutes``,
-    default ``DEMO_MINUTES``, as ``sassid demo`` runs it); ``minutes``: train under this
-    wall-clock budget (``sassid train --minutes``) instead of the configuration's steps."""
+    ``config``: the training configuration (default: the ``laptop`` preset with ``seed``, under
+    ``minutes``, default ``DEMO_MINUTES``: what ``sassid demo`` runs); ``minutes``: train under
+    this wall-clock budget (``sassid train --minutes``) instead of the configuration's steps."""
     from sassid.train import train
 
     check_synth_options(iso_like)
@@ -99,7 +100,7 @@ def run_demo(
         check_minutes(minutes)  # before anything is written
     out = Path(out_dir)
     if config is None:
-        config = preset("laptop")
+        config = dataclasses.replace(preset("laptop"), seed=seed)
         minutes = DEMO_MINUTES if minutes is None else minutes
     started = time.perf_counter()
     clean = demo_photos()

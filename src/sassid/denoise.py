@@ -83,7 +83,8 @@ def denoise_files(
     ``calibrate`` (a folder or file), else of the inputs.
     ``announce`` receives one line naming the backend and precision chosen.
     ``on_photo(source, noisy, denoised, doubt)`` is called after each photo is written (the
-    report uses it); ``doubt`` is the check's verdict (``""``: passed; None: not checked).
+    report uses it); ``doubt`` is the check's verdict (``""``: passed, or could not be
+    judged; None: the check is off).
     ``check``: judge each written photo against its input from the noisy data alone
     (``reliability.judge_photo``: more than the noise removed in its flat areas, or a colour
     shift); one that fails is still written, listed in ``DenoiseReport.doubtful`` and warned
@@ -146,6 +147,7 @@ def denoise_files(
                 try:
                     doubt = judge_photo(source.name, photo.pixels, pixels).summary()
                 except ValueError as exc:  # advisory: the photo is written either way
+                    doubt = ""  # no verdict to report; None means the check is off
                     bar.write(f"sassid: warning: {source}: not checked ({exc})", file=sys.stderr)
                 if doubt:
                     report.doubtful.append((target, doubt))

@@ -60,7 +60,7 @@ seams per area), overlap 64 moves no PSNR against clean by more than 0.01 dB and
 more than a few levels against one whole-image pass (results/tiling_error_*.md)."""
 
 
-def default_overlap(tile: int, net: str = "unet") -> int:
+def default_overlap(tile: int, net: str) -> int:
     """A quarter of the tile, at most ``UNET_MAX_OVERLAP`` for the U-Net (whose output near a
     seam is measured, not exact); the blend's zero-weight margin is overlap/4
     (``sassid.tiling``). The teachers keep a quarter of their training-crop tiles."""

@@ -235,3 +235,27 @@ def test_a_doubtful_photo_says_so_under_its_picture(tmp_path: Path) -> None:
     assert "Doubtful" not in good
     assert "Doubtful: the output departs from the input beyond the noise" in tinted
     assert "/+25.0 levels (R/G/B)" in tinted
+
+
+def test_a_given_verdict_is_used_and_an_unjudgeable_photo_gets_no_note(
+    tmp_path: Path,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    import sassid.report.build
+    from sassid.report import ReportBuilder
+
+    def cannot_judge(*_args: object) -> None:
+        raise ValueError("no flat patch")
+
+    monkeypatch.setattr(sassid.report.build, "judge_photo", cannot_judge)
+    builder = ReportBuilder(
+        write_tiny_model(tmp_path / "m.pt"), tmp_path / "r.html", teachers=False, device="cpu"
+    )
+    noisy = np.full((64, 64, 3), 120, np.uint8)
+    builder.add("given.png", noisy, noisy, doubt="a shift named by sassid denoise")
+    builder.add("passed.png", noisy, noisy, doubt="")
+    builder.add("unjudged.png", noisy, noisy)  # judged here: the ValueError leaves no note
+    html = builder.write().path.read_text()
+    note = html.index("Doubtful: a shift named by sassid denoise.")
+    assert html.index('id="photo-1"') < note < html.index('id="photo-2"')  # under given.png
+    assert html.count("Doubtful") == 1
