@@ -4,12 +4,13 @@ whole-image pass, and the pixels a large photo's tiles compute.
     python benchmarks/tiling_error.py -m RUN_DIR_OR_MODEL --set sidd_samples --images 13 \
         [--tile 256 --overlaps 128 96 64 48 32]
 
-For each overlap o, every photo is cut to 2 x tile - o pixels (top left), so that its tiles
-meet in exactly one seam per axis with exactly that overlap (``sassid.tiling`` puts the last
-tile flush with the edge, which elsewhere gives some seams a wider overlap), and goes through
+For each overlap o, every photo is cut (top left) along each axis to the largest
+tile + k (tile - o) pixels that fits, k >= 1, so that all its seams have exactly that overlap
+(``sassid.tiling`` puts the last tile flush with the edge, which elsewhere gives one seam a
+wider overlap); photos shorter than 2 x tile - o on a side are left out. Each goes through
 ``Denoiser.pixels`` as ``sassid denoise`` runs it (fp32, the model's output corrections), whole
-and in tiles of ``--tile``. One seam per 2 x tile - o pixels is about as dense as the seams of a
-large photo in tiles of 512 (one per 512 - overlap pixels) at the default tile of 256. ``--set
+and in tiles of ``--tile``. At the default tile of 256 the seams lie tile - o apart, closer
+than a large photo's in tiles of 512 (512 - o): a conservative proxy. ``--set
 demo`` takes the demo's photos instead (scikit-image, made noisy by ``sassid.synth`` at the
 demo's iso_like, scored against the noise-free render). The cost column counts the pixels the
 U-Net computes per photo pixel for a 24 MP photo (6000 x 4000) in tiles of 512 at that overlap.
@@ -34,6 +35,12 @@ from sassid.models import read_model  # noqa: E402
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LARGE = (4000, 6000)
 """The large photo whose tile count the cost column gives (rows, columns)."""
+
+
+def cut(length: int, tile: int, overlap: int) -> int:
+    """The largest ``tile + k (tile - overlap)`` <= ``length`` with k >= 1 (0 if none)."""
+    k = (length - tile) // (tile - overlap)
+    return tile + k * (tile - overlap) if k >= 1 else 0
 
 
 def photos(name: str, count: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -79,12 +86,16 @@ def main() -> None:
 
     rows: list[dict[str, float | int]] = []
     for overlap in args.overlaps:
-        side = 2 * args.tile - overlap
-        if any(min(noisy.shape[:2]) < side for _, noisy, _ in pairs):
-            print(f"skipped overlap {overlap}: a photo is smaller than {side} px")
+        boxes = [
+            (cut(n.shape[0], args.tile, overlap), cut(n.shape[1], args.tile, overlap))
+            for _, n, _ in pairs
+        ]
+        kept = [(n, c, box) for (_, n, c), box in zip(pairs, boxes, strict=True) if min(box)]
+        if not kept:
+            print(f"skipped overlap {overlap}: no photo is 2 x {args.tile} - {overlap} px")
             continue
-        noisy = [np.ascontiguousarray(n[:side, :side]) for _, n, _ in pairs]
-        clean = [c[:side, :side] for _, _, c in pairs]
+        noisy = [np.ascontiguousarray(n[: b[0], : b[1]]) for n, _, b in kept]
+        clean = [c[: b[0], : b[1]] for _, c, b in kept]
         whole, tiled = run(noisy, 0, 0), run(noisy, args.tile, overlap)
         diffs = [
             np.abs(t.astype(np.int32) - w.astype(np.int32))
@@ -95,7 +106,8 @@ def main() -> None:
         rows.append(
             {
                 "overlap": overlap,
-                "side": side,
+                "photos": len(kept),
+                "megapixels": sum(b[0] * b[1] for _, _, b in kept) / 1e6,
                 "psnr_clean_whole": score(whole, clean),
                 "psnr_clean_tiled": score(tiled, clean),
                 "psnr_whole": 10 * np.log10(255.0**2 / mse) if mse else float("inf"),
@@ -111,21 +123,23 @@ def main() -> None:
         "",
         stamp(meta),
         "",
-        f"Model `{args.model}`; the first {len(pairs)} photos of `{args.set}`, each cut to "
-        f"2 x {args.tile} - overlap px so that its tiles of {args.tile} meet in one seam per "
-        "axis with exactly that overlap, through `Denoiser.pixels` as `sassid denoise` runs "
-        "them (fp32, the model's output corrections), whole and tiled. Δ: PSNR against clean, "
+        f"Model `{args.model}`; of the first {len(pairs)} photos of `{args.set}`, those at "
+        f"least 2 x {args.tile} - overlap px on a side, each cut to the largest {args.tile} + "
+        f"k ({args.tile} - overlap) px per axis so that every seam between its tiles of "
+        f"{args.tile} has exactly that overlap, through `Denoiser.pixels` as `sassid denoise` "
+        "runs them (fp32, the model's output corrections), whole and tiled. Δ: PSNR against clean, "
         "tiled minus whole, on the same cut. Differences in uint8 levels. Cost: pixels the "
         f"U-Net computes per photo pixel for a {LARGE[1]} x {LARGE[0]} photo in tiles of "
         f"{DEFAULT_TILE} (the default overlap there is {default_overlap(DEFAULT_TILE, 'unet')}).",
         "",
-        "| overlap (px) | cut (px) | PSNR vs clean, whole (dB) | Δ tiled (dB) | "
+        "| overlap (px) | photos (MP) | PSNR vs clean, whole (dB) | Δ tiled (dB) | "
         "PSNR vs whole (dB) | max abs vs whole | pixels changed | cost at 24 MP |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['overlap']} | {r['side']} | {r['psnr_clean_whole']:.3f} | "
+            f"| {r['overlap']} | {r['photos']} ({r['megapixels']:.2f}) | "
+            f"{r['psnr_clean_whole']:.3f} | "
             f"{r['psnr_clean_tiled'] - r['psnr_clean_whole']:+.3f} | {r['psnr_whole']:.1f} | "
             f"{r['max_abs']} | {100 * r['changed']:.2f}% | {r['cost_24mp']:.2f} |"
         )
