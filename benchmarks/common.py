@@ -17,6 +17,8 @@ import numpy as np
 import torch
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+"""The real noisy/clean sets (``shared/data`` beside the checkout)."""
 OLD_TILING = (512, 128)
 """U-Net tile and overlap of speed results measured before the result recorded them (the
 default then); newer results hold their own ``tiling``."""
@@ -102,6 +104,27 @@ def scored_sets(
             continue
         noisy_paths, eval_dir = eval_pairs_folder(folder, work / name, count)
         yield name, noisy_paths, eval_dir, list(iter_pairs(eval_dir))
+
+
+def scored_photos(name: str, count: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The first ``count`` (id, noisy, clean) HWC photos of the real set ``name`` under
+    ``DATA``, or with ``name == "demo"`` the demo's: scikit-image's photos made noisy by
+    ``sassid.synth`` at the demo's iso_like, the noise-free render as clean."""
+    if name == "demo":
+        from sassid.constants import DEMO_ISO
+        from sassid.demo import demo_photos
+        from sassid.synth import add_camera_noise, render_reference
+
+        return [
+            (key, add_camera_noise(p, DEMO_ISO, seed=i), render_reference(p))
+            for i, (key, p) in enumerate(demo_photos().items())
+        ][:count]
+    from sassid.io import find_pairs, read_image
+
+    return [
+        (ident, read_image(noisy).pixels, read_image(clean).pixels)
+        for ident, noisy, clean in find_pairs(DATA / name)[:count]
+    ]
 
 
 def write_results(name: str, payload: dict[str, Any], markdown: str) -> None:

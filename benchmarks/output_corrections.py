@@ -1,6 +1,6 @@
 """What the output corrections (sassid.corrections) do to a trained U-Net on real pairs.
 
-    python benchmarks/output_corrections.py -m RUN --set polyu100 [--images 12]
+    python benchmarks/output_corrections.py -m RUN --set polyu100|sidd_samples|demo [--images 12]
         [--sigmas 0 4 8 16 32] [--gates 0 1 1.5 2 3] [--gate-sigmas 0 8] [--level-gates 2 3]
 
 Two sweeps over one set of U-Net outputs (computed once, corrections off):
@@ -25,15 +25,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import provenance, write_results  # noqa: E402
+from benchmarks.common import DATA, provenance, scored_photos, write_results  # noqa: E402
 from sassid.corrections import gate_to_noise, restore_low_frequencies  # noqa: E402
 from sassid.inference import Denoiser  # noqa: E402
-from sassid.io import find_pairs, read_image  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.noise import NoiseLevelFunction, measure_noise, measure_noise_level  # noqa: E402
 from sassid.pixels import from_pixels, to_pixels  # noqa: E402
-
-DATA = ROOT.parent / "shared" / "data"
 
 
 def corrected(
@@ -61,16 +58,14 @@ def main() -> int:
     parser.add_argument("--gate-sigmas", type=float, nargs="+", default=[0.0, 8.0])
     parser.add_argument("--level-gates", type=float, nargs="*", default=[1.5, 2, 3])
     args = parser.parse_args()
-    folder = DATA / args.set
-    if not folder.exists():
-        print(f"skipped: {folder} is absent")
+    if args.set != "demo" and not (DATA / args.set).exists():
+        print(f"skipped: {DATA / args.set} is absent")
         return 0
     denoiser = Denoiser.from_model(
         args.model, net="unet", device="cpu", lowpass_sigma=0.0, noise_gate=0.0
     )
     photos = []
-    for _, noisy_path, clean_path in find_pairs(folder)[: args.images]:
-        noisy, clean = read_image(noisy_path).pixels, read_image(clean_path).pixels
+    for _, noisy, clean in scored_photos(args.set, args.images):
         # each photo's noise, measured once: one sigma (False) or the level function (True)
         noise = {False: measure_noise([noisy]).sigma, True: measure_noise_level(noisy)}
         photos.append((noisy, clean, denoiser.pixels(noisy), noise))

@@ -26,13 +26,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import provenance, stamp, write_results  # noqa: E402
-from sassid.constants import DEMO_ISO  # noqa: E402
+from benchmarks.common import DATA, provenance, scored_photos, stamp, write_results  # noqa: E402
 from sassid.inference import DEFAULT_TILE, Denoiser, default_overlap  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import read_model  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 LARGE = (4000, 6000)
 """The large photo whose tile count the cost column gives (rows, columns)."""
 
@@ -41,24 +39,6 @@ def cut(length: int, tile: int, overlap: int) -> int:
     """The largest ``tile + k (tile - overlap)`` <= ``length`` with k >= 1 (0 if none)."""
     k = (length - tile) // (tile - overlap)
     return tile + k * (tile - overlap) if k >= 1 else 0
-
-
-def photos(name: str, count: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(id, noisy, clean) HWC uint8 photos of a real set under ``DATA``, or of the demo."""
-    if name == "demo":
-        from sassid.demo import demo_photos
-        from sassid.synth import add_camera_noise, render_reference
-
-        return [
-            (key, add_camera_noise(p, DEMO_ISO, seed=i), render_reference(p))
-            for i, (key, p) in enumerate(demo_photos().items())
-        ][:count]
-    from sassid.io import find_pairs, read_image
-
-    return [
-        (ident, read_image(noisy).pixels, read_image(clean).pixels)
-        for ident, noisy, clean in find_pairs(DATA / name)[:count]
-    ]
 
 
 def main() -> None:
@@ -75,7 +55,7 @@ def main() -> None:
         return
     model = read_model(args.model)
     nets = model.networks(("unet",))
-    pairs = photos(args.set, args.images)
+    pairs = scored_photos(args.set, args.images)
 
     def run(images: list[np.ndarray], tile: int, overlap: int) -> list[np.ndarray]:
         denoiser = Denoiser.from_model(model, tile=tile, overlap=overlap, nets=nets)
