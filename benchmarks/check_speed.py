@@ -1,10 +1,15 @@
-"""What the per-photo check of ``sassid denoise`` costs (``sassid.reliability.judge_photo``).
+"""What ``sassid denoise`` costs around the network: the per-photo check
+(``sassid.reliability.judge_photo``) and the host-side steps of ``Denoiser.pixels``.
 
     python benchmarks/check_speed.py [--megapixels 6 24] [--repeats 3]
 
-Times ``judge_photo`` on synthetic 8-bit photos (a gradient plus Gaussian noise of std 8, as
-noisy input; a smoothed copy as output) of each size, and, for scale, the fp32 torch U-Net's
-time per megapixel at 512² (random weights: the time does not depend on them). Writes
+Times, on synthetic 8-bit photos (a gradient plus Gaussian noise of std 8, as noisy input; a
+smoothed copy as output) of each size: ``judge_photo``; the conversions to the networks' CHW
+float32 (``to_pixels``) and back to HWC uint8 (``from_pixels``, whole photo), with
+``from_pixels`` as it was until 2026-11-30 (float64 arithmetic on the transposed photo, full-size
+temporaries) as the same run's baseline; and the output correction ``laptop`` applies (the
+photo's noise std, ``measure_noise``, then ``gate_to_noise`` at 2). For scale, the fp32 torch
+U-Net's time per megapixel at 512² (random weights: the time does not depend on them). Writes
 results/check_speed.json and .md.
 """
 
@@ -20,7 +25,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import provenance, stamp, write_results  # noqa: E402
+from sassid.constants import PIXEL_MAX  # noqa: E402
+from sassid.corrections import gate_to_noise  # noqa: E402
 from sassid.nets import UNet  # noqa: E402
+from sassid.noise import measure_noise  # noqa: E402
+from sassid.pixels import dtype_max, from_pixels, to_pixels  # noqa: E402
 from sassid.reliability import PHOTO_LOCATIONS, judge_photo  # noqa: E402
 
 
@@ -32,6 +41,19 @@ def _photo(megapixels: float, rng: np.random.Generator) -> tuple[np.ndarray, np.
     )
     noisy = np.clip(clean + rng.normal(0, 8, clean.shape).astype(np.float32), 0, 255)
     return noisy.astype(np.uint8), np.clip(clean + 1, 0, 255).astype(np.uint8)
+
+
+def from_pixels_before(chw: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
+    """``sassid.pixels.from_pixels`` until 2026-11-30: the same values (a test checks the
+    rounding), computed on the transposed photo with full-size float64 temporaries."""
+    top = dtype_max(dtype)
+    scaled = np.asarray(chw, dtype=np.float64).transpose(1, 2, 0) * (top / PIXEL_MAX)
+    return np.clip(np.floor(scaled + 0.5), 0, top).astype(dtype)
+
+
+def _correct(noisy: np.ndarray, noisy_chw: np.ndarray, out_chw: np.ndarray) -> None:
+    """The ``laptop`` output correction on a copy: noise std, then the gate at 2."""
+    gate_to_noise(noisy_chw, out_chw.copy(), measure_noise([noisy]).sigma, 2.0)
 
 
 def _seconds(fn, repeats: int) -> float:  # noqa: ANN001
@@ -53,8 +75,17 @@ def main() -> None:
     rows = []
     for mp in args.megapixels:
         noisy, out = _photo(mp, rng)
-        seconds = _seconds(lambda n=noisy, o=out: judge_photo("x", n, o), args.repeats)
-        rows.append({"megapixels": noisy.shape[0] * noisy.shape[1] / 1e6, "seconds": seconds})
+        noisy_chw, out_chw = to_pixels(noisy), to_pixels(out)
+        steps = {
+            "seconds": lambda n=noisy, o=out: judge_photo("x", n, o),
+            "to_pixels": lambda n=noisy: to_pixels(n),
+            "from_pixels": lambda c=out_chw: from_pixels(c),
+            "from_pixels_before": lambda c=out_chw: from_pixels_before(c),
+            "correction": lambda n=noisy, y=noisy_chw, o=out_chw: _correct(n, y, o),
+        }
+        row = {"megapixels": noisy.shape[0] * noisy.shape[1] / 1e6}
+        row.update({name: _seconds(fn, args.repeats) for name, fn in steps.items()})
+        rows.append(row)
         print(rows[-1], flush=True)
     unet = UNet().eval()
     x = torch.rand(1, 3, 512, 512) * 255
@@ -62,19 +93,24 @@ def main() -> None:
         unet_s = _seconds(lambda: unet(x), args.repeats) / (512 * 512 / 1e6)
     meta = provenance()
     lines = [
-        "# The per-photo check's cost",
+        "# What sassid denoise costs around the network",
         "",
         stamp(meta),
         "",
-        f"`reliability.judge_photo` on synthetic 8-bit photos ({PHOTO_LOCATIONS} sampled patch "
-        f"locations at most), best of {args.repeats} after a warm-up; for scale, the fp32 "
-        f"torch U-Net (NCHW, eager) takes {unet_s:.2f} s per megapixel at 512² in the same run.",
+        f"On synthetic 8-bit photos, best of {args.repeats} after a warm-up, seconds: the "
+        f"per-photo check `reliability.judge_photo` ({PHOTO_LOCATIONS} sampled patch locations "
+        "at most); `to_pixels` and `from_pixels` (whole photo), the latter also as it was "
+        "until 2026-11-30 (float64 on the transposed photo); the `laptop` output correction "
+        "(`measure_noise`, then `gate_to_noise` at 2). For scale, the fp32 torch U-Net (NCHW, "
+        f"eager) takes {unet_s:.2f} s per megapixel at 512² in the same run.",
         "",
-        "| photo (MP) | check (s) | check / fp32 U-Net time |",
-        "|---|---|---|",
+        "| photo (MP) | check (s) | check / fp32 U-Net time | to_pixels | from_pixels | "
+        "from_pixels before | correction |",
+        "|---|---|---|---|---|---|---|",
         *[
             f"| {r['megapixels']:.1f} | {r['seconds']:.2f} | "
-            f"{r['seconds'] / (unet_s * r['megapixels']):.1%} |"
+            f"{r['seconds'] / (unet_s * r['megapixels']):.1%} | {r['to_pixels']:.2f} | "
+            f"{r['from_pixels']:.2f} | {r['from_pixels_before']:.2f} | {r['correction']:.2f} |"
             for r in rows
         ],
     ]

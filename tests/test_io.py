@@ -27,6 +27,25 @@ def test_16_bit_round_trip(tmp_path: Path, suffix: str) -> None:
     assert np.array_equal(from_pixels(to_pixels(back), np.uint16), pixels)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("precision", [np.float32, np.float64])
+def test_from_pixels_rounds_half_up_in_float64_and_clamps(dtype: type, precision: type) -> None:
+    """floor(x * top / 255 + 0.5) in float64, clamped, as the reference rounds; ties and the
+    float32 just below a tie (whose float32 sum with 0.5 would round up) included."""
+    rng = np.random.default_rng(0)
+    chw = rng.uniform(-20, 280, (3, 17, 23)).astype(np.float32)
+    below = np.nextafter(np.float32(127.5), np.float32(0))
+    chw[0, 0, :8] = [0.5, 1.5, 254.5, 255.5, -0.5, np.float32(0.49999997), below, 127.5]
+    chw = chw.astype(precision)
+    top = 255.0 if dtype == np.uint8 else 65535.0
+    expected = np.clip(np.floor(chw.astype(np.float64) * (top / 255.0) + 0.5), 0, top)
+    got = from_pixels(chw, dtype)
+    assert got.dtype == dtype and got.shape == (17, 23, 3)
+    assert np.array_equal(got, expected.transpose(1, 2, 0).astype(dtype))
+    if dtype == np.uint8:
+        assert list(got[0, :8, 0]) == [1, 2, 255, 255, 0, 0, 127, 128]
+
+
 def test_8_bit_formats_and_metadata(tmp_path: Path) -> None:
     pixels = (np.random.default_rng(1).random((16, 20, 3)) * 255).astype(np.uint8)
     icc = b"fake-icc-profile-bytes"

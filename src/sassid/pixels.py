@@ -41,7 +41,23 @@ def to_pixels(pixels: np.ndarray) -> np.ndarray:
 
 def from_pixels(chw: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
     """CHW float in [0, PIXEL_MAX] -> HWC ``dtype``, rounded half up and clamped (as the
-    reference rounds for its benchmarks: floor(x + 0.5))."""
+    reference rounds for its benchmarks: floor(x + 0.5), in float64).
+
+    Channel by channel through one contiguous float64 buffer, in place: the same arithmetic as
+    ``clip(floor(float64(x) * scale + 0.5), 0, top)`` on the transposed image, without its
+    full-size float64 temporaries (0.15 s against 0.41 s for a 24 MP photo on 2 cores,
+    results/check_speed.md)."""
     top = dtype_max(dtype)
-    scaled = np.asarray(chw, dtype=np.float64).transpose(1, 2, 0) * (top / PIXEL_MAX)
-    return np.clip(np.floor(scaled + 0.5), 0, top).astype(dtype)
+    scale = top / PIXEL_MAX
+    channels, height, width = chw.shape
+    out = np.empty((height, width, channels), dtype=dtype)
+    buffer = np.empty((height, width), dtype=np.float64)
+    for c in range(channels):
+        buffer[...] = chw[c]
+        if scale != 1.0:
+            buffer *= scale
+        buffer += 0.5
+        np.floor(buffer, out=buffer)
+        np.clip(buffer, 0, top, out=buffer)
+        out[..., c] = buffer
+    return out
