@@ -12,4 +12,5 @@ DEMO_MINUTES: float = 6.0
 """``sassid demo``'s training budget. Training ends on time; synthesis, denoising, scoring and
 the report around it took about 33 s here, so the demo ends within 10 minutes on much slower
 machines. Two more minutes (``sassid demo --minutes 8``, results/demo_8_minutes.md: 771/688/996
-steps against 506/423/695) raised the U-Net by 0.06 dB, not worth a third more waiting."""
+steps, U-Net 27.33 dB) gave 0.01 dB over the 6-minute demo in docs/demo (616/502/769 steps,
+27.32 dB): not worth a third more waiting."""

@@ -49,6 +49,7 @@ def from_pixels(chw: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
     results/check_speed.md)."""
     top = dtype_max(dtype)
     scale = top / PIXEL_MAX
+    chw = np.asarray(chw)
     channels, height, width = chw.shape
     out = np.empty((height, width, channels), dtype=dtype)
     buffer = np.empty((height, width), dtype=np.float64)
