@@ -51,7 +51,7 @@ def from_pixels(chw: np.ndarray, dtype: type = np.uint8) -> np.ndarray:
     scale = top / PIXEL_MAX
     chw = np.asarray(chw)
     channels, height, width = chw.shape
-    out = np.empty((height, width, channels), dtype=dtype)
+    out: np.ndarray = np.empty((height, width, channels), dtype=dtype)
     buffer = np.empty((height, width), dtype=np.float64)
     for c in range(channels):
         buffer[...] = chw[c]
