@@ -243,8 +243,8 @@ class Denoiser:
         out = self.tensor(x, on_tile)[0].float().cpu().numpy()
         self.correct(pixels, x[0].numpy(), out)
         del x
-        # Row bands: from_pixels works in float64, so a 24 MP photo in one go would hold
-        # several 0.6 GB temporaries; bands keep the peak at one full-size float32 buffer.
+        # Row bands: from_pixels holds one float64 buffer the size of a channel (190 MB for a
+        # 24 MP photo in one go); a band's is 12 MB, so the peak stays the float32 output.
         result = np.empty((*out.shape[1:], out.shape[0]), dtype=pixels.dtype)
         for top in range(0, out.shape[1], _BAND_ROWS):
             band = out[:, top : top + _BAND_ROWS]
