@@ -274,9 +274,10 @@ def markdown(result: dict[str, Any]) -> list[str]:
         f"GPU: {result['device_name']}. Model `{result['model']}`. Baseline: `{BASELINE}`, the "
         "network's own fp32 NCHW eager forward with TF32 off (reference-equivalent). 256² and "
         f"512²: whole images; 2048² tiled {tiles} as `sassid denoise` tiled then, and whole; "
-        "24 MP: 6000 x 4000 uint8 through `Denoiser.pixels` (host conversions and the model's output "
-        f"corrections included), tiled {tiles} and whole, with the GPU's peak allocated memory, "
-        "and the network's share (the same photo as a tensor already on the GPU). First call: "
+        "24 MP: 6000 x 4000 uint8 through `Denoiser.pixels` (host conversions and the model's "
+        f"output corrections included), tiled {tiles} and whole, with the GPU's peak allocated "
+        "memory, and the network's share (the same photo as a tensor already on the GPU). First "
+        "call: "
         "the first 512² forward (compilation included). PSNR on sidd_samples: uint8, mean per "
         "image.",
         "",
