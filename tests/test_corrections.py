@@ -125,6 +125,9 @@ def test_denoiser_names_its_corrections() -> None:
     import torch
 
     nets = {"unet": torch.nn.Identity()}
-    assert Denoiser(nets).describe() == "unet: backend torch, precision fp32"
+    assert Denoiser(nets).describe() == (
+        "unet: backend torch, precision fp32, tiles 512 px overlapping 64"
+    )
+    assert Denoiser(nets, tile=0, ensemble=True).describe().endswith("whole photos, x8 ensemble")
     both = Denoiser(nets, lowpass_sigma=8.0, noise_gate=2.0).describe()
     assert both.endswith("low frequencies restored (8 px), noise gate 2x"), both

@@ -160,18 +160,20 @@ class Denoiser:
         )
 
     def describe(self) -> str:
-        """One line naming the backend, precision and output corrections, as ``sassid denoise``
-        prints it."""
+        """One line naming the backend, precision, tiling and output corrections, as
+        ``sassid denoise`` prints it."""
         run = (
             "custom forward"
             if self.forward is not None
             else f"backend {self.backend}, precision {self.precision}"
         )
-        corrections = [
+        extras = [
+            f"tiles {self.tile} px overlapping {self.overlap}" if self.tile else "whole photos",
+            "x8 ensemble" if self.ensemble else "",
             f"low frequencies restored ({self.lowpass_sigma:g} px)" if self.lowpass_sigma else "",
             f"noise gate {self.noise_gate:g}x" if self.noise_gate else "",
         ]
-        return ", ".join([f"{self.net}: {run}", *filter(None, corrections)])
+        return ", ".join([f"{self.net}: {run}", *filter(None, extras)])
 
     @classmethod
     def from_model(
