@@ -277,9 +277,8 @@ def markdown(result: dict[str, Any]) -> list[str]:
         "24 MP: 6000 x 4000 uint8 through `Denoiser.pixels` (host conversions and the model's "
         f"output corrections included), tiled {tiles} and whole, with the GPU's peak allocated "
         "memory, and the network's share (the same photo as a tensor already on the GPU). First "
-        "call: "
-        "the first 512² forward (compilation included). PSNR on sidd_samples: uint8, mean per "
-        "image.",
+        "call: the first 512² forward (compilation included). PSNR on sidd_samples: uint8, mean "
+        "per image.",
         "",
         "| case | 256² MP/s | 512² MP/s | x baseline (512²) | 2048² tiled | 2048² whole | "
         "24 MP tiled s (peak GB) | of which network s | 24 MP whole s (peak GB) | first call s | "

@@ -5,11 +5,10 @@ megapixels/s at 256², 512² (whole image) and 2048² (tiled), as ``sassid denoi
 (``Denoiser.from_model``'s default tiles, recorded in the result), each in a fresh
 subprocess whose peak resident memory (``getrusage`` maxrss) is reported; a 24 MP photo (6000 x
 4000, uint8 in and out, the full pixel path of ``Denoiser.pixels``) in another fresh subprocess
-for the cases asked; PSNR
-of each case against the fp32 output and against clean on the real sets, int8 calibrated on
-each set's own noisy images; BM3D's speed on one 256² crop in the same run; and the CPU's
-integer GEMM throughput (``common.int8_gemm_gops``) against the U-Net's operations per pixel,
-the ceiling any int8 backend approaches.
+for the cases asked; PSNR of each case against the fp32 output and against clean on the real
+sets, int8 calibrated on each set's own noisy images; BM3D's speed on one 256² crop in the
+same run; and the CPU's integer GEMM throughput (``common.int8_gemm_gops``) against the U-Net's
+operations per pixel, the ceiling any int8 backend approaches.
 """
 
 from __future__ import annotations

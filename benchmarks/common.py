@@ -106,6 +106,15 @@ def scored_sets(
         yield name, noisy_paths, eval_dir, list(iter_pairs(eval_dir))
 
 
+def set_absent(name: str) -> bool:
+    """Whether the real set ``name`` is missing under ``DATA`` (saying so: the benchmark then
+    skips); the demo's photos ship with scikit-image and are never missing."""
+    if name == "demo" or (DATA / name).exists():
+        return False
+    print(f"skipped: {DATA / name} is absent")
+    return True
+
+
 def scored_photos(name: str, count: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """The first ``count`` (id, noisy, clean) HWC photos of the real set ``name`` under
     ``DATA``, or with ``name == "demo"`` the demo's: scikit-image's photos made noisy by

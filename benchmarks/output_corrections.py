@@ -25,7 +25,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import DATA, provenance, scored_photos, write_results  # noqa: E402
+from benchmarks.common import provenance, scored_photos, set_absent, write_results  # noqa: E402
 from sassid.corrections import gate_to_noise, restore_low_frequencies  # noqa: E402
 from sassid.inference import Denoiser  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
@@ -58,8 +58,7 @@ def main() -> int:
     parser.add_argument("--gate-sigmas", type=float, nargs="+", default=[0.0, 8.0])
     parser.add_argument("--level-gates", type=float, nargs="*", default=[1.5, 2, 3])
     args = parser.parse_args()
-    if args.set != "demo" and not (DATA / args.set).exists():
-        print(f"skipped: {DATA / args.set} is absent")
+    if set_absent(args.set):
         return 0
     denoiser = Denoiser.from_model(
         args.model, net="unet", device="cpu", lowpass_sigma=0.0, noise_gate=0.0

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import DATA, provenance, scored_photos, stamp, write_results  # noqa: E402
+from benchmarks.common import provenance, scored_photos, set_absent, stamp, write_results  # noqa: E402
 from sassid.inference import DEFAULT_TILE, Denoiser, default_overlap  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import read_model  # noqa: E402
@@ -50,8 +50,7 @@ def main() -> None:
     parser.add_argument("--overlaps", type=int, nargs="+", default=[128, 96, 64, 48, 32])
     parser.add_argument("--name", default=None, help="results file stem")
     args = parser.parse_args()
-    if args.set != "demo" and not (DATA / args.set).exists():
-        print(f"skipped: {DATA / args.set} is absent")
+    if set_absent(args.set):
         return
     model = read_model(args.model)
     nets = model.networks(("unet",))

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import DATA, provenance, scored_photos, stamp, write_results  # noqa: E402
+from benchmarks.common import provenance, scored_photos, set_absent, stamp, write_results  # noqa: E402
 from sassid.inference import Denoiser  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import read_model  # noqa: E402
@@ -32,8 +32,7 @@ def main() -> int:
     parser.add_argument("--set", required=True, help="pairs folder under shared/data, or demo")
     parser.add_argument("--images", type=int, default=13)
     args = parser.parse_args()
-    if args.set != "demo" and not (DATA / args.set).exists():
-        print(f"skipped: {DATA / args.set} is absent")
+    if set_absent(args.set):
         return 0
     model = read_model(args.model)
     nets = model.networks(("unet",))
