@@ -152,7 +152,7 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], V
             op_types=conv, keep_fp32=[dec40, dec42, head]
         ),
         "torch FX int8, as shipped (raw-input and output convs fp32)": (
-            lambda: torch_int8(unet, calibration, keep_fp32=("raw_skip", "head"))
+            lambda: torch_int8(unet, calibration, keep_fp32=("split.raw_skip", "split.unet.head"))
         ),
         "torch FX int8, as shipped but every conv int8": (
             lambda: torch_int8(unet, calibration, keep_fp32=())
@@ -160,24 +160,22 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], V
     }
 
 
-class _SplitTrunk(nn.Module):
+class _Unpadded(nn.Module):
     """A ``RawSkipSplitUNet`` without its padding and cropping (which FX cannot trace)."""
 
     def __init__(self, split: RawSkipSplitUNet) -> None:
         super().__init__()
-        self.trunk, self.head = split.unet.trunk, split.unet.head
-        self.features, self.raw_skip, self.rest = split.features, split.raw_skip, split.rest
+        self.split = split
 
     def forward(self, x: Tensor) -> Tensor:
-        f = self.trunk.upsampled_features(x)
-        return self.head(self.rest(self.features(f) + self.raw_skip(x)))
+        return self.split.unpadded(x)
 
 
 def torch_int8(
     unet: UNet, calibration: list[Tensor], keep_fp32: Sequence[str]
 ) -> Callable[[Tensor], Tensor]:
     """The shipped rewrites, then PyTorch FX static int8 (x86 engine) calibrated on the crops,
-    the modules named in ``keep_fp32`` (of ``_SplitTrunk``) left in fp32; a forward on (1, 3,
+    the modules named in ``keep_fp32`` (of ``_Unpadded``) left in fp32; a forward on (1, 3,
     H, W) in [0, 255] that pads to the size multiple and crops back."""
     import copy
     import warnings
@@ -189,7 +187,7 @@ def torch_int8(
     from sassid.nets.layers import crop_to, pad_to_multiple
 
     torch.backends.quantized.engine = "x86"
-    core = _SplitTrunk(RawSkipSplitUNet(equalize_unet(unet, calibration[:EQUALIZE_CROPS])))
+    core = _Unpadded(RawSkipSplitUNet(equalize_unet(unet, calibration[:EQUALIZE_CROPS])))
     qconfig = QConfig(
         activation=MinMaxObserver.with_args(dtype=torch.quint8, quant_min=0, quant_max=255),
         weight=PerChannelMinMaxObserver.with_args(

@@ -57,7 +57,9 @@ class RawSkipSplitUNet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
-        x = pad_to_multiple(x, self.size_multiple, mode="reflect")
+        return crop_to(self.unpadded(pad_to_multiple(x, self.size_multiple, mode="reflect")), h, w)
+
+    def unpadded(self, x: Tensor) -> Tensor:
+        """The network on ``x`` whose sides are already multiples of ``size_multiple``."""
         f = self.unet.trunk.upsampled_features(x)
-        out = self.unet.head(self.rest(self.features(f) + self.raw_skip(x)))
-        return crop_to(out, h, w)
+        return self.unet.head(self.rest(self.features(f) + self.raw_skip(x)))
