@@ -28,6 +28,11 @@ def _photos(folder: Path) -> Path:
     return folder
 
 
+def _tint(_self: Denoiser, y: np.ndarray, on_tile: object = None) -> np.ndarray:
+    """A stand-in for ``Denoiser.pixels`` that casts every photo 20 levels blue."""
+    return np.clip(y.astype(int) + [0, 0, 20], 0, 255).astype(np.uint8)
+
+
 @pytest.mark.parametrize(
     ("spoil", "doubtful"),
     [
@@ -59,10 +64,7 @@ def test_each_photo_is_judged(tmp_path: Path, monkeypatch, capsys, spoil, doubtf
 def test_cli_counts_doubtful_photos(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
     from sassid.cli import main
 
-    tint = lambda self, y, on_tile=None: np.clip(y.astype(int) + [0, 0, 20], 0, 255).astype(  # noqa: E731
-        np.uint8
-    )
-    monkeypatch.setattr(Denoiser, "pixels", tint)
+    monkeypatch.setattr(Denoiser, "pixels", _tint)
     model = write_tiny_model(tmp_path / "model.pt")
     inputs = _photos(tmp_path / "in")
     args = ["denoise", str(inputs), "-m", str(model), "-q", "--device", "cpu"]
@@ -80,10 +82,7 @@ def test_report_reuses_the_verdict_of_denoise(tmp_path: Path, monkeypatch) -> No
     from sassid.cli import main
     from sassid.reliability import judge_photo
 
-    tint = lambda self, y, on_tile=None: np.clip(y.astype(int) + [0, 0, 20], 0, 255).astype(  # noqa: E731
-        np.uint8
-    )
-    monkeypatch.setattr(Denoiser, "pixels", tint)
+    monkeypatch.setattr(Denoiser, "pixels", _tint)
     calls: list[str] = []
 
     def counted(name: str, noisy: np.ndarray, denoised: np.ndarray):  # noqa: ANN202
