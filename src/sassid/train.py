@@ -728,6 +728,12 @@ def train(
                 _check_reliability(cpu_nets["unet"], images, image_paths, run_dir, config)
             if budget is not None:
                 budget.save()
+        # Every rank leaves together (success path only: after an error a barrier could wait
+        # for a rank that never comes). Without it rank 1 tears its gloo group down while rank 0
+        # still writes and checks the model; twice on 2026-11-30 (once in CI's two-process
+        # test) rank 1 then aborted ("terminate called without an active exception"). Not
+        # reproduced in 60 runs without it since, so this is the usual remedy, not a proof.
+        distributed.barrier(dist)
         return model_path
     finally:
         lock.close()
