@@ -90,6 +90,43 @@ def test_restricted_transforms_and_memmap(tmp_path: Path) -> None:
     assert {t for *_, t in sampler._last} == {0, 1}
 
 
+def test_augmented_cached_targets_turn_with_their_crop() -> None:
+    # cache_augment: all 8 transforms drawn from a 1- or 2-transform cache; each target is the
+    # cached target of the cached orientation, turned by the rest of the crop's transform
+    images, net = _images(), _teacher()
+    for transforms in (1, 2):
+        cache = TeacherCache.build(
+            {"bnn": net},
+            images,
+            transforms=transforms,
+            tile=0,
+            device=torch.device("cpu"),
+            autocast=contextlib.nullcontext,
+        )
+        sampler = PatchSampler(images, 16, torch.Generator().manual_seed(0), cache, True)
+        seen = set()
+        for _ in range(12):
+            noisy = sampler.batch(4)
+            targets = sampler.targets(("bnn",))["bnn"]
+            for (index, top, left, t), crop, target in zip(
+                sampler._last, noisy, targets, strict=True
+            ):
+                seen.add(t)
+                cached = t % transforms
+                whole = _whole(net, transform_image(images[index], cached))
+                h, w = images[index].shape[:2]
+                ct, cl = crop_location(h, w, top, left, 16, cached)
+                expected = transform_image(whole[ct : ct + 16, cl : cl + 16], t - cached)
+                np.testing.assert_allclose(target.permute(1, 2, 0).numpy(), expected, atol=0.15)
+                # the crop itself is the fully transformed image's, as without a cache
+                ct, cl = crop_location(h, w, top, left, 16, t)
+                np.testing.assert_array_equal(
+                    crop.permute(1, 2, 0).numpy(),
+                    transform_image(images[index], t)[ct : ct + 16, cl : cl + 16],
+                )
+        assert seen == set(range(8)), f"{transforms} cached: all 8 transforms drawn"
+
+
 def test_tiles_of_a_pointwise_teacher_match_the_whole_image() -> None:
     torch.manual_seed(0)
     pointwise = nn.Conv2d(3, 3, 1).eval()

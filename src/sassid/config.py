@@ -248,6 +248,10 @@ class TrainConfig:
     channels_last: bool = False
     cache_teachers: bool = False
     cache_transforms: int = 8
+    cache_augment: bool = False
+    """With fewer than 8 ``cache_transforms``: still draw all 8 flips/transposes, each cached
+    target transformed along with its crop (``sassid.data.PatchSampler``); false: the sampler
+    draws only the cached transforms, whose targets are the teacher's exact output."""
     lowpass_sigma: float = 0.0
     """Inference: put back the low frequencies the networks removed, blurred at this many px
     (``sassid.corrections.restore_low_frequencies``); 0 is off, the paper's output."""

@@ -23,7 +23,7 @@ from sassid.io import ImageError, find_images, read_image
 from sassid.pixels import dtype_max
 from sassid.teachers import TeacherCache, crop_location
 
-__all__ = ["load_noisy_images", "PatchSampler"]
+__all__ = ["load_noisy_images", "PatchSampler", "transform_chw"]
 
 
 def load_noisy_images(
@@ -61,12 +61,28 @@ def load_noisy_images(
     return images, kept
 
 
+def transform_chw(chw: Tensor, t: int) -> Tensor:
+    """``T_t`` (flip H if bit 1, flip W if bit 2, then transpose if bit 4) on a (C, H, W)
+    tensor; the tensor twin of ``sassid.teachers.transform_image``."""
+    if t & 1:
+        chw = chw.flip(-2)
+    if t & 2:
+        chw = chw.flip(-1)
+    if t & 4:
+        chw = chw.transpose(-2, -1)
+    return chw
+
+
 class PatchSampler:
     """Draws batches of augmented crops, (B, 3, p, p) float32 in [0, 255].
 
     With a ``TeacherCache``, ``targets`` returns the cached teacher outputs at the same crops
     and transforms; the sampler then draws only the cache's transforms (``t mod transforms``
-    of the three coin flips, uniform when ``transforms`` divides 8).
+    of the three coin flips, uniform when ``transforms`` divides 8). With ``augment_cached``
+    it draws all 8 and transforms each cached target along with its crop: crop ``T_t(x)``,
+    target ``R(teacher(T_c(x)))`` with ``c = t mod transforms`` the cached transform and ``R``
+    the rest of ``t`` (``T_t = R T_c``), i.e. the teacher's estimate of the same pixels seen
+    in another orientation instead of its output on that orientation.
     """
 
     def __init__(
@@ -75,11 +91,13 @@ class PatchSampler:
         patch_size: int,
         generator: torch.Generator,
         cache: TeacherCache | None = None,
+        augment_cached: bool = False,
     ):
         self.images = images
         self.patch_size = patch_size
         self.generator = generator
         self.cache = cache
+        self.augment_cached = augment_cached
         self._last: list[tuple[int, int, int, int]] = []
 
     def _randint(self, high: int) -> int:
@@ -93,7 +111,7 @@ class PatchSampler:
         top, left = self._randint(h - p + 1), self._randint(w - p + 1)
         flips = torch.rand(3, generator=self.generator) < 0.5
         t = int(flips[0]) + 2 * int(flips[1]) + 4 * int(flips[2])
-        if self.cache is not None:
+        if self.cache is not None and not self.augment_cached:
             t %= self.cache.transforms
         return index, top, left, t
 
@@ -102,14 +120,7 @@ class PatchSampler:
         image = self.images[index]
         patch = torch.from_numpy(np.ascontiguousarray(image[top : top + p, left : left + p]))
         scale = PIXEL_MAX / dtype_max(image.dtype)
-        chw = patch.permute(2, 0, 1).to(torch.float32) * scale
-        if t & 1:
-            chw = chw.flip(-2)
-        if t & 2:
-            chw = chw.flip(-1)
-        if t & 4:
-            chw = chw.transpose(-2, -1)
-        return chw
+        return transform_chw(patch.permute(2, 0, 1).to(torch.float32) * scale, t)
 
     def batch(self, size: int) -> Tensor:
         self._last = [self.draw() for _ in range(size)]
@@ -125,7 +136,9 @@ class PatchSampler:
             crops = []
             for index, top, left, t in self._last:
                 h, w = self.images[index].shape[:2]
-                ct, cl = crop_location(h, w, top, left, p, t)
-                crops.append(self.cache.crop(name, index, t, ct, cl, p))
+                cached = t % self.cache.transforms  # == t unless augment_cached
+                ct, cl = crop_location(h, w, top, left, p, cached)
+                crop = self.cache.crop(name, index, cached, ct, cl, p)
+                crops.append(transform_chw(crop, t - cached))
             out[name] = torch.stack(crops)
         return out

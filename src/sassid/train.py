@@ -487,7 +487,9 @@ def _run_stage(
         average.load_state_dict(payload["weight_average"])
     start = state.step
     model = distributed.wrap_student(student, dist, run.device)
-    sampler = PatchSampler(run.images, config.patch_size, state.generator, cache)
+    sampler = PatchSampler(
+        run.images, config.patch_size, state.generator, cache, config.cache_augment
+    )
     per_process = config.batch_size // dist.world_size
     bar = tqdm(
         total=state.total,
