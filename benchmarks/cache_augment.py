@@ -30,10 +30,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import DATA, provenance, scored_photos, set_absent, stamp, write_results  # noqa: E402
 from sassid.config import TrainConfig, load_config  # noqa: E402
-from sassid.inference import Denoiser, default_overlap, default_tile  # noqa: E402
+from sassid.inference import Denoiser  # noqa: E402
 from sassid.io import find_pairs  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
-from sassid.models import load_networks, model_file  # noqa: E402
+from sassid.models import model_file  # noqa: E402
 from sassid.train import train  # noqa: E402
 
 ARMS: dict[str, dict[str, Any]] = {
@@ -57,20 +57,11 @@ def arm_config(
     )
 
 
-def scores(run: Path, config: TrainConfig, photos: list) -> dict[str, float]:
-    nets = load_networks(run)
+def scores(run: Path, photos: list) -> dict[str, float]:
+    """PSNR of the run's LAN, fusion and U-Net as ``sassid denoise`` runs them."""
     out = {}
     for name in ("lan", "fusion", "unet"):
-        tile = default_tile(name, config.patch_size)
-        d = Denoiser(
-            dict(nets),
-            net=name,
-            tile=tile,
-            overlap=default_overlap(tile, name),
-            alpha=config.alpha,
-            lowpass_sigma=config.lowpass_sigma,
-            noise_gate=config.noise_gate,
-        )
+        d = Denoiser.from_model(run, net=name, device="cpu")
         out[name] = float(np.mean([psnr(d.pixels(n), c) for _, n, c in photos]))
     return out
 
@@ -99,7 +90,7 @@ def main() -> None:
         config = arm_config(base, model_file(run_dir), change, args.lan_steps, args.unet_steps)
         start = time.perf_counter()
         train(noisy, work, config, progress=False)
-        rows[label] = {"train_seconds": time.perf_counter() - start, **scores(work, config, photos)}
+        rows[label] = {"train_seconds": time.perf_counter() - start, **scores(work, photos)}
         print(label, rows[label], flush=True)
     payload = {
         "meta": provenance(),

@@ -26,8 +26,8 @@ time_share = 0.35       # with --minutes: this stage's share of the time budget
 ``precision = "bf16"`` runs every forward pass under bfloat16 autocast (losses, alpha and Adam
 stay float32); ``channels_last = true`` stores activations NHWC. ``cache_teachers = true`` runs
 the frozen teachers once over the training images (in ``cache_transforms`` of the 8 dihedral
-transforms, which the sampler is then restricted to) instead of on every crop
-(sassid.teachers). All three are off in ``paper``.
+transforms, which the sampler is then restricted to unless ``cache_augment = true`` turns the
+cached targets with their crops) instead of on every crop (sassid.teachers). All three are off in ``paper``.
 """
 
 from __future__ import annotations
