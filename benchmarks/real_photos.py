@@ -65,14 +65,14 @@ trains since it was measured here), and the paper's Eq. 5 (``adaptive``, what ``
 trains). The ``unet`` row is stage 3 as the run's own config trained it (the table says which)."""
 
 
-def _bm3d(noisy: np.ndarray, sigma255: float) -> np.ndarray:
+def bm3d_denoise(noisy: np.ndarray, sigma255: float) -> np.ndarray:
     import bm3d
 
     out = bm3d.bm3d_rgb(noisy.astype(np.float64) / 255.0, sigma255 / 255.0)
     return np.clip(np.floor(out * 255.0 + 0.5), 0, 255).astype(np.uint8)
 
 
-def _blind_sigma(noisy: np.ndarray) -> float:
+def blind_sigma(noisy: np.ndarray) -> float:
     from skimage.restoration import estimate_sigma
 
     return float(estimate_sigma(noisy.astype(np.float64), channel_axis=-1, average_sigmas=True))
@@ -320,9 +320,12 @@ def main() -> None:
     _score("noisy", lambda noisy, _clean: noisy, pairs, rows)
     if not args.skip_bm3d:
         _score(
-            "bm3d_oracle", lambda n, c: _bm3d(n, float(np.std(n.astype(float) - c))), pairs, rows
+            "bm3d_oracle",
+            lambda n, c: bm3d_denoise(n, float(np.std(n.astype(float) - c))),
+            pairs,
+            rows,
         )
-        _score("bm3d_blind", lambda n, _c: _bm3d(n, _blind_sigma(n)), pairs, rows)
+        _score("bm3d_blind", lambda n, _c: bm3d_denoise(n, blind_sigma(n)), pairs, rows)
     if bsn1 is not None:
         _score("bsn1", denoiser({"bnn": bsn1}, "bnn"), pairs, rows)
     for name in ("bnn", "lan", "fusion"):
