@@ -24,16 +24,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import OLD_TILING, conv_macs, int8_gemm_gops
+from benchmarks.common import DATA, OLD_TILING, conv_macs, int8_gemm_gops
 from sassid.backends import DEFAULT_BACKEND, DEFAULT_PRECISION
 from sassid.evaluate import iter_pairs
 from sassid.inference import DEFAULT_TILE, Denoiser, default_overlap
 from sassid.io import find_pairs
 from sassid.metrics import psnr
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-if not DATA.exists():
-    DATA = Path("/work/shared/data")
 CASES = (("torch", "fp32"), ("torch", "bf16"), ("onnxruntime", "fp32"), ("onnxruntime", "int8"))
 BASELINE = ("torch", "fp32")  # the networks' own eager forward: fp32, NCHW, as the reference
 SIZES = {256: 5, 512: 5, 2048: 1}

@@ -32,14 +32,13 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import provenance, scored_sets, stamp, write_results  # noqa: E402
+from benchmarks.common import DATA, provenance, scored_sets, stamp, write_results  # noqa: E402
 from sassid.config import TrainConfig, preset  # noqa: E402
 from sassid.inference import Denoiser, default_overlap  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import load_networks  # noqa: E402
 from sassid.train import train  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = ("sidd_samples", "polyu100")
 
 

@@ -17,8 +17,11 @@ import numpy as np
 import torch
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-"""The real noisy/clean sets (``shared/data`` beside the checkout)."""
+DATA = Path(
+    os.environ.get("SASSID_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
+"""The real noisy/clean sets: ``shared/data`` beside the checkout, or ``$SASSID_DATA`` (a copy
+of the tree elsewhere, e.g. on a lent machine)."""
 OLD_TILING = (512, 128)
 """U-Net tile and overlap of speed results measured before the result recorded them (the
 default then); newer results hold their own ``tiling``."""

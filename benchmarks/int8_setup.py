@@ -25,7 +25,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import provenance, stamp, write_results  # noqa: E402
+from benchmarks.common import DATA, provenance, stamp, write_results  # noqa: E402
 from sassid.backends.equalize import equalize_unet  # noqa: E402
 from sassid.backends.onnx_backend import OnnxForward, int8_model  # noqa: E402
 from sassid.backends.onnx_graph import pad_rule  # noqa: E402
@@ -35,7 +35,6 @@ from sassid.io import find_pairs, read_image  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import read_model  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
 SETS = ("sidd_samples", "polyu100")
 
 

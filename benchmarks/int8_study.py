@@ -59,7 +59,7 @@ from torch import Tensor, nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import conv_macs, provenance, stamp, write_results  # noqa: E402
+from benchmarks.common import DATA, conv_macs, provenance, stamp, write_results  # noqa: E402
 from sassid.backends import make_forward  # noqa: E402
 from sassid.backends.equalize import EQUALIZE_CROPS, equalize_unet  # noqa: E402
 from sassid.backends.onnx_backend import (  # noqa: E402
@@ -77,7 +77,6 @@ from sassid.metrics import psnr  # noqa: E402
 from sassid.models import read_model  # noqa: E402
 from sassid.nets.unet import UNet  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
 SETS = ("sidd_samples", "polyu100")
 
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, provenance, scored_sets, stamp, write_results  # noqa: E402
+from benchmarks.common import DATA, RESULTS, provenance, scored_sets, stamp, write_results  # noqa: E402
 from benchmarks.training_speed import variant_rows  # noqa: E402
 from sassid.config import TrainConfig, preset  # noqa: E402
 from sassid.data import PatchSampler, load_noisy_images  # noqa: E402
@@ -40,7 +40,6 @@ from sassid.stages import stage_specs, teacher_targets  # noqa: E402
 from sassid.teachers import TeacherCache  # noqa: E402
 from sassid.train import train  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SETS = ("sidd_samples", "polyu100")
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, eval_pairs_folder, provenance, stamp, write_results  # noqa: E402
+from benchmarks.common import DATA, RESULTS, eval_pairs_folder, provenance, stamp, write_results  # noqa: E402
 from sassid.config import preset, with_blind_size  # noqa: E402
 from sassid.evaluate import iter_pairs  # noqa: E402
 from sassid.inference import Denoiser, default_overlap, default_tile  # noqa: E402
@@ -39,7 +39,6 @@ from sassid.models import load_networks  # noqa: E402
 from sassid.reliability import assess, check_crops, check_picks  # noqa: E402
 from sassid.train import train  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ROW_ORDER = [
     "noisy",
     "bm3d_oracle",

@@ -26,7 +26,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import RESULTS, provenance, stamp, write_results  # noqa: E402
+from benchmarks.common import DATA, RESULTS, provenance, stamp, write_results  # noqa: E402
 from sassid.inference import Denoiser  # noqa: E402
 from sassid.io import find_pairs, read_image  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
@@ -39,8 +39,6 @@ from sassid.reliability import (  # noqa: E402
     grouped_median,
     judge_photo,
 )
-
-DATA = ROOT.parent / "shared" / "data"
 
 
 def _shifts(removed: np.ndarray) -> tuple[list[float], list[float]]:

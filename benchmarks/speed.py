@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import RESULTS, matmul_gflops, provenance, write_results  # noqa: E402
+from benchmarks.common import DATA, RESULTS, matmul_gflops, provenance, write_results  # noqa: E402
 from sassid.config import preset  # noqa: E402
 from sassid.models import build_stage_net  # noqa: E402
 from sassid.stages import stage_specs, time_train_steps  # noqa: E402
@@ -161,7 +161,7 @@ def main() -> None:
             payload.setdefault("matmul_gflops", [baseline_before, baseline_before])
             write_results(name, payload, _render(payload, device, old_meta))
 
-        data = args.data or Path(__file__).resolve().parents[2] / "shared" / "data"
+        data = args.data or DATA
         payload["gpu_backends"] = backends_gpu.run(
             args.model, data, device, deadline_s=args.deadline, save=save
         )

@@ -12,12 +12,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import provenance, write_results  # noqa: E402
+from benchmarks.common import DATA, provenance, write_results  # noqa: E402
 from sassid.demo import demo_photos  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.synth import add_camera_noise, noise_autocorrelation, render_reference  # noqa: E402
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def main() -> None:

@@ -28,14 +28,13 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import provenance, write_results  # noqa: E402
+from benchmarks.common import DATA, provenance, write_results  # noqa: E402
 from sassid.inference import Denoiser, default_overlap, default_tile, fuse  # noqa: E402
 from sassid.io import find_pairs, read_image  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import read_model  # noqa: E402
 from sassid.pixels import from_pixels, to_pixels  # noqa: E402
 
-DATA = ROOT.parent / "shared" / "data"
 ROWS = ("bnn", "lan", "fusion")
 
 
