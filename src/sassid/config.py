@@ -27,7 +27,8 @@ time_share = 0.35       # with --minutes: this stage's share of the time budget
 stay float32); ``channels_last = true`` stores activations NHWC. ``cache_teachers = true`` runs
 the frozen teachers once over the training images (in ``cache_transforms`` of the 8 dihedral
 transforms, which the sampler is then restricted to unless ``cache_augment = true`` turns the
-cached targets with their crops) instead of on every crop (sassid.teachers). All three are off in ``paper``.
+cached targets with their crops) instead of on every crop (sassid.teachers). All three are off
+in ``paper``.
 """
 
 from __future__ import annotations
