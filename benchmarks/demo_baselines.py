@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from benchmarks.common import provenance, scored_photos, stamp, write_results  # noqa: E402
-from benchmarks.real_photos import blind_sigma, bm3d_denoise  # noqa: E402
+from benchmarks.real_photos import blind_sigma, bm3d_denoise, oracle_sigma  # noqa: E402
 from sassid.constants import DEMO_ISO  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 
@@ -35,7 +35,7 @@ def main() -> None:
     rows: dict[str, Any] = {}
     baselines = {
         "noisy": lambda n, _c: n,
-        "BM3D, oracle noise std": lambda n, c: bm3d_denoise(n, float(np.std(n.astype(float) - c))),
+        "BM3D, oracle noise std": lambda n, c: bm3d_denoise(n, oracle_sigma(n, c)),
         "BM3D, blind noise std": lambda n, _c: bm3d_denoise(n, blind_sigma(n)),
     }
     for label, fn in baselines.items():

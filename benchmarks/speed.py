@@ -100,7 +100,8 @@ def main() -> None:
     parser.add_argument(
         "--data",
         type=Path,
-        help="folder holding sidd_samples/ (default: ../shared/data beside the checkout)",
+        help="folder holding sidd_samples/ (default: ../shared/data beside the checkout, or "
+        "$SASSID_DATA)",
     )
     parser.add_argument(
         "--deadline",

@@ -108,7 +108,8 @@ def main() -> int:
             for label, r in results.items()
         ),
         "",
-        "A cache of such targets costs the time ratio of its row over the default's.",
+        "A cache of such targets costs its row's time over the time of a cache at the default "
+        "overlap, one pass.",
     ]
     text = "\n".join(lines) + "\n"
     write_results(args.name or f"teacher_ensemble_{args.set}", {"meta": meta, **results}, text)

@@ -127,6 +127,29 @@ def test_augmented_cached_targets_turn_with_their_crop() -> None:
         assert seen == set(range(8)), f"{transforms} cached: all 8 transforms drawn"
 
 
+def test_augmented_targets_of_a_pointwise_teacher_are_its_output_on_the_crop() -> None:
+    # a 1x1 teacher commutes with every flip/transpose, so a turned target must equal the
+    # teacher run on the drawn crop itself: the target covers the crop's pixels, turned alike
+    torch.manual_seed(0)
+    pointwise = nn.Conv2d(3, 3, 1).eval()
+    images = _images()
+    for transforms in (1, 2, 4):
+        cache = TeacherCache.build(
+            {"lan": pointwise},
+            images,
+            transforms=transforms,
+            tile=0,
+            device=torch.device("cpu"),
+            autocast=contextlib.nullcontext,
+        )
+        sampler = PatchSampler(images, 16, torch.Generator().manual_seed(1), cache, True)
+        noisy = sampler.batch(32)
+        assert {t for *_, t in sampler._last} == set(range(8))
+        with torch.no_grad():
+            expected = pointwise(noisy)
+        torch.testing.assert_close(sampler.targets(("lan",))["lan"], expected, atol=0.15, rtol=0)
+
+
 def test_tiles_of_a_pointwise_teacher_match_the_whole_image() -> None:
     torch.manual_seed(0)
     pointwise = nn.Conv2d(3, 3, 1).eval()

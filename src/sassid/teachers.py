@@ -3,7 +3,8 @@
 In stages 2 and 3 the frozen BNN (and LAN) are evaluated on every batch in the reference; their
 forward pass costs more than the student's whole step. Here each teacher runs once over every
 training image in each of the first ``transforms`` dihedral transforms (the sampler is then
-restricted to those transforms), on overlapping tiles of the training crop size (a BNN degrades
+restricted to those transforms, or with ``cache_augment`` turns their targets to the others),
+on overlapping tiles of the training crop size (a BNN degrades
 on inputs larger than its crops) blended as in ``sassid.tiling``. Targets are stored as float16
 (3 channels x 2 bytes = 6 MB per megapixel per teacher and transform), in memory or, past
 ``memory_limit`` bytes, in ``.npy`` files on disk read through ``np.memmap``.
