@@ -90,20 +90,27 @@ def test_restricted_transforms_and_memmap(tmp_path: Path) -> None:
     assert {t for *_, t in sampler._last} == {0, 1}
 
 
+def _augmenting_sampler(
+    name: str, net: nn.Module, images: list[np.ndarray], transforms: int, seed: int
+) -> PatchSampler:
+    """A sampler with ``cache_augment`` over a whole-image cache of ``net`` as teacher ``name``."""
+    cache = TeacherCache.build(
+        {name: net},
+        images,
+        transforms=transforms,
+        tile=0,
+        device=torch.device("cpu"),
+        autocast=contextlib.nullcontext,
+    )
+    return PatchSampler(images, 16, torch.Generator().manual_seed(seed), cache, True)
+
+
 def test_augmented_cached_targets_turn_with_their_crop() -> None:
     # cache_augment: all 8 transforms drawn from a 1- or 2-transform cache; each target is the
     # cached target of the cached orientation, turned by the rest of the crop's transform
     images, net = _images(), _teacher()
     for transforms in (1, 2):
-        cache = TeacherCache.build(
-            {"bnn": net},
-            images,
-            transforms=transforms,
-            tile=0,
-            device=torch.device("cpu"),
-            autocast=contextlib.nullcontext,
-        )
-        sampler = PatchSampler(images, 16, torch.Generator().manual_seed(0), cache, True)
+        sampler = _augmenting_sampler("bnn", net, images, transforms, seed=0)
         seen = set()
         for _ in range(12):
             noisy = sampler.batch(4)
@@ -134,15 +141,7 @@ def test_augmented_targets_of_a_pointwise_teacher_are_its_output_on_the_crop() -
     pointwise = nn.Conv2d(3, 3, 1).eval()
     images = _images()
     for transforms in (1, 2, 4):
-        cache = TeacherCache.build(
-            {"lan": pointwise},
-            images,
-            transforms=transforms,
-            tile=0,
-            device=torch.device("cpu"),
-            autocast=contextlib.nullcontext,
-        )
-        sampler = PatchSampler(images, 16, torch.Generator().manual_seed(1), cache, True)
+        sampler = _augmenting_sampler("lan", pointwise, images, transforms, seed=1)
         noisy = sampler.batch(32)
         assert {t for *_, t in sampler._last} == set(range(8))
         with torch.no_grad():
