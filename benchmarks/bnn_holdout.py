@@ -38,6 +38,7 @@ from benchmarks.common import provenance, scored_photos, set_absent, stamp, writ
 from sassid.config import preset  # noqa: E402
 from sassid.data import PatchSampler  # noqa: E402
 from sassid.losses import bnn_loss  # noqa: E402
+from sassid.metrics import psnr  # noqa: E402
 from sassid.nets.registry import build_net  # noqa: E402
 from sassid.noise import auto_blind_size, measure_noise  # noqa: E402
 from sassid.stages import autocast, prepare_batch, prepare_net, stage_specs, train_step  # noqa: E402
@@ -102,8 +103,10 @@ def make_probes(
 
 def _psnr_per_photo(out: torch.Tensor, clean: torch.Tensor, photo: np.ndarray) -> float:
     """Mean over photos of each photo's PSNR pooled over its crops (output rounded to uint8)."""
-    err = (out.round().clamp(0, 255) - clean).pow(2).mean(dim=(1, 2, 3)).numpy()
-    return float(np.mean([10 * np.log10(255**2 / err[photo == p].mean()) for p in set(photo)]))
+    rounded, reference = out.round().clamp(0, 255).numpy(), clean.numpy()
+    return float(
+        np.mean([psnr(rounded[photo == p], reference[photo == p], 255) for p in set(photo)])
+    )
 
 
 def score(net: torch.nn.Module, config: Any, held: Probe, trained: Probe) -> dict[str, float]:

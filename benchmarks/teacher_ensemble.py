@@ -28,9 +28,8 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import DATA, provenance, write_results  # noqa: E402
+from benchmarks.common import provenance, scored_photos, set_absent, write_results  # noqa: E402
 from sassid.inference import Denoiser, default_overlap, default_tile, fuse  # noqa: E402
-from sassid.io import find_pairs, read_image  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import read_model  # noqa: E402
 from sassid.pixels import from_pixels, to_pixels  # noqa: E402
@@ -60,18 +59,13 @@ def main() -> int:
     parser.add_argument("--no-x8", action="store_true", help="skip the x8 ensemble row")
     parser.add_argument("--name", help="results file stem (default teacher_ensemble_<set>)")
     args = parser.parse_args()
-    folder = DATA / args.set
-    if not folder.exists():
-        print(f"skipped: {folder} is absent")
+    if set_absent(args.set):
         return 0
     source = read_model(args.model)
     nets = source.networks(("bnn", "lan"))
     tile = default_tile("bnn", source.patch_size)
     default = default_overlap(tile, "bnn")
-    pairs = [
-        (read_image(n).pixels, read_image(c).pixels)
-        for _, n, c in find_pairs(folder)[: args.images]
-    ]
+    pairs = [(noisy, clean) for _, noisy, clean in scored_photos(args.set, args.images)]
     results: dict[str, dict[str, float]] = {}
     for label, overlap, ensemble in _variants(args.overlaps, default, not args.no_x8):
         start = time.perf_counter()
