@@ -37,7 +37,7 @@ BATCH_TILES = 16
 
 
 def transform_image(array: np.ndarray, t: int) -> np.ndarray:
-    """``T_t`` on an HWC array (a view)."""
+    """``T_t`` on an HWC array (a view); ``sassid.data.transform_chw`` is its tensor twin."""
     if t & 1:
         array = array[::-1]
     if t & 2:
