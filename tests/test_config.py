@@ -41,6 +41,8 @@ def test_toml_overrides_and_round_trip(tmp_path: Path) -> None:
         ("seed = true\n", "seed must be an integer"),
         ("bnn = 3\n", "bnn must be a table"),
         ("[bnn\n", "not valid TOML"),
+        ("[unet]\npatch_size = 48\n", r"\[unet\] patch_size must be 0 \(the run's\) or a"),
+        ("[unet]\nbatch_size = -1\n", r"\[unet\] batch_size must be between 0"),
     ],
 )
 def test_bad_values_rejected_in_one_line(tmp_path: Path, text: str, message: str) -> None:
@@ -69,3 +71,14 @@ def test_laptop_preset_and_new_switches() -> None:
         config_from_dict({"precision": "fp16"})
     with pytest.raises(ConfigError, match="time_share"):
         config_from_dict({"unet": {"time_share": 0}})
+
+
+def test_the_unet_may_train_on_its_own_crop() -> None:
+    c = config_from_dict({"patch_size": 64, "batch_size": 8})
+    assert [c.crop(n) for n in ("bnn", "lan", "unet")] == [(64, 8)] * 3
+    assert c.largest_crop == 64
+    c = config_from_dict({"patch_size": 64, "batch_size": 8, "unet": {"patch_size": 128}})
+    assert [c.crop(n) for n in ("bnn", "lan", "unet")] == [(64, 8), (64, 8), (128, 8)]
+    assert c.largest_crop == 128
+    c = config_from_dict({"patch_size": 64, "unet": {"patch_size": 32, "batch_size": 3}})
+    assert c.crop("unet") == (32, 3) and c.largest_crop == 64

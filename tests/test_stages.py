@@ -9,6 +9,7 @@ from torch import nn
 from sassid.adaptive import alpha_map
 from sassid.losses import denoiser_loss, lan_loss
 from sassid.stages import stage_specs, teacher_targets
+from sassid.tiling import run_tiled
 from tests.helpers import tiny_config
 
 
@@ -27,6 +28,25 @@ def test_teacher_targets_carry_no_gradient_to_the_teachers() -> None:
     spec.loss(student(noisy), noisy, targets).backward()
     assert all(p.grad is None for t in teachers.values() for p in t.parameters())
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in student.parameters())
+
+
+class _GlobalMean(nn.Module):
+    """A teacher whose output depends on its input's size: x minus the mean of x."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x - x.mean(dim=(-2, -1), keepdim=True)
+
+
+def test_per_crop_teachers_see_tiles_of_their_own_crop() -> None:
+    teachers = {"bnn": _GlobalMean(), "lan": _GlobalMean()}
+    config = tiny_config(unet={"patch_size": 64, "batch_size": 2})  # the teachers' crop is 32
+    spec = stage_specs(config)[2]
+    big = torch.rand(2, 3, 64, 64) * 255
+    targets = teacher_targets(spec, big, teachers, config)
+    assert torch.allclose(targets["bnn"], run_tiled(_GlobalMean(), big, 32, 8), atol=1e-4)
+    assert not torch.allclose(targets["bnn"], _GlobalMean()(big), atol=1e-2)
+    small = big[..., :32, :32]  # a crop of the teachers' own size goes through whole
+    assert torch.equal(teacher_targets(spec, small, teachers, config)["lan"], _GlobalMean()(small))
 
 
 def _stage3_loss(supervision: str, out: torch.Tensor, noisy: torch.Tensor) -> torch.Tensor:

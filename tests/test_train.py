@@ -192,6 +192,26 @@ def test_cached_teachers_bf16_channels_last_run(tmp_path: Path) -> None:
     assert [c["name"] for c in verdict["images"]] == [f"img{i}_noisy.png" for i in range(3)]
 
 
+@pytest.mark.parametrize("cache", [False, True])
+def test_the_unet_trains_on_its_own_crop(tmp_path: Path, monkeypatch, cache: bool) -> None:  # noqa: ANN001
+    drawn: list[tuple[int, int]] = []
+    real = train_module.PatchSampler.batch
+
+    def batch(self, count: int) -> torch.Tensor:  # noqa: ANN001
+        out = real(self, count)
+        drawn.append((out.shape[0], out.shape[-1]))
+        return out
+
+    monkeypatch.setattr(train_module.PatchSampler, "batch", batch)
+    data = write_noisy_images(tmp_path / "data", size=(64, 80))
+    config = tiny_config(cache_teachers=cache, unet={"patch_size": 64, "batch_size": 1})
+    train([data], tmp_path / "run", config, device="cpu", progress=False)
+    assert drawn == [(2, 32)] * 8 + [(1, 64)] * 4
+    small = write_noisy_images(tmp_path / "small")  # 48 x 64: no room for a 64 px crop
+    with pytest.raises(TrainingError, match="smaller than the 64px crop"):
+        train([small], tmp_path / "run2", config, device="cpu", progress=False)
+
+
 def test_stage_seeds_do_not_collide() -> None:
     seeds = {
         train_module.stage_seed(s, i, r) for s in range(3) for i in range(3) for r in range(40)

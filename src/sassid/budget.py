@@ -253,13 +253,14 @@ def probe(
             n: prepare_net(build_stage_net(config, n), config).to(device)
             for n in ("bnn", "lan", "unet")
         }
-        sampler = PatchSampler(images, config.patch_size, torch.Generator().manual_seed(0))
         for name in names:
             spec = specs[name]
             student = nets[name].train()
             teachers = {t: nets[t].eval().requires_grad_(False) for t in spec.teachers}
             optimizer = torch.optim.Adam(student.parameters(), lr=1e-9)
-            noisy = prepare_batch(sampler.batch(config.batch_size).to(device), config)
+            patch_size, batch_size = config.crop(name)
+            sampler = PatchSampler(images, patch_size, torch.Generator().manual_seed(0))
+            noisy = prepare_batch(sampler.batch(batch_size).to(device), config)
             args = (spec, student, noisy, teachers, config, optimizer, steps)
             result[name], _ = time_train_steps(*args)
             if config.cache_teachers and spec.teachers:
@@ -283,7 +284,6 @@ def cache_decision(
     quarter) at the per-pixel cost seen in stage 3 (both teachers); it saves, in each stage,
     the fraction ``(T - S) / T`` of its seconds. Build only if the cost is below the saving.
     """
-    batch_pixels = config.batch_size * config.patch_size**2
     saved, per_pixel = 0.0, 0.0
     for name, seconds in stage_seconds.items():
         per_crop = seconds_per_step.get(f"{name}{PER_CROP}")
@@ -292,6 +292,7 @@ def cache_decision(
         teacher = max(per_crop - seconds_per_step[name], 0.0)
         saved += seconds * teacher / per_crop
         if name == "unet" or per_pixel == 0.0:
-            per_pixel = teacher / batch_pixels
+            patch_size, batch_size = config.crop(name)
+            per_pixel = teacher / (batch_size * patch_size**2)
     build = pixels * config.cache_transforms * TILE_OVERLAP_FACTOR * per_pixel
     return {"cache": build < saved, "build_seconds": build, "saved_seconds": saved}

@@ -21,6 +21,8 @@ loss = "unweighted"     # or "alpha": the paper's Eq. 4
 init = "UNet.pth"       # start from these weights (sassid or reference format)
 skip = true             # ... and do not train this stage
 time_share = 0.35       # with --minutes: this stage's share of the time budget
+patch_size = 128        # the U-Net's own crop and batch (0, the default: the run's); the
+batch_size = 2          # teachers keep theirs (their targets are tiled at the run's crop)
 ```
 
 ``precision = "bf16"`` runs every forward pass under bfloat16 autocast (losses, alpha and Adam
@@ -203,12 +205,25 @@ class UNetStageConfig(_StageCommon):
     enc_channels: int = 48
     dec_channels: int = 96
     supervision: Literal["adaptive", "both", "bnn", "lan", "blend"] = "adaptive"
+    patch_size: int = 0
+    """The U-Net's own training crop (px, a multiple of 32; 0: the run's ``patch_size``). The
+    teachers keep theirs: their cached targets are tiled at the run's crop, and per-crop
+    teachers run on tiles of it (``stages.teacher_targets``)."""
+    batch_size: int = 0
+    """The U-Net's own batch (0: the run's ``batch_size``): with a larger crop, a smaller batch
+    keeps the pixels, and so the time, of a step."""
 
     def net_kwargs(self) -> dict[str, Any]:
         return {"enc_channels": self.enc_channels, "dec_channels": self.dec_channels}
 
     def __post_init__(self) -> None:
         self._validate("unet")
+        _check(
+            self.patch_size == 0 or (self.patch_size >= 32 and self.patch_size % 32 == 0),
+            f"[unet] patch_size must be 0 (the run's) or a multiple of 32, got {self.patch_size}",
+        )
+        _in_range(self.patch_size, 0, MAX_PATCH, "[unet] patch_size")
+        _in_range(self.batch_size, 0, MAX_BATCH, "[unet] batch_size")
         _in_range(self.enc_channels, 1, MAX_CHANNELS, "[unet] enc_channels")
         _in_range(self.dec_channels, 1, MAX_CHANNELS, "[unet] dec_channels")
 
@@ -286,6 +301,17 @@ class TrainConfig:
 
     def stage(self, name: str) -> BNNStageConfig | LANStageConfig | UNetStageConfig:
         return typing.cast(Any, getattr(self, name))
+
+    def crop(self, name: str) -> tuple[int, int]:
+        """Stage ``name``'s training crop (px) and batch: the run's, or the U-Net's own."""
+        if name == "unet":
+            return self.unet.patch_size or self.patch_size, self.unet.batch_size or self.batch_size
+        return self.patch_size, self.batch_size
+
+    @property
+    def largest_crop(self) -> int:
+        """The largest crop any stage draws: every training image must hold it."""
+        return max(self.patch_size, self.unet.patch_size)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

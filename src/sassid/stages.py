@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from sassid.adaptive import alpha_map
 from sassid.config import TrainConfig
 from sassid.losses import blended_target_loss, bnn_loss, denoiser_loss, lan_loss
+from sassid.tiling import run_tiled
 
 __all__ = [
     "StageSpec",
@@ -118,10 +119,15 @@ def teacher_targets(
 ) -> Targets:
     """The frozen teachers' outputs on the student's exact input crop (the reference's way),
     plus alpha from the BNN output where the stage needs it. No gradient flows back.
-    Teachers run under the configured autocast; targets and alpha are float32."""
+    Teachers run under the configured autocast; targets and alpha are float32. A crop larger
+    than the teachers' own (``[unet] patch_size``) goes through them in tiles of theirs,
+    overlapping by a quarter, as the teacher cache does: a BNN degrades on larger inputs."""
+    tile = config.patch_size
     with torch.no_grad():
         with autocast(config, noisy.device):
-            outputs = {name: teachers[name](noisy) for name in spec.teachers}
+            outputs = {
+                name: run_tiled(teachers[name], noisy, tile, tile // 4) for name in spec.teachers
+            }
         targets = {name: out.float() for name, out in outputs.items()}
         if spec.needs_alpha:
             a = config.alpha

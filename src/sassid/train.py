@@ -464,9 +464,11 @@ def _run_stage(
 ) -> nn.Module:
     """Train ``student`` for one stage (from ``payload`` when resuming); returns it frozen."""
     config, dist = run.config, run.dist
-    if config.batch_size % dist.world_size:
+    patch_size, batch_size = config.crop(spec.name)
+    if batch_size % dist.world_size:
         raise TrainingError(
-            f"batch_size {config.batch_size} does not split over {dist.world_size} processes"
+            f"{spec.name} stage: batch_size {batch_size} does not split over "
+            f"{dist.world_size} processes"
         )
     prepare_net(student, config).to(run.device).train()
     for teacher in teachers.values():
@@ -487,10 +489,8 @@ def _run_stage(
         average.load_state_dict(payload["weight_average"])
     start = state.step
     model = distributed.wrap_student(student, dist, run.device)
-    sampler = PatchSampler(
-        run.images, config.patch_size, state.generator, cache, config.cache_augment
-    )
-    per_process = config.batch_size // dist.world_size
+    sampler = PatchSampler(run.images, patch_size, state.generator, cache, config.cache_augment)
+    per_process = batch_size // dist.world_size
     bar = tqdm(
         total=state.total,
         initial=start,
@@ -668,7 +668,7 @@ def train(
         if resume and not dist.is_main:
             config = _resumed_config(config, _saved_config(run_dir))
         budget = Budget.open(run_dir, minutes, resume, started) if minutes is not None else None
-        images, image_paths = load_noisy_images(sources, config.patch_size)
+        images, image_paths = load_noisy_images(sources, config.largest_crop)
         if not resume:
             config, noise = _measured_config(config, images)
             if dist.is_main:

@@ -1,0 +1,137 @@
+"""The U-Net's training crop: the run's 64 px x 8 against larger crops at the same pixels per step.
+
+    python benchmarks/unet_crop.py -m RUN --set sidd_samples [--steps 3000 --crops 64x8 128x2]
+
+The `laptop` preset trains every stage on 64 px crops because its BNN, used on tiles of its
+own crop, degrades on larger inputs (results/bnn_crop.md). The U-Net is used on 512 px tiles
+and has four 2x poolings: a 64 px crop leaves its deepest level 4 x 4 pixels, mostly border.
+With the teachers cached over whole images (or run per crop on tiles of their own crop), the
+U-Net's crop is free to differ (`[unet] patch_size` and `batch_size`). Each arm retrains stage
+3 alone for the same steps on the run's own frozen BNN and LAN, `laptop` preset otherwise;
+scored on the first ``--images`` pairs: PSNR (dB, uint8, mean per image) with the output
+corrections `sassid denoise` applies; the fusion of the frozen teachers once, for reference.
+Writes results/unet_crop_<set>.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.common import DATA, provenance, scored_photos, set_absent, stamp, write_results  # noqa: E402
+from sassid.config import TrainConfig, load_config  # noqa: E402
+from sassid.inference import Denoiser  # noqa: E402
+from sassid.io import find_pairs  # noqa: E402
+from sassid.metrics import psnr  # noqa: E402
+from sassid.models import model_file  # noqa: E402
+from sassid.train import train  # noqa: E402
+
+
+def parse_crop(text: str) -> tuple[int, int]:
+    """``"128x2"`` -> (128, 2): crop side in px and batch."""
+    size, _, batch = text.partition("x")
+    return int(size), int(batch)
+
+
+def arm_config(base: TrainConfig, model: Path, patch: int, batch: int, steps: int) -> TrainConfig:
+    """The run's config with BNN and LAN frozen and the U-Net retrained on its own crop."""
+    frozen = dict(init=str(model), skip=True)
+    return dataclasses.replace(
+        base,
+        cache_teachers=True,
+        checkpoint_every=10 * steps,
+        bnn=dataclasses.replace(base.bnn, **frozen, auto_blind_size=False),
+        lan=dataclasses.replace(base.lan, **frozen),
+        unet=dataclasses.replace(
+            base.unet, steps=steps, plateau_gain=0.0, patch_size=patch, batch_size=batch
+        ),
+    )
+
+
+def mean_psnr(run: Path, net: str, photos: list) -> float:
+    d = Denoiser.from_model(run, net=net, device="cpu")
+    return float(np.mean([psnr(d.pixels(n), c) for _, n, c in photos]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-m", "--model", required=True, help="a trained run (BNN, LAN reused)")
+    parser.add_argument("--set", required=True)
+    parser.add_argument("--images", type=int, default=13, help="score the first N pairs")
+    parser.add_argument("--steps", type=int, default=3000, help="U-Net steps per arm")
+    parser.add_argument(
+        "--crops", nargs="+", default=["64x8", "96x4", "128x2"], help="SIZExBATCH per arm"
+    )
+    parser.add_argument("--work", default="/tmp/sassid_unet_crop")
+    args = parser.parse_args()
+    if set_absent(args.set):
+        return
+    run_dir = Path(args.model)
+    base = load_config(run_dir / "config.json")
+    noisy = [n for _, n, _ in find_pairs(DATA / args.set)]
+    photos = scored_photos(args.set, args.images)
+    rows: dict[str, Any] = {}
+    for text in args.crops:
+        patch, batch = parse_crop(text)
+        work = Path(args.work) / args.set / text
+        shutil.rmtree(work, ignore_errors=True)
+        config = arm_config(base, model_file(run_dir), patch, batch, args.steps)
+        start = time.perf_counter()
+        train(noisy, work, config, progress=False)
+        seconds = time.perf_counter() - start
+        rows[text] = {"patch": patch, "batch": batch, "train_seconds": seconds}
+        rows[text]["unet"] = mean_psnr(work, "unet", photos)
+        print(text, rows[text], flush=True)
+    payload = {
+        "meta": provenance(),
+        "model": str(run_dir),
+        "set": args.set,
+        "images": len(photos),
+        "noisy": float(np.mean([psnr(n, c) for _, n, c in photos])),
+        "fusion": mean_psnr(run_dir, "fusion", photos),
+        "run_crop": [base.patch_size, base.batch_size],
+        "steps": args.steps,
+        "rows": rows,
+    }
+    text = _markdown(payload)
+    write_results(f"unet_crop_{args.set}", payload, text)
+    print(text)
+
+
+def _markdown(payload: dict[str, Any]) -> str:
+    rows = payload["rows"]
+    first = next(iter(rows.values()))
+    patch, batch = payload["run_crop"]
+    lines = [
+        f"# The U-Net's training crop: {payload['set']}",
+        "",
+        stamp(payload["meta"]),
+        "",
+        f"Each arm retrains the U-Net alone ({payload['steps']} steps) on the frozen BNN and LAN "
+        f"of `{payload['model']}` (trained on {patch} px x {batch} crops; their targets cached "
+        "over whole images on tiles of that crop), on the set's noisy photos, `laptop` preset "
+        f"otherwise; scored on the first {payload['images']} pairs (noisy "
+        f"{payload['noisy']:.2f} dB, the frozen teachers' fusion {payload['fusion']:.2f} dB), "
+        "PSNR in dB with the output corrections of `sassid denoise`. Δ: against the first row.",
+        "",
+        "| U-Net crop x batch | pixels per step | U-Net | Δ U-Net | train (s) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows.values():
+        lines.append(
+            f"| {r['patch']} px x {r['batch']} | {r['patch'] ** 2 * r['batch']} | "
+            f"{r['unet']:.2f} | {r['unet'] - first['unet']:+.2f} | {r['train_seconds']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
