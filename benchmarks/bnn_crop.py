@@ -40,14 +40,34 @@ from sassid.models import load_networks  # noqa: E402
 from sassid.train import train  # noqa: E402
 
 SETS = ("sidd_samples", "polyu100")
+LAPTOP_CHANNELS = (24, 48)
+"""The BNN's channels in results written before the arms could change them."""
+
+
+def parse_arm(arm: str) -> tuple[int, int, tuple[int, int] | None]:
+    """``"64x8"`` -> (64, 8, None); ``"64x8:48/96"`` -> (64, 8, (48, 96)): crop px, batch and
+    the BNN's encoder/decoder channels (None: the preset's)."""
+    shape, _, width = arm.partition(":")
+    crop, batch = (int(v) for v in shape.split("x"))
+    if not width:
+        return crop, batch, None
+    enc, dec = (int(v) for v in width.split("/"))
+    return crop, batch, (enc, dec)
 
 
 def arm_config(
-    crop: int, batch: int, steps: int, val_every: int = 0, seed: int = 0, ema_window: float = 0.0
+    crop: int,
+    batch: int,
+    steps: int,
+    val_every: int = 0,
+    seed: int = 0,
+    ema_window: float = 0.0,
+    channels: tuple[int, int] | None = None,
 ) -> TrainConfig:
     """The laptop preset with the BNN trained ``steps`` steps on ``batch`` crops of ``crop`` px
-    (no teacher cache; LAN and U-Net one step each)."""
+    (no teacher cache; LAN and U-Net one step each), ``channels`` wide if given."""
     base = preset("laptop")
+    enc, dec = channels or (base.bnn.enc_channels, base.bnn.dec_channels)
     return dataclasses.replace(
         base,
         seed=seed,
@@ -56,7 +76,9 @@ def arm_config(
         cache_teachers=False,
         checkpoint_every=10 * steps,
         val_every=val_every or 10 * steps,
-        bnn=dataclasses.replace(base.bnn, steps=steps, ema_window=ema_window),
+        bnn=dataclasses.replace(
+            base.bnn, steps=steps, ema_window=ema_window, enc_channels=enc, dec_channels=dec
+        ),
         lan=dataclasses.replace(base.lan, steps=1),
         unet=dataclasses.replace(base.unet, steps=1),
     )
@@ -80,7 +102,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=1200, help="BNN steps of every arm")
     parser.add_argument(
-        "--arms", nargs="+", default=["64x8", "96x4", "128x2"], help="CROPxBATCH of each arm"
+        "--arms",
+        nargs="+",
+        default=["64x8", "96x4", "128x2"],
+        help="CROPxBATCH[:ENC/DEC] of each arm (ENC/DEC: the BNN's channels; default the "
+        "preset's 24/48)",
     )
     parser.add_argument("--eval-images", type=int, default=12, help="score the first N pairs")
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
@@ -107,11 +133,15 @@ def main() -> None:
     ):
         rows: dict[str, Any] = {}
         for arm in args.arms:
-            crop, batch = (int(v) for v in arm.split("x"))
-            run = Path(args.work) / name / (arm if not args.seed else f"{arm}_seed{args.seed}")
+            crop, batch, channels = parse_arm(arm)
+            folder = arm.replace(":", "_").replace("/", "-")
+            folder += f"_seed{args.seed}" if args.seed else ""
+            run = Path(args.work) / name / folder
             shutil.rmtree(run, ignore_errors=True)
             t = time.perf_counter()
-            config = arm_config(crop, batch, args.steps, args.val_every, args.seed, args.ema_window)
+            config = arm_config(
+                crop, batch, args.steps, args.val_every, args.seed, args.ema_window, channels
+            )
             val = eval_dir if args.val_every else None
             train(noisy_paths, run, config, device=args.device, progress=False, val=val)
             seconds = time.perf_counter() - t
@@ -120,6 +150,7 @@ def main() -> None:
             rows[arm] = {
                 "crop": crop,
                 "batch": batch,
+                "channels": [config.bnn.enc_channels, config.bnn.dec_channels],
                 "blind_size": blind,
                 "train_seconds": seconds,
                 "bnn_tile_crop": _bnn_psnr(nets, pairs, crop, args.device),
@@ -173,13 +204,15 @@ def _markdown(payload: dict[str, Any]) -> str:
             "",
             f"First {result['images']} pairs, noisy {result['noisy']:.2f} dB.",
             "",
-            "| crop x batch | pixels/step | blind size | train (s) | BNN, tile = crop | "
-            "BNN, tile = 2 x crop |",
-            "|---|---|---|---|---|---|",
+            "| crop x batch | BNN channels | pixels/step | blind size | train (s) | "
+            "BNN, tile = crop | BNN, tile = 2 x crop |",
+            "|---|---|---|---|---|---|---|",
         ]
         for arm, row in result["rows"].items():
+            enc, dec = row.get("channels", LAPTOP_CHANNELS)
             lines.append(
-                f"| {arm} | {row['crop'] ** 2 * row['batch']} | {row['blind_size']} | "
+                f"| {arm.partition(':')[0]} | {enc}/{dec} | {row['crop'] ** 2 * row['batch']} | "
+                f"{row['blind_size']} | "
                 f"{row['train_seconds']:.0f} | {row['bnn_tile_crop']:.2f} | "
                 f"{row['bnn_tile_2crop']:.2f} |"
             )
