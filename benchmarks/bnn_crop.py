@@ -180,6 +180,12 @@ def _markdown(payload: dict[str, Any]) -> str:
     lines = [
         "# The BNN's PSNR along its training"
         if any(row.get("curve") for r in payload["sets"].values() for row in r["rows"].values())
+        else "# The BNN's width and training crop at a fixed number of steps"
+        if any(
+            tuple(row.get("channels", LAPTOP_CHANNELS)) != LAPTOP_CHANNELS
+            for r in payload["sets"].values()
+            for row in r["rows"].values()
+        )
         else "# The BNN's training crop at a fixed cost per step",
         "",
         stamp(meta),
