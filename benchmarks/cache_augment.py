@@ -25,14 +25,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import DATA, provenance, scored_photos, set_absent, stamp, write_results  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    DATA,
+    frozen_run_header,
+    net_psnr,
+    scored_photos,
+    set_absent,
+    stamp,
+    write_results,
+)
 from sassid.config import TrainConfig, load_config  # noqa: E402
-from sassid.inference import Denoiser  # noqa: E402
 from sassid.io import find_pairs  # noqa: E402
-from sassid.metrics import psnr  # noqa: E402
 from sassid.models import model_file  # noqa: E402
 from sassid.train import train  # noqa: E402
 
@@ -59,11 +63,7 @@ def arm_config(
 
 def scores(run: Path, photos: list) -> dict[str, float]:
     """PSNR of the run's LAN, fusion and U-Net as ``sassid denoise`` runs them."""
-    out = {}
-    for name in ("lan", "fusion", "unet"):
-        d = Denoiser.from_model(run, net=name, device="cpu")
-        out[name] = float(np.mean([psnr(d.pixels(n), c) for _, n, c in photos]))
-    return out
+    return {name: net_psnr(run, name, photos) for name in ("lan", "fusion", "unet")}
 
 
 def main() -> None:
@@ -93,11 +93,7 @@ def main() -> None:
         rows[label] = {"train_seconds": time.perf_counter() - start, **scores(work, photos)}
         print(label, rows[label], flush=True)
     payload = {
-        "meta": provenance(),
-        "model": str(run_dir),
-        "set": args.set,
-        "images": len(photos),
-        "noisy": float(np.mean([psnr(n, c) for _, n, c in photos])),
+        **frozen_run_header(run_dir, args.set, photos),
         "lan_steps": args.lan_steps,
         "unet_steps": args.unet_steps,
         "rows": rows,

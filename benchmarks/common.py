@@ -139,6 +139,32 @@ def scored_photos(name: str, count: int) -> list[tuple[str, np.ndarray, np.ndarr
     ]
 
 
+def net_psnr(run: Path, net: str, photos: list[tuple[str, np.ndarray, np.ndarray]]) -> float:
+    """Mean PSNR (dB, uint8) of a trained run's ``net`` over ``photos``, as ``sassid denoise``
+    runs it (default tiles, the run's output corrections)."""
+    from sassid.inference import Denoiser
+    from sassid.metrics import psnr
+
+    denoiser = Denoiser.from_model(run, net=net, device="cpu")
+    return float(np.mean([psnr(denoiser.pixels(n), c) for _, n, c in photos]))
+
+
+def frozen_run_header(
+    run: Path, name: str, photos: list[tuple[str, np.ndarray, np.ndarray]]
+) -> dict[str, Any]:
+    """The first keys of a study that retrains stages on ``run``'s frozen networks: provenance,
+    the run, the set and its scored photos' noisy PSNR."""
+    from sassid.metrics import psnr
+
+    return {
+        "meta": provenance(),
+        "model": str(run),
+        "set": name,
+        "images": len(photos),
+        "noisy": float(np.mean([psnr(n, c) for _, n, c in photos])),
+    }
+
+
 def write_results(name: str, payload: dict[str, Any], markdown: str) -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2) + "\n")

@@ -23,14 +23,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.common import DATA, provenance, scored_photos, set_absent, stamp, write_results  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    DATA,
+    frozen_run_header,
+    net_psnr,
+    scored_photos,
+    set_absent,
+    stamp,
+    write_results,
+)
 from sassid.config import TrainConfig, load_config  # noqa: E402
-from sassid.inference import Denoiser  # noqa: E402
 from sassid.io import find_pairs  # noqa: E402
-from sassid.metrics import psnr  # noqa: E402
 from sassid.models import model_file  # noqa: E402
 from sassid.train import train  # noqa: E402
 
@@ -54,11 +58,6 @@ def arm_config(base: TrainConfig, model: Path, patch: int, batch: int, steps: in
             base.unet, steps=steps, plateau_gain=0.0, patch_size=patch, batch_size=batch
         ),
     )
-
-
-def mean_psnr(run: Path, net: str, photos: list) -> float:
-    d = Denoiser.from_model(run, net=net, device="cpu")
-    return float(np.mean([psnr(d.pixels(n), c) for _, n, c in photos]))
 
 
 def main() -> None:
@@ -94,15 +93,11 @@ def main() -> None:
         train(noisy, work, config, progress=False)
         seconds = time.perf_counter() - start
         rows[text] = {"patch": patch, "batch": batch, "train_seconds": seconds}
-        rows[text]["unet"] = mean_psnr(work, "unet", photos)
+        rows[text]["unet"] = net_psnr(work, "unet", photos)
         print(text, rows[text], flush=True)
     payload = {
-        "meta": provenance(),
-        "model": str(run_dir),
-        "set": args.set,
-        "images": len(photos),
-        "noisy": float(np.mean([psnr(n, c) for _, n, c in photos])),
-        "fusion": mean_psnr(run_dir, "fusion", photos),
+        **frozen_run_header(run_dir, args.set, photos),
+        "fusion": net_psnr(run_dir, "fusion", photos),
         "run_crop": [base.patch_size, base.batch_size],
         "train_images": len(noisy),
         "steps": args.steps,
