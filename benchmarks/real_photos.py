@@ -376,6 +376,7 @@ def main() -> None:
         "train_images": len(noisy_paths),
         "steps": {"bnn": b, "lan": la, "unet": u},
         "bnn_max_steps": base.bnn.max_steps,
+        "unet_supervision": _supervision(work / "full"),
         "eval_tile": args.eval_tile,
         "ssim_convention": "skimage",
         "rows": rows,

@@ -3,7 +3,7 @@
     python benchmarks/update_readme.py
 
 demo: the table of docs/demo/report.md (written by `sassid demo -o docs/demo`);
-speed, speed_cuda, training_cuda, synth, tiling_*, real_photos_*, laptop_recipe, bnn_crop,
+speed, speed_cuda, training_cuda, synth, tiling_*, real_photos_*, levers, bnn_crop,
 bnn_length, faults: the tables of the results/*.md files (faults: its summary).
 Missing sources are left as they are.
 """
@@ -33,7 +33,7 @@ def main() -> None:
         "tiling_polyu": ROOT / "results" / "tiling_error_polyu100.md",
         "real_sidd": ROOT / "results" / "real_photos_sidd_samples.md",
         "real_polyu": ROOT / "results" / "real_photos_polyu100.md",
-        "laptop_recipe": ROOT / "results" / "laptop_recipe.md",
+        "levers": ROOT / "results" / "levers.md",
         "bnn_crop": ROOT / "results" / "bnn_crop.md",
         "bnn_length": ROOT / "results" / "bnn_length.md",
         "speed_cuda": ROOT / "results" / "speed_cuda.md",

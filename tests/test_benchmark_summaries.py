@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from benchmarks import levers
 from benchmarks.bnn_length import gather, summary
 from benchmarks.plateau_replay import replay, window_means
+from sassid.config import preset
 
 
 def _run_file(path: Path, steps: int, seed: int, final: float, ema: float = 0.0) -> None:
@@ -43,3 +47,56 @@ def test_plateau_replay_finds_where_the_rule_fires() -> None:
     assert replay(curve, 0.01, 100) == 500
     assert replay([(s, 100.0 / s) for s in range(20, 1001, 20)], 0.01, 100) is None
     assert window_means(curve, 500) == [(500, pytest.approx((10 * 10 + 15 * 5) / 25)), (1000, 5.0)]
+
+
+def _arm(crop: int, batch: int, psnr: float, channels: list[int] | None = None) -> dict[str, Any]:
+    row: dict[str, Any] = {"crop": crop, "batch": batch, "train_seconds": 60.0 * batch}
+    row.update(bnn_tile_crop=psnr, curve=[])
+    return row | ({"channels": channels} if channels else {})
+
+
+def _sets(rows: dict[str, Any]) -> dict[str, Any]:
+    return {"sidd_samples": {"noisy": 22.0, "images": 3, "rows": rows}}
+
+
+def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
+    def write(name: str, payload: dict[str, Any]) -> None:
+        (tmp_path / name).write_text(json.dumps({"meta": {"cuda": None}, **payload}))
+
+    crop = {"64x8": _arm(64, 8, 32.0), "96x4": _arm(96, 4, 32.5)}
+    write("bnn_crop.json", {"steps": 1200, "seed": 0, "sets": _sets(crop)})
+    write(
+        "bnn_crop_seed1.json",
+        {"steps": 1200, "seed": 1, "sets": _sets({"64x8": _arm(64, 8, 31.0)})},
+    )
+    wide = {"64x8:48/96": _arm(64, 8, 31.75, [48, 96])}
+    write("bnn_width_seed1.json", {"steps": 1200, "seed": 1, "sets": _sets(wide)})
+    rows = [
+        {"name": "unet_no_alpha", "psnr": 34.3},
+        {"name": "unet_blend", "psnr": 99.0},  # what `unet` itself trained: no lever
+        {"name": "unet", "psnr": 34.0},
+    ]
+    one_hour = {"set": "sidd_samples", "minutes": 60, "steps": {"unet": 500}, "rows": rows}
+    write("real_photos_sidd_samples.json", {**one_hour, "unet_supervision": "blend"})
+    write("real_photos_fixed_steps.json", {**one_hour, "minutes": None})  # not a budgeted run
+    laptop = dataclasses.replace(preset("laptop"), patch_size=96)
+
+    found = {lever.lever.split(",")[0]: lever for lever in levers.gather(tmp_path, laptop)}
+
+    assert sorted(found) == [
+        "BNN crop 96 px x 4 (not 64 x 8)",
+        "BNN width 48/96 (not 24/48)",
+        "stage 3 supervision `both` (not `blend`)",
+    ]
+    crop_lever = found["BNN crop 96 px x 4 (not 64 x 8)"]
+    assert (crop_lever.base_db, crop_lever.delta_db) == (32.0, pytest.approx(0.5))
+    assert crop_lever.laptop == "96 px x 8"  # read from the config, not typed
+    width = found["BNN width 48/96 (not 24/48)"]  # its narrow arm is in another file, seed 1
+    assert (width.base_db, width.delta_db, width.source) == (
+        31.0,
+        pytest.approx(0.75),
+        "bnn_width_seed1.json, bnn_crop_seed1.json",
+    )
+    assert found["stage 3 supervision `both` (not `blend`)"].delta_db == pytest.approx(0.3)
+    meta = {"date": "d", "machine": "m", "torch": "t", "threads": 1, "commit": "c", "command": "x"}
+    assert "| 32.00 | 32.50 | +0.50 |" in levers.markdown(list(found.values()), meta)

@@ -1,0 +1,432 @@
+"""Every lever of the ``laptop`` recipe that a script here measured, gathered in one table.
+
+    python benchmarks/levers.py
+
+Reads the result files of the lever studies in results/ (``bnn_crop.py``, ``bnn_length.py``,
+``laptop_recipe.py``, ``real_photos.py``, ``cache_augment.py``, ``unet_crop.py``,
+``teacher_ensemble.py``, ``unet_ensemble.py``, ``output_corrections.py``) and writes one row per
+lever and set: the arm it was compared with, both PSNRs (dB, uint8, mean per image, as each study
+scored them), the difference, the minutes each arm took where the study timed it, and what the
+``laptop`` preset does today (read from ``sassid.config``, not typed). Measures nothing itself:
+every number traces to the study's own file, which names its date, machine and command. Studies
+differ in length, budget and scored output (a BNN alone, the fusion, the U-Net, the corrected
+output), so compare a row with its own baseline, not with other rows. Files that are absent are
+skipped. Writes results/levers.*.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.bnn_length import gather as gather_lengths  # noqa: E402
+from benchmarks.bnn_length import summary as length_summary  # noqa: E402
+from benchmarks.common import RESULTS, provenance, stamp, write_results  # noqa: E402
+from sassid.config import TrainConfig, preset  # noqa: E402
+
+SETS = ("sidd_samples", "polyu100")
+NARROW_ARM = "64x8"
+"""The ``laptop`` BNN's arm in ``bnn_crop.py``: 64 px crops, batch 8, 24/48 channels."""
+
+STAGE3 = {
+    "unet_bnn_only": "bnn",
+    "unet_lan_only": "lan",
+    "unet_no_alpha": "both",
+    "unet_blend": "blend",
+    "unet_eq5": "adaptive",
+}
+"""``real_photos.py``'s stage-3 rows and the supervision each trained with."""
+
+PLATEAU_PAIRS = {
+    "sidd_samples": (
+        "real_photos_sidd_samples_before_plateau",
+        "real_photos_sidd_samples_before_cache_augment",
+    ),
+    "polyu100": ("real_photos_polyu100_before_plateau", "real_photos_polyu100"),
+}
+"""One-hour runs without and with the BNN's loss-plateau stop, the rest of the recipe equal
+(Eq. 5 in both ``unet`` rows). A table refreshed later with other changes gets a new name."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Lever:
+    """One lever on one set: ``variant_db`` against ``base_db``, as one study measured them."""
+
+    lever: str
+    scored: str
+    set: str
+    base: str
+    base_db: float
+    variant_db: float
+    base_minutes: float | None
+    variant_minutes: float | None
+    source: str
+    laptop: str
+
+    @property
+    def delta_db(self) -> float:
+        return self.variant_db - self.base_db
+
+
+def _load(results: Path, stem: str) -> dict[str, Any] | None:
+    path = results / f"{stem}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _minutes(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / 60
+
+
+def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
+    """``bnn_crop.py`` arms (crop x batch, width, weight averaging) against the narrow 64 x 8
+    arm of the same seed and steps, wherever that arm was run."""
+    files = sorted([*results.glob("bnn_crop*.json"), *results.glob("bnn_width*.json")])
+    payloads = {path.name: json.loads(path.read_text()) for path in files}
+    narrow: dict[tuple[str, int, int], tuple[dict[str, Any], str]] = {}
+    for name, payload in payloads.items():
+        if payload.get("ema_window"):
+            continue
+        for set_name, result in payload["sets"].items():
+            row = result["rows"].get(NARROW_ARM)
+            key = (set_name, payload.get("seed", 0), payload["steps"])
+            if row is not None and key not in narrow:
+                narrow[key] = (row, name)
+    channels = f"{laptop.bnn.enc_channels}/{laptop.bnn.dec_channels}"
+    for name, payload in payloads.items():
+        ema = payload.get("ema_window", 0.0)
+        seed, steps = payload.get("seed", 0), payload["steps"]
+        for set_name, result in payload["sets"].items():
+            own = None if ema else result["rows"].get(NARROW_ARM)
+            found = (own, name) if own is not None else narrow.get((set_name, seed, steps))
+            if found is None:
+                continue
+            base, base_file = found
+            for arm, row in result["rows"].items():
+                if ema and arm == NARROW_ARM:
+                    lever = f"BNN weight averaging (ema_window {ema:g})"
+                    setting = f"ema_window {laptop.bnn.ema_window:g}"
+                elif ema or arm == NARROW_ARM:
+                    continue
+                elif "channels" in row and row["channels"] != [24, 48]:
+                    lever = f"BNN width {row['channels'][0]}/{row['channels'][1]} (not 24/48)"
+                    setting = channels
+                else:
+                    lever = f"BNN crop {row['crop']} px x {row['batch']} (not 64 x 8)"
+                    setting = f"{laptop.patch_size} px x {laptop.batch_size}"
+                source = name if name == base_file else f"{name}, {base_file}"
+                yield Lever(
+                    f"{lever}, {steps} steps, seed {seed}",
+                    "BNN",
+                    set_name,
+                    f"{NARROW_ARM} arm",
+                    base["bnn_tile_crop"],
+                    row["bnn_tile_crop"],
+                    _minutes(base["train_seconds"]),
+                    _minutes(row["train_seconds"]),
+                    source,
+                    setting,
+                )
+
+
+def _bnn_length(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
+    """Longest against shortest BNN schedule, each the mean over its seeds (``bnn_length.py``)."""
+    for set_name, records in gather_lengths(results).items():
+        per_steps = length_summary(records)["per_steps"]
+        short, long = min(per_steps), max(per_steps)
+        if short == long:
+            continue
+        yield Lever(
+            f"BNN {long} steps (not {short}), mean of {per_steps[long]['runs']} seeds "
+            f"against {per_steps[short]['runs']}",
+            "BNN",
+            set_name,
+            f"{short} steps",
+            per_steps[short]["mean"],
+            per_steps[long]["mean"],
+            None,
+            None,
+            "bnn_length.json",
+            f"stop at loss plateau (gain {laptop.bnn.plateau_gain:g})",
+        )
+
+
+def _two_minute_recipe(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
+    """``laptop_recipe.py``'s arms against its ``laptop`` row of then (same budget)."""
+    payload = _load(results, "laptop_recipe")
+    if payload is None:
+        return
+    settings = {
+        "no teacher cache": f"cache_teachers {laptop.cache_teachers}",
+        "blind size auto": "measured" if laptop.bnn.auto_blind_size else str(laptop.bnn.blind_size),
+    }
+    for set_name, result in payload["sets"].items():
+        rows = result["rows"]
+        base = rows["laptop"]
+        for label, row in rows.items():
+            setting = next((v for k, v in settings.items() if label.startswith(k)), None)
+            if label == "laptop" or setting is None:
+                continue
+            yield Lever(
+                f"{label}, {payload['minutes']:g}-min budget",
+                "U-Net",
+                set_name,
+                "`laptop` of then (blind size 9, cache on)",
+                base["unet"],
+                row["unet"],
+                base["train_minutes"],
+                row["train_minutes"],
+                "laptop_recipe.json",
+                setting,
+            )
+
+
+def _psnr(payload: dict[str, Any], row: str) -> float | None:
+    return next((r["psnr"] for r in payload["rows"] if r["name"] == row), None)
+
+
+def _one_hour_runs(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
+    """``real_photos.py`` one-hour runs: the stage-3 rows against the run's own ``unet`` row
+    (same BNN, LAN and steps), the plateau stop and the BNN cap against the run before them."""
+    for path in sorted(results.glob("real_photos_*.json")):
+        payload = json.loads(path.read_text())
+        if not payload.get("minutes"):
+            continue
+        # runs filed before the key existed all trained stage 3 with Eq. 5, the code's default
+        trained = payload.get("unet_supervision", "adaptive")
+        unet = _psnr(payload, "unet")
+        for row in payload["rows"]:
+            supervision = STAGE3.get(row["name"])
+            if unet is None or supervision is None or supervision == trained:
+                continue
+            yield Lever(
+                f"stage 3 supervision `{supervision}` (not `{trained}`), "
+                f"{payload['steps']['unet']} U-Net steps",
+                "U-Net",
+                payload["set"],
+                f"`unet` row ({trained})",
+                unet,
+                row["psnr"],
+                None,  # the `unet` row trained inside the budget, the rows alone: not
+                None,  # comparable times
+                path.name,
+                laptop.unet.supervision,
+            )
+    for set_name, (before, after) in PLATEAU_PAIRS.items():
+        old, new = _load(results, before), _load(results, after)
+        if old is None or new is None:
+            continue
+        steps = f"BNN {old['steps']['bnn']} -> {new['steps']['bnn']} steps"
+        yield Lever(
+            f"BNN loss-plateau stop, one hour ({steps})",
+            "U-Net",
+            set_name,
+            "no stop",
+            _psnr(old, "unet") or np.nan,
+            _psnr(new, "unet") or np.nan,
+            old["minutes"],
+            new["minutes"],
+            f"{before}.json, {after}.json",
+            f"plateau_gain {laptop.bnn.plateau_gain:g}",
+        )
+    old = _load(results, "real_photos_sidd_samples_before_plateau")
+    new = _load(results, "real_photos_sidd_samples_bnn1500")
+    if old is not None and new is not None:
+        yield Lever(
+            f"BNN capped at {new['bnn_max_steps']} steps, one hour (not {old['steps']['bnn']})",
+            "U-Net",
+            "sidd_samples",
+            "no cap",
+            _psnr(old, "unet") or np.nan,
+            _psnr(new, "unet") or np.nan,
+            old["minutes"],
+            new["minutes"],
+            "real_photos_sidd_samples_before_plateau.json, real_photos_sidd_samples_bnn1500.json",
+            f"max_steps {laptop.bnn.max_steps}",
+        )
+
+
+def _frozen_teacher_studies(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
+    """Stage-3 studies on one run's frozen teachers: ``cache_augment.py``, ``unet_crop.py``."""
+    for set_name in SETS:
+        payload = _load(results, f"cache_augment_{set_name}")
+        if payload is not None:
+            base = payload["rows"]["cached orientation only"]
+            turned = payload["rows"]["cached targets turned with their crops"]
+            yield Lever(
+                f"cached targets turned with their crops, {payload['unet_steps']} U-Net steps",
+                "U-Net",
+                set_name,
+                "cached orientation only",
+                base["unet"],
+                turned["unet"],
+                _minutes(base["train_seconds"]),
+                _minutes(turned["train_seconds"]),
+                f"cache_augment_{set_name}.json",
+                f"cache_augment {laptop.cache_augment}",
+            )
+        payload = _load(results, f"unet_crop_{set_name}")
+        if payload is None:
+            continue
+        base = payload["rows"][NARROW_ARM]
+        for arm, row in payload["rows"].items():
+            if arm == NARROW_ARM:
+                continue
+            patch = laptop.unet.patch_size or laptop.patch_size
+            batch = laptop.unet.batch_size or laptop.batch_size
+            yield Lever(
+                f"U-Net crop {row['patch']} px x {row['batch']} (not 64 x 8), "
+                f"{payload['steps']} steps",
+                "U-Net",
+                set_name,
+                f"{NARROW_ARM} arm",
+                base["unet"],
+                row["unet"],
+                _minutes(base["train_seconds"]),
+                _minutes(row["train_seconds"]),
+                f"unet_crop_{set_name}.json",
+                f"{patch} px x {batch}",
+            )
+
+
+def _inference_levers(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
+    """x8 self-ensembles and the output corrections, on trained models; minutes of inference."""
+    for set_name in SETS:
+        payload = _load(results, f"teacher_ensemble_{set_name}")
+        if payload is not None:
+            one, eight = payload["x1"], payload["x8"]
+            yield Lever(
+                "teachers' x8 self-ensemble (fusion target)",
+                "fusion",
+                set_name,
+                "x1",
+                one["fusion"],
+                eight["fusion"],
+                _minutes(one["seconds"]),
+                _minutes(eight["seconds"]),
+                f"teacher_ensemble_{set_name}.json",
+                "x1",
+            )
+        payload = _load(results, f"unet_ensemble_{set_name}")
+        if payload is not None:
+            yield Lever(
+                "U-Net x8 self-ensemble at inference",
+                "U-Net",
+                set_name,
+                "x1",
+                float(np.mean(payload["psnr"]["x1"])),
+                float(np.mean(payload["psnr"]["x8"])),
+                _minutes(payload["seconds"]["x1"]),
+                _minutes(payload["seconds"]["x8"]),
+                f"unet_ensemble_{set_name}.json",
+                "x1",
+            )
+        payload = _load(results, f"output_corrections_{set_name}")
+        if payload is None:
+            continue
+        by = {(r["lowpass_sigma"], r["noise_gate"], r["gate_sigma"]): r for r in payload["rows"]}
+        none = by.get((0, 0.0, "photo"))
+        for key, label, setting in (
+            ((0.0, 2, "photo"), "noise gate 2", f"noise_gate {laptop.noise_gate:g}"),
+            (
+                (8, 0.0, "photo"),
+                "low-pass restore (sigma 8 px)",
+                f"lowpass_sigma {laptop.lowpass_sigma:g}",
+            ),
+        ):
+            row = by.get(key)
+            if none is None or row is None:
+                continue
+            yield Lever(
+                f"{label}; images below noisy {none['images_below_noisy']} -> "
+                f"{row['images_below_noisy']}",
+                "output",
+                set_name,
+                "no correction",
+                none["psnr"],
+                row["psnr"],
+                None,
+                None,
+                f"output_corrections_{set_name}.json",
+                setting,
+            )
+
+
+GATHERERS: tuple[Callable[[Path, TrainConfig], Iterator[Lever]], ...] = (
+    _two_minute_recipe,
+    _bnn_arms,
+    _bnn_length,
+    _one_hour_runs,
+    _frozen_teacher_studies,
+    _inference_levers,
+)
+
+
+def gather(results: Path = RESULTS, laptop: TrainConfig | None = None) -> list[Lever]:
+    """Every lever found in ``results``, in the order of ``GATHERERS``."""
+    laptop = laptop or preset("laptop")
+    return [lever for gatherer in GATHERERS for lever in gatherer(results, laptop)]
+
+
+def _fmt_minutes(lever: Lever) -> str:
+    if lever.base_minutes is None and lever.variant_minutes is None:
+        return "-"
+    parts = [
+        f"{m:.1f}" if m is not None else "?" for m in (lever.base_minutes, lever.variant_minutes)
+    ]
+    return " -> ".join(parts)
+
+
+def markdown(levers: list[Lever], meta: dict[str, Any]) -> str:
+    lines = [
+        "# The laptop recipe: every lever measured",
+        "",
+        stamp(meta),
+        "",
+        "Gathered from the result files named in each row (each names its own date, machine and "
+        "command); the script measures nothing. dB: PSNR (uint8, mean per image) of the output "
+        "in the `scored` column, as that study scored it; Δ: the lever's arm minus the arm it "
+        "was compared with in the same study. Minutes: training (or, for inference levers, "
+        "scoring) time of the baseline -> the lever's arm where the study timed it; budgeted "
+        "runs spend their budget either way. `laptop` today: the preset's setting now, read from "
+        "`sassid.config`. Negative results stay.",
+    ]
+    for set_name in SETS:
+        rows = [lever for lever in levers if lever.set == set_name]
+        if not rows:
+            continue
+        lines += [
+            "",
+            f"## {set_name}",
+            "",
+            "| lever | scored | against | dB | lever dB | Δ dB | minutes | `laptop` today "
+            "| source |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r.lever} | {r.scored} | {r.base} | {r.base_db:.2f} | {r.variant_db:.2f} | "
+            f"{r.delta_db:+.2f} | {_fmt_minutes(r)} | {r.laptop} | {r.source} |"
+            for r in rows
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    meta = provenance()
+    levers = gather()
+    payload = {
+        "meta": meta,
+        "levers": [{**dataclasses.asdict(r), "delta_db": r.delta_db} for r in levers],
+    }
+    write_results("levers", payload, markdown(levers, meta))
+    print(f"{len(levers)} levers -> results/levers.md")
+
+
+if __name__ == "__main__":
+    main()
