@@ -44,15 +44,48 @@ STAGE3 = {
 }
 """``real_photos.py``'s stage-3 rows and the supervision each trained with."""
 
-PLATEAU_PAIRS = {
-    "sidd_samples": (
-        "real_photos_sidd_samples_before_plateau",
+_PLATEAU = "real_photos_sidd_samples_before_plateau"
+ONE_HOUR_PAIRS: tuple[tuple[str, str, str, str, str, str, Callable[[TrainConfig], str]], ...] = (
+    # (lever, set, run without it, its row, run with it, its row, the laptop setting)
+    (
+        "BNN loss-plateau stop",
+        "sidd_samples",
+        _PLATEAU,
+        "unet",
         "real_photos_sidd_samples_before_cache_augment",
+        "unet",
+        lambda c: f"plateau_gain {c.bnn.plateau_gain:g}",
     ),
-    "polyu100": ("real_photos_polyu100_before_plateau", "real_photos_polyu100"),
-}
-"""One-hour runs without and with the BNN's loss-plateau stop, the rest of the recipe equal
-(Eq. 5 in both ``unet`` rows). A table refreshed later with other changes gets a new name."""
+    (
+        "BNN loss-plateau stop",
+        "polyu100",
+        "real_photos_polyu100_before_plateau",
+        "unet",
+        "real_photos_polyu100",
+        "unet",
+        lambda c: f"plateau_gain {c.bnn.plateau_gain:g}",
+    ),
+    (
+        "BNN capped at 1500 steps",
+        "sidd_samples",
+        _PLATEAU,
+        "unet",
+        "real_photos_sidd_samples_bnn1500",
+        "unet",
+        lambda c: f"max_steps {c.bnn.max_steps}",
+    ),
+    (
+        "cached targets turned with their crops (blend in both)",
+        "sidd_samples",
+        "real_photos_sidd_samples_before_cache_augment",
+        "unet_blend",
+        "real_photos_sidd_samples",
+        "unet",
+        lambda c: f"cache_augment {c.cache_augment}",
+    ),
+)
+"""Two one-hour ``real_photos.py`` runs that differ in one lever, both U-Nets trained with the
+same supervision. A table refreshed later with other changes is kept under a new name."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,37 +251,21 @@ def _one_hour_runs(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
                 path.name,
                 laptop.unet.supervision,
             )
-    for set_name, (before, after) in PLATEAU_PAIRS.items():
+    for lever, set_name, before, before_row, after, after_row, setting in ONE_HOUR_PAIRS:
         old, new = _load(results, before), _load(results, after)
         if old is None or new is None:
             continue
-        steps = f"BNN {old['steps']['bnn']} -> {new['steps']['bnn']} steps"
         yield Lever(
-            f"BNN loss-plateau stop, one hour ({steps})",
+            f"{lever}, one hour (BNN {old['steps']['bnn']} -> {new['steps']['bnn']} steps)",
             "U-Net",
             set_name,
-            "no stop",
-            _psnr(old, "unet") or np.nan,
-            _psnr(new, "unet") or np.nan,
+            f"run without it (`{before_row}` row)",
+            _psnr(old, before_row) or np.nan,
+            _psnr(new, after_row) or np.nan,
             old["minutes"],
             new["minutes"],
             f"{before}.json, {after}.json",
-            f"plateau_gain {laptop.bnn.plateau_gain:g}",
-        )
-    old = _load(results, "real_photos_sidd_samples_before_plateau")
-    new = _load(results, "real_photos_sidd_samples_bnn1500")
-    if old is not None and new is not None:
-        yield Lever(
-            f"BNN capped at {new['bnn_max_steps']} steps, one hour (not {old['steps']['bnn']})",
-            "U-Net",
-            "sidd_samples",
-            "no cap",
-            _psnr(old, "unet") or np.nan,
-            _psnr(new, "unet") or np.nan,
-            old["minutes"],
-            new["minutes"],
-            "real_photos_sidd_samples_before_plateau.json, real_photos_sidd_samples_bnn1500.json",
-            f"max_steps {laptop.bnn.max_steps}",
+            setting(laptop),
         )
 
 

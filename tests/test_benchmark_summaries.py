@@ -76,9 +76,11 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
         {"name": "unet_blend", "psnr": 99.0},  # what `unet` itself trained: no lever
         {"name": "unet", "psnr": 34.0},
     ]
-    one_hour = {"set": "sidd_samples", "minutes": 60, "steps": {"unet": 500}, "rows": rows}
-    write("real_photos_sidd_samples.json", {**one_hour, "unet_supervision": "blend"})
-    write("real_photos_fixed_steps.json", {**one_hour, "minutes": None})  # not a budgeted run
+    one_hour = {"set": "sidd_samples", "minutes": 60, "steps": {"bnn": 9, "unet": 500}}
+    write("real_photos_sidd_samples.json", {**one_hour, "rows": rows, "unet_supervision": "blend"})
+    before = [{"name": "unet_blend", "psnr": 33.5}, {"name": "unet", "psnr": 33.6}]
+    write("real_photos_sidd_samples_before_cache_augment.json", {**one_hour, "rows": before})
+    write("real_photos_fixed.json", {**one_hour, "rows": rows, "minutes": None})  # not budgeted
     laptop = dataclasses.replace(preset("laptop"), patch_size=96)
 
     found = {lever.lever.split(",")[0]: lever for lever in levers.gather(tmp_path, laptop)}
@@ -86,6 +88,8 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     assert sorted(found) == [
         "BNN crop 96 px x 4 (not 64 x 8)",
         "BNN width 48/96 (not 24/48)",
+        "cached targets turned with their crops (blend in both)",
+        "stage 3 supervision `blend` (not `adaptive`)",
         "stage 3 supervision `both` (not `blend`)",
     ]
     crop_lever = found["BNN crop 96 px x 4 (not 64 x 8)"]
@@ -98,5 +102,7 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
         "bnn_width_seed1.json, bnn_crop_seed1.json",
     )
     assert found["stage 3 supervision `both` (not `blend`)"].delta_db == pytest.approx(0.3)
+    turned = found["cached targets turned with their crops (blend in both)"]
+    assert (turned.base_db, turned.variant_db) == (33.5, 34.0)  # blend row against blend row
     meta = {"date": "d", "machine": "m", "torch": "t", "threads": 1, "commit": "c", "command": "x"}
     assert "| 32.00 | 32.50 | +0.50 |" in levers.markdown(list(found.values()), meta)
