@@ -117,6 +117,33 @@ def _minutes(seconds: float | None) -> float | None:
     return None if seconds is None else seconds / 60
 
 
+def _arm_against_base(
+    lever: str,
+    scored: str,
+    set_name: str,
+    against: tuple[str, dict[str, Any]],
+    arm: dict[str, Any],
+    keys: tuple[str, str],
+    source: str,
+    laptop: str,
+) -> Lever:
+    """A lever from two arm records of one study: ``keys`` = (PSNR key, seconds key)."""
+    label, base = against
+    psnr_key, seconds_key = keys
+    return Lever(
+        lever,
+        scored,
+        set_name,
+        label,
+        base[psnr_key],
+        arm[psnr_key],
+        _minutes(base.get(seconds_key)),
+        _minutes(arm.get(seconds_key)),
+        source,
+        laptop,
+    )
+
+
 def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
     """``bnn_crop.py`` arms (crop x batch, width, weight averaging) against the narrow 64 x 8
     arm of the same seed and steps, wherever that arm was run."""
@@ -154,15 +181,13 @@ def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
                     lever = f"BNN crop {row['crop']} px x {row['batch']} (not 64 x 8)"
                     setting = f"{laptop.patch_size} px x {laptop.batch_size}"
                 source = name if name == base_file else f"{name}, {base_file}"
-                yield Lever(
+                yield _arm_against_base(
                     f"{lever}, {steps} steps, seed {seed}",
                     "BNN",
                     set_name,
-                    f"{NARROW_ARM} arm",
-                    base["bnn_tile_crop"],
-                    row["bnn_tile_crop"],
-                    _minutes(base["train_seconds"]),
-                    _minutes(row["train_seconds"]),
+                    (f"{NARROW_ARM} arm", base),
+                    row,
+                    ("bnn_tile_crop", "train_seconds"),
                     source,
                     setting,
                 )
@@ -276,15 +301,13 @@ def _frozen_teacher_studies(results: Path, laptop: TrainConfig) -> Iterator[Leve
         if payload is not None:
             base = payload["rows"]["cached orientation only"]
             turned = payload["rows"]["cached targets turned with their crops"]
-            yield Lever(
+            yield _arm_against_base(
                 f"cached targets turned with their crops, {payload['unet_steps']} U-Net steps",
                 "U-Net",
                 set_name,
-                "cached orientation only",
-                base["unet"],
-                turned["unet"],
-                _minutes(base["train_seconds"]),
-                _minutes(turned["train_seconds"]),
+                ("cached orientation only", base),
+                turned,
+                ("unet", "train_seconds"),
                 f"cache_augment_{set_name}.json",
                 f"cache_augment {laptop.cache_augment}",
             )
@@ -297,16 +320,14 @@ def _frozen_teacher_studies(results: Path, laptop: TrainConfig) -> Iterator[Leve
                 continue
             patch = laptop.unet.patch_size or laptop.patch_size
             batch = laptop.unet.batch_size or laptop.batch_size
-            yield Lever(
+            yield _arm_against_base(
                 f"U-Net crop {row['patch']} px x {row['batch']} (not 64 x 8), "
                 f"{payload['steps']} steps",
                 "U-Net",
                 set_name,
-                f"{NARROW_ARM} arm",
-                base["unet"],
-                row["unet"],
-                _minutes(base["train_seconds"]),
-                _minutes(row["train_seconds"]),
+                (f"{NARROW_ARM} arm", base),
+                row,
+                ("unet", "train_seconds"),
                 f"unet_crop_{set_name}.json",
                 f"{patch} px x {batch}",
             )
@@ -317,16 +338,13 @@ def _inference_levers(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
     for set_name in SETS:
         payload = _load(results, f"teacher_ensemble_{set_name}")
         if payload is not None:
-            one, eight = payload["x1"], payload["x8"]
-            yield Lever(
+            yield _arm_against_base(
                 "teachers' x8 self-ensemble (fusion target)",
                 "fusion",
                 set_name,
-                "x1",
-                one["fusion"],
-                eight["fusion"],
-                _minutes(one["seconds"]),
-                _minutes(eight["seconds"]),
+                ("x1", payload["x1"]),
+                payload["x8"],
+                ("fusion", "seconds"),
                 f"teacher_ensemble_{set_name}.json",
                 "x1",
             )
