@@ -1,6 +1,12 @@
 """The U-Net's training crop: the run's 64 px x 8 against larger crops at the same pixels per step.
 
     python benchmarks/unet_crop.py -m RUN --set sidd_samples [--steps 3000 --crops 64x8 128x2]
+    python benchmarks/unet_crop.py -m RUN --set polyu100 --crops 64x8:blend 64x8:both \
+        --name unet_supervision_polyu100
+
+An arm ``SIZExBATCH:SUPERVISION`` also sets stage 3's supervision (``[unet] supervision``:
+``adaptive``, ``blend``, ``both``, ...; default: the run's), so the same frozen teachers compare
+the U-Net's losses too.
 
 The `laptop` preset trains every stage on 64 px crops because its BNN, used on tiles of its
 own crop, degrades on larger inputs (results/bnn_crop.md). The U-Net is used on 512 px tiles
@@ -39,14 +45,24 @@ from sassid.models import model_file  # noqa: E402
 from sassid.train import train  # noqa: E402
 
 
-def parse_crop(text: str) -> tuple[int, int]:
-    """``"128x2"`` -> (128, 2): crop side in px and batch."""
-    size, _, batch = text.partition("x")
-    return int(size), int(batch)
+def parse_crop(text: str) -> tuple[int, int, str | None]:
+    """``"128x2"`` -> (128, 2, None): crop side in px, batch; ``"64x8:both"`` also names the
+    U-Net's supervision."""
+    crop, _, supervision = text.partition(":")
+    size, _, batch = crop.partition("x")
+    return int(size), int(batch), supervision or None
 
 
-def arm_config(base: TrainConfig, model: Path, patch: int, batch: int, steps: int) -> TrainConfig:
-    """The run's config with BNN and LAN frozen and the U-Net retrained on its own crop."""
+def arm_config(
+    base: TrainConfig,
+    model: Path,
+    patch: int,
+    batch: int,
+    steps: int,
+    supervision: str | None = None,
+) -> TrainConfig:
+    """The run's config with BNN and LAN frozen and the U-Net retrained on its own crop (and
+    with ``supervision``, where given)."""
     frozen = dict(init=str(model), skip=True)
     return dataclasses.replace(
         base,
@@ -55,7 +71,12 @@ def arm_config(base: TrainConfig, model: Path, patch: int, batch: int, steps: in
         bnn=dataclasses.replace(base.bnn, **frozen, auto_blind_size=False),
         lan=dataclasses.replace(base.lan, **frozen),
         unet=dataclasses.replace(
-            base.unet, steps=steps, plateau_gain=0.0, patch_size=patch, batch_size=batch
+            base.unet,
+            steps=steps,
+            plateau_gain=0.0,
+            patch_size=patch,
+            batch_size=batch,
+            supervision=supervision or base.unet.supervision,
         ),
     )
 
@@ -73,8 +94,12 @@ def main() -> None:
         "the teacher cache over them, 5 minutes on polyu100's 100)",
     )
     parser.add_argument(
-        "--crops", nargs="+", default=["64x8", "96x4", "128x2"], help="SIZExBATCH per arm"
+        "--crops",
+        nargs="+",
+        default=["64x8", "96x4", "128x2"],
+        help="SIZExBATCH[:SUPERVISION] per arm",
     )
+    parser.add_argument("--name", help="results file stem (default unet_crop_<set>)")
     parser.add_argument("--work", default="/tmp/sassid_unet_crop")
     args = parser.parse_args()
     if set_absent(args.set):
@@ -85,14 +110,15 @@ def main() -> None:
     photos = scored_photos(args.set, args.images)
     rows: dict[str, Any] = {}
     for text in args.crops:
-        patch, batch = parse_crop(text)
-        work = Path(args.work) / args.set / text
+        patch, batch, supervision = parse_crop(text)
+        work = Path(args.work) / args.set / text.replace(":", "_")
         shutil.rmtree(work, ignore_errors=True)
-        config = arm_config(base, model_file(run_dir), patch, batch, args.steps)
+        config = arm_config(base, model_file(run_dir), patch, batch, args.steps, supervision)
         start = time.perf_counter()
         train(noisy, work, config, progress=False)
         seconds = time.perf_counter() - start
         rows[text] = {"patch": patch, "batch": batch, "train_seconds": seconds}
+        rows[text]["supervision"] = config.unet.supervision
         rows[text]["unet"] = net_psnr(work, "unet", photos)
         print(text, rows[text], flush=True)
     payload = {
@@ -104,7 +130,7 @@ def main() -> None:
         "rows": rows,
     }
     text = _markdown(payload)
-    write_results(f"unet_crop_{args.set}", payload, text)
+    write_results(args.name or f"unet_crop_{args.set}", payload, text)
     print(text)
 
 
@@ -113,7 +139,7 @@ def _markdown(payload: dict[str, Any]) -> str:
     first = next(iter(rows.values()))
     patch, batch = payload["run_crop"]
     lines = [
-        f"# The U-Net's training crop: {payload['set']}",
+        f"# The U-Net's training crop and loss: {payload['set']}",
         "",
         stamp(payload["meta"]),
         "",
@@ -125,12 +151,13 @@ def _markdown(payload: dict[str, Any]) -> str:
         f"teachers' fusion {payload['fusion']:.2f} dB), PSNR in dB with the output corrections "
         "of `sassid denoise`. Δ: against the first row.",
         "",
-        "| U-Net crop x batch | pixels per step | U-Net | Δ U-Net | train (s) |",
-        "|---|---|---|---|---|",
+        "| U-Net crop x batch | supervision | pixels per step | U-Net | Δ U-Net | train (s) |",
+        "|---|---|---|---|---|---|",
     ]
     for r in rows.values():
+        supervision = r.get("supervision", "run's")  # files before 2026-11-30 kept the run's
         lines.append(
-            f"| {r['patch']} px x {r['batch']} | {r['patch'] ** 2 * r['batch']} | "
+            f"| {r['patch']} px x {r['batch']} | {supervision} | {r['patch'] ** 2 * r['batch']} | "
             f"{r['unet']:.2f} | {r['unet'] - first['unet']:+.2f} | {r['train_seconds']:.0f} |"
         )
     return "\n".join(lines) + "\n"
