@@ -311,26 +311,34 @@ def _frozen_teacher_studies(results: Path, laptop: TrainConfig) -> Iterator[Leve
                 f"cache_augment_{set_name}.json",
                 f"cache_augment {laptop.cache_augment}",
             )
-        payload = _load(results, f"unet_crop_{set_name}")
-        if payload is None:
-            continue
-        base = payload["rows"][NARROW_ARM]
-        for arm, row in payload["rows"].items():
-            if arm == NARROW_ARM:
-                continue
+        for stem in (f"unet_crop_{set_name}", f"unet_supervision_{set_name}"):
+            yield from _unet_arms(results, stem, set_name, laptop)
+
+
+def _unet_arms(results: Path, stem: str, set_name: str, laptop: TrainConfig) -> Iterator[Lever]:
+    """``unet_crop.py``: each arm against the study's first (its crop or its supervision)."""
+    payload = _load(results, stem)
+    if payload is None:
+        return
+    (first, base), *arms = payload["rows"].items()
+    for _, row in arms:
+        if row.get("supervision", "run") != base.get("supervision", "run"):
+            lever = f"U-Net supervision `{row['supervision']}` (not `{base['supervision']}`)"
+            setting = laptop.unet.supervision
+        else:
+            lever = f"U-Net crop {row['patch']} px x {row['batch']} (not 64 x 8)"
             patch = laptop.unet.patch_size or laptop.patch_size
-            batch = laptop.unet.batch_size or laptop.batch_size
-            yield _arm_against_base(
-                f"U-Net crop {row['patch']} px x {row['batch']} (not 64 x 8), "
-                f"{payload['steps']} steps",
-                "U-Net",
-                set_name,
-                (f"{NARROW_ARM} arm", base),
-                row,
-                ("unet", "train_seconds"),
-                f"unet_crop_{set_name}.json",
-                f"{patch} px x {batch}",
-            )
+            setting = f"{patch} px x {laptop.unet.batch_size or laptop.batch_size}"
+        yield _arm_against_base(
+            f"{lever}, {payload['steps']} steps on frozen teachers",
+            "U-Net",
+            set_name,
+            (f"{first} arm", base),
+            row,
+            ("unet", "train_seconds"),
+            f"{stem}.json",
+            setting,
+        )
 
 
 def _inference_levers(results: Path, laptop: TrainConfig) -> Iterator[Lever]:

@@ -81,6 +81,11 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     before = [{"name": "unet_blend", "psnr": 33.5}, {"name": "unet", "psnr": 33.6}]
     write("real_photos_sidd_samples_before_cache_augment.json", {**one_hour, "rows": before})
     write("real_photos_fixed.json", {**one_hour, "rows": rows, "minutes": None})  # not budgeted
+    arms = {
+        "64x8:blend": {"patch": 64, "batch": 8, "supervision": "blend", "unet": 33.0},
+        "64x8:both": {"patch": 64, "batch": 8, "supervision": "both", "unet": 33.2},
+    }
+    write("unet_supervision_sidd_samples.json", {"steps": 300, "rows": arms})
     laptop = dataclasses.replace(preset("laptop"), patch_size=96)
 
     found = {lever.lever.split(",")[0]: lever for lever in levers.gather(tmp_path, laptop)}
@@ -88,6 +93,7 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     assert sorted(found) == [
         "BNN crop 96 px x 4 (not 64 x 8)",
         "BNN width 48/96 (not 24/48)",
+        "U-Net supervision `both` (not `blend`)",
         "cached targets turned with their crops (blend in both)",
         "stage 3 supervision `blend` (not `adaptive`)",
         "stage 3 supervision `both` (not `blend`)",
@@ -104,5 +110,7 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     assert found["stage 3 supervision `both` (not `blend`)"].delta_db == pytest.approx(0.3)
     turned = found["cached targets turned with their crops (blend in both)"]
     assert (turned.base_db, turned.variant_db) == (33.5, 34.0)  # blend row against blend row
+    frozen = found["U-Net supervision `both` (not `blend`)"]
+    assert (frozen.delta_db, frozen.laptop) == (pytest.approx(0.2), "blend")
     meta = {"date": "d", "machine": "m", "torch": "t", "threads": 1, "commit": "c", "command": "x"}
     assert "| 32.00 | 32.50 | +0.50 |" in levers.markdown(list(found.values()), meta)
