@@ -174,12 +174,19 @@ def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
                     setting = f"ema_window {laptop.bnn.ema_window:g}"
                 elif ema or arm == NARROW_ARM:
                     continue
-                elif "channels" in row and row["channels"] != [24, 48]:
-                    lever = f"BNN width {row['channels'][0]}/{row['channels'][1]} (not 24/48)"
-                    setting = channels
                 else:
-                    lever = f"BNN crop {row['crop']} px x {row['batch']} (not 64 x 8)"
-                    setting = f"{laptop.patch_size} px x {laptop.batch_size}"
+                    changes, settings = [], []
+                    if (row["crop"], row["batch"]) != (base["crop"], base["batch"]):
+                        changes.append(
+                            f"crop {row['crop']} px x {row['batch']} "
+                            f"(not {base['crop']} x {base['batch']})"
+                        )
+                        settings.append("{} px x {}".format(*laptop.crop("bnn")))
+                    wide = row.get("channels", [24, 48])
+                    if wide != base.get("channels", [24, 48]):
+                        changes.append(f"width {wide[0]}/{wide[1]} (not 24/48)")
+                        settings.append(channels)
+                    lever, setting = "BNN " + " and ".join(changes), ", ".join(settings)
                 source = name if name == base_file else f"{name}, {base_file}"
                 yield _arm_against_base(
                     f"{lever}, {steps} steps, seed {seed}",
@@ -196,12 +203,12 @@ def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
 def _bnn_length(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
     """Longest against shortest BNN schedule, each the mean over its seeds (``bnn_length.py``)."""
     for set_name, records in gather_lengths(results).items():
-        per_steps = length_summary(records)["per_steps"]
-        short, long = min(per_steps), max(per_steps)
+        summary = length_summary(records)
+        per_steps, short, long = summary["per_steps"], summary["shortest"], summary["longest"]
         if short == long:
             continue
         yield Lever(
-            f"BNN {long} steps (not {short}), mean of {per_steps[long]['runs']} seeds "
+            f"BNN {long} steps (not {short}), mean of {per_steps[long]['runs']} runs "
             f"against {per_steps[short]['runs']}",
             "BNN",
             set_name,
@@ -235,7 +242,7 @@ def _two_minute_recipe(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
                 f"{label}, {payload['minutes']:g}-min budget",
                 "U-Net",
                 set_name,
-                "`laptop` of then (blind size 9, cache on)",
+                "`laptop` of then (blind size 9)",
                 base["unet"],
                 row["unet"],
                 base["train_minutes"],
@@ -249,6 +256,12 @@ def _psnr(payload: dict[str, Any], row: str) -> float | None:
     return next((r["psnr"] for r in payload["rows"] if r["name"] == row), None)
 
 
+def _row_supervision(payload: dict[str, Any], row: str) -> str:
+    """The loss a ``real_photos.py`` row's stage 3 trained with (files before the
+    ``unet_supervision`` key all trained the ``unet`` row with Eq. 5, the code's default)."""
+    return STAGE3.get(row) or payload.get("unet_supervision", "adaptive")
+
+
 def _one_hour_runs(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
     """``real_photos.py`` one-hour runs: the stage-3 rows against the run's own ``unet`` row
     (same BNN, LAN and steps), the plateau stop and the BNN cap against the run before them."""
@@ -256,8 +269,7 @@ def _one_hour_runs(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
         payload = json.loads(path.read_text())
         if not payload.get("minutes"):
             continue
-        # runs filed before the key existed all trained stage 3 with Eq. 5, the code's default
-        trained = payload.get("unet_supervision", "adaptive")
+        trained = _row_supervision(payload, "unet")
         unet = _psnr(payload, "unet")
         for row in payload["rows"]:
             supervision = STAGE3.get(row["name"])
@@ -280,13 +292,18 @@ def _one_hour_runs(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
         old, new = _load(results, before), _load(results, after)
         if old is None or new is None:
             continue
+        base_db, lever_db = _psnr(old, before_row), _psnr(new, after_row)
+        if base_db is None or lever_db is None:
+            continue
+        if _row_supervision(old, before_row) != _row_supervision(new, after_row):
+            raise ValueError(f"{before} {before_row} and {after} {after_row}: other losses")
         yield Lever(
             f"{lever}, one hour (BNN {old['steps']['bnn']} -> {new['steps']['bnn']} steps)",
             "U-Net",
             set_name,
             f"run without it (`{before_row}` row)",
-            _psnr(old, before_row) or np.nan,
-            _psnr(new, after_row) or np.nan,
+            base_db,
+            lever_db,
             old["minutes"],
             new["minutes"],
             f"{before}.json, {after}.json",
@@ -322,22 +339,24 @@ def _unet_arms(results: Path, stem: str, set_name: str, laptop: TrainConfig) -> 
         return
     (first, base), *arms = payload["rows"].items()
     for _, row in arms:
+        changes, settings = [], []
         if row.get("supervision", "run") != base.get("supervision", "run"):
-            lever = f"U-Net supervision `{row['supervision']}` (not `{base['supervision']}`)"
-            setting = laptop.unet.supervision
-        else:
-            lever = f"U-Net crop {row['patch']} px x {row['batch']} (not 64 x 8)"
-            patch = laptop.unet.patch_size or laptop.patch_size
-            setting = f"{patch} px x {laptop.unet.batch_size or laptop.batch_size}"
+            changes.append(f"supervision `{row['supervision']}` (not `{base['supervision']}`)")
+            settings.append(laptop.unet.supervision)
+        if (row["patch"], row["batch"]) != (base["patch"], base["batch"]):
+            changes.append(
+                f"crop {row['patch']} px x {row['batch']} (not {base['patch']} x {base['batch']})"
+            )
+            settings.append("{} px x {}".format(*laptop.crop("unet")))
         yield _arm_against_base(
-            f"{lever}, {payload['steps']} steps on frozen teachers",
+            f"U-Net {' and '.join(changes)}, {payload['steps']} steps on frozen teachers",
             "U-Net",
             set_name,
             (f"{first} arm", base),
             row,
             ("unet", "train_seconds"),
             f"{stem}.json",
-            setting,
+            ", ".join(settings),
         )
 
 

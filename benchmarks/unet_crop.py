@@ -16,7 +16,7 @@ U-Net's crop is free to differ (`[unet] patch_size` and `batch_size`). Each arm 
 3 alone for the same steps on the run's own frozen BNN and LAN, `laptop` preset otherwise;
 scored on the first ``--images`` pairs: PSNR (dB, uint8, mean per image) with the output
 corrections `sassid denoise` applies; the fusion of the frozen teachers once, for reference.
-Writes results/unet_crop_<set>.json and .md.
+Writes results/unet_crop_<set>.json and .md (``--name STEM``: results/STEM.*).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import dataclasses
 import shutil
 import sys
 import time
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ from benchmarks.common import (  # noqa: E402
     stamp,
     write_results,
 )
-from sassid.config import TrainConfig, load_config  # noqa: E402
+from sassid.config import TrainConfig, UNetStageConfig, load_config  # noqa: E402
 from sassid.io import find_pairs  # noqa: E402
 from sassid.models import model_file  # noqa: E402
 from sassid.train import train  # noqa: E402
@@ -50,6 +51,9 @@ def parse_crop(text: str) -> tuple[int, int, str | None]:
     U-Net's supervision."""
     crop, _, supervision = text.partition(":")
     size, _, batch = crop.partition("x")
+    losses = typing.get_args(typing.get_type_hints(UNetStageConfig)["supervision"])
+    if supervision and supervision not in losses:
+        raise SystemExit(f"arm {text}: supervision must be one of {', '.join(losses)}")
     return int(size), int(batch), supervision or None
 
 
@@ -109,8 +113,8 @@ def main() -> None:
     noisy = [n for _, n, _ in find_pairs(DATA / args.set)][: args.train_images]
     photos = scored_photos(args.set, args.images)
     rows: dict[str, Any] = {}
-    for text in args.crops:
-        patch, batch, supervision = parse_crop(text)
+    arms = {text: parse_crop(text) for text in args.crops}  # every arm checked before training
+    for text, (patch, batch, supervision) in arms.items():
         work = Path(args.work) / args.set / text.replace(":", "_")
         shutil.rmtree(work, ignore_errors=True)
         config = arm_config(base, model_file(run_dir), patch, batch, args.steps, supervision)

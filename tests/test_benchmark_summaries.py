@@ -12,6 +12,7 @@ import pytest
 from benchmarks import levers
 from benchmarks.bnn_length import gather, summary
 from benchmarks.plateau_replay import replay, window_means
+from benchmarks.unet_crop import parse_crop
 from sassid.config import preset
 
 
@@ -88,7 +89,9 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     write("unet_supervision_sidd_samples.json", {"steps": 300, "rows": arms})
     laptop = dataclasses.replace(preset("laptop"), patch_size=96)
 
-    found = {lever.lever.split(",")[0]: lever for lever in levers.gather(tmp_path, laptop)}
+    gathered = levers.gather(tmp_path, laptop)
+    found = {lever.lever.split(",")[0]: lever for lever in gathered}
+    assert len(found) == len(gathered)  # no two rows under one label
 
     assert sorted(found) == [
         "BNN crop 96 px x 4 (not 64 x 8)",
@@ -112,5 +115,16 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     assert (turned.base_db, turned.variant_db) == (33.5, 34.0)  # blend row against blend row
     frozen = found["U-Net supervision `both` (not `blend`)"]
     assert (frozen.delta_db, frozen.laptop) == (pytest.approx(0.2), "blend")
+    # the same pair when the later run's `unet` row trained another loss: refused, not mixed
+    write("real_photos_sidd_samples.json", {**one_hour, "rows": rows})  # no key: Eq. 5
+    with pytest.raises(ValueError, match="other losses"):
+        levers.gather(tmp_path, laptop)
     meta = {"date": "d", "machine": "m", "torch": "t", "threads": 1, "commit": "c", "command": "x"}
     assert "| 32.00 | 32.50 | +0.50 |" in levers.markdown(list(found.values()), meta)
+
+
+def test_unet_crop_arms_parse_and_refuse_an_unknown_loss() -> None:
+    assert parse_crop("128x2") == (128, 2, None)
+    assert parse_crop("64x8:both") == (64, 8, "both")
+    with pytest.raises(SystemExit, match="64x8:bothh"):
+        parse_crop("64x8:bothh")
