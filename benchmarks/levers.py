@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.bnn_crop import LAPTOP_CHANNELS  # noqa: E402
 from benchmarks.bnn_length import gather as gather_lengths  # noqa: E402
 from benchmarks.bnn_length import summary as length_summary  # noqa: E402
 from benchmarks.common import RESULTS, provenance, stamp, write_results  # noqa: E402
@@ -144,6 +145,22 @@ def _arm_against_base(
     )
 
 
+def _bnn_change(base: dict[str, Any], row: dict[str, Any], laptop: TrainConfig) -> tuple[str, str]:
+    """What a ``bnn_crop.py`` arm changes from ``base`` (crop x batch, width), and what
+    ``laptop`` sets for it today."""
+    changes, settings = [], []
+    if (row["crop"], row["batch"]) != (base["crop"], base["batch"]):
+        changes.append(
+            f"crop {row['crop']} px x {row['batch']} (not {base['crop']} x {base['batch']})"
+        )
+        settings.append("{} px x {}".format(*laptop.crop("bnn")))
+    width, base_width = (tuple(r.get("channels", LAPTOP_CHANNELS)) for r in (row, base))
+    if width != base_width:
+        changes.append("width {}/{} (not {}/{})".format(*width, *base_width))
+        settings.append(f"{laptop.bnn.enc_channels}/{laptop.bnn.dec_channels}")
+    return "BNN " + " and ".join(changes), ", ".join(settings)
+
+
 def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
     """``bnn_crop.py`` arms (crop x batch, width, weight averaging) against the narrow 64 x 8
     arm of the same seed and steps, wherever that arm was run."""
@@ -158,7 +175,6 @@ def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
             key = (set_name, payload.get("seed", 0), payload["steps"])
             if row is not None and key not in narrow:
                 narrow[key] = (row, name)
-    channels = f"{laptop.bnn.enc_channels}/{laptop.bnn.dec_channels}"
     for name, payload in payloads.items():
         ema = payload.get("ema_window", 0.0)
         seed, steps = payload.get("seed", 0), payload["steps"]
@@ -175,18 +191,7 @@ def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
                 elif ema or arm == NARROW_ARM:
                     continue
                 else:
-                    changes, settings = [], []
-                    if (row["crop"], row["batch"]) != (base["crop"], base["batch"]):
-                        changes.append(
-                            f"crop {row['crop']} px x {row['batch']} "
-                            f"(not {base['crop']} x {base['batch']})"
-                        )
-                        settings.append("{} px x {}".format(*laptop.crop("bnn")))
-                    wide = row.get("channels", [24, 48])
-                    if wide != base.get("channels", [24, 48]):
-                        changes.append(f"width {wide[0]}/{wide[1]} (not 24/48)")
-                        settings.append(channels)
-                    lever, setting = "BNN " + " and ".join(changes), ", ".join(settings)
+                    lever, setting = _bnn_change(base, row, laptop)
                 source = name if name == base_file else f"{name}, {base_file}"
                 yield _arm_against_base(
                     f"{lever}, {steps} steps, seed {seed}",

@@ -405,7 +405,7 @@ def main() -> None:
             if variants
             else "; no ablation rows (`--skip-ablations`)"
         )
-        + f"); the `unet` row's stage 3 trained with supervision `{_supervision(work / 'full')}`"
+        + f"); the `unet` row's stage 3 trained with supervision `{payload['unet_supervision']}`"
         + f"; scored on the first {len(pairs)} pairs; output corrections as `sassid denoise` "
         f"applies them (lowpass_sigma {base.lowpass_sigma:g}, noise_gate {base.noise_gate:g}) "
         "on every network row; inference "
