@@ -16,6 +16,8 @@ clean images are only scored, never trained on; the rows score the final weights
 curve's last point); it writes results/bnn_steps.* instead of bnn_crop.*.
 ``--seed S`` (not 0) trains every arm from another seed (initial weights, crops) and writes
 results/bnn_crop_seedS.*: the spread between seeds is the noise floor of the comparison.
+``--blind-size N`` trains every arm with that blind size instead of the one measured from the
+noisy images (use ``--name`` for its own results file).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import DATA, provenance, scored_sets, stamp, write_results  # noqa: E402
-from sassid.config import TrainConfig, preset  # noqa: E402
+from sassid.config import TrainConfig, preset, with_blind_size  # noqa: E402
 from sassid.inference import Denoiser, default_overlap  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import load_networks  # noqa: E402
@@ -122,6 +124,12 @@ def main() -> None:
         help="end on the BNN's weights averaged over this fraction of its steps ([bnn] "
         "ema_window; 0: off)",
     )
+    parser.add_argument(
+        "--blind-size",
+        default="auto",
+        help="the BNN's blind size: N (odd), or auto (measured from the noisy images, as the "
+        "preset does)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (same steps, same recipe)")
     parser.add_argument("--data", type=Path, default=DATA, help="folder holding the sets")
     parser.add_argument("--name", help="results file stem (default: bnn_steps/bnn_crop[_seedS])")
@@ -139,8 +147,11 @@ def main() -> None:
             run = Path(args.work) / name / folder
             shutil.rmtree(run, ignore_errors=True)
             t = time.perf_counter()
-            config = arm_config(
-                crop, batch, args.steps, args.val_every, args.seed, args.ema_window, channels
+            config = with_blind_size(
+                arm_config(
+                    crop, batch, args.steps, args.val_every, args.seed, args.ema_window, channels
+                ),
+                args.blind_size,
             )
             val = eval_dir if args.val_every else None
             train(noisy_paths, run, config, device=args.device, progress=False, val=val)
@@ -165,6 +176,7 @@ def main() -> None:
         "steps": args.steps,
         "seed": args.seed,
         "ema_window": args.ema_window,
+        "blind_size": args.blind_size,
         "device": args.device,
         "sets": results,
         "total_seconds": time.perf_counter() - started,
@@ -173,6 +185,10 @@ def main() -> None:
     stem += f"_seed{args.seed}" if args.seed else ""
     write_results(args.name or stem, payload, _markdown(payload))
     print(_markdown(payload))
+
+
+def _blind_words(blind_size: str) -> str:
+    return "measured" if blind_size == "auto" else f"{blind_size}, fixed"
 
 
 def _markdown(payload: dict[str, Any]) -> str:
@@ -190,7 +206,8 @@ def _markdown(payload: dict[str, Any]) -> str:
         "",
         stamp(meta),
         "",
-        f"Every arm: the `laptop` preset's BNN (bf16, channels_last, blind size measured) on "
+        f"Every arm: the `laptop` preset's BNN (bf16, channels_last, blind size "
+        f"{_blind_words(payload.get('blind_size', 'auto'))}) on "
         f"{meta.get('cuda') or payload.get('device', 'cpu')}, "
         f"{payload['steps']} steps (seed {payload.get('seed', 0)}"
         + (

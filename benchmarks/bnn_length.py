@@ -31,8 +31,8 @@ def gather(results: Path = RESULTS) -> dict[str, list[dict[str, Any]]]:
     files = sorted([*results.glob("bnn_crop*.json"), *results.glob("bnn_steps*.json")])
     for path in files:
         payload = json.loads(path.read_text())
-        if payload.get("ema_window"):  # another lever (weight averaging), not the length
-            continue
+        if payload.get("ema_window") or payload.get("blind_size", "auto") != "auto":
+            continue  # another lever (weight averaging, a fixed blind size), not the length
         device = (payload["meta"].get("cuda") or "CPU") if "meta" in payload else "CPU"
         for name, result in payload["sets"].items():
             row = result["rows"].get(ARM)

@@ -166,6 +166,7 @@ def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
     arm of the same seed and steps, wherever that arm was run."""
     files = sorted([*results.glob("bnn_crop*.json"), *results.glob("bnn_width*.json")])
     payloads = {path.name: json.loads(path.read_text()) for path in files}
+    payloads = {k: v for k, v in payloads.items() if v.get("blind_size", "auto") == "auto"}
     narrow: dict[tuple[str, int, int], tuple[dict[str, Any], str]] = {}
     for name, payload in payloads.items():
         if payload.get("ema_window"):
