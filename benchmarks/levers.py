@@ -146,8 +146,8 @@ def _arm_against_base(
 
 
 def _bnn_change(base: dict[str, Any], row: dict[str, Any], laptop: TrainConfig) -> tuple[str, str]:
-    """What a ``bnn_crop.py`` arm changes from ``base`` (crop x batch, width), and what
-    ``laptop`` sets for it today."""
+    """What a ``bnn_crop.py`` arm changes from ``base`` (crop x batch, width, blind size), and
+    what ``laptop`` sets for it today."""
     changes, settings = [], []
     if (row["crop"], row["batch"]) != (base["crop"], base["batch"]):
         changes.append(
@@ -158,18 +158,29 @@ def _bnn_change(base: dict[str, Any], row: dict[str, Any], laptop: TrainConfig) 
     if width != base_width:
         changes.append("width {}/{} (not {}/{})".format(*width, *base_width))
         settings.append(f"{laptop.bnn.enc_channels}/{laptop.bnn.dec_channels}")
+    if row["blind_size"] != base["blind_size"]:
+        changes.append(f"blind size {row['blind_size']} (not the measured {base['blind_size']})")
+        settings.append("measured" if laptop.bnn.auto_blind_size else str(laptop.bnn.blind_size))
+    if not changes:
+        raise ValueError(f"a BNN arm that changes nothing from its base: {row}")
     return "BNN " + " and ".join(changes), ", ".join(settings)
 
 
+def _fixed_blind(payload: dict[str, Any]) -> bool:
+    """A ``bnn_crop.py --blind-size N`` run: every arm at N, not the measured size."""
+    return payload.get("blind_size", "auto") != "auto"
+
+
 def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
-    """``bnn_crop.py`` arms (crop x batch, width, weight averaging) against the narrow 64 x 8
-    arm of the same seed and steps, wherever that arm was run."""
-    files = sorted([*results.glob("bnn_crop*.json"), *results.glob("bnn_width*.json")])
-    payloads = {path.name: json.loads(path.read_text()) for path in files}
-    payloads = {k: v for k, v in payloads.items() if v.get("blind_size", "auto") == "auto"}
+    """``bnn_crop.py`` arms (crop x batch, width, blind size, weight averaging) against the
+    narrow 64 x 8 arm of the same seed and steps at the measured blind size, wherever that arm
+    was run."""
+    files = [*results.glob("bnn_crop*.json"), *results.glob("bnn_width*.json")]
+    files += results.glob("bnn_blind*.json")
+    payloads = {path.name: json.loads(path.read_text()) for path in sorted(files)}
     narrow: dict[tuple[str, int, int], tuple[dict[str, Any], str]] = {}
     for name, payload in payloads.items():
-        if payload.get("ema_window"):
+        if payload.get("ema_window") or _fixed_blind(payload):
             continue
         for set_name, result in payload["sets"].items():
             row = result["rows"].get(NARROW_ARM)
@@ -177,10 +188,10 @@ def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
             if row is not None and key not in narrow:
                 narrow[key] = (row, name)
     for name, payload in payloads.items():
-        ema = payload.get("ema_window", 0.0)
+        ema, fixed_blind = payload.get("ema_window", 0.0), _fixed_blind(payload)
         seed, steps = payload.get("seed", 0), payload["steps"]
         for set_name, result in payload["sets"].items():
-            own = None if ema else result["rows"].get(NARROW_ARM)
+            own = None if ema or fixed_blind else result["rows"].get(NARROW_ARM)
             found = (own, name) if own is not None else narrow.get((set_name, seed, steps))
             if found is None:
                 continue
@@ -189,7 +200,7 @@ def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
                 if ema and arm == NARROW_ARM:
                     lever = f"BNN weight averaging (ema_window {ema:g})"
                     setting = f"ema_window {laptop.bnn.ema_window:g}"
-                elif ema or arm == NARROW_ARM:
+                elif ema or (arm == NARROW_ARM and not fixed_blind):
                     continue
                 else:
                     lever, setting = _bnn_change(base, row, laptop)

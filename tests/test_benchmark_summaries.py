@@ -16,12 +16,13 @@ from benchmarks.unet_crop import parse_crop
 from sassid.config import preset
 
 
-def _run_file(path: Path, steps: int, seed: int, final: float, ema: float = 0.0) -> None:
+def _run_file(
+    path: Path, steps: int, seed: int, final: float, ema: float = 0.0, blind: str = "auto"
+) -> None:
     row = {"bnn_tile_crop": final, "curve": [[steps, final]]}
     sets = {"sidd_samples": {"noisy": 22.0, "images": 3, "rows": {"64x8": row}}}
     payload = {"meta": {"cuda": None}, "steps": steps, "seed": seed, "sets": sets}
-    if ema:
-        payload["ema_window"] = ema
+    payload |= {"ema_window": ema, "blind_size": blind}
     path.write_text(json.dumps(payload))
 
 
@@ -30,6 +31,7 @@ def test_bnn_length_means_spreads_and_skips_other_levers(tmp_path: Path) -> None
     _run_file(tmp_path / "bnn_crop_seed1.json", 1200, 1, 33.0)
     _run_file(tmp_path / "bnn_steps.json", 4800, 0, 31.0)
     _run_file(tmp_path / "bnn_crop_ema.json", 1200, 0, 40.0, ema=0.25)
+    _run_file(tmp_path / "bnn_crop_blind9.json", 1200, 0, 40.0, blind="9")
     runs = gather(tmp_path)
     assert [r["file"] for r in runs["sidd_samples"]] == [
         "bnn_crop.json",
@@ -50,9 +52,11 @@ def test_plateau_replay_finds_where_the_rule_fires() -> None:
     assert window_means(curve, 500) == [(500, pytest.approx((10 * 10 + 15 * 5) / 25)), (1000, 5.0)]
 
 
-def _arm(crop: int, batch: int, psnr: float, channels: list[int] | None = None) -> dict[str, Any]:
+def _arm(
+    crop: int, batch: int, psnr: float, channels: list[int] | None = None, blind: int = 5
+) -> dict[str, Any]:
     row: dict[str, Any] = {"crop": crop, "batch": batch, "train_seconds": 60.0 * batch}
-    row.update(bnn_tile_crop=psnr, curve=[])
+    row.update(bnn_tile_crop=psnr, curve=[], blind_size=blind)
     return row | ({"channels": channels} if channels else {})
 
 
@@ -72,6 +76,8 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     )
     wide = {"64x8:48/96": _arm(64, 8, 31.75, [48, 96])}
     write("bnn_width_seed1.json", {"steps": 1200, "seed": 1, "sets": _sets(wide)})
+    blind9 = {"steps": 1200, "seed": 0, "blind_size": "9"}  # its 64x8 arm is the lever
+    write("bnn_blind9.json", blind9 | {"sets": _sets({"64x8": _arm(64, 8, 32.25, blind=9)})})
     rows = [
         {"name": "unet_no_alpha", "psnr": 34.3},
         {"name": "unet_blend", "psnr": 99.0},  # what `unet` itself trained: no lever
@@ -94,6 +100,7 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     assert len(found) == len(gathered)  # no two rows under one label
 
     assert sorted(found) == [
+        "BNN blind size 9 (not the measured 5)",
         "BNN crop 96 px x 4 (not 64 x 8)",
         "BNN width 48/96 (not 24/48)",
         "U-Net supervision `both` (not `blend`)",
@@ -104,6 +111,9 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     crop_lever = found["BNN crop 96 px x 4 (not 64 x 8)"]
     assert (crop_lever.base_db, crop_lever.delta_db) == (32.0, pytest.approx(0.5))
     assert crop_lever.laptop == "96 px x 8"  # read from the config, not typed
+    blind = found["BNN blind size 9 (not the measured 5)"]
+    assert (blind.base_db, blind.variant_db, blind.laptop) == (32.0, 32.25, "measured")
+    assert blind.source == "bnn_blind9.json, bnn_crop.json"  # the measured-size arm
     width = found["BNN width 48/96 (not 24/48)"]  # its narrow arm is in another file, seed 1
     assert (width.base_db, width.delta_db, width.source) == (
         31.0,
