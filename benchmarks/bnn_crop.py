@@ -191,18 +191,22 @@ def _blind_words(blind_size: str) -> str:
     return "measured" if blind_size == "auto" else f"{blind_size}, fixed"
 
 
+def _title(payload: dict[str, Any]) -> str:
+    """What the run measured: a curve, a fixed blind size, widths, or crops."""
+    rows = [row for result in payload["sets"].values() for row in result["rows"].values()]
+    if any(row.get("curve") for row in rows):
+        return "# The BNN's PSNR along its training"
+    if payload.get("blind_size", "auto") != "auto":
+        return f"# The BNN at blind size {payload['blind_size']}, {payload['steps']} steps"
+    if any(tuple(row.get("channels", LAPTOP_CHANNELS)) != LAPTOP_CHANNELS for row in rows):
+        return "# The BNN's width and training crop at a fixed number of steps"
+    return "# The BNN's training crop at a fixed cost per step"
+
+
 def _markdown(payload: dict[str, Any]) -> str:
     meta = payload["meta"]
     lines = [
-        "# The BNN's PSNR along its training"
-        if any(row.get("curve") for r in payload["sets"].values() for row in r["rows"].values())
-        else "# The BNN's width and training crop at a fixed number of steps"
-        if any(
-            tuple(row.get("channels", LAPTOP_CHANNELS)) != LAPTOP_CHANNELS
-            for r in payload["sets"].values()
-            for row in r["rows"].values()
-        )
-        else "# The BNN's training crop at a fixed cost per step",
+        _title(payload),
         "",
         stamp(meta),
         "",
