@@ -17,7 +17,8 @@ curve's last point); it writes results/bnn_steps.* instead of bnn_crop.*.
 ``--seed S`` (not 0) trains every arm from another seed (initial weights, crops) and writes
 results/bnn_crop_seedS.*: the spread between seeds is the noise floor of the comparison.
 ``--blind-size N`` trains every arm with that blind size instead of the one measured from the
-noisy images (use ``--name`` for its own results file).
+noisy images, ``--lr`` with that peak learning rate instead of the preset's (use ``--name`` for
+its own results file).
 """
 
 from __future__ import annotations
@@ -44,6 +45,17 @@ from sassid.train import train  # noqa: E402
 SETS = ("sidd_samples", "polyu100")
 LAPTOP_CHANNELS = (24, 48)
 """The BNN's channels in results written before the arms could change them."""
+
+
+def run_overrides(payload: dict[str, Any]) -> list[str]:
+    """What a run changed from the preset for every arm (``--blind-size N``, ``--lr``), in
+    words; empty for the preset's own BNN."""
+    changes = []
+    if payload.get("blind_size", "auto") != "auto":
+        changes.append(f"blind size {payload['blind_size']}")
+    if payload.get("lr") is not None:
+        changes.append(f"learning rate {payload['lr']:g}")
+    return changes
 
 
 def parse_arm(arm: str) -> tuple[int, int, tuple[int, int] | None]:
@@ -130,6 +142,9 @@ def main() -> None:
         help="the BNN's blind size: N (odd), or auto (measured from the noisy images, as the "
         "preset does)",
     )
+    parser.add_argument(
+        "--lr", type=float, help="the BNN's peak learning rate (default: the preset's)"
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (same steps, same recipe)")
     parser.add_argument("--data", type=Path, default=DATA, help="folder holding the sets")
     parser.add_argument("--name", help="results file stem (default: bnn_steps/bnn_crop[_seedS])")
@@ -153,6 +168,10 @@ def main() -> None:
                 ),
                 args.blind_size,
             )
+            if args.lr is not None:
+                config = dataclasses.replace(
+                    config, bnn=dataclasses.replace(config.bnn, lr=args.lr)
+                )
             val = eval_dir if args.val_every else None
             train(noisy_paths, run, config, device=args.device, progress=False, val=val)
             seconds = time.perf_counter() - t
@@ -177,6 +196,7 @@ def main() -> None:
         "seed": args.seed,
         "ema_window": args.ema_window,
         "blind_size": args.blind_size,
+        "lr": args.lr,
         "device": args.device,
         "sets": results,
         "total_seconds": time.perf_counter() - started,
@@ -192,12 +212,12 @@ def _blind_words(blind_size: str) -> str:
 
 
 def _title(payload: dict[str, Any]) -> str:
-    """What the run measured: a curve, a fixed blind size, widths, or crops."""
+    """What the run measured: a curve, the preset changed for every arm, widths, or crops."""
     rows = [row for result in payload["sets"].values() for row in result["rows"].values()]
     if any(row.get("curve") for row in rows):
         return "# The BNN's PSNR along its training"
-    if payload.get("blind_size", "auto") != "auto":
-        return f"# The BNN at blind size {payload['blind_size']}, {payload['steps']} steps"
+    if run_overrides(payload):
+        return f"# The BNN at {' and '.join(run_overrides(payload))}, {payload['steps']} steps"
     if any(tuple(row.get("channels", LAPTOP_CHANNELS)) != LAPTOP_CHANNELS for row in rows):
         return "# The BNN's width and training crop at a fixed number of steps"
     return "# The BNN's training crop at a fixed cost per step"
@@ -219,6 +239,7 @@ def _markdown(payload: dict[str, Any]) -> str:
             if payload.get("ema_window")
             else ""
         )
+        + (f", peak learning rate {payload['lr']:g}" if payload.get("lr") is not None else "")
         + ") on batch x crop² pixels per "
         "step, noisy images only; PSNR "
         "(dB, uint8, mean per image) of the BNN output on tiles of the training crop and of "
