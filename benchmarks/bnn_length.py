@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.bnn_crop import run_overrides  # noqa: E402
 from benchmarks.common import RESULTS, write_results  # noqa: E402
 
 ARM = "64x8"
@@ -31,8 +32,8 @@ def gather(results: Path = RESULTS) -> dict[str, list[dict[str, Any]]]:
     files = sorted([*results.glob("bnn_crop*.json"), *results.glob("bnn_steps*.json")])
     for path in files:
         payload = json.loads(path.read_text())
-        if payload.get("ema_window") or payload.get("blind_size", "auto") != "auto":
-            continue  # another lever (weight averaging, a fixed blind size), not the length
+        if payload.get("ema_window") or run_overrides(payload):
+            continue  # another lever (weight averaging, a changed blind size or rate)
         device = (payload["meta"].get("cuda") or "CPU") if "meta" in payload else "CPU"
         for name, result in payload["sets"].items():
             row = result["rows"].get(ARM)

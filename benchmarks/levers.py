@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.bnn_crop import LAPTOP_CHANNELS  # noqa: E402
+from benchmarks.bnn_crop import LAPTOP_CHANNELS, run_overrides  # noqa: E402
 from benchmarks.bnn_length import gather as gather_lengths  # noqa: E402
 from benchmarks.bnn_length import summary as length_summary  # noqa: E402
 from benchmarks.common import RESULTS, provenance, stamp, write_results  # noqa: E402
@@ -154,9 +154,11 @@ def _arm_against_base(
     )
 
 
-def _bnn_change(base: dict[str, Any], row: dict[str, Any], laptop: TrainConfig) -> tuple[str, str]:
-    """What a ``bnn_crop.py`` arm changes from ``base`` (crop x batch, width, blind size), and
-    what ``laptop`` sets for it today."""
+def _bnn_change(
+    base: dict[str, Any], row: dict[str, Any], lr: float | None, laptop: TrainConfig
+) -> tuple[str, str]:
+    """What a ``bnn_crop.py`` arm changes from ``base`` (crop x batch, width, blind size; ``lr``:
+    its run's ``--lr``), and what ``laptop`` sets for it today."""
     changes, settings = [], []
     if (row["crop"], row["batch"]) != (base["crop"], base["batch"]):
         changes.append(
@@ -170,26 +172,24 @@ def _bnn_change(base: dict[str, Any], row: dict[str, Any], laptop: TrainConfig) 
     if row["blind_size"] != base["blind_size"]:
         changes.append(f"blind size {row['blind_size']} (not the measured {base['blind_size']})")
         settings.append("measured" if laptop.bnn.auto_blind_size else str(laptop.bnn.blind_size))
+    if lr is not None:
+        changes.append(f"learning rate {lr:g} (not the preset's)")
+        settings.append(f"lr {laptop.bnn.lr:g}")
     if not changes:
         raise ValueError(f"a BNN arm that changes nothing from its base: {row}")
     return "BNN " + " and ".join(changes), ", ".join(settings)
 
 
-def _fixed_blind(payload: dict[str, Any]) -> bool:
-    """A ``bnn_crop.py --blind-size N`` run: every arm at N, not the measured size."""
-    return payload.get("blind_size", "auto") != "auto"
-
-
 def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
-    """``bnn_crop.py`` arms (crop x batch, width, blind size, weight averaging) against the
-    narrow 64 x 8 arm of the same seed and steps at the measured blind size, wherever that arm
-    was run."""
+    """``bnn_crop.py`` arms (crop x batch, width, blind size, learning rate, weight averaging)
+    against the narrow 64 x 8 arm of the same seed and steps run as the preset has it,
+    wherever that arm was run."""
     files = [*results.glob("bnn_crop*.json"), *results.glob("bnn_width*.json")]
-    files += results.glob("bnn_blind*.json")
+    files += [*results.glob("bnn_blind*.json"), *results.glob("bnn_lr*.json")]
     payloads = {path.name: json.loads(path.read_text()) for path in sorted(files)}
     narrow: dict[tuple[str, int, int], tuple[dict[str, Any], str]] = {}
     for name, payload in payloads.items():
-        if payload.get("ema_window") or _fixed_blind(payload):
+        if payload.get("ema_window") or run_overrides(payload):
             continue
         for set_name, result in payload["sets"].items():
             row = result["rows"].get(NARROW_ARM)
@@ -197,10 +197,10 @@ def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
             if row is not None and key not in narrow:
                 narrow[key] = (row, name)
     for name, payload in payloads.items():
-        ema, fixed_blind = payload.get("ema_window", 0.0), _fixed_blind(payload)
+        ema, overridden = payload.get("ema_window", 0.0), bool(run_overrides(payload))
         seed, steps = payload.get("seed", 0), payload["steps"]
         for set_name, result in payload["sets"].items():
-            own = None if ema or fixed_blind else result["rows"].get(NARROW_ARM)
+            own = None if ema or overridden else result["rows"].get(NARROW_ARM)
             found = (own, name) if own is not None else narrow.get((set_name, seed, steps))
             if found is None:
                 continue
@@ -209,10 +209,10 @@ def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
                 if ema and arm == NARROW_ARM:
                     lever = f"BNN weight averaging (ema_window {ema:g})"
                     setting = f"ema_window {laptop.bnn.ema_window:g}"
-                elif ema or (arm == NARROW_ARM and not fixed_blind):
+                elif ema or (arm == NARROW_ARM and not overridden):
                     continue
                 else:
-                    lever, setting = _bnn_change(base, row, laptop)
+                    lever, setting = _bnn_change(base, row, payload.get("lr"), laptop)
                 source = name if name == base_file else f"{name}, {base_file}"
                 yield _arm_against_base(
                     f"{lever}, {steps} steps, seed {seed}",

@@ -17,12 +17,18 @@ from sassid.config import preset
 
 
 def _run_file(
-    path: Path, steps: int, seed: int, final: float, ema: float = 0.0, blind: str = "auto"
+    path: Path,
+    steps: int,
+    seed: int,
+    final: float,
+    ema: float = 0.0,
+    blind: str = "auto",
+    lr: float | None = None,
 ) -> None:
     row = {"bnn_tile_crop": final, "curve": [[steps, final]]}
     sets = {"sidd_samples": {"noisy": 22.0, "images": 3, "rows": {"64x8": row}}}
     payload = {"meta": {"cuda": None}, "steps": steps, "seed": seed, "sets": sets}
-    payload |= {"ema_window": ema, "blind_size": blind}
+    payload |= {"ema_window": ema, "blind_size": blind, "lr": lr}
     path.write_text(json.dumps(payload))
 
 
@@ -32,6 +38,7 @@ def test_bnn_length_means_spreads_and_skips_other_levers(tmp_path: Path) -> None
     _run_file(tmp_path / "bnn_steps.json", 4800, 0, 31.0)
     _run_file(tmp_path / "bnn_crop_ema.json", 1200, 0, 40.0, ema=0.25)
     _run_file(tmp_path / "bnn_crop_blind9.json", 1200, 0, 40.0, blind="9")
+    _run_file(tmp_path / "bnn_crop_lr.json", 1200, 0, 40.0, lr=3e-4)
     runs = gather(tmp_path)
     assert [r["file"] for r in runs["sidd_samples"]] == [
         "bnn_crop.json",
@@ -78,6 +85,8 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     write("bnn_width_seed1.json", {"steps": 1200, "seed": 1, "sets": _sets(wide)})
     blind9 = {"steps": 1200, "seed": 0, "blind_size": "9"}  # its 64x8 arm is the lever
     write("bnn_blind9.json", blind9 | {"sets": _sets({"64x8": _arm(64, 8, 32.25, blind=9)})})
+    slow = {"steps": 1200, "seed": 0, "lr": 3e-4, "sets": _sets({"64x8": _arm(64, 8, 32.75)})}
+    write("bnn_lr3e-4.json", slow)
     rows = [
         {"name": "unet_no_alpha", "psnr": 34.3},
         {"name": "unet_blend", "psnr": 99.0},  # what `unet` itself trained: no lever
@@ -102,6 +111,7 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     assert sorted(found) == [
         "BNN blind size 9 (not the measured 5)",
         "BNN crop 96 px x 4 (not 64 x 8)",
+        "BNN learning rate 0.0003 (not the preset's)",
         "BNN width 48/96 (not 24/48)",
         "U-Net supervision `both` (not `blend`)",
         "cached targets turned with their crops (blend in both)",
@@ -114,6 +124,8 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     blind = found["BNN blind size 9 (not the measured 5)"]
     assert (blind.base_db, blind.variant_db, blind.laptop) == (32.0, 32.25, "measured")
     assert blind.source == "bnn_blind9.json, bnn_crop.json"  # the measured-size arm
+    slow_lever = found["BNN learning rate 0.0003 (not the preset's)"]
+    assert (slow_lever.delta_db, slow_lever.laptop) == (pytest.approx(0.75), "lr 0.001")
     width = found["BNN width 48/96 (not 24/48)"]  # its narrow arm is in another file, seed 1
     assert (width.base_db, width.delta_db, width.source) == (
         31.0,
