@@ -77,10 +77,13 @@ def arm_config(
     seed: int = 0,
     ema_window: float = 0.0,
     channels: tuple[int, int] | None = None,
+    blind_size: str = "auto",
+    lr: float | None = None,
 ) -> TrainConfig:
     """The laptop preset with the BNN trained ``steps`` steps on ``batch`` crops of ``crop`` px
-    (no teacher cache; LAN and U-Net one step each), ``channels`` wide if given."""
-    base = preset("laptop")
+    (no teacher cache; LAN and U-Net one step each), ``channels`` wide, at ``blind_size`` (N or
+    auto) and peak learning rate ``lr`` if given."""
+    base = with_blind_size(preset("laptop"), blind_size)
     enc, dec = channels or (base.bnn.enc_channels, base.bnn.dec_channels)
     return dataclasses.replace(
         base,
@@ -91,7 +94,12 @@ def arm_config(
         checkpoint_every=10 * steps,
         val_every=val_every or 10 * steps,
         bnn=dataclasses.replace(
-            base.bnn, steps=steps, ema_window=ema_window, enc_channels=enc, dec_channels=dec
+            base.bnn,
+            steps=steps,
+            ema_window=ema_window,
+            enc_channels=enc,
+            dec_channels=dec,
+            lr=base.bnn.lr if lr is None else lr,
         ),
         lan=dataclasses.replace(base.lan, steps=1),
         unet=dataclasses.replace(base.unet, steps=1),
@@ -162,16 +170,17 @@ def main() -> None:
             run = Path(args.work) / name / folder
             shutil.rmtree(run, ignore_errors=True)
             t = time.perf_counter()
-            config = with_blind_size(
-                arm_config(
-                    crop, batch, args.steps, args.val_every, args.seed, args.ema_window, channels
-                ),
+            config = arm_config(
+                crop,
+                batch,
+                args.steps,
+                args.val_every,
+                args.seed,
+                args.ema_window,
+                channels,
                 args.blind_size,
+                args.lr,
             )
-            if args.lr is not None:
-                config = dataclasses.replace(
-                    config, bnn=dataclasses.replace(config.bnn, lr=args.lr)
-                )
             val = eval_dir if args.val_every else None
             train(noisy_paths, run, config, device=args.device, progress=False, val=val)
             seconds = time.perf_counter() - t

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from benchmarks import levers
+from benchmarks.bnn_crop import arm_config, run_overrides
 from benchmarks.bnn_length import gather, summary
 from benchmarks.plateau_replay import replay, window_means
 from benchmarks.unet_crop import parse_crop
@@ -150,3 +151,13 @@ def test_unet_crop_arms_parse_and_refuse_an_unknown_loss() -> None:
     assert parse_crop("64x8:both") == (64, 8, "both")
     with pytest.raises(SystemExit, match="64x8:bothh"):
         parse_crop("64x8:bothh")
+
+
+def test_bnn_crop_arm_config_sets_blind_size_and_rate_for_every_arm() -> None:
+    fixed = arm_config(64, 8, 100, blind_size="9", lr=3e-4)
+    assert (fixed.bnn.blind_size, fixed.bnn.auto_blind_size, fixed.bnn.lr) == (9, False, 3e-4)
+    default = arm_config(64, 8, 100)
+    assert default.bnn.auto_blind_size and default.bnn.lr == preset("laptop").bnn.lr
+    changed = run_overrides({"blind_size": "9", "lr": 3e-4})
+    assert changed == ["blind size 9", "learning rate 0.0003"]
+    assert run_overrides({"blind_size": "auto", "lr": None}) == []
