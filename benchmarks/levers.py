@@ -154,16 +154,27 @@ def _arm_against_base(
     )
 
 
+def _crop_words(arm: tuple[int, int], base: tuple[int, int]) -> str:
+    """An arm's training crop against its base's: (crop px, batch) each."""
+    return "crop {} px x {} (not {} x {})".format(*arm, *base)
+
+
+def _net_change(net: str, changes: list[str], row: dict[str, Any]) -> str:
+    """``"BNN crop ... and width ..."``: every difference of an arm from its base, named."""
+    if not changes:
+        raise ValueError(f"a {net} arm that changes nothing from its base: {row}")
+    return f"{net} " + " and ".join(changes)
+
+
 def _bnn_change(
     base: dict[str, Any], row: dict[str, Any], lr: float | None, laptop: TrainConfig
 ) -> tuple[str, str]:
     """What a ``bnn_crop.py`` arm changes from ``base`` (crop x batch, width, blind size; ``lr``:
     its run's ``--lr``), and what ``laptop`` sets for it today."""
     changes, settings = [], []
-    if (row["crop"], row["batch"]) != (base["crop"], base["batch"]):
-        changes.append(
-            f"crop {row['crop']} px x {row['batch']} (not {base['crop']} x {base['batch']})"
-        )
+    crop, base_crop = ((r["crop"], r["batch"]) for r in (row, base))
+    if crop != base_crop:
+        changes.append(_crop_words(crop, base_crop))
         settings.append("{} px x {}".format(*laptop.crop("bnn")))
     width, base_width = (tuple(r.get("channels", LAPTOP_CHANNELS)) for r in (row, base))
     if width != base_width:
@@ -175,9 +186,7 @@ def _bnn_change(
     if lr is not None:
         changes.append(f"learning rate {lr:g} (not the preset's)")
         settings.append(f"lr {laptop.bnn.lr:g}")
-    if not changes:
-        raise ValueError(f"a BNN arm that changes nothing from its base: {row}")
-    return "BNN " + " and ".join(changes), ", ".join(settings)
+    return _net_change("BNN", changes, row), ", ".join(settings)
 
 
 def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
@@ -365,17 +374,17 @@ def _unet_arms(results: Path, stem: str, set_name: str, laptop: TrainConfig) -> 
         return
     (first, base), *arms = payload["rows"].items()
     for _, row in arms:
-        changes, settings = [], []
+        changes: list[str] = []
+        settings: list[str] = []
         if row.get("supervision", "run") != base.get("supervision", "run"):
             changes.append(f"supervision `{row['supervision']}` (not `{base['supervision']}`)")
             settings.append(laptop.unet.supervision)
-        if (row["patch"], row["batch"]) != (base["patch"], base["batch"]):
-            changes.append(
-                f"crop {row['patch']} px x {row['batch']} (not {base['patch']} x {base['batch']})"
-            )
+        crop, base_crop = ((r["patch"], r["batch"]) for r in (row, base))
+        if crop != base_crop:
+            changes.append(_crop_words(crop, base_crop))
             settings.append("{} px x {}".format(*laptop.crop("unet")))
         yield _arm_against_base(
-            f"U-Net {' and '.join(changes)}, {payload['steps']} steps on frozen teachers",
+            f"{_net_change('U-Net', changes, row)}, {payload['steps']} steps on frozen teachers",
             "U-Net",
             set_name,
             (f"{first} arm", base),
