@@ -37,6 +37,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import DATA, provenance, scored_sets, stamp, write_results  # noqa: E402
 from sassid.config import TrainConfig, preset, with_blind_size  # noqa: E402
+from sassid.errors import ConfigError  # noqa: E402
 from sassid.inference import Denoiser, default_overlap  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
 from sassid.models import load_networks  # noqa: E402
@@ -157,6 +158,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA, help="folder holding the sets")
     parser.add_argument("--name", help="results file stem (default: bnn_steps/bnn_crop[_seedS])")
     args = parser.parse_args()
+    try:  # a bad --blind-size or --lr fails here, before any arm trains
+        arm_config(64, 8, args.steps, blind_size=args.blind_size, lr=args.lr)
+    except ConfigError as error:
+        parser.error(str(error))
     started = time.perf_counter()
     results: dict[str, Any] = {}
     for name, noisy_paths, eval_dir, pairs in scored_sets(
