@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import DATA, RESULTS, eval_pairs_folder, provenance, stamp, write_results  # noqa: E402
-from sassid.config import preset, with_blind_size  # noqa: E402
+from sassid.config import MAX_EVERY, preset, with_blind_size  # noqa: E402
 from sassid.evaluate import iter_pairs  # noqa: E402
 from sassid.inference import Denoiser, default_overlap, default_tile  # noqa: E402
 from sassid.io import read_image  # noqa: E402
@@ -216,6 +216,13 @@ def main() -> None:
         "to the LAN and U-Net)",
     )
     parser.add_argument(
+        "--bnn-channels",
+        type=int,
+        nargs=2,
+        metavar=("ENC", "DEC"),
+        help="the BNN's encoder/decoder widths (default: the preset's; the paper's 48 96)",
+    )
+    parser.add_argument(
         "--name",
         help="results file stem (default real_photos_<set>): a variant's table beside the main one",
     )
@@ -237,11 +244,13 @@ def main() -> None:
     base = dataclasses.replace(
         base,
         val_every=max(min(b, la, u) // 4, 1) if args.minutes is None else base.val_every,
-        checkpoint_every=10**9 if args.minutes is None else base.checkpoint_every,
+        checkpoint_every=MAX_EVERY if args.minutes is None else base.checkpoint_every,
         bnn=dataclasses.replace(
             base.bnn,
             steps=b,
             max_steps=args.bnn_max_steps if args.bnn_max_steps else base.bnn.max_steps,
+            enc_channels=args.bnn_channels[0] if args.bnn_channels else base.bnn.enc_channels,
+            dec_channels=args.bnn_channels[1] if args.bnn_channels else base.bnn.dec_channels,
         ),
         lan=dataclasses.replace(base.lan, steps=la),
         unet=dataclasses.replace(base.unet, steps=u),
@@ -340,7 +349,8 @@ def main() -> None:
 
     meta = provenance()
     curves = _val_curves(runs)
-    plot = RESULTS / f"real_photos_{args.set}_val.png"
+    stem = args.name or f"real_photos_{args.set}"
+    plot = RESULTS / f"{stem}_val.png"
     RESULTS.mkdir(exist_ok=True)
     if curves:
         _plot(curves, rows[0]["psnr"], plot)
@@ -376,6 +386,7 @@ def main() -> None:
         "train_images": len(noisy_paths),
         "steps": {"bnn": b, "lan": la, "unet": u},
         "bnn_max_steps": base.bnn.max_steps,
+        "bnn_channels": [base.bnn.enc_channels, base.bnn.dec_channels],
         "unet_supervision": _supervision(work / "full"),
         "eval_tile": args.eval_tile,
         "ssim_convention": "skimage",
@@ -393,6 +404,8 @@ def main() -> None:
     budget = f"a {args.minutes:g}-minute budget (`--minutes`), " if args.minutes else ""
     if args.minutes and base.bnn.max_steps:
         budget += f"the BNN capped at {base.bnn.max_steps} steps (`[bnn] max_steps`), "
+    if args.bnn_channels:
+        budget += f"BNN widths {base.bnn.enc_channels}/{base.bnn.dec_channels} (`--bnn-channels`), "
     lines = [
         f"# Real photos: {args.set}",
         "",
@@ -463,7 +476,7 @@ def main() -> None:
         "`--work` is reused, not retrained).",
         "",
     ]
-    write_results(args.name or f"real_photos_{args.set}", payload, "\n".join(lines))
+    write_results(stem, payload, "\n".join(lines))
     print("\n".join(lines))
 
 
