@@ -89,8 +89,13 @@ def conv_shares(net: UNet, size: int = 256) -> dict[str, float]:
 
 SHIPPED = "conv only, equalized into the output conv, raw skip split (as shipped)"
 SHIPPED_SESSION = "as shipped, run without onnxruntime's NCHWc layout (the shipped session)"
-"""The same graph as SHIPPED in the session ``--precision int8`` opens
-(``onnx_backend.INT8_DISABLED_OPTIMIZERS``); every other row runs onnxruntime's defaults."""
+SHIPPED_NCHW = (
+    "as shipped, its fp32 convolutions NCHW, not channels-last matmuls (the shipped session "
+    "before 2026-11-30)"
+)
+SESSIONS = (SHIPPED_SESSION, SHIPPED_NCHW)
+"""Rows run in the session ``--precision int8`` opens (``onnx_backend.INT8_DISABLED_OPTIMIZERS``);
+every other row runs onnxruntime's defaults. SHIPPED_SESSION is SHIPPED's graph."""
 EXACT_OPS = ("MaxPool", "Resize")
 """Ops that commute with a per-tensor 8-bit quantization (max and nearest upsampling pick one
 input value): in int8 they move no value off the grid the next convolution quantizes to."""
@@ -118,8 +123,17 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], V
             fp32 if make is None else onnx_bytes(make()), calibration, **kwargs
         )
 
-    def shipped(*ops: str, keep_fp32: str = "default") -> Callable[[], bytes]:
-        return lambda: int8_model(unet, calibration, op_types=("Conv", *ops), keep_fp32=keep_fp32)
+    def shipped(*ops: str, keep_fp32: str = "default", nchw: bool = False) -> Callable[[], bytes]:
+        """Builder: the shipped graph with ``ops`` quantized too; ``nchw``: its fp32
+        convolutions as NCHW convolutions (before 2026-11-30), not channels-last matmuls."""
+        matmuls = not nchw and keep_fp32 == "default" and set(ops) <= set(EXACT_OPS)
+        return lambda: int8_model(
+            unet,
+            calibration,
+            op_types=("Conv", *ops),
+            keep_fp32=keep_fp32,
+            channels_last_matmuls=matmuls,
+        )
 
     return {
         "all ops": quantized(op_types=None),
@@ -135,6 +149,7 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], V
         "conv only, raw skip split": quantized(lambda: RawSkipSplitUNet(unet), op_types=conv),
         SHIPPED: shipped(),
         SHIPPED_SESSION: shipped(),
+        SHIPPED_NCHW: shipped(nchw=True),
         "as shipped, pooling and upsampling int8": shipped(*EXACT_OPS),
         "as shipped, LeakyReLU int8": shipped("LeakyRelu"),
         "as shipped, pooling, upsampling and LeakyReLU int8": shipped(*EXACT_OPS, "LeakyRelu"),
@@ -234,7 +249,7 @@ def _mps(
 def _forward(unet: UNet, label: str, model: Variant) -> Callable[[Tensor], Tensor]:
     if not isinstance(model, bytes):
         return model
-    disabled = INT8_DISABLED_OPTIMIZERS if label == SHIPPED_SESSION else ()
+    disabled = INT8_DISABLED_OPTIMIZERS if label in SESSIONS else ()
     return OnnxForward(model, pad_rule(unet), disabled_optimizers=disabled)
 
 
@@ -331,7 +346,7 @@ def main() -> int:
     }
     speed = _mps(forwards, x, args.rounds)
     profiles = {
-        label: op_profile(model, x, INT8_DISABLED_OPTIMIZERS if label == SHIPPED_SESSION else ())
+        label: op_profile(model, x, INT8_DISABLED_OPTIMIZERS if label in SESSIONS else ())
         for label, model in variants.items()
         if isinstance(model, bytes)  # onnxruntime's profiler: the ONNX graphs only
     }

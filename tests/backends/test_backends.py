@@ -214,7 +214,8 @@ def test_int8_session_runs_without_the_nchwc_layout(tmp_path: Path) -> None:
 
     net = _nets()["unet"]
     x = _image(64, 96)
-    model = int8_model(net, [x])
+    # the graph with fp32 NCHW convolutions (the default has none: channels-last matmuls)
+    model = int8_model(net, [x], channels_last_matmuls=False)
 
     def nchwc_nodes(disabled: tuple[str, ...]) -> int:
         options = ort.SessionOptions()

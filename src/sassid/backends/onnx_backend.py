@@ -25,7 +25,10 @@ INT8_DISABLED_OPTIMIZERS = ("NchwcTransformer",)
 convolutions, but in the int8 graph only the raw-input and output convolutions are fp32, and
 their blocked layout is reordered back at full resolution beside the 8-bit NHWC convolutions.
 Without it the same graph ran 0.794 against 0.761 MP/s at 512², at the same PSNR to the third
-decimal on both real sets (``benchmarks/int8_study.py``, results/int8_session.md)."""
+decimal on both real sets (``benchmarks/int8_study.py``, results/int8_session.md). Since those
+two convolutions became channels-last matrix products (``int8_model(channels_last_matmuls=)``)
+the shipped graph has no fp32 convolution left for it to rewrite; it stays off for graphs
+built with ``channels_last_matmuls=False``."""
 
 
 def open_session(
@@ -89,6 +92,7 @@ def int8_model(
     equalize_crops: int | None = None,
     op_types: tuple[str, ...] | None = None,
     keep_fp32: str = "default",
+    channels_last_matmuls: bool = True,
 ) -> bytes:
     """The int8 ONNX graph ``--precision int8`` runs: a U-Net is first rewritten into the same
     fp32 function with int8-friendlier ranges (``equalize``, its channel ranges measured on the
@@ -96,20 +100,34 @@ def int8_model(
     skip split off (``raw_skip``), then exported and quantized on every crop (``quantize``);
     ``op_types``: the op types quantized (default ``QUANTIZED_OPS``); ``keep_fp32``: which
     convolutions stay fp32, ``"default"`` (``quantize.fp32_convs``) or ``"output"`` (the
-    output convolution only: the raw-input one is quantized too)."""
+    output convolution only: the raw-input one is quantized too); ``channels_last_matmuls``:
+    those two fp32 convolutions of a U-Net written as channels-last matrix products, which the
+    quantizer (convolutions only) leaves in fp32 and which need no full-resolution transposes
+    beside onnxruntime's NHWC int8 convolutions (``raw_skip``; results/int8_layout.md)."""
     from sassid.backends.equalize import EQUALIZE_CROPS, equalize_unet
     from sassid.backends.quantize import QUANTIZED_OPS, conv_names, quantize_onnx
     from sassid.backends.raw_skip import RawSkipSplitUNet
     from sassid.nets.unet import UNet
 
-    if isinstance(net, UNet) and calibration:
-        first = EQUALIZE_CROPS if equalize_crops is None else equalize_crops
-        net = RawSkipSplitUNet(equalize_unet(net, calibration[: max(first, 1)]))
     if keep_fp32 not in ("default", "output"):
         raise ValueError(f"keep_fp32 is 'default' or 'output', not {keep_fp32!r}")
     ops = QUANTIZED_OPS if op_types is None else op_types
+    matmuls = channels_last_matmuls and isinstance(net, UNet) and bool(calibration)
+    if matmuls and (keep_fp32 != "default" or set(ops) - {"Conv", "MaxPool", "Resize"}):
+        # the matrix products must stay fp32, and their graph has no raw-input convolution
+        raise ValueError(
+            "channels_last_matmuls takes the default fp32 convolutions and quantizes "
+            "only Conv, MaxPool and Resize"
+        )
+    if isinstance(net, UNet) and calibration:
+        first = EQUALIZE_CROPS if equalize_crops is None else equalize_crops
+        equalized = equalize_unet(net, calibration[: max(first, 1)])
+        net = RawSkipSplitUNet(equalized, channels_last_matmuls=matmuls)
     fp32 = onnx_bytes(net, name=name)
-    keep = conv_names(fp32)[-1:] if keep_fp32 == "output" else None
+    if matmuls:
+        keep: list[str] | None = []  # no fp32 convolution left: the quantizer skips MatMul
+    else:
+        keep = conv_names(fp32)[-1:] if keep_fp32 == "output" else None
     return quantize_onnx(fp32, calibration, op_types=ops, keep_fp32=keep)
 
 
