@@ -123,9 +123,12 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], V
             fp32 if make is None else onnx_bytes(make()), calibration, **kwargs
         )
 
-    def shipped(*ops: str, keep_fp32: str = "default", nchw: bool = False) -> Callable[[], bytes]:
+    def shipped(
+        *ops: str, keep_fp32: str = "default", nchw: bool = False, percentile: float | None = None
+    ) -> Callable[[], bytes]:
         """Builder: the shipped graph with ``ops`` quantized too; ``nchw``: its fp32
-        convolutions as NCHW convolutions (before 2026-11-30), not channels-last matmuls."""
+        convolutions as NCHW convolutions (before 2026-11-30), not channels-last matmuls;
+        ``percentile``: activation ranges clipped to that percentile, not min-max."""
         matmuls = not nchw and keep_fp32 == "default" and set(ops) <= set(EXACT_OPS)
         return lambda: int8_model(
             unet,
@@ -133,6 +136,7 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], V
             op_types=("Conv", *ops),
             keep_fp32=keep_fp32,
             channels_last_matmuls=matmuls,
+            percentile=percentile,
         )
 
     return {
@@ -150,6 +154,10 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], V
         SHIPPED: shipped(),
         SHIPPED_SESSION: shipped(),
         SHIPPED_NCHW: shipped(nchw=True),
+        **{
+            f"as shipped, ranges at the {p:g}th percentile (not min-max)": shipped(percentile=p)
+            for p in (99.99, 99.999)
+        },
         "as shipped, pooling and upsampling int8": shipped(*EXACT_OPS),
         "as shipped, LeakyReLU int8": shipped("LeakyRelu"),
         "as shipped, pooling, upsampling and LeakyReLU int8": shipped(*EXACT_OPS, "LeakyRelu"),

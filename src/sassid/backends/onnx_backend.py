@@ -93,6 +93,7 @@ def int8_model(
     op_types: tuple[str, ...] | None = None,
     keep_fp32: str = "default",
     channels_last_matmuls: bool = True,
+    percentile: float | None = None,
 ) -> bytes:
     """The int8 ONNX graph ``--precision int8`` runs: a U-Net is first rewritten into the same
     fp32 function with int8-friendlier ranges (``equalize``, its channel ranges measured on the
@@ -103,7 +104,8 @@ def int8_model(
     output convolution only: the raw-input one is quantized too); ``channels_last_matmuls``:
     those two fp32 convolutions of a U-Net written as channels-last matrix products, which the
     quantizer (convolutions only) leaves in fp32 and which need no full-resolution transposes
-    beside onnxruntime's NHWC int8 convolutions (``raw_skip``; results/int8_layout.md)."""
+    beside onnxruntime's NHWC int8 convolutions (``raw_skip``; results/int8_layout.md);
+    ``percentile``: see ``quantize.quantize_onnx``."""
     from sassid.backends.equalize import EQUALIZE_CROPS, equalize_unet
     from sassid.backends.quantize import QUANTIZED_OPS, conv_names, quantize_onnx
     from sassid.backends.raw_skip import RawSkipSplitUNet
@@ -128,7 +130,7 @@ def int8_model(
         keep: list[str] | None = []  # no fp32 convolution left: the quantizer skips MatMul
     else:
         keep = conv_names(fp32)[-1:] if keep_fp32 == "output" else None
-    return quantize_onnx(fp32, calibration, op_types=ops, keep_fp32=keep)
+    return quantize_onnx(fp32, calibration, op_types=ops, keep_fp32=keep, percentile=percentile)
 
 
 def onnx_forward(

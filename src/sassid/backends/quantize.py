@@ -98,12 +98,15 @@ def quantize_onnx(
     *,
     op_types: Sequence[str] | None = QUANTIZED_OPS,
     keep_fp32: Sequence[str] | None = None,
+    percentile: float | None = None,
 ) -> bytes:
     """Statically quantize an fp32 ONNX graph to int8 QDQ (per-channel weights, u8
     activations), ranges from ``calibration`` (inputs already padded to the size multiple).
 
     ``op_types``: the ONNX op types quantized (None: every type onnxruntime quantizes);
-    ``keep_fp32``: names of nodes left in fp32 (default: ``fp32_convs``)."""
+    ``keep_fp32``: names of nodes left in fp32 (default: ``fp32_convs``); ``percentile``:
+    each activation's range clipped to this percentile of its calibration values (e.g.
+    99.999) instead of their min and max."""
     if not calibration:
         raise SassidError(
             "int8 needs calibration images: the photos to denoise, or --calibrate DIR"
@@ -115,7 +118,7 @@ def quantize_onnx(
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer logs advice through the root logger
     try:
-        return _quantize(model, name, calibration, op_types, keep_fp32)
+        return _quantize(model, name, calibration, op_types, keep_fp32, percentile)
     finally:
         root.setLevel(level)
 
@@ -140,6 +143,7 @@ def _quantize(
     calibration: list[Tensor],
     op_types: Sequence[str] | None,
     keep_fp32: Sequence[str] | None,
+    percentile: float | None = None,
 ) -> bytes:
     from onnxruntime.quantization import (
         CalibrationMethod,
@@ -161,7 +165,10 @@ def _quantize(
             per_channel=True,
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
+            calibrate_method=(
+                CalibrationMethod.MinMax if percentile is None else CalibrationMethod.Percentile
+            ),
+            extra_options={} if percentile is None else {"CalibPercentile": percentile},
             nodes_to_exclude=list(keep_fp32),
             op_types_to_quantize=None if op_types is None else list(op_types),
         )
