@@ -154,6 +154,10 @@ def _quantize(
 
     if keep_fp32 is None:
         keep_fp32 = fp32_convs(model)
+    if percentile is not None:  # the histogram collector stacks its inputs: one size for all
+        h = min(int(c.shape[-2]) for c in calibration)
+        w = min(int(c.shape[-1]) for c in calibration)
+        calibration = [c[..., :h, :w] for c in calibration]
     with tempfile.TemporaryDirectory(prefix="sassid-int8-") as tmp:
         src, dst = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         src.write_bytes(model)
