@@ -172,7 +172,11 @@ def _quantize(
             calibrate_method=(
                 CalibrationMethod.MinMax if percentile is None else CalibrationMethod.Percentile
             ),
-            extra_options={} if percentile is None else {"CalibPercentile": percentile},
+            extra_options=(
+                {}
+                if percentile is None  # a two-sided cut, not the percentile of |x|
+                else {"CalibPercentile": percentile, "CalibTensorRangeSymmetric": False}
+            ),
             nodes_to_exclude=list(keep_fp32),
             op_types_to_quantize=None if op_types is None else list(op_types),
         )
