@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sassid.backends import DEFAULT_BACKEND
+from sassid.backends import BACKEND_PRECISION, DEFAULT_BACKEND
 from sassid.cli import main
 from sassid.io import read_image
 from tests.helpers import write_noisy_images, write_tiny_model
@@ -33,7 +33,10 @@ def _denoise(tmp_path: Path, *extra: str) -> int:
         # a small job: sassid.backends.FALLBACK, and why (where the default is int8)
         ((), "not the default" if DEFAULT_BACKEND == "onnxruntime" else None),
         (("--precision", "bf16"), "backend torch, precision bf16"),
-        (("--backend", "onnxruntime"), "backend onnxruntime, precision int8"),
+        (
+            ("--backend", "onnxruntime"),
+            f"backend onnxruntime, precision {BACKEND_PRECISION['onnxruntime']}",
+        ),
         (
             ("--backend", "onnxruntime", "--precision", "fp32"),
             "backend onnxruntime, precision fp32",

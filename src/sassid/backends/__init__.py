@@ -39,18 +39,20 @@ __all__ = [
 Forward = Callable[["Tensor"], "Tensor"]
 BACKENDS = ("torch", "onnxruntime")
 PRECISIONS = ("fp32", "bf16", "fp16", "int8")
-DEFAULT_BACKEND = "onnxruntime"
-DEFAULT_PRECISION = "int8"
+DEFAULT_BACKEND = "torch"
+DEFAULT_PRECISION = "bf16"
 """What ``sassid denoise`` runs unless told otherwise: the fastest backend and precision whose
 PSNR stays within 0.05 dB of fp32 on every real set here (``results/speed_cpu.md``; a test
 checks that they agree). ``resolve`` falls back to ``FALLBACK`` where that cannot run or would
-not pay (see there)."""
+not pay (see there). It was onnxruntime/int8 until 2026-11-30, measured then with an older
+PolyU model; with today's one-hour models int8 costs 0.07-0.10 dB on PolyU (three models,
+``benchmarks/int8_study.py``), past the 0.05 dB allowed: it stays one flag away."""
 FALLBACK = ("torch", "bf16")
 """The default where the default cannot run or would not pay: another device than the CPU,
 onnxruntime not installed, a network other than the U-Net (int8 is measured on the U-Net
 only), or a job smaller than ``INT8_MIN_MEGAPIXELS``; bf16 becomes fp32 where the device has no
 native bfloat16."""
-BACKEND_PRECISION = {"torch": "bf16", "onnxruntime": "int8"}
+BACKEND_PRECISION = {"torch": "bf16", "onnxruntime": "fp32"}
 """The precision a backend runs when only the backend is given: its fastest one within 0.05 dB
 of fp32 (``results/speed_cpu.md``)."""
 INT8_MIN_MEGAPIXELS = 6.0

@@ -82,7 +82,8 @@ class RawSkipSplitUNet(nn.Module):
         t = to_nhwc(self.rest(to_nchw(summed)))
         head = self.unet.head
         weight = head.weight[:, :, 0, 0].t()  # (96, 3): the 1x1 head as a matrix
-        return to_nchw(t @ weight + head.bias)
+        out = t @ weight
+        return to_nchw(out if head.bias is None else out + head.bias)
 
 
 def to_nhwc(x: Tensor) -> Tensor:
