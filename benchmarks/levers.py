@@ -102,6 +102,15 @@ ONE_HOUR_PAIRS: tuple[tuple[str, str, str, str, str, str, Callable[[TrainConfig]
         "unet",
         lambda c: f"{c.bnn.enc_channels}/{c.bnn.dec_channels}",
     ),
+    (
+        "BNN width 48/96 (not 24/48)",
+        "polyu100",
+        "real_photos_polyu100",
+        "unet",
+        "real_photos_polyu100_bnn48",
+        "unet",
+        lambda c: f"{c.bnn.enc_channels}/{c.bnn.dec_channels}",
+    ),
 )
 """Two one-hour ``real_photos.py`` runs that differ in one lever, both U-Nets trained with the
 same supervision. A table refreshed later with other changes is kept under a new name."""
