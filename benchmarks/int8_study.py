@@ -124,7 +124,11 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], V
         )
 
     def shipped(
-        *ops: str, keep_fp32: str = "default", nchw: bool = False, percentile: float | None = None
+        *ops: str,
+        keep_fp32: str = "default",
+        nchw: bool = False,
+        percentile: float | None = None,
+        bias_correction: bool = False,
     ) -> Callable[[], bytes]:
         """Builder: the shipped graph with ``ops`` quantized too; ``nchw``: its fp32
         convolutions as NCHW convolutions (before 2026-11-30), not channels-last matmuls;
@@ -137,6 +141,7 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], V
             keep_fp32=keep_fp32,
             channels_last_matmuls=matmuls,
             percentile=percentile,
+            bias_correction=bias_correction,
         )
 
     return {
@@ -158,6 +163,9 @@ def _variants(unet: UNet, calibration: list[Tensor]) -> dict[str, Callable[[], V
             f"as shipped, ranges at the {p:g}th percentile (not min-max)": shipped(percentile=p)
             for p in (99.99, 99.999)
         },
+        "as shipped, biases corrected (per-layer mean offset on the calibration crops)": shipped(
+            bias_correction=True
+        ),
         "as shipped, pooling and upsampling int8": shipped(*EXACT_OPS),
         "as shipped, LeakyReLU int8": shipped("LeakyRelu"),
         "as shipped, pooling, upsampling and LeakyReLU int8": shipped(*EXACT_OPS, "LeakyRelu"),

@@ -94,6 +94,7 @@ def int8_model(
     keep_fp32: str = "default",
     channels_last_matmuls: bool = True,
     percentile: float | None = None,
+    bias_correction: bool = False,
 ) -> bytes:
     """The int8 ONNX graph ``--precision int8`` runs: a U-Net is first rewritten into the same
     fp32 function with int8-friendlier ranges (``equalize``, its channel ranges measured on the
@@ -105,7 +106,9 @@ def int8_model(
     those two fp32 convolutions of a U-Net written as channels-last matrix products, which the
     quantizer (convolutions only) leaves in fp32 and which need no full-resolution transposes
     beside onnxruntime's NHWC int8 convolutions (``raw_skip``; results/int8_layout.md);
-    ``percentile``: see ``quantize.quantize_onnx``."""
+    ``percentile``: see ``quantize.quantize_onnx``; ``bias_correction``: each layer's mean
+    offset against the fp32 graph on the calibration crops subtracted from its bias
+    (``sassid.backends.bias_correction``)."""
     from sassid.backends.equalize import EQUALIZE_CROPS, equalize_unet
     from sassid.backends.quantize import QUANTIZED_OPS, conv_names, quantize_onnx
     from sassid.backends.raw_skip import RawSkipSplitUNet
@@ -130,7 +133,12 @@ def int8_model(
         keep: list[str] | None = []  # no fp32 convolution left: the quantizer skips MatMul
     else:
         keep = conv_names(fp32)[-1:] if keep_fp32 == "output" else None
-    return quantize_onnx(fp32, calibration, op_types=ops, keep_fp32=keep, percentile=percentile)
+    int8 = quantize_onnx(fp32, calibration, op_types=ops, keep_fp32=keep, percentile=percentile)
+    if not bias_correction:
+        return int8
+    from sassid.backends.bias_correction import correct_biases
+
+    return correct_biases(int8, fp32, calibration, disabled_optimizers=INT8_DISABLED_OPTIMIZERS)
 
 
 def onnx_forward(
