@@ -222,3 +222,34 @@ def test_a_flat_loss_ends_the_stage_and_gives_its_time_away(tmp_path: Path, monk
     assert checkpoint["stage_cap"] == 9, "a resume keeps the plateau's end"
     with pytest.raises(ConfigError, match="plateau_gain"):
         tiny_config(bnn={"plateau_gain": 2.0})
+
+
+@pytest.mark.parametrize("rule, wide", [(1, True), (10**6, False)])
+def test_bnn_width_follows_the_steps_the_budget_gives_it(
+    tmp_path: Path, rule: int, wide: bool
+) -> None:
+    """``[bnn] paper_width_from_steps``: the paper's 48/96 channels when the plan gives a
+    paper-width BNN that many steps; the run records the widths it chose, and resumes with them
+    from a configuration that names the narrow ones."""
+    data = write_noisy_images(tmp_path / "data")
+    config = tiny_config(
+        log_every=5, checkpoint_every=50, val_every=10**6, bnn={"paper_width_from_steps": rule}
+    )
+    model = train([data], tmp_path / "run", config, device="cpu", progress=False, minutes=0.1)
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())["bnn"]
+    channels = (48, 96) if wide else (8, 16)
+    assert (recorded["enc_channels"], recorded["dec_channels"]) == channels
+    convs = [m for m in load_model(model)["bnn"].modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs[0].out_channels == channels[0]
+    train([data], tmp_path / "run", config, device="cpu", progress=False, minutes=0.1, resume=True)
+
+
+@pytest.mark.parametrize("rule, wide", [(4, True), (5, False)])
+def test_bnn_width_without_a_budget_follows_the_configured_steps(
+    tmp_path: Path, rule: int, wide: bool
+) -> None:
+    data = write_noisy_images(tmp_path / "data")
+    config = tiny_config(bnn={"steps": 4, "paper_width_from_steps": rule})
+    train([data], tmp_path / "run", config, device="cpu", progress=False)
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())["bnn"]
+    assert recorded["enc_channels"] == (48 if wide else 8)

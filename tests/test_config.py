@@ -4,7 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from sassid.config import TrainConfig, config_from_dict, load_config, preset, with_steps
+from sassid.config import (
+    PAPER_BNN_CHANNELS,
+    TrainConfig,
+    config_from_dict,
+    load_config,
+    preset,
+    with_steps,
+)
 from sassid.errors import ConfigError
 
 
@@ -71,6 +78,19 @@ def test_laptop_preset_and_new_switches() -> None:
         config_from_dict({"precision": "fp16"})
     with pytest.raises(ConfigError, match="time_share"):
         config_from_dict({"unet": {"time_share": 0}})
+
+
+def test_bnn_takes_the_paper_width_from_a_number_of_steps() -> None:
+    bnn = preset("laptop").bnn
+    assert (bnn.enc_channels, bnn.dec_channels) == (24, 48) and bnn.paper_width_from_steps > 0
+    assert bnn.widened(bnn.paper_width_from_steps - 1) == bnn
+    wide = bnn.widened(bnn.paper_width_from_steps)
+    assert (wide.enc_channels, wide.dec_channels) == PAPER_BNN_CHANNELS == (48, 96)
+    assert wide.blind_size == bnn.blind_size and wide.lr == bnn.lr
+    never = preset("paper").bnn
+    assert never.paper_width_from_steps == 0 and never.widened(10**9) == never
+    with pytest.raises(ConfigError, match="paper_width_from_steps"):
+        config_from_dict({"bnn": {"paper_width_from_steps": -1}})
 
 
 def test_the_unet_may_train_on_its_own_crop() -> None:

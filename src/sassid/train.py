@@ -162,12 +162,53 @@ def _saved_config(run_dir: Path) -> dict[str, Any]:
 
 
 def _resumed_config(config: TrainConfig, saved: dict[str, Any]) -> TrainConfig:
-    """On resume, a measured blind size (``[bnn] auto_blind_size``) is the one the run recorded
-    (``saved``: its config.json)."""
-    if not config.bnn.auto_blind_size:
+    """On resume, what the run measured and planned is what it recorded (``saved``: its
+    config.json): the blind size (``[bnn] auto_blind_size``) and the BNN's widths (``[bnn]
+    paper_width_from_steps``)."""
+    bnn, recorded = config.bnn, saved.get("bnn", {})
+    if bnn.auto_blind_size:
+        bnn = dataclasses.replace(bnn, blind_size=recorded.get("blind_size", bnn.blind_size))
+    if bnn.paper_width_from_steps:
+        bnn = dataclasses.replace(
+            bnn,
+            enc_channels=recorded.get("enc_channels", bnn.enc_channels),
+            dec_channels=recorded.get("dec_channels", bnn.dec_channels),
+        )
+    return dataclasses.replace(config, bnn=bnn)
+
+
+def _planned_bnn_width(
+    config: TrainConfig,
+    images: list[np.ndarray],
+    device: torch.device,
+    dist: distributed.DistInfo,
+    budget: Budget | None,
+    progress: bool,
+) -> TrainConfig:
+    """A new run's BNN widths under ``[bnn] paper_width_from_steps``: the paper's if the BNN
+    will train that many steps at them (under a budget: its share of the time left over the
+    probed pace of a paper-width BNN step; rank 0's plan on every rank)."""
+    bnn = config.bnn
+    if not bnn.paper_width_from_steps or bnn.skip or bnn.init is not None:
         return config
-    size = saved.get("bnn", {}).get("blind_size", config.bnn.blind_size)
-    return dataclasses.replace(config, bnn=dataclasses.replace(config.bnn, blind_size=size))
+    wide = dataclasses.replace(config, bnn=bnn.at_paper_width())
+    if budget is None:
+        steps = min(bnn.steps, bnn.max_steps or bnn.steps)
+    else:
+        shares = {n: config.stage(n).time_share for n in STAGES if not config.stage(n).skip}
+        pace = probe(wide, images, device, ["bnn"])["bnn"]
+        steps = _rank0(dist, stage_steps(budget.allot("bnn", shares), pace))
+        steps = min(steps, bnn.max_steps or steps)
+    chosen = dataclasses.replace(config, bnn=bnn.widened(steps))
+    if progress and dist.is_main:
+        width = f"{chosen.bnn.enc_channels}/{chosen.bnn.dec_channels}"
+        reach = "reaches" if chosen.bnn != bnn else "is below"
+        print(
+            f"BNN width {width}: at the paper's width it would train {steps} steps, which "
+            f"{reach} [bnn] paper_width_from_steps = {bnn.paper_width_from_steps}",
+            flush=True,
+        )
+    return chosen
 
 
 def _check_resume_config(run_dir: Path, config: TrainConfig, previous: dict[str, Any]) -> None:
@@ -671,6 +712,7 @@ def train(
         images, image_paths = load_noisy_images(sources, config.largest_crop)
         if not resume:
             config, noise = _measured_config(config, images)
+            config = _planned_bnn_width(config, images, torch_device, dist, budget, progress)
             if dist.is_main:
                 _write_json(run_dir / "config.json", config.to_dict())
                 _write_json(run_dir / "noise.json", noise)
