@@ -100,6 +100,7 @@ def arm_config(
             ema_window=ema_window,
             enc_channels=enc,
             dec_channels=dec,
+            paper_width_from_steps=0,  # each arm's own widths, at any length
             lr=base.bnn.lr if lr is None else lr,
         ),
         lan=dataclasses.replace(base.lan, steps=1),

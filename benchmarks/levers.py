@@ -100,7 +100,7 @@ ONE_HOUR_PAIRS: tuple[tuple[str, str, str, str, str, str, Callable[[TrainConfig]
         "unet",
         "real_photos_sidd_samples_bnn48",
         "unet",
-        lambda c: f"{c.bnn.enc_channels}/{c.bnn.dec_channels}",
+        lambda c: _bnn_width(c),
     ),
     (
         "BNN width 48/96 (not 24/48)",
@@ -109,7 +109,7 @@ ONE_HOUR_PAIRS: tuple[tuple[str, str, str, str, str, str, Callable[[TrainConfig]
         "unet",
         "real_photos_polyu100_bnn48",
         "unet",
-        lambda c: f"{c.bnn.enc_channels}/{c.bnn.dec_channels}",
+        lambda c: _bnn_width(c),
     ),
 )
 """Two one-hour ``real_photos.py`` runs that differ in one lever, both U-Nets trained with the
@@ -184,6 +184,16 @@ def _net_change(net: str, changes: list[str], row: dict[str, Any]) -> str:
     return f"{net} " + " and ".join(changes)
 
 
+def _bnn_width(config: TrainConfig) -> str:
+    """The preset's BNN widths, and the paper's from the planned steps where it switches."""
+    bnn = config.bnn
+    text = f"{bnn.enc_channels}/{bnn.dec_channels}"
+    if bnn.paper_width_from_steps:
+        wide = bnn.at_paper_width()
+        text += f", {wide.enc_channels}/{wide.dec_channels} from {bnn.paper_width_from_steps} steps"
+    return text
+
+
 def _bnn_change(
     base: dict[str, Any], row: dict[str, Any], lr: float | None, laptop: TrainConfig
 ) -> tuple[str, str]:
@@ -197,7 +207,7 @@ def _bnn_change(
     width, base_width = (tuple(r.get("channels", LAPTOP_CHANNELS)) for r in (row, base))
     if width != base_width:
         changes.append("width {}/{} (not {}/{})".format(*width, *base_width))
-        settings.append(f"{laptop.bnn.enc_channels}/{laptop.bnn.dec_channels}")
+        settings.append(_bnn_width(laptop))
     if row["blind_size"] != base["blind_size"]:
         changes.append(f"blind size {row['blind_size']} (not the measured {base['blind_size']})")
         settings.append("measured" if laptop.bnn.auto_blind_size else str(laptop.bnn.blind_size))

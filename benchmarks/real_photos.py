@@ -251,6 +251,8 @@ def main() -> None:
             max_steps=args.bnn_max_steps if args.bnn_max_steps else base.bnn.max_steps,
             enc_channels=args.bnn_channels[0] if args.bnn_channels else base.bnn.enc_channels,
             dec_channels=args.bnn_channels[1] if args.bnn_channels else base.bnn.dec_channels,
+            # given widths are kept whatever the plan
+            paper_width_from_steps=0 if args.bnn_channels else base.bnn.paper_width_from_steps,
         ),
         lan=dataclasses.replace(base.lan, steps=la),
         unet=dataclasses.replace(base.unet, steps=u),
@@ -280,9 +282,17 @@ def main() -> None:
         return load_networks(run_dir)
 
     full = run("full", base, args.minutes)
-    used_blind = json.loads((work / "full" / "config.json").read_text())["bnn"]["blind_size"]
-    base = dataclasses.replace(  # the ablations reuse this BNN: its measured size, not remeasured
-        base, bnn=dataclasses.replace(base.bnn, blind_size=used_blind, auto_blind_size=False)
+    used = json.loads((work / "full" / "config.json").read_text())["bnn"]
+    base = dataclasses.replace(  # the ablations reuse this BNN: its measured size and planned
+        base,  # widths, not remeasured or replanned
+        bnn=dataclasses.replace(
+            base.bnn,
+            blind_size=used["blind_size"],
+            auto_blind_size=False,
+            enc_channels=used["enc_channels"],
+            dec_channels=used["dec_channels"],
+            paper_width_from_steps=0,
+        ),
     )
     if args.minutes is not None:
         planned = _budget_steps(work / "full")
@@ -404,8 +414,12 @@ def main() -> None:
     budget = f"a {args.minutes:g}-minute budget (`--minutes`), " if args.minutes else ""
     if args.minutes and base.bnn.max_steps:
         budget += f"the BNN capped at {base.bnn.max_steps} steps (`[bnn] max_steps`), "
+    widths = f"BNN widths {base.bnn.enc_channels}/{base.bnn.dec_channels}"
     if args.bnn_channels:
-        budget += f"BNN widths {base.bnn.enc_channels}/{base.bnn.dec_channels} (`--bnn-channels`), "
+        budget += f"{widths} (`--bnn-channels`), "
+    elif preset(args.preset).bnn.paper_width_from_steps:
+        rule = preset(args.preset).bnn.paper_width_from_steps
+        budget += f"{widths} (the preset's choice: paper width from {rule} planned steps), "
     lines = [
         f"# Real photos: {args.set}",
         "",

@@ -395,7 +395,8 @@ def _laptop() -> TrainConfig:
             # ... and the paper's 48/96 once it gets 1200 steps, the length at which the two
             # were compared step for step (BNN +0.33 dB SIDD over two seeds, +0.81 PolyU; each
             # step 3.3x the time, results/bnn_width*.md). One-hour runs (wide 1736/1863 steps):
-            # U-Net +0.46 dB SIDD, +0.01 PolyU; a 6-minute demo (wide: 148 steps): -0.18.
+            # U-Net +0.46 dB SIDD, +0.01 PolyU; the 6-minute demo (wide 193 steps, narrow 526):
+            # -0.02 (results/demo_bnn_width.md).
             paper_width_from_steps=1200,
             time_share=0.5,
             # Stop once the loss flattens (< 1% lower than 800 steps before; its time goes to
