@@ -226,6 +226,7 @@ def main() -> None:
         "--name",
         help="results file stem (default real_photos_<set>): a variant's table beside the main one",
     )
+    parser.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     parser.add_argument("--work", default="/tmp/sassid_real_photos", help="scratch run folder")
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
@@ -243,6 +244,7 @@ def main() -> None:
     b, la, u = args.steps
     base = dataclasses.replace(
         base,
+        seed=args.seed,
         val_every=max(min(b, la, u) // 4, 1) if args.minutes is None else base.val_every,
         checkpoint_every=MAX_EVERY if args.minutes is None else base.checkpoint_every,
         bnn=dataclasses.replace(
@@ -397,6 +399,7 @@ def main() -> None:
         "steps": {"bnn": b, "lan": la, "unet": u},
         "bnn_max_steps": base.bnn.max_steps,
         "bnn_channels": [base.bnn.enc_channels, base.bnn.dec_channels],
+        "seed": args.seed,
         "unet_supervision": _supervision(work / "full"),
         "eval_tile": args.eval_tile,
         "ssim_convention": "skimage",
@@ -426,7 +429,8 @@ def main() -> None:
         stamp(meta),
         "",
         f"Self-supervised on the set's {len(noisy_paths)} noisy images, preset `{args.preset}`, "
-        f"{budget}{b}/{la}/{u} steps (BNN/LAN/U-Net"
+        + (f"seed {args.seed} (`--seed`), " if args.seed else "")
+        + f"{budget}{b}/{la}/{u} steps (BNN/LAN/U-Net"
         + (
             f"; the ablation rows rerun stage 3 alone for {u} steps on the same BNN and LAN"
             if variants

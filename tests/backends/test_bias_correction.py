@@ -15,7 +15,7 @@ pytest.importorskip("onnxruntime")
 from onnx import numpy_helper  # noqa: E402
 
 from sassid.backends.bias_correction import bias_sites, correct_biases  # noqa: E402
-from sassid.backends.onnx_backend import OnnxForward, int8_model  # noqa: E402
+from sassid.backends.onnx_backend import OnnxForward, int8_model, open_session  # noqa: E402
 from sassid.backends.onnx_graph import onnx_bytes, pad_rule  # noqa: E402
 
 
@@ -67,7 +67,7 @@ def test_offsets_put_into_the_biases_are_taken_out() -> None:
             moved = numpy_helper.to_array(init) + rng.normal(0, 0.05, init.dims[0])
             init.CopyFrom(numpy_helper.from_array(moved.astype(np.float32), init.name))
     shifted = proto.SerializeToString()
-    corrected = correct_biases(shifted, fp32, _crops())
+    corrected = correct_biases(shifted, fp32, _crops(), lambda m: open_session(m, None))
     want, got, before = _biases(fp32), _biases(corrected), _biases(shifted)
     assert want.keys() == got.keys() and len(want) > 10
     for name in want:

@@ -14,7 +14,7 @@ biases of the quantized graph move.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,18 +80,18 @@ def _with_outputs(model: bytes, names: Sequence[str]) -> bytes:
     return proto.SerializeToString()
 
 
+SessionOpener = Callable[[bytes], Any]
+"""Opens an onnxruntime InferenceSession on a serialized graph."""
+
+
 def _channel_means(
     model: bytes,
     sites: Sequence[BiasSite],
     calibration: Sequence[Tensor],
-    disabled_optimizers: tuple[str, ...],
+    open_session: SessionOpener,
 ) -> list[np.ndarray]:
     """Per-channel means of each site's output over all pixels of all calibration crops."""
-    from sassid.backends.onnx_backend import open_session
-
-    session = open_session(
-        _with_outputs(model, [s.output for s in sites]), None, disabled_optimizers
-    )
+    session = open_session(_with_outputs(model, [s.output for s in sites]))
     feed = session.get_inputs()[0].name
     sums: list[np.ndarray] = [np.zeros(0)] * len(sites)
     counts = [0] * len(sites)
@@ -109,13 +109,13 @@ def correct_biases(
     quantized: bytes,
     fp32: bytes,
     calibration: Sequence[Tensor],
-    *,
-    disabled_optimizers: tuple[str, ...] = (),
+    open_session: SessionOpener,
 ) -> bytes:
     """``quantized`` (an int8 QDQ graph of ``fp32`` with the same node outputs and fp32
     biases) with each bias site's mean offset against ``fp32`` over ``calibration`` (inputs
     already padded to the size multiple) subtracted from its bias, site by site in graph order.
-    Sites missing from ``fp32`` are left alone."""
+    Sites missing from ``fp32`` are left alone. ``open_session``: how the caller runs a graph
+    (the int8 graph's offsets are measured as it will run: same onnxruntime rewrites)."""
     import onnx
     from onnx import numpy_helper
 
@@ -123,13 +123,11 @@ def correct_biases(
     sites = [s for s in bias_sites(quantized) if s.output in names]
     if not sites or not calibration:
         return quantized
-    targets = _channel_means(fp32, sites, calibration, ())
+    targets = _channel_means(fp32, sites, calibration, open_session)
     proto = own_biases(onnx.load_from_string(quantized))
     biases = {i.name: i for i in proto.graph.initializer}
     for site, target in zip(sites, targets, strict=True):
-        (mean,) = _channel_means(
-            proto.SerializeToString(), [site], calibration, disabled_optimizers
-        )
+        (mean,) = _channel_means(proto.SerializeToString(), [site], calibration, open_session)
         init = biases[site.bias]
         corrected = numpy_helper.to_array(init).astype(np.float64) - (mean - target)
         init.CopyFrom(numpy_helper.from_array(corrected.astype(np.float32), site.bias))

@@ -138,7 +138,9 @@ def int8_model(
         return int8
     from sassid.backends.bias_correction import correct_biases
 
-    return correct_biases(int8, fp32, calibration, disabled_optimizers=INT8_DISABLED_OPTIMIZERS)
+    return correct_biases(
+        int8, fp32, calibration, lambda m: open_session(m, None, INT8_DISABLED_OPTIMIZERS)
+    )
 
 
 def onnx_forward(
