@@ -374,7 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--preset",
         choices=["quick", "laptop", "paper"],
         default=None,
-        help="quick: ~10 min on 2 CPU cores; laptop: sized for --minutes (bf16, small BNN); "
+        help="quick: ~10 min on 2 CPU cores; laptop: sized for --minutes (bf16; a small BNN, "
+        "the paper's width once it gets 1200 steps); "
         "paper: the authors' 3 x 400k steps (default: the config file's preset, else laptop "
         "with --minutes, else paper)",
     )
