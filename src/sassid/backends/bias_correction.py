@@ -42,7 +42,11 @@ def bias_sites(model: bytes) -> list[BiasSite]:
     layer as its own initializer first (``own_biases``)."""
     import onnx
 
-    graph = own_biases(onnx.load_from_string(model)).graph
+    return _sites(own_biases(onnx.load_from_string(model)).graph)
+
+
+def _sites(graph: Any) -> list[BiasSite]:
+    """``bias_sites`` of an onnx GraphProto whose biases are already its layers' own."""
     vectors = {i.name for i in graph.initializer if len(i.dims) == 1}
     sites = []
     for node in graph.node:
@@ -93,14 +97,14 @@ def _channel_means(
     """Per-channel means of each site's output over all pixels of all calibration crops."""
     session = open_session(_with_outputs(model, [s.output for s in sites]))
     feed = session.get_inputs()[0].name
-    sums: list[np.ndarray] = [np.zeros(0)] * len(sites)
+    sums: list[Any] = [0.0] * len(sites)
     counts = [0] * len(sites)
     for crop in calibration:
         outs = session.run([s.output for s in sites], {feed: crop.float().numpy()})
         for i, (site, out) in enumerate(zip(sites, outs, strict=True)):
             moved = np.moveaxis(out.astype(np.float64), site.axis, -1)
             flat = moved.reshape(-1, moved.shape[-1])
-            sums[i] = flat.sum(0) + (sums[i] if counts[i] else 0.0)
+            sums[i] = sums[i] + flat.sum(0)
             counts[i] += flat.shape[0]
     return [s / c for s, c in zip(sums, counts, strict=True)]
 
@@ -120,11 +124,11 @@ def correct_biases(
     from onnx import numpy_helper
 
     names = {s.output for s in bias_sites(fp32)}
-    sites = [s for s in bias_sites(quantized) if s.output in names]
+    proto = own_biases(onnx.load_from_string(quantized))
+    sites = [s for s in _sites(proto.graph) if s.output in names]
     if not sites or not calibration:
         return quantized
     targets = _channel_means(fp32, sites, calibration, open_session)
-    proto = own_biases(onnx.load_from_string(quantized))
     biases = {i.name: i for i in proto.graph.initializer}
     for site, target in zip(sites, targets, strict=True):
         (mean,) = _channel_means(proto.SerializeToString(), [site], calibration, open_session)
