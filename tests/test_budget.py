@@ -253,3 +253,17 @@ def test_bnn_width_without_a_budget_follows_the_configured_steps(
     train([data], tmp_path / "run", config, device="cpu", progress=False)
     recorded = json.loads((tmp_path / "run" / "config.json").read_text())["bnn"]
     assert recorded["enc_channels"] == (48 if wide else 8)
+
+
+def test_bnn_init_brings_its_own_widths(tmp_path: Path) -> None:
+    """Under the width rule a BNN taken from ``[bnn] init`` keeps that model's widths, whatever
+    the rule would plan: its weights fit no others."""
+    data = write_noisy_images(tmp_path / "data")
+    wide_config = tiny_config(bnn={"steps": 4, "paper_width_from_steps": 4})
+    wide = train([data], tmp_path / "wide", wide_config, device="cpu", progress=False)
+    reuse = {"steps": 4, "paper_width_from_steps": 10**6, "init": str(wide), "skip": True}
+    model = train([data], tmp_path / "reuse", tiny_config(bnn=reuse), device="cpu", progress=False)
+    recorded = json.loads((tmp_path / "reuse" / "config.json").read_text())["bnn"]
+    assert (recorded["enc_channels"], recorded["dec_channels"]) == (48, 96)
+    before, after = (load_model(m)["bnn"].state_dict() for m in (wide, model))
+    assert all(torch.equal(before[k], after[k]) for k in before)

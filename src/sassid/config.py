@@ -162,7 +162,7 @@ class BNNStageConfig(_StageCommon):
     ``dec_channels`` when the BNN will train at least this many steps: planned from the time
     budget under ``--minutes``, else ``steps`` (``max_steps`` if lower); 0: never. Step for step
     the wider BNN is better, but each step costs about 3x, so on a short budget the narrow one's
-    extra steps win (``widened``)."""
+    extra steps win (``widened``). With ``init`` the BNN takes that model's widths instead."""
 
     def at_paper_width(self) -> BNNStageConfig:
         """This stage with ``PAPER_BNN_CHANNELS``."""

@@ -45,6 +45,7 @@ __all__ = [
     "load_networks",
     "load_model",
     "load_weights_into",
+    "init_entry",
     "save_model",
     "net_entries",
     "build_stage_net",
@@ -271,21 +272,22 @@ def load_model(path: str | os.PathLike[str]) -> dict[str, nn.Module]:
     return source.networks()
 
 
-def load_weights_into(net: nn.Module, role: str, path: str | os.PathLike[str]) -> nn.Module:
-    """Load the ``role`` network of any model source into ``net`` (a stage's ``init``).
-
-    A source holding one network of ``net``'s architecture is used whatever its role.
-    """
+def init_entry(path: str | os.PathLike[str], role: str, arch: str) -> tuple[Path, NetEntry]:
+    """The network a stage's ``init`` names: the source's ``role`` network, or its one network
+    of architecture ``arch`` whatever its role; with the source's path, for messages."""
     source = read_model(path)
     if role in source.nets:
-        entry = source.nets[role]
-    else:
-        arch = arch_of(net)
-        fitting = [e for e in source.nets.values() if e.arch == arch]
-        if len(fitting) != 1:
-            raise CheckpointError(f"{source.path}: holds no {role} network")
-        entry = fitting[0]
-    return _load_state(net, entry.state_dict, f"{source.path}: {role}")
+        return source.path, source.nets[role]
+    fitting = [e for e in source.nets.values() if e.arch == arch]
+    if len(fitting) != 1:
+        raise CheckpointError(f"{source.path}: holds no {role} network")
+    return source.path, fitting[0]
+
+
+def load_weights_into(net: nn.Module, role: str, path: str | os.PathLike[str]) -> nn.Module:
+    """Load the ``role`` network of any model source into ``net`` (a stage's ``init``)."""
+    where, entry = init_entry(path, role, arch_of(net))
+    return _load_state(net, entry.state_dict, f"{where}: {role}")
 
 
 def save_model(

@@ -49,13 +49,13 @@ from sassid.budget import (
     stage_steps,
 )
 from sassid.checkpoint import CHECKPOINT_FORMAT, load_stage_checkpoint, save_atomic
-from sassid.config import STAGES, TrainConfig, config_from_dict
+from sassid.config import STAGES, BNNStageConfig, TrainConfig, config_from_dict
 from sassid.data import PatchSampler, load_noisy_images
 from sassid.device import resolve_device
 from sassid.errors import ConfigError, TrainingError
 from sassid.inference import Denoiser, default_overlap, default_tile
 from sassid.metrics import psnr
-from sassid.models import load_weights_into, net_entries, save_model
+from sassid.models import init_entry, load_weights_into, net_entries, save_model
 from sassid.nets.registry import build_net
 from sassid.noise import BLIND_THRESHOLD, auto_blind_size, measure_noise
 from sassid.outputs import run_lock
@@ -187,10 +187,13 @@ def _planned_bnn_width(
 ) -> TrainConfig:
     """A new run's BNN widths under ``[bnn] paper_width_from_steps``: the paper's if the BNN
     will train that many steps at them (under a budget: its share of the time left over the
-    probed pace of a paper-width BNN step; rank 0's plan on every rank)."""
+    probed pace of a paper-width BNN step; rank 0's plan on every rank); those of the model
+    in ``[bnn] init``, if one is given."""
     bnn = config.bnn
-    if not bnn.paper_width_from_steps or bnn.skip or bnn.init is not None:
+    if not bnn.paper_width_from_steps:
         return config
+    if bnn.init is not None:
+        return dataclasses.replace(config, bnn=_init_widths(bnn, progress and dist.is_main))
     wide = dataclasses.replace(config, bnn=bnn.at_paper_width())
     if budget is None:
         steps = min(bnn.steps, bnn.max_steps or bnn.steps)
@@ -208,6 +211,21 @@ def _planned_bnn_width(
             f"{reach} [bnn] paper_width_from_steps = {bnn.paper_width_from_steps}",
             flush=True,
         )
+    return chosen
+
+
+def _init_widths(bnn: BNNStageConfig, announce: bool) -> BNNStageConfig:
+    """The BNN at the widths of the model ``[bnn] init`` names (its weights fit no others);
+    the configured ones where the source does not record them."""
+    assert bnn.init is not None
+    where, entry = init_entry(bnn.init, "bnn", bnn.arch)
+    chosen = dataclasses.replace(
+        bnn,
+        enc_channels=entry.kwargs.get("enc_channels", bnn.enc_channels),
+        dec_channels=entry.kwargs.get("dec_channels", bnn.dec_channels),
+    )
+    if announce:
+        print(f"BNN width {chosen.enc_channels}/{chosen.dec_channels}: that of {where}", flush=True)
     return chosen
 
 
