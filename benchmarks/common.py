@@ -118,17 +118,21 @@ def set_absent(name: str) -> bool:
     return True
 
 
-def scored_photos(name: str, count: int) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def scored_photos(
+    name: str, count: int, iso_like: float | None = None
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """The first ``count`` (id, noisy, clean) HWC photos of the real set ``name`` under
     ``DATA``, or with ``name == "demo"`` the demo's: scikit-image's photos made noisy by
-    ``sassid.synth`` at the demo's iso_like, the noise-free render as clean."""
+    ``sassid.synth`` at ``iso_like`` (default the demo's) with the demo's seeds, the noise-free
+    render as clean."""
     if name == "demo":
         from sassid.constants import DEMO_ISO
         from sassid.demo import demo_photos
         from sassid.synth import add_camera_noise, render_reference
 
+        iso = DEMO_ISO if iso_like is None else iso_like
         return [
-            (key, add_camera_noise(p, DEMO_ISO, seed=i), render_reference(p))
+            (key, add_camera_noise(p, iso, seed=i), render_reference(p))
             for i, (key, p) in enumerate(demo_photos().items())
         ][:count]
     from sassid.io import find_pairs, read_image

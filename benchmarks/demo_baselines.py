@@ -1,17 +1,19 @@
 """Classical baselines on the demo's photos: how far is the demo from what BM3D reaches?
 
-    python benchmarks/demo_baselines.py
+    python benchmarks/demo_baselines.py [--iso-like 1000 --demo-run DIR --name STEM]
 
 The demo (`sassid demo`) trains on four scikit-image photos made noisy by `sassid.synth` at
 the demo's iso_like, for a few minutes. This scores, on the same photos and noise (the same
 seeds), BM3D (`bm3d_rgb`) given the noise std measured against the noise-free render (an
 oracle no user has) and given a blind estimate (scikit-image's `estimate_sigma`), beside the
-rows of the committed demo run (docs/demo/demo.json). PSNR: dB, uint8, mean per photo.
-Writes results/demo_baselines.json and .md.
+rows of a demo run (default the committed one, docs/demo/demo.json; ``--demo-run`` names the
+output folder of ``sassid demo --iso-like N``, to compare at another noise level). PSNR: dB,
+uint8, mean per photo. Writes results/demo_baselines.json and .md (``--name``: another stem).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -31,7 +33,17 @@ DEMO_RUN = ROOT / "docs" / "demo" / "demo.json"
 
 
 def main() -> None:
-    photos = scored_photos("demo", 100)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iso-like", type=float, default=DEMO_ISO, help="the demo run's noise")
+    parser.add_argument(
+        "--demo-run", type=Path, default=DEMO_RUN.parent, help="a sassid demo output folder"
+    )
+    parser.add_argument("--name", default="demo_baselines", help="results file stem")
+    args = parser.parse_args()
+    demo = json.loads((args.demo_run / DEMO_RUN.name).read_text())
+    if (demo.get("iso_like", DEMO_ISO), demo.get("seed", 0)) != (args.iso_like, 0):
+        parser.error(f"{args.demo_run} is not a run at iso_like {args.iso_like:g} with seed 0")
+    photos = scored_photos("demo", 100, args.iso_like)
     rows: dict[str, Any] = {}
     baselines = {
         "noisy": lambda n, _c: n,
@@ -45,15 +57,15 @@ def main() -> None:
             "seconds": time.perf_counter() - start,
         }
         print(label, rows[label], flush=True)
-    demo = json.loads(DEMO_RUN.read_text())
     payload = {
         "meta": provenance(),
         "photos": [key for key, _, _ in photos],
-        "iso_like": DEMO_ISO,
+        "iso_like": args.iso_like,
+        "demo_run": str(args.demo_run),
         "rows": rows,
         "demo_rows": {r["label"]: r["psnr"] for r in demo["rows"]},
     }
-    write_results("demo_baselines", payload, _markdown(payload))
+    write_results(args.name, payload, _markdown(payload))
     print(_markdown(payload))
 
 
@@ -65,9 +77,9 @@ def _markdown(payload: dict[str, Any]) -> str:
         stamp(payload["meta"]),
         "",
         f"Photos {', '.join(payload['photos'])} (scikit-image) at iso_like "
-        f"{payload['iso_like']}, the demo's noise and seeds; PSNR against the noise-free render "
-        "(dB, uint8, mean per photo). The last rows are the committed demo run's "
-        "(docs/demo/demo.json), trained on these noisy photos alone.",
+        f"{payload['iso_like']:g}, the demo's seeds; PSNR against the noise-free render "
+        "(dB, uint8, mean per photo). The last rows are those of the demo run in "
+        f"`{payload.get('demo_run', 'docs/demo')}`, trained on these noisy photos alone.",
         "",
         "| output | PSNR (dB) | gain over noisy (dB) | seconds |",
         "|---|---|---|---|",

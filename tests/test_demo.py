@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sassid.constants import DEMO_ISO
 from sassid.demo import run_demo
 from tests.helpers import tiny_config
 from tests.report.page import check_self_contained
@@ -19,6 +20,7 @@ def test_demo_runs_end_to_end_and_reports(tmp_path: Path) -> None:
     assert all(len(r["mean_shift"]) == 3 for r in result.rows)
     summary = json.loads((tmp_path / "demo.json").read_text())
     assert 15 < summary["rows"][0]["psnr"] < 30  # the synthesized noise is in a realistic range
+    assert (summary["iso_like"], summary["seed"]) == (DEMO_ISO, 0)  # what made that noise
     # The HTML report: every photo against its reference, and the real run's training story.
     assert result.html == tmp_path / "report.html"
     page = check_self_contained(result.html)

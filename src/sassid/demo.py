@@ -165,7 +165,10 @@ def run_demo(
         result.report,
         _report(result.rows, config, iso_like, synth_seconds, total, f"{steps} steps{budget}"),
     )
-    atomic_write_json(out / "demo.json", {"rows": result.rows, "total_seconds": total})
+    atomic_write_json(
+        out / "demo.json",
+        {"rows": result.rows, "total_seconds": total, "iso_like": iso_like, "seed": seed},
+    )
     return result
 
 
