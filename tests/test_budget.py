@@ -12,6 +12,7 @@ import torch
 
 import sassid.train as train_module
 from sassid.budget import (
+    MAX_MINUTES,
     RESERVE_FRACTION,
     LossPlateau,
     ProgressCosine,
@@ -22,7 +23,7 @@ from sassid.budget import (
 )
 from sassid.checkpoint import load_file
 from sassid.errors import ConfigError, TrainingError
-from sassid.models import load_model
+from sassid.models import load_model, read_model
 from sassid.train import train
 from tests.helpers import tiny_config, write_noisy_images
 
@@ -155,6 +156,35 @@ def test_resume_inside_a_budget(tmp_path: Path, monkeypatch) -> None:  # noqa: A
     assert [r["step"] for r in lan] == sorted({r["step"] for r in lan}), "lan resumed at 20"
 
 
+def test_a_budgeted_run_resumes_only_inside_its_budget(tmp_path: Path) -> None:
+    """Without --minutes a resumed run would train its configured steps, out of its budget;
+    a damaged budget.json is named; a budget past MAX_MINUTES is refused before the run's
+    folder is made."""
+    data = write_noisy_images(tmp_path / "data")
+    config = tiny_config(log_every=5, checkpoint_every=20, val_every=10**6)
+    train([data], tmp_path / "run", config, device="cpu", progress=False, minutes=0.05)
+    with pytest.raises(TrainingError, match=r"planned for --minutes 0.05 \(budget.json\)"):
+        train([data], tmp_path / "run", config, device="cpu", progress=False, resume=True)
+    budget = tmp_path / "run" / "budget.json"
+    for damage in (budget.read_text()[:40], json.dumps({"minutes": 0.05})):
+        budget.write_text(damage)
+        with pytest.raises(TrainingError, match="budget.json: unreadable or damaged") as info:
+            train(
+                [data],
+                tmp_path / "run",
+                config,
+                device="cpu",
+                progress=False,
+                minutes=0.05,
+                resume=True,
+            )
+        assert "\n" not in str(info.value)
+    for minutes in (1e308, MAX_MINUTES * 2):
+        with pytest.raises(TrainingError, match="at most"):
+            train([data], tmp_path / "new", config, device="cpu", progress=False, minutes=minutes)
+    assert not (tmp_path / "new").exists()
+
+
 def test_cache_is_built_only_where_it_pays() -> None:
     config = tiny_config(batch_size=8, patch_size=64, cache_transforms=1)
     pace = {"lan": 0.1, "lan_per_crop": 0.3, "unet": 0.2, "unet_per_crop": 0.5}
@@ -255,15 +285,20 @@ def test_bnn_width_without_a_budget_follows_the_configured_steps(
     assert recorded["enc_channels"] == (48 if wide else 8)
 
 
-def test_bnn_init_brings_its_own_widths(tmp_path: Path) -> None:
-    """Under the width rule a BNN taken from ``[bnn] init`` keeps that model's widths, whatever
-    the rule would plan: its weights fit no others."""
+def test_bnn_init_brings_its_own_widths_and_blind_size(tmp_path: Path) -> None:
+    """A BNN taken from ``[bnn] init`` keeps that model's widths under the width rule (whatever
+    it would plan: the weights fit no others) and its blind size where the size is measured
+    (these photos measure 5; the model was trained at 9)."""
     data = write_noisy_images(tmp_path / "data")
     wide_config = tiny_config(bnn={"steps": 4, "paper_width_from_steps": 4})
     wide = train([data], tmp_path / "wide", wide_config, device="cpu", progress=False)
     reuse = {"steps": 4, "paper_width_from_steps": 10**6, "init": str(wide), "skip": True}
-    model = train([data], tmp_path / "reuse", tiny_config(bnn=reuse), device="cpu", progress=False)
+    reuse_config = tiny_config(bnn={**reuse, "auto_blind_size": True})
+    model = train([data], tmp_path / "reuse", reuse_config, device="cpu", progress=False)
     recorded = json.loads((tmp_path / "reuse" / "config.json").read_text())["bnn"]
     assert (recorded["enc_channels"], recorded["dec_channels"]) == (48, 96)
+    assert recorded["blind_size"] == read_model(model).nets["bnn"].kwargs["blind_size"] == 9
+    assert json.loads((tmp_path / "reuse" / "noise.json").read_text())["auto_blind_size"] == 5
+    train([data], tmp_path / "reuse", reuse_config, device="cpu", progress=False, resume=True)
     before, after = (load_model(m)["bnn"].state_dict() for m in (wide, model))
     assert all(torch.equal(before[k], after[k]) for k in before)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import sassid.train as train_module
-from sassid.checkpoint import load_file
+from sassid.checkpoint import CheckpointError, load_file
 from sassid.errors import TrainingError
 from sassid.models import load_model, read_model
 from sassid.train import train
@@ -80,6 +80,34 @@ def test_resume_with_another_config_is_refused(tmp_path: Path) -> None:
         )
     with pytest.raises(TrainingError, match="already holds a run"):
         train([data], tmp_path / "run", tiny_config(), device="cpu", progress=False)
+
+
+@pytest.mark.parametrize("bnn", [None, {"blind_size": "x"}, {"steps": -3}])
+def test_resume_with_a_damaged_config_json_is_one_line(tmp_path: Path, bnn: object) -> None:
+    data = write_noisy_images(tmp_path / "data")
+    train([data], tmp_path / "run", tiny_config(), device="cpu", progress=False)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    (tmp_path / "run" / "config.json").write_text(json.dumps({**saved, "bnn": bnn}))
+    config = tiny_config(bnn={"auto_blind_size": True})
+    with pytest.raises(TrainingError, match=r"config.json: .*bnn.*records the run's config"):
+        train([data], tmp_path / "run", config, device="cpu", progress=False, resume=True)
+
+
+def test_resume_of_a_folder_that_holds_no_run_makes_nothing_there(tmp_path: Path) -> None:
+    data = write_noisy_images(tmp_path / "data")
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(TrainingError, match="nothing to resume"):
+        train([data], tmp_path / "photos", tiny_config(), device="cpu", progress=False, resume=True)
+    assert list((tmp_path / "photos").iterdir()) == []
+
+
+def test_an_init_that_does_not_fit_fails_before_any_stage_trains(tmp_path: Path) -> None:
+    data = write_noisy_images(tmp_path / "data")
+    other = train([data], tmp_path / "a", tiny_config(), device="cpu", progress=False)
+    config = tiny_config(unet={"init": str(other), "enc_channels": 16})
+    with pytest.raises(CheckpointError, match="unet"):
+        train([data], tmp_path / "b", config, device="cpu", progress=False)
+    assert not list((tmp_path / "b" / "checkpoints").iterdir()), "no stage trained"
 
 
 def test_skip_stage_with_given_weights(tmp_path: Path) -> None:

@@ -43,6 +43,8 @@ __all__ = [
     "format_seconds",
     "cache_decision",
     "check_minutes",
+    "read_budget",
+    "MAX_MINUTES",
 ]
 
 RESERVE_FRACTION = 0.03
@@ -80,14 +82,46 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+MAX_MINUTES = 1e6
+"""The longest budget ``--minutes`` takes (about two years): far beyond any run, and small
+enough that its seconds stay finite arithmetic."""
+
+
 def check_minutes(minutes: float) -> None:
-    """A time budget must be a finite number of minutes above zero (one-line error)."""
+    """A time budget must be a finite number of minutes above zero, at most ``MAX_MINUTES``
+    (one-line error)."""
     import math
 
     from sassid.errors import TrainingError
 
-    if not (math.isfinite(minutes) and minutes > 0):
-        raise TrainingError(f"--minutes must be a finite number > 0, got {minutes}")
+    if not (math.isfinite(minutes) and 0 < minutes <= MAX_MINUTES):
+        raise TrainingError(
+            f"--minutes must be a finite number > 0 and at most {MAX_MINUTES:g}, got {minutes}"
+        )
+
+
+def read_budget(run_dir: Path) -> dict[str, Any] | None:
+    """The time budget a run recorded (``budget.json``: its minutes, time spent, probed paces
+    and stage plans), None if it has none; a damaged file is a one-line TrainingError."""
+    from sassid.errors import TrainingError
+
+    path = run_dir / BUDGET_FILE
+    if not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+        return {
+            **saved,
+            "minutes": float(saved["minutes"]),
+            "spent_seconds": float(saved["spent_seconds"]),
+            "probe_seconds_per_step": dict(saved["probe_seconds_per_step"]),
+            "stages": dict(saved["stages"]),
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise TrainingError(
+            f"{path}: unreadable or damaged ({type(exc).__name__}: {exc}); it records the "
+            "run's time budget"
+        ) from None
 
 
 class ProgressCosine:
@@ -173,24 +207,23 @@ class Budget:
         from sassid.errors import TrainingError
 
         check_minutes(minutes)
-        path = run_dir / BUDGET_FILE
-        if resume and path.exists():
-            saved = json.loads(path.read_text())
-            if abs(saved["minutes"] - minutes) > 1e-9:
-                raise TrainingError(
-                    f"{run_dir}: --resume with --minutes {minutes:g}, but the run was planned "
-                    f"for {saved['minutes']:g}"
-                )
-            return cls(
-                minutes * 60.0,
-                run_dir,
-                spent_before=float(saved["spent_seconds"]),
-                seconds_per_step=dict(saved["probe_seconds_per_step"]),
-                stages=dict(saved["stages"]),
-                cache=saved.get("cache"),
-                started=started,
+        saved = read_budget(run_dir) if resume else None
+        if saved is None:
+            return cls(minutes * 60.0, run_dir, started=started)
+        if abs(saved["minutes"] - minutes) > 1e-9:
+            raise TrainingError(
+                f"{run_dir}: --resume with --minutes {minutes:g}, but the run was planned "
+                f"for {saved['minutes']:g}"
             )
-        return cls(minutes * 60.0, run_dir, started=started)
+        return cls(
+            minutes * 60.0,
+            run_dir,
+            spent_before=saved["spent_seconds"],
+            seconds_per_step=saved["probe_seconds_per_step"],
+            stages=saved["stages"],
+            cache=saved.get("cache"),
+            started=started,
+        )
 
     def spent(self) -> float:
         return self.spent_before + time.perf_counter() - self.started

@@ -42,14 +42,16 @@ from sassid.budget import (
     LossPlateau,
     ProgressCosine,
     cache_decision,
+    check_minutes,
     format_seconds,
     probe,
+    read_budget,
     revised_total,
     split_seconds,
     stage_steps,
 )
 from sassid.checkpoint import CHECKPOINT_FORMAT, load_stage_checkpoint, save_atomic
-from sassid.config import STAGES, BNNStageConfig, TrainConfig, config_from_dict
+from sassid.config import STAGES, TrainConfig, config_from_dict
 from sassid.data import PatchSampler, load_noisy_images
 from sassid.device import resolve_device
 from sassid.errors import ConfigError, TrainingError
@@ -127,7 +129,10 @@ class MetricsLog:
 
 def _prepare_run_dir(run_dir: Path, resume: bool, lock: contextlib.ExitStack) -> None:
     """Make ``run_dir`` (writable, locked, stale temps gone); refuse to start over a run's
-    checkpoints without ``resume``, and to resume without its config.json."""
+    checkpoints without ``resume``, and to resume without its config.json (before anything
+    is made there)."""
+    if resume and not (run_dir / "config.json").exists():
+        raise TrainingError(f"{run_dir}: nothing to resume (no config.json)")
     try:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         probe = run_dir / ".write_test"
@@ -138,8 +143,6 @@ def _prepare_run_dir(run_dir: Path, resume: bool, lock: contextlib.ExitStack) ->
     lock.enter_context(run_lock(run_dir))
     clean_stale_temps(run_dir)
     clean_stale_temps(run_dir / "checkpoints")
-    if resume and not (run_dir / "config.json").exists():
-        raise TrainingError(f"{run_dir}: nothing to resume (no config.json)")
     if not resume and any((run_dir / "checkpoints").glob("*.pt")):
         raise TrainingError(f"{run_dir}: already holds a run; pass --resume or use another -o")
 
@@ -157,8 +160,8 @@ def _saved_config(run_dir: Path) -> dict[str, Any]:
         raise TrainingError(f"{saved}: not a JSON object; it records the run's configuration")
     try:
         return config_from_dict(previous_dict).to_dict()
-    except ConfigError:
-        return previous_dict
+    except ConfigError as exc:
+        raise TrainingError(f"{saved}: {exc}; it records the run's configuration") from None
 
 
 def _resumed_config(config: TrainConfig, saved: dict[str, Any]) -> TrainConfig:
@@ -187,13 +190,11 @@ def _planned_bnn_width(
 ) -> TrainConfig:
     """A new run's BNN widths under ``[bnn] paper_width_from_steps``: the paper's if the BNN
     will train that many steps at them (under a budget: its share of the time left over the
-    probed pace of a paper-width BNN step; rank 0's plan on every rank); those of the model
-    in ``[bnn] init``, if one is given."""
+    probed pace of a paper-width BNN step; rank 0's plan on every rank). A BNN taken from
+    ``[bnn] init`` keeps that model's (``_bnn_from_init``)."""
     bnn = config.bnn
-    if not bnn.paper_width_from_steps:
+    if not bnn.paper_width_from_steps or bnn.init is not None:
         return config
-    if bnn.init is not None:
-        return dataclasses.replace(config, bnn=_init_widths(bnn, progress and dist.is_main))
     wide = dataclasses.replace(config, bnn=bnn.at_paper_width())
     if budget is None:
         steps = min(bnn.steps, bnn.max_steps or bnn.steps)
@@ -214,19 +215,40 @@ def _planned_bnn_width(
     return chosen
 
 
-def _init_widths(bnn: BNNStageConfig, announce: bool) -> BNNStageConfig:
-    """The BNN at the widths of the model ``[bnn] init`` names (its weights fit no others);
-    the configured ones where the source does not record them."""
-    assert bnn.init is not None
+def _bnn_from_init(config: TrainConfig, announce: bool) -> TrainConfig:
+    """A BNN taken from ``[bnn] init`` as that model has it where this run would choose: its
+    widths under ``paper_width_from_steps`` (its weights fit no others) and its blind size
+    under ``auto_blind_size`` (at another size the same weights are another network)."""
+    bnn = config.bnn
+    if bnn.init is None:
+        return config
     where, entry = init_entry(bnn.init, "bnn", bnn.arch)
-    chosen = dataclasses.replace(
-        bnn,
-        enc_channels=entry.kwargs.get("enc_channels", bnn.enc_channels),
-        dec_channels=entry.kwargs.get("dec_channels", bnn.dec_channels),
-    )
+    changes: dict[str, Any] = {}
+    if bnn.paper_width_from_steps:
+        changes["enc_channels"] = entry.kwargs.get("enc_channels", bnn.enc_channels)
+        changes["dec_channels"] = entry.kwargs.get("dec_channels", bnn.dec_channels)
+    if bnn.auto_blind_size:
+        changes["blind_size"] = entry.kwargs.get("blind_size", bnn.blind_size)
+    if not changes:
+        return config
+    chosen = dataclasses.replace(bnn, **changes)
     if announce:
-        print(f"BNN width {chosen.enc_channels}/{chosen.dec_channels}: that of {where}", flush=True)
-    return chosen
+        print(
+            f"BNN {chosen.enc_channels}/{chosen.dec_channels} channels, blind size "
+            f"{chosen.blind_size}: those of {where}",
+            flush=True,
+        )
+    return dataclasses.replace(config, bnn=chosen)
+
+
+def _check_inits(config: TrainConfig) -> None:
+    """Every stage's ``init`` loads into its network before any stage trains: a model that
+    does not fit fails now, not after the stages before it have trained (their checkpoints
+    would then block a corrected run in the same folder)."""
+    for name in STAGES:
+        stage = config.stage(name)
+        if stage.init is not None:
+            load_weights_into(build_net(stage.arch, stage.net_kwargs()), name, stage.init)
 
 
 def _check_resume_config(run_dir: Path, config: TrainConfig, previous: dict[str, Any]) -> None:
@@ -244,9 +266,10 @@ def _measured_config(
     config: TrainConfig, images: list[np.ndarray]
 ) -> tuple[TrainConfig, dict[str, Any]]:
     """A new run's noise report (noise.json) and, with ``[bnn] auto_blind_size``, the config
-    with the blind size it measured (the configured one stays when no image can be measured)."""
+    with the blind size it measured (the configured one stays when no image can be measured,
+    and an ``init`` model's, ``_bnn_from_init``, when the BNN is taken from one)."""
     report = _noise_report(images)
-    if config.bnn.auto_blind_size and "auto_blind_size" in report:
+    if config.bnn.auto_blind_size and config.bnn.init is None and "auto_blind_size" in report:
         bnn = dataclasses.replace(config.bnn, blind_size=report["auto_blind_size"])
         config = dataclasses.replace(config, bnn=bnn)
     return config, {**report, "blind_size": config.bnn.blind_size}
@@ -710,6 +733,8 @@ def train(
     configured ``time_share`` (sassid.budget) instead of the configured ``steps``.
     """
     started = time.perf_counter()
+    if minutes is not None:
+        check_minutes(minutes)  # before the run folder is made
     config = config or TrainConfig()
     run_dir = Path(run_dir)
     device_kind = "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
@@ -723,18 +748,27 @@ def train(
                 saved = _saved_config(run_dir)
                 config = _resumed_config(config, saved)
                 _check_resume_config(run_dir, config, saved)
+                planned = read_budget(run_dir)
+                if minutes is None and planned is not None:
+                    raise TrainingError(
+                        f"{run_dir}: the run was planned for --minutes {planned['minutes']:g} "
+                        "(budget.json); resume it with the same --minutes"
+                    )
         distributed.barrier(dist)
         if resume and not dist.is_main:
             config = _resumed_config(config, _saved_config(run_dir))
         budget = Budget.open(run_dir, minutes, resume, started) if minutes is not None else None
         images, image_paths = load_noisy_images(sources, config.largest_crop)
         if not resume:
+            config = _bnn_from_init(config, progress and dist.is_main)
             config, noise = _measured_config(config, images)
             config = _planned_bnn_width(config, images, torch_device, dist, budget, progress)
+            _check_inits(config)
             if dist.is_main:
                 _write_json(run_dir / "config.json", config.to_dict())
                 _write_json(run_dir / "noise.json", noise)
-                if progress and config.bnn.auto_blind_size and "rho" in noise:
+                measured = config.bnn.auto_blind_size and config.bnn.init is None
+                if progress and measured and "rho" in noise:
                     print(_describe_noise(noise, config.bnn.blind_size), flush=True)
         val_pairs = list(iter_pairs(val)) if val is not None else []
         run = _Run(
