@@ -50,6 +50,7 @@ def test_toml_overrides_and_round_trip(tmp_path: Path) -> None:
         ("[bnn\n", "not valid TOML"),
         ("[unet]\npatch_size = 48\n", r"\[unet\] patch_size must be 0 \(the run's\) or a"),
         ("[unet]\nbatch_size = -1\n", r"\[unet\] batch_size must be between 0"),
+        ("preset = 'huge'\n", "unknown preset 'huge'"),
     ],
 )
 def test_bad_values_rejected_in_one_line(tmp_path: Path, text: str, message: str) -> None:

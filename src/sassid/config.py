@@ -509,7 +509,10 @@ def load_config(path: str | Path | None = None, preset_name: str | None = None) 
     name = preset_name or data.get("preset", "paper")
     if not isinstance(name, str):
         raise ConfigError(f"{path}: preset must be a string, got {name!r}")
-    base = preset(name)
+    try:
+        base = preset(name)
+    except ConfigError as exc:  # named in the file: say which file
+        raise ConfigError(f"{path}: {exc}" if path and not preset_name else str(exc)) from None
     data = {k: v for k, v in data.items() if k != "preset"}
     try:
         return typing.cast(TrainConfig, config_from_dict(data, base))
