@@ -51,6 +51,20 @@ def test_export_failure_leaves_no_file(tmp_path: Path, capsys) -> None:  # noqa:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_export_never_writes_over_its_model_or_into_a_file(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    model = write_tiny_model(tmp_path / "model.pt")
+    before = model.read_bytes()
+    for out, reason in (
+        (model, "is the input"),
+        (model / "x.onnx", "exists and is not a folder"),
+        (tmp_path, "is a folder"),
+    ):
+        code = main(["export", "-m", str(model), "-o", str(out)])
+        err = capsys.readouterr().err
+        assert code == 2 and reason in err and err.count("\n") == 1, err
+    assert model.read_bytes() == before and sorted(tmp_path.iterdir()) == [model]
+
+
 def test_export_onnx_api_returns_round_trip_error(tmp_path: Path) -> None:
     from sassid.export import export_onnx
     from sassid.nets import UNet

@@ -50,7 +50,12 @@ def export_onnx(
     """Write ``net`` of ``model`` (run dir, model file, or a module) to ``output`` atomically.
 
     Returns the round-trip max abs difference against PyTorch (None when ``verify`` is off).
+    The output is checked once the model is read, before the export: it may not be the model
+    file itself, and its folder is made and must be writable (``sassid.outputs``).
     """
+    from sassid.outputs import check_output_file, check_plan, ensure_folder
+
+    output = Path(output)
     metadata: dict[str, str] = {}
     if isinstance(model, nn.Module):
         module = model
@@ -58,6 +63,7 @@ def export_onnx(
         from sassid.models import read_model
 
         source = read_model(model)
+        check_plan([(source.path, output)])
         if net not in source.nets:
             raise ExportError(f"{model}: the model has no {net} network")
         module = source.networks((net,))[net]
@@ -66,12 +72,12 @@ def export_onnx(
             "lowpass_sigma": f"{source.lowpass_sigma:g}",
             "noise_gate": f"{source.noise_gate:g}",
         }
+    ensure_folder(output.parent)
+    check_output_file(output)
     data = onnx_bytes(module, name=net, metadata=metadata)
     diff = check_round_trip(module, data) if verify else None
     if diff is not None and not np.isfinite(diff):
         raise ExportError(f"{net}: ONNX output is not finite")
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(output) as tmp:
         tmp.write_bytes(data)
     return diff
