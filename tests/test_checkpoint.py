@@ -49,3 +49,7 @@ def test_bad_files(tmp_path: Path) -> None:
     torch.save({"a": torch.ones(1)}, tmp_path / "y.pt")
     with pytest.raises(CheckpointError, match=r"y\.pt: not a model file .*expected"):
         load_model(tmp_path / "y.pt")
+    whole = (tmp_path / "y.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(whole[: len(whole) // 2])  # a copy cut short
+    with pytest.raises(CheckpointError, match=r"cut\.pt: truncated or damaged"):
+        load_file(tmp_path / "cut.pt")

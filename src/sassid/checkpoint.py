@@ -78,7 +78,11 @@ def load_file(path: str | os.PathLike[str]) -> Any:
         raise CheckpointError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except MemoryError:
         raise CheckpointError(f"{path}: too large to load (out of memory)") from None
-    except Exception:  # noqa: BLE001 - any unpickling failure means a file of another kind
+    except Exception as exc:  # noqa: BLE001 - any other failure: a file of another kind
+        if "PytorchStreamReader" in str(exc):  # torch's zip container, cut or damaged
+            raise CheckpointError(
+                f"{path}: truncated or damaged (PyTorch cannot read its zip archive)"
+            ) from None
         raise CheckpointError(f"{path}: {NOT_A_MODEL}") from None
 
 
