@@ -11,7 +11,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sassid.backends import DEFAULT_BACKEND, DEFAULT_PRECISION, resolve, why_not_default
-from sassid.errors import NoImagesError, SassidError
+from sassid.errors import NoImagesError, OptionError, SassidError
 from sassid.inference import Denoiser
 from sassid.io import IMAGE_SUFFIXES, Photo, image_megapixels, list_images, read_image, write_image
 from sassid.outputs import check_plan, ensure_folder
@@ -100,12 +100,16 @@ def denoise_files(
         fallback = why_not_default(device_name, net, megapixels)
     backend, precision = resolve(backend, precision, device_name, net=net, megapixels=megapixels)
     calibration = None
+    if calibrate is not None and precision != "int8":
+        raise OptionError(f"--calibrate is for --precision int8 only (this run: {precision})")
     if precision == "int8":
         from sassid.backends.quantize import calibration_crops
 
         sources = [Path(calibrate)] if calibrate is not None else [src for src, _ in pairs]
         if calibrate is not None and Path(calibrate).is_dir():
             sources = list_images(Path(calibrate))
+            if not sources:
+                raise SassidError(f"{calibrate}: no image to calibrate int8 quantization on")
         calibration = calibration_crops(sources)
     denoiser = Denoiser.from_model(
         model,

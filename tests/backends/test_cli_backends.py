@@ -59,11 +59,20 @@ def test_denoise_prints_backend_and_writes(tmp_path: Path, capsys, options, line
 def test_int8_calibrates_on_a_folder_given(tmp_path: Path, capsys) -> None:  # noqa: ANN001
     write_noisy_images(tmp_path / "cal", count=1, size=(64, 64))
     assert _denoise(tmp_path, "--precision", "int8", "--calibrate", str(tmp_path / "cal")) == 0
+    capsys.readouterr()
     empty = tmp_path / "empty"
     empty.mkdir()
     code = _denoise(tmp_path, "--precision", "int8", "--calibrate", str(empty))
     err = capsys.readouterr().err
-    assert code == 2 and "no readable image to calibrate" in err
+    assert code == 2 and f"{empty}: no image to calibrate" in err and err.count("\n") == 1
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "shot.png").write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    code = _denoise(tmp_path, "--precision", "int8", "--calibrate", str(broken))
+    err = capsys.readouterr().err
+    assert code == 2 and "no readable image to calibrate" in err and "shot.png" in err
+    code = _denoise(tmp_path, "--precision", "bf16", "--calibrate", str(tmp_path / "cal"))
+    assert code == 2 and "--calibrate is for --precision int8 only" in capsys.readouterr().err
 
 
 def test_bf16_on_onnxruntime_is_refused_in_one_line(tmp_path: Path, capsys) -> None:  # noqa: ANN001

@@ -57,18 +57,21 @@ def calibration_crops(
 ) -> list[Tensor]:
     """``count`` random ``size`` x ``size`` crops (1, 3, s, s) in [0, 255], drawn in turn from
     the readable images of ``paths`` (an image smaller than ``size`` is taken whole, cut to a
-    multiple of 32). Raises SassidError if none is readable."""
+    multiple of 32). Raises SassidError if none is readable, naming the first failure."""
     rng = np.random.default_rng(seed)
     images = []
+    first_error: ImageError | None = None
     for path in paths:
         try:
             images.append(read_image(path).pixels)
-        except ImageError:
+        except ImageError as exc:
+            first_error = first_error or exc
             continue
         if len(images) >= count:
             break
     if not images:
-        raise SassidError("no readable image to calibrate int8 quantization on")
+        why = f" ({first_error})" if first_error else " (no image given)"
+        raise SassidError(f"no readable image to calibrate int8 quantization on{why}")
     crops = []
     for i in range(count):
         pixels = images[i % len(images)]
