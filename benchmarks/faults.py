@@ -13,9 +13,13 @@ classified from what it did, never assumed:
 Quick cases come from ``tests/faults/cases.py`` (the CI suite runs them in-process); the slow
 ones are here: SIGKILL and SIGTERM timed to land while a file is being saved (the script
 watches for sassid's temporary file and signals then), SIGINT, a file-size limit (``ulimit -f``,
-as a full disk), and two trainings started at once into one run folder.
+as a full disk), and two trainings started at once into one run folder. Then the features
+newer than those (``Feature``): time budgets and resuming inside one, the BNN's width rule and
+``[bnn]``/``[unet] init``, backends and precisions with int8 calibration, ``sassid export``,
+batches with a cut file or an output folder that cannot be written.
 
     python benchmarks/faults.py            # writes results/faults.md and results/faults.json
+    python benchmarks/faults.py --features-only --name faults_features   # the newer ones only
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -33,6 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
@@ -204,7 +210,7 @@ def _signal_when_saving(
         preexec_fn=_default_signals,
     )
     start = time.perf_counter()
-    landed, seen = False, set()
+    landed, seen = False, set[str]()
     while proc.poll() is None and time.perf_counter() - start < timeout:
         try:
             seen.update(e.name for e in os.scandir(watch) if e.name.endswith(TEMP))
@@ -236,7 +242,7 @@ def kill_denoise(work: Path, signum: int) -> Outcome:
     start = time.perf_counter()
     proc, landed, _ = _signal_when_saving(argv, root / "out", signum)
     first = _finish(proc)
-    expected = {signal.SIGKILL: -9, signal.SIGTERM: 143, signal.SIGINT: 130}[signum]
+    expected = {signal.SIGKILL: -9, signal.SIGTERM: 143, signal.SIGINT: 130}[signal.Signals(signum)]
     out = Outcome(f"{name} while denoise saves", "signal", first.returncode, f"exit {expected}")
     out.notes.append(f"signal landed during a save: {landed}")
     out.traceback = "Traceback" in first.stderr
@@ -300,7 +306,7 @@ def kill_train(work: Path, signum: int, after: int = 0) -> Outcome:
     start = time.perf_counter()
     proc, landed, _ = _signal_when_saving(argv, run / "checkpoints", signum, after)
     first = _finish(proc)
-    expected = {signal.SIGKILL: -9, signal.SIGTERM: 143, signal.SIGINT: 130}[signum]
+    expected = {signal.SIGKILL: -9, signal.SIGTERM: 143, signal.SIGINT: 130}[signal.Signals(signum)]
     label = f"{name} while train saves" + (f" (after {after} saves)" if after else "")
     out = Outcome(label, "signal", first.returncode, f"exit {expected}")
     out.notes.append(f"signal landed during a save: {landed}")
@@ -339,7 +345,8 @@ def size_limit(work: Path, label: str, kb: int, make: Callable[[Path], list[str]
         out.status = proc.returncode
         out.traceback = "Traceback" in proc.stderr
         out.false_success = proc.returncode == 0
-        lines = proc.stderr.splitlines()
+        # warnings (a doubtful output, sassid.reliability) may stand between the error lines
+        lines = [x for x in proc.stderr.splitlines() if not x.startswith("sassid: warning:")]
         out.unclear = not lines or not all(
             line.startswith("sassid: error:") and "cannot write (File too large)" in line
             for line in lines
@@ -434,6 +441,528 @@ def slow_cases(work: Path) -> list[Outcome]:
     return results
 
 
+# ---------------------------------------------------------------- newer features
+
+
+ERROR_LINE = re.compile(r"^sassid(?: [a-z]+)?: error:")
+"""sassid's one-line error, or argparse's (``sassid train: error: argument ...``)."""
+
+
+@dataclass(frozen=True)
+class Feature:
+    """A case of a feature newer than tests/faults (time budgets, resume inside a budget, the
+    BNN width rule and ``init``, backends and precisions, export). ``setup`` builds the inputs
+    under the case's folder (those under ``in/`` must keep their bytes) and returns sassid's
+    arguments. A correct run exits ``status`` with ``lines`` error lines (a batch writes one
+    per failed file), each holding every piece of ``expect``; ``check`` then looks at the
+    files. ``unprivileged``: read-only folders are read-only, for root too."""
+
+    name: str
+    kind: str
+    setup: Callable[[Path], list[str]]
+    status: int = 2
+    expect: tuple[str, ...] = ()
+    lines: int = 1
+    check: Callable[[Path, subprocess.CompletedProcess[str], Outcome], None] | None = None
+    unprivileged: bool = False
+
+
+def _without_override(argv: list[str]) -> list[str]:
+    """``argv`` run so that a folder's permission bits hold: root (which writes anywhere)
+    without the capabilities that override them; anyone else as is."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return argv
+    return ["setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner", "--", *argv]
+
+
+def feature_case(work: Path, case: Feature) -> Outcome:
+    root = Path(tempfile.mkdtemp(dir=work))
+    start = time.perf_counter()
+    argv = case.setup(root)
+    before = snapshot(root / "in")
+    command = sassid(*argv)
+    proc = subprocess.run(
+        _without_override(command) if case.unprivileged else command,
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=900,
+    )
+    expected = f"exit {case.status}" + (f": {' + '.join(case.expect)}" if case.expect else "")
+    out = Outcome(case.name, case.kind, proc.returncode, expected)
+    out.traceback = "Traceback" in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if ERROR_LINE.match(line)]
+    out.false_success = proc.returncode == 0 and case.status != 0
+    out.unclear = (
+        proc.returncode != case.status
+        or len(lines) != (case.lines if case.status else 0)
+        or not all(piece in line for line in lines for piece in case.expect)
+        or "weights_only" in proc.stderr
+    )
+    if out.unclear or out.traceback:
+        out.notes.append(f"stderr: {proc.stderr.strip()[-300:]!r}")
+    if case.check is not None:
+        case.check(root, proc, out)
+    return _close(out, root, start, before)
+
+
+class Fixtures:
+    """Tiny runs trained once (plain, and under ``--minutes``) and copied into the cases that
+    resume them, with their photos and configuration."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.roots: dict[str, Path] = {}
+
+    def _trained(self, minutes: str) -> Path:
+        if minutes not in self.roots:
+            root = self.work / f"fixture-{len(self.roots)}"
+            extra = ["--minutes", minutes] if minutes else []
+            argv = _train_argv(root, root / "run", 2, *extra)
+            subprocess.run(argv, capture_output=True, text=True, env=ENV, check=True, timeout=900)
+            self.roots[minutes] = root
+        return self.roots[minutes]
+
+    def resume(self, root: Path, minutes: str = "", where: str = "in") -> tuple[Path, list[str]]:
+        """A copy of the run in ``root/where/run`` (``in``: it must keep its bytes) and the
+        arguments that resume it."""
+        source = self._trained(minutes)
+        shutil.copytree(source / "in" / "photos", root / "in" / "photos")
+        shutil.copy(source / "tiny.toml", root / "in" / "tiny.toml")
+        run = root / where / "run"
+        shutil.copytree(source / "run", run, ignore=shutil.ignore_patterns(".lock"))
+        argv = ["train", str(root / "in" / "photos"), "-o", str(run), "-q", "--resume"]
+        argv += ["--config", str(root / "in" / "tiny.toml")]
+        return run, argv + (["--minutes", minutes] if minutes else [])
+
+
+def _cut(path: Path) -> Path:
+    """``path`` cut to half its bytes (a copy interrupted, a full disk)."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def _models(path: Path, **widths: tuple[int, int]) -> Path:
+    """A model file of narrow random networks; ``widths``: other (enc, dec) channels of the
+    ``bnn`` or ``unet``."""
+    import torch
+
+    from sassid.models import save_model
+    from sassid.nets.registry import build_net
+
+    kwargs: dict[str, dict[str, Any]] = {
+        "bnn": {"blind_size": 9, "enc_channels": 8, "dec_channels": 16},
+        "lan": {"receptive_field": 3, "width": 16},
+        "unet": {"enc_channels": 8, "dec_channels": 16},
+    }
+    for role, (enc, dec) in widths.items():
+        kwargs[role].update(enc_channels=enc, dec_channels=dec)
+    torch.manual_seed(0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_model(path, {n: build_net(n, kw) for n, kw in kwargs.items()}, kwargs)
+    return path
+
+
+def _train_with(root: Path, toml: str, *extra: str) -> list[str]:
+    """Train on two tiny photos into ``root/run`` with ``toml`` (written to ``in/c.toml``)."""
+    photos = _photos(root, 2, 48)
+    config = root / "in" / "c.toml"
+    config.write_text(toml)
+    return ["train", str(photos), "-o", str(root / "run"), "--config", str(config), "-q", *extra]
+
+
+def _tiny(top: str = "", **sections: str) -> str:
+    """TINY_TOML at 2 steps a stage, ``top`` lines first and ``sections`` lines added to its
+    ``[bnn]``/``[lan]``/``[unet]``."""
+    text = top + TINY_TOML.format(steps=2)
+    for name, lines in sections.items():
+        text = text.replace(f"[{name}]\n", f"[{name}]\n{lines}")
+    return text
+
+
+def _toml_path(path: Path) -> str:
+    return json.dumps(str(path))  # a TOML basic string
+
+
+def _denoise_argv(root: Path, *extra: str, photos: Path | None = None) -> list[str]:
+    """Denoise two photos (or ``photos``) with a tiny model into ``root/out``, quietly."""
+    photos = photos or _photos(root, 2, 64)
+    argv = ["denoise", str(photos), "-o", str(root / "out"), "-m", str(model(root)), "-q"]
+    return [*argv, "--device", "cpu", "--no-check", *extra]
+
+
+def _no_model(root: Path, proc: subprocess.CompletedProcess[str], out: Outcome) -> None:
+    """A failed training: no model.pt, every file it left reads back; notes what it left."""
+    run = root / "run"
+    if proc.returncode != 0 and (run / "model.pt").exists():
+        out.data_lost = True
+        out.notes.append("a failed training left model.pt")
+    _, bad = outputs_complete(run)
+    if bad:
+        out.data_lost = True
+        out.notes.append(f"unreadable: {bad}")
+    left = sorted(str(p.relative_to(root)) for p in run.rglob("*")) if run.exists() else []
+    out.notes.append(f"left: {', '.join(left) or 'nothing'}")
+
+
+def _written(
+    count: int, absent: str = ""
+) -> Callable[[Path, subprocess.CompletedProcess[str], Outcome], None]:
+    """``count`` outputs under ``out/`` read back complete (and none is named ``absent``)."""
+
+    def check(root: Path, proc: subprocess.CompletedProcess[str], out: Outcome) -> None:
+        good, bad = outputs_complete(root / "out")
+        stray = [p.name for p in (root / "out").rglob(absent)] if absent else []
+        if good != count or bad or stray or temps(root / "out"):
+            out.data_lost = True
+        out.notes.append(
+            f"{good}/{count} outputs complete, unreadable {bad}, written for the bad file {stray}"
+        )
+
+    return check
+
+
+def _blind_size_kept(root: Path, proc: subprocess.CompletedProcess[str], out: Outcome) -> None:
+    """The reused BNN runs at the blind size its weights were trained at (9), or training
+    refused; not a silently different network."""
+    import torch
+
+    path = root / "run" / "model.pt"
+    if proc.returncode != 0 or not path.exists():
+        return
+    size = torch.load(path, weights_only=True)["nets"]["bnn"]["kwargs"]["blind_size"]
+    if size != 9:
+        out.false_success = True
+    out.notes.append(f"model.pt's BNN: blind size {size}; its init weights: 9")
+
+
+def feature_cases(work: Path) -> list[Outcome]:
+    fixtures = Fixtures(work)
+
+    def resume_cut(root: Path) -> list[str]:
+        run, argv = fixtures.resume(root)
+        _cut(run / "checkpoints" / "lan.pt")
+        return argv
+
+    def resume_config(bnn: object) -> Callable[[Path], list[str]]:
+        def setup(root: Path) -> list[str]:
+            run, argv = fixtures.resume(root)
+            config = json.loads((run / "config.json").read_text())
+            if isinstance(bnn, dict):
+                config["bnn"].update(bnn)
+            else:
+                config["bnn"] = bnn
+            (run / "config.json").write_text(json.dumps(config))
+            return [*argv, "--blind-size", "auto"]
+
+        return setup
+
+    def resume_budget_cut(root: Path) -> list[str]:
+        run, argv = fixtures.resume(root, "0.1")
+        _cut(run / "budget.json")
+        return argv
+
+    def resume_other_minutes(root: Path) -> list[str]:
+        _, argv = fixtures.resume(root, "0.1")
+        return [*argv[:-1], "0.2"]
+
+    def resume_budget_without_minutes(root: Path) -> list[str]:
+        run, argv = fixtures.resume(root, "0.1", ".")  # as if killed once the BNN had finished
+        for name in ("checkpoints/lan.pt", "checkpoints/unet.pt", "model.pt", "reliability.json"):
+            (run / name).unlink()
+        return argv[:-2]
+
+    def not_a_run(root: Path) -> list[str]:
+        folder = root / "in" / "notes"
+        folder.mkdir(parents=True)
+        (folder / "notes.txt").write_text("keep")
+        return ["train", str(_photos(root, 2, 48)), "-o", str(folder), "-q", "--resume"]
+
+    def init(laptop: bool = False, **sections: str) -> Callable[[Path], list[str]]:
+        """Train with lines added to TINY_TOML's sections (``{in}``: the inputs folder, which
+        holds model files: tiny.pt, bad.pt (cut), wide_bnn.pt and wide_unet.pt (16/32))."""
+
+        def setup(root: Path) -> list[str]:
+            where = root / "in"
+            _models(where / "tiny.pt")
+            _cut(_models(where / "bad.pt"))
+            _models(where / "wide_bnn.pt", bnn=(16, 32))
+            _models(where / "wide_unet.pt", unet=(16, 32))
+            folder = _toml_path(where)[1:-1]
+            lines = {k: v.replace("{in}", folder) for k, v in sections.items()}
+            top = 'preset = "laptop"\ncache_teachers = false\n' if laptop else ""
+            return _train_with(root, _tiny(top=top, **lines))
+
+        return setup
+
+    def calibrate(kind: str) -> Callable[[Path], list[str]]:
+        def setup(root: Path) -> list[str]:
+            folder = root / "in" / "shots"
+            folder.mkdir(parents=True)
+            if kind == "unreadable":
+                (folder / "a.png").write_text("not a PNG")
+                _cut(photo(folder / "b.png", (64, 64)))
+            return _denoise_argv(root, "--precision", "int8", "--calibrate", str(folder))
+
+        return setup
+
+    def nan_gate(root: Path) -> list[str]:
+        import torch
+
+        argv = _denoise_argv(root)
+        payload = torch.load(root / "model.pt", weights_only=True)
+        payload["config"] = {"noise_gate": float("nan")}
+        torch.save(payload, root / "model.pt")
+        return argv
+
+    def batch(suffix: str) -> Callable[[Path], list[str]]:
+        def setup(root: Path) -> list[str]:
+            photos = _photos(root, 2, 64)
+            if suffix == ".tif":
+                import numpy as np
+                import tifffile
+
+                rng = np.random.default_rng(0)
+                for name in ("t00.tif", "t01.tif"):
+                    pixels = rng.integers(0, 65536, (64, 64, 3)).astype(np.uint16)
+                    tifffile.imwrite(photos / name, pixels, photometric="rgb")
+                _cut(photos / "t01.tif")
+            else:
+                _cut(photo(photos / "p01.png", (64, 64)))
+            return _denoise_argv(root, photos=photos)
+
+        return setup
+
+    def read_only_subfolder(root: Path) -> list[str]:
+        photos = _photos(root, 2, 64)
+        for i in range(2):
+            photo(photos / "sub" / f"s{i}.png", (64, 64))
+        (root / "out" / "sub").mkdir(parents=True)
+        (root / "out" / "sub").chmod(0o555)
+        return _denoise_argv(root, photos=photos)
+
+    def export(target: str, source: str = "model") -> Callable[[Path], list[str]]:
+        def setup(root: Path) -> list[str]:
+            m = _models(root / "in" / "model.pt")
+            if source == "cut":
+                _cut(m)
+            (root / "in" / "x.onnx").mkdir()
+            (root / "in" / "x.onnx" / "keep.txt").write_text("keep")
+            paths = {
+                "folder": root / "in" / "x.onnx",
+                "under a file": root / "in" / "model.pt" / "x.onnx",
+                "model": m,
+                "read-only": root / "ro" / "x.onnx",
+            }
+            if target == "read-only":
+                (root / "ro").mkdir(mode=0o555)
+            out = paths.get(target, root / "x.onnx")
+            return ["export", "-m", str(m), "-o", str(out)]
+
+        return setup
+
+    def train_argv(*extra: str) -> Callable[[Path], list[str]]:
+        return lambda root: _train_with(root, _tiny(), *extra)
+
+    cases = [
+        # --- time budgets
+        *[
+            Feature(
+                f"train --minutes {m}",
+                "budget",
+                train_argv("--minutes", m),
+                expect=("--minutes",),
+                check=_no_model,
+            )
+            for m in ("0", "-5", "nan", "1e308")
+        ],
+        Feature(
+            "train --resume --minutes, budget.json cut",
+            "resume",
+            resume_budget_cut,
+            expect=("budget.json",),
+        ),
+        Feature(
+            "train --resume --minutes 0.2 of a 0.1-minute run",
+            "resume",
+            resume_other_minutes,
+            expect=("planned for 0.1",),
+        ),
+        Feature(
+            "train --resume without --minutes of a --minutes run",
+            "resume",
+            resume_budget_without_minutes,
+            expect=("--minutes",),
+        ),
+        # --- resume
+        Feature(
+            "train --resume of a folder that is no run",
+            "resume",
+            not_a_run,
+            expect=("notes", "nothing to resume"),
+        ),
+        Feature("train --resume, lan.pt cut", "resume", resume_cut, expect=("lan.pt",)),
+        Feature(
+            'train --resume, config.json "bnn": null',
+            "resume",
+            resume_config(None),
+            expect=("config.json",),
+        ),
+        Feature(
+            'train --resume, config.json blind_size "x"',
+            "resume",
+            resume_config({"blind_size": "x"}),
+            expect=("config.json",),
+        ),
+        # --- configuration: the width rule, init/skip, teacher cache
+        Feature(
+            "[bnn] paper_width_from_steps = -1",
+            "config",
+            lambda r: _train_with(r, _tiny(bnn="paper_width_from_steps = -1\n")),
+            expect=("c.toml", "paper_width_from_steps"),
+        ),
+        Feature(
+            "[bnn] unknown key",
+            "config",
+            lambda r: _train_with(r, _tiny(bnn="paper_width = 1200\n")),
+            expect=("c.toml", "unknown key '[bnn] paper_width'"),
+        ),
+        Feature(
+            'preset = "huge" in the TOML',
+            "config",
+            lambda r: _train_with(r, _tiny(top='preset = "huge"\n')),
+            expect=("c.toml", "unknown preset"),
+        ),
+        Feature(
+            "cache_transforms = 3",
+            "config",
+            lambda r: _train_with(r, _tiny(top="cache_transforms = 3\n")),
+            expect=("c.toml", "cache_transforms"),
+        ),
+        Feature("train --blind-size 4", "config", train_argv("--blind-size", "4"), 2, ("odd",)),
+        Feature(
+            "[bnn] init missing",
+            "init",
+            init(bnn='init = "{in}/missing.pt"\n'),
+            expect=("missing.pt", "no such file"),
+            check=_no_model,
+        ),
+        Feature(
+            "[bnn] init cut, width rule on",
+            "init",
+            init(bnn='init = "{in}/bad.pt"\npaper_width_from_steps = 1200\n'),
+            expect=("bad.pt",),
+            check=_no_model,
+        ),
+        Feature(
+            "[bnn] init of another width, rule off",
+            "init",
+            init(bnn='init = "{in}/wide_bnn.pt"\n'),
+            expect=("wide_bnn.pt", "do not fit"),
+            check=_no_model,
+        ),
+        Feature(
+            "[unet] init of another width",
+            "init",
+            init(unet='init = "{in}/wide_unet.pt"\n'),
+            expect=("wide_unet.pt", "do not fit"),
+            check=_no_model,
+        ),
+        Feature(
+            "laptop, [bnn] init + skip of a blind-9 BNN",
+            "init",
+            init(True, bnn='init = "{in}/tiny.pt"\nskip = true\n'),
+            status=0,
+            check=_blind_size_kept,
+        ),
+        # --- backends and precisions
+        Feature(
+            "denoise --precision fp16 on the CPU",
+            "backend",
+            lambda r: _denoise_argv(r, "--precision", "fp16"),
+            expect=("fp16", "CUDA"),
+        ),
+        Feature(
+            "denoise --backend tensorrt",
+            "backend",
+            lambda r: _denoise_argv(r, "--backend", "tensorrt"),
+            expect=("--backend", "invalid choice"),
+        ),
+        Feature(
+            "denoise --backend onnxruntime --precision bf16",
+            "backend",
+            lambda r: _denoise_argv(r, "--backend", "onnxruntime", "--precision", "bf16"),
+            expect=("bf16",),
+        ),
+        Feature(
+            "denoise int8 --calibrate empty folder",
+            "backend",
+            calibrate("empty"),
+            expect=("shots", "calibrate"),
+        ),
+        Feature(
+            "denoise int8 --calibrate unreadable images",
+            "backend",
+            calibrate("unreadable"),
+            expect=("shots", "calibrate"),
+        ),
+        Feature(
+            "denoise -m model with noise_gate = nan",
+            "backend",
+            nan_gate,
+            expect=("model.pt", "noise_gate"),
+        ),
+        # --- batches with a bad file, an output that cannot be written
+        Feature(
+            "denoise a cut PNG among good ones",
+            "batch",
+            batch(".png"),
+            1,
+            ("p01.png",),
+            check=_written(1, "p01.png"),
+        ),
+        Feature(
+            "denoise a cut 16-bit TIFF among good ones",
+            "batch",
+            batch(".tif"),
+            1,
+            ("t01.tif",),
+            check=_written(3, "t01.tif"),
+        ),
+        Feature(
+            "denoise, read-only output subfolder",
+            "batch",
+            read_only_subfolder,
+            1,
+            ("sub", "not writable"),
+            lines=2,
+            check=_written(2),
+            unprivileged=True,
+        ),
+        # --- export
+        Feature("export -o a folder", "export", export("folder"), 2, ("x.onnx",)),
+        Feature("export -o under a file", "export", export("under a file"), 2, ("model.pt",)),
+        Feature(
+            "export -o the model file itself",
+            "export",
+            export("model"),
+            2,
+            ("model.pt",),
+        ),
+        Feature(
+            "export -o a read-only folder",
+            "export",
+            export("read-only"),
+            2,
+            ("not writable",),
+            unprivileged=True,
+        ),
+        Feature("export a cut model", "export", export("x", "cut"), 2, ("model.pt",)),
+    ]
+    return [feature_case(work, case) for case in cases]
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -480,14 +1009,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick-only", action="store_true", help="skip the slow cases")
     parser.add_argument("--slow-only", action="store_true", help="skip the quick cases")
+    parser.add_argument(
+        "--features-only", action="store_true", help="only the newer features' cases"
+    )
     parser.add_argument("--name", default="faults", help="results/NAME.md and .json")
     args = parser.parse_args()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sassid-faults-") as folder:
         work = Path(folder)
-        results = [] if args.slow_only else quick_cases(work)
-        if not args.quick_only:
-            results += slow_cases(work)
+        if args.features_only:
+            results = feature_cases(work)
+        else:
+            results = [] if args.slow_only else quick_cases(work)
+            if not args.quick_only:
+                results += slow_cases(work) + feature_cases(work)
     seconds = time.perf_counter() - start
     info = provenance()
     markdown = report(results, info, seconds)

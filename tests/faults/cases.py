@@ -100,6 +100,16 @@ def _mat(root: Path, arrays: dict[str, np.ndarray]) -> Path:
     return path
 
 
+def _synth_iso(folder: str, value: str) -> Callable[[Path], list[str]]:
+    """argv of ``synth`` on one photo at ``--iso-like value``."""
+
+    def setup(root: Path) -> list[str]:
+        image = photo(root / folder / "a.png")
+        return ["synth", str(image), "-o", str(root / "out"), "--iso-like", value]
+
+    return setup
+
+
 def _file(root: Path, name: str, data: bytes) -> Path:
     path = root / "in" / name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -222,14 +232,7 @@ def _setup_cases() -> list[Case]:
         *[
             Case(
                 f"synth --iso-like {v}",
-                lambda r, v=v: [
-                    "synth",
-                    str(photo(r / d / "a.png")),
-                    "-o",
-                    str(r / "out"),
-                    "--iso-like",
-                    v,
-                ],
+                _synth_iso(d, v),
                 2,
                 "--iso-like must be",
             )
