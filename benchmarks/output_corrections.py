@@ -2,6 +2,7 @@
 
     python benchmarks/output_corrections.py -m RUN --set polyu100|sidd_samples|demo [--images 12]
         [--sigmas 0 4 8 16 32] [--gates 0 1 1.5 2 3] [--gate-sigmas 0 8] [--level-gates 2 3]
+        [--iso-like N (demo)] [--name STEM]
 
 Two sweeps over one set of U-Net outputs (computed once, corrections off):
 1. low-frequency restoration alone, ``out += G_sigma * (noisy - out)``, for each ``--sigmas``;
@@ -12,7 +13,7 @@ Two sweeps over one set of U-Net outputs (computed once, corrections off):
    intensity, ``sassid.noise.measure_noise_level``) for each factor in ``--level-gates``.
 Each row: mean PSNR (uint8, per image) over the first ``--images`` pairs, the worst per-image
 change against the uncorrected output, and how many images end below their noisy input.
-Writes results/output_corrections_<set>.json and .md.
+Writes results/output_corrections_<set>.json and .md (``--name``: another stem).
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def main() -> int:
     parser.add_argument("--gates", type=float, nargs="+", default=[0, 1, 1.5, 2, 3])
     parser.add_argument("--gate-sigmas", type=float, nargs="+", default=[0.0, 8.0])
     parser.add_argument("--level-gates", type=float, nargs="*", default=[1.5, 2, 3])
+    parser.add_argument("--iso-like", type=float, help="--set demo: its noise (default the demo's)")
+    parser.add_argument("--name", help="results file stem (default output_corrections_<set>)")
     args = parser.parse_args()
     if set_absent(args.set):
         return 0
@@ -64,9 +67,12 @@ def main() -> int:
         args.model, net="unet", device="cpu", lowpass_sigma=0.0, noise_gate=0.0
     )
     photos = []
-    for _, noisy, clean in scored_photos(args.set, args.images):
+    for _, noisy, clean in scored_photos(args.set, args.images, args.iso_like):
         # each photo's noise, measured once: one sigma (False) or the level function (True)
-        noise = {False: measure_noise([noisy]).sigma, True: measure_noise_level(noisy)}
+        noise: dict[bool, float | NoiseLevelFunction] = {
+            False: measure_noise([noisy]).sigma,
+            True: measure_noise_level(noisy),
+        }
         photos.append((noisy, clean, denoiser.pixels(noisy), noise))
     noisy_db = np.array([psnr(n, c) for n, c, _, _ in photos])
     raw_db = np.array([psnr(o, c) for _, c, o, _ in photos])
@@ -92,7 +98,8 @@ def main() -> int:
         print(rows[-1]["lowpass_sigma"], gate, f"{rows[-1]['psnr']:.2f}", flush=True)
     meta = provenance()
     lines = [
-        f"# Output corrections: {args.set}",
+        f"# Output corrections: {args.set}"
+        + (f" at iso_like {args.iso_like:g}" if args.iso_like else ""),
         "",
         f"{meta['date']}, {meta['machine']}, commit {meta['commit']}. Command: "
         f"`{meta['command']}`. Model `{args.model}`; first {len(photos)} pairs; noisy "
@@ -111,8 +118,14 @@ def main() -> int:
             f"| {r['worst_change_db']:+.2f} | {r['images_below_noisy']} |"
         )
     text = "\n".join(lines) + "\n"
-    payload = {"meta": meta, "model": args.model, "noisy_psnr": noisy_db.tolist(), "rows": rows}
-    write_results(f"output_corrections_{args.set}", payload, text)
+    payload = {
+        "meta": meta,
+        "model": args.model,
+        "iso_like": args.iso_like,
+        "noisy_psnr": noisy_db.tolist(),
+        "rows": rows,
+    }
+    write_results(args.name or f"output_corrections_{args.set}", payload, text)
     print(text)
     return 0
 
