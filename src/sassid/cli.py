@@ -305,7 +305,8 @@ def _add_backend_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--calibrate",
         metavar="DIR",
-        help="int8: calibrate on noisy photos from DIR (default: the inputs themselves)",
+        help="with --precision int8: calibrate on noisy photos from DIR (default: the inputs "
+        "themselves); refused with any other precision",
     )
 
 
