@@ -748,8 +748,8 @@ def train(
                 saved = _saved_config(run_dir)
                 config = _resumed_config(config, saved)
                 _check_resume_config(run_dir, config, saved)
-                planned = read_budget(run_dir)
-                if minutes is None and planned is not None:
+                planned = read_budget(run_dir) if minutes is None else None  # else Budget.open
+                if planned is not None:
                     raise TrainingError(
                         f"{run_dir}: the run was planned for --minutes {planned['minutes']:g} "
                         "(budget.json); resume it with the same --minutes"
