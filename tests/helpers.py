@@ -42,8 +42,8 @@ def write_noisy_images(folder: Path, count: int = 3, size: tuple[int, int] = (48
     return folder
 
 
-def write_tiny_model(path: Path) -> Path:
-    """A model file with narrow random networks (fast to run)."""
+def write_tiny_model(path: Path, config: dict | None = None) -> Path:
+    """A model file with narrow random networks (fast to run); ``config``: its run settings."""
     import torch
 
     from sassid.models import save_model
@@ -56,7 +56,7 @@ def write_tiny_model(path: Path) -> Path:
     }
     torch.manual_seed(0)
     nets = {name: build_net(name, kw) for name, kw in kwargs.items()}
-    save_model(path, nets, kwargs)
+    save_model(path, nets, kwargs, config)
     return path
 
 

@@ -130,4 +130,6 @@ def test_denoiser_names_its_corrections() -> None:
     )
     assert Denoiser(nets, tile=0, ensemble=True).describe().endswith("whole photos, x8 ensemble")
     both = Denoiser(nets, lowpass_sigma=8.0, noise_gate=2.0).describe()
-    assert both.endswith("low frequencies restored (8 px), noise gate 2x"), both
+    assert both.endswith("low frequencies restored (8 px), noise gate 2x (guarded)"), both
+    unguarded = Denoiser(nets, noise_gate=2.0, guard=False).describe()
+    assert unguarded.endswith("noise gate 2x"), unguarded

@@ -98,3 +98,23 @@ def test_report_reuses_the_verdict_of_denoise(tmp_path: Path, monkeypatch) -> No
     assert main([*args, "-o", str(tmp_path / "out"), "--report", str(html)]) == 0
     assert sorted(calls) == ["p0.png", "p1.png"]
     assert html.read_text().count("Doubtful: the output departs from the input") == 2
+
+
+def test_a_photo_whose_gate_the_guard_lowers_is_noted(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    """A model that smooths the stripes away: the guard lowers its gate and says so."""
+    import torch
+
+    def smear(_self: Denoiser, x: torch.Tensor, on_tile: object = None) -> torch.Tensor:
+        return torch.from_numpy(gaussian_filter(x.numpy(), (0, 0, 3, 3)))
+
+    monkeypatch.setattr(Denoiser, "tensor", smear)
+    monkeypatch.setattr(Denoiser, "_plain_output", lambda self, y: gaussian_filter(y, (0, 3, 3)))
+    model = write_tiny_model(tmp_path / "model.pt", config={"noise_gate": 2.0})
+    inputs = _photos(tmp_path / "in")
+    report = denoise_files([inputs], tmp_path / "out", model, device="cpu", progress=False)
+    assert "p1.png" in {p.name for p, _ in report.guarded}  # p0's stripes read as noise
+    assert capsys.readouterr().err.count("worse than the input here") == len(report.guarded)
+    plain = denoise_files(
+        [inputs], tmp_path / "out2", model, device="cpu", progress=False, guard=False
+    )
+    assert plain.guarded == []

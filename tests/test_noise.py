@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from scipy.ndimage import uniform_filter1d
 
-from sassid.noise import MIN_AUTO_BLIND, auto_blind_size, measure_noise, measure_noise_level
+from sassid.noise import (
+    MIN_AUTO_BLIND,
+    auto_blind_size,
+    gaussian_noise_like,
+    measure_noise,
+    measure_noise_level,
+    noise_covariance,
+)
 
 
 def _flat_photo(noise: np.ndarray) -> np.ndarray:
@@ -79,3 +86,37 @@ def test_noise_level_function_of_a_flat_photo_is_one_level() -> None:
     assert np.allclose(level.sigma, 0.0, atol=1e-6)
     with pytest.raises(ValueError, match="at least"):
         measure_noise_level(np.zeros((8, 8, 3), np.uint8))
+
+
+def _mixed_noise(size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(HWC noise, its exact covariance at lags 0 and 1 across channels): white noise box-
+    filtered over 3 px horizontally, then channel c = w_c + 0.5 w_(c+1) (demosaicing-like)."""
+    white = np.random.default_rng(seed).normal(0, 6, (size, size + 2, 4))
+    box = (white[:, :-2] + white[:, 1:-1] + white[:, 2:]) / np.sqrt(3)  # var 36, rho(1) 2/3
+    noise = box[..., :3] + 0.5 * box[..., 1:]
+    lag0 = np.array([[45.0, 18.0, 0.0], [18.0, 45.0, 18.0], [0.0, 18.0, 45.0]])
+    return noise, lag0
+
+
+def test_noise_covariance_measures_channel_and_spatial_correlation() -> None:
+    noise, lag0 = _mixed_noise(160, 2)
+    cov = noise_covariance(_flat_photo(noise), reach=2, fraction=1.0)
+    assert cov.shape == (3, 3, 5, 5)
+    np.testing.assert_allclose(cov[:, :, 2, 2], lag0, atol=4.0)  # plane removal: a bit low
+    np.testing.assert_allclose(cov[:, :, 2, 3], lag0 * 2 / 3, atol=4.0)  # one px right
+    np.testing.assert_allclose(cov[:, :, 2, 4], lag0 / 3, atol=4.0)
+    np.testing.assert_allclose(cov[:, :, 3, 2], 0.0, atol=3.0)  # no vertical correlation
+    with pytest.raises(ValueError, match="at least"):
+        noise_covariance(np.zeros((8, 8, 3), np.uint8))
+
+
+def test_gaussian_noise_like_has_the_covariance_it_is_given() -> None:
+    noise, lag0 = _mixed_noise(160, 3)
+    cov = noise_covariance(_flat_photo(noise), reach=2, fraction=1.0)
+    field = gaussian_noise_like(cov, 192, 160, np.random.default_rng(0))
+    assert field.shape == (3, 192, 160) and field.dtype == np.float32
+    same = np.einsum("chw,dhw->cd", field, field) / field[0].size
+    right = np.einsum("chw,dhw->cd", field[:, :, :-1], field[:, :, 1:]) / field[0, :, 1:].size
+    np.testing.assert_allclose(same, cov[:, :, 2, 2], atol=3.0)
+    np.testing.assert_allclose(right, cov[:, :, 2, 3], atol=3.0)
+    assert abs(np.mean(field[0, :-1] * field[0, 1:])) < 3.0  # none vertically, as measured

@@ -150,6 +150,7 @@ def _inference_options(args: argparse.Namespace) -> dict[str, Any]:
         "overlap": args.overlap,
         "ensemble": args.ensemble,
         "device": args.device,
+        "guard": not args.no_guard,
     }
 
 
@@ -338,6 +339,12 @@ def _add_inference_options(p: argparse.ArgumentParser, tiling: bool = True) -> N
             help="tile overlap (default: a quarter of the tile, at most 64 px for the unet)",
         )
         p.add_argument("--ensemble", action="store_true", help="x8 flip/rotate self-ensemble")
+        p.add_argument(
+            "--no-guard",
+            action="store_true",
+            help="keep the model's noise gate on every photo (by default, where the output is "
+            "estimated worse than the noisy input, from the photo alone, a lower gate is used)",
+        )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 

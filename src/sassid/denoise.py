@@ -26,6 +26,8 @@ class DenoiseReport:
     failed: list[tuple[Path, str]] = field(default_factory=list)
     doubtful: list[tuple[Path, str]] = field(default_factory=list)
     """Written photos whose output departs from the input beyond the noise (``check``)."""
+    guarded: list[tuple[Path, str]] = field(default_factory=list)
+    """Written photos whose noise gate the guard lowered (``sassid.guard``), with why."""
 
 
 def output_paths(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list[tuple[Path, Path]]:
@@ -64,6 +66,7 @@ def denoise_files(
     overlap: int | None = None,
     ensemble: bool = False,
     device: str = "auto",
+    guard: bool = True,
     progress: bool = True,
     backend: str | None = None,
     precision: str | None = None,
@@ -89,6 +92,8 @@ def denoise_files(
     (``reliability.judge_photo``: more than the noise removed in its flat areas, or a colour
     shift); one that fails is still written, listed in ``DenoiseReport.doubtful`` and warned
     about. About 0.5 s for a 24 MP photo on 2 cores (results/check_speed.md).
+    ``guard``: choose the noise gate per photo (``sassid.guard``); a photo whose gate the guard
+    lowered is listed in ``DenoiseReport.guarded`` and noted.
     """
     from sassid.device import resolve_device
 
@@ -118,6 +123,7 @@ def denoise_files(
         overlap=overlap,
         ensemble=ensemble,
         device=device,
+        guard=guard,
         backend=backend,
         precision=precision,
         calibration=calibration,
@@ -146,6 +152,10 @@ def denoise_files(
             denoised = Photo(pixels, target, photo.icc_profile, photo.exif)
             write_image(target, denoised)
             report.written.append(target)
+            choice = denoiser.last_gate
+            if choice is not None and choice.changed:
+                report.guarded.append((target, choice.summary()))
+                bar.write(f"sassid: note: {source}: {choice.summary()}", file=sys.stderr)
             doubt: str | None = None
             if check:
                 try:

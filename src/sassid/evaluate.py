@@ -134,6 +134,7 @@ def evaluate(
     overlap: int | None = None,
     ensemble: bool = False,
     device: str = "auto",
+    guard: bool = True,
     ssim_convention: str = "skimage",
     save_images: str | os.PathLike[str] | None = None,
     progress: bool = True,
@@ -154,7 +155,7 @@ def evaluate(
         if metric is None:
             notes.append(reason)
     denoiser = Denoiser.from_model(
-        model, net=net, tile=tile, overlap=overlap, ensemble=ensemble, device=device
+        model, net=net, tile=tile, overlap=overlap, ensemble=ensemble, device=device, guard=guard
     )
     result = evaluate_denoiser(
         denoiser,

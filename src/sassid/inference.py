@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ from sassid.config import AlphaConfig
 from sassid.corrections import gate_to_noise, restore_low_frequencies
 from sassid.device import resolve_device
 from sassid.errors import OptionError, SassidError
+from sassid.guard import KEEP_INPUT, GateChoice, choose_gate
 from sassid.models import ModelFile, read_model
 from sassid.noise import measure_noise
 from sassid.pixels import from_pixels, to_pixels
@@ -103,6 +104,9 @@ class Denoiser:
             the networks' own eager forward. ``calibration``: (1, 3, h, w) crops in [0, 255] of
             the user's noisy photos, for ``int8``.
         forward: a ready callable (B, 3, H, W) -> same to use instead of ``nets[net]``.
+        guard: choose the noise gate's factor per photo (``sassid.guard``): the model's own
+            unless the output is estimated worse than the noisy input. ``last_gate`` holds the
+            verdict on the last photo ``pixels`` denoised (None: no gate, or not judged).
 
     Raises:
         OptionError: bad tile/overlap or unknown net; SassidError: the model lacks the net, or
@@ -123,6 +127,8 @@ class Denoiser:
     precision: str = "fp32"
     calibration: list[Tensor] | None = None
     forward: Callable[[Tensor], Tensor] | None = None
+    guard: bool = True
+    last_gate: GateChoice | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         check_tiling(self.tile, self.overlap)
@@ -171,7 +177,9 @@ class Denoiser:
             f"tiles {self.tile} px overlapping {self.overlap}" if self.tile else "whole photos",
             "x8 ensemble" if self.ensemble else "",
             f"low frequencies restored ({self.lowpass_sigma:g} px)" if self.lowpass_sigma else "",
-            f"noise gate {self.noise_gate:g}x" if self.noise_gate else "",
+            f"noise gate {self.noise_gate:g}x" + (" (guarded)" if self.guard else "")
+            if self.noise_gate
+            else "",
         ]
         return ", ".join([f"{self.net}: {run}", *filter(None, extras)])
 
@@ -191,6 +199,7 @@ class Denoiser:
         calibration: list[Tensor] | None = None,
         lowpass_sigma: float | None = None,
         noise_gate: float | None = None,
+        guard: bool = True,
     ) -> Denoiser:
         """``net`` of ``model`` (run dir, model file, checkpoint, state_dict or reference
         weights, or an already read ``ModelFile``), with the inference rules applied:
@@ -221,6 +230,7 @@ class Denoiser:
             calibration=calibration,
             lowpass_sigma=source.lowpass_sigma if lowpass_sigma is None else lowpass_sigma,
             noise_gate=source.noise_gate if noise_gate is None else noise_gate,
+            guard=guard,
         )
 
     def tensor(self, x: Tensor, on_tile: Callable[[], None] | None = None) -> Tensor:
@@ -243,7 +253,7 @@ class Denoiser:
         """HWC uint8/uint16 -> denoised, same dtype (rounded half up, clamped)."""
         x = torch.from_numpy(to_pixels(pixels))[None]
         out = self.tensor(x, on_tile)[0].float().cpu().numpy()
-        self.correct(pixels, x[0].numpy(), out)
+        self.last_gate = self.correct(pixels, x[0].numpy(), out)
         del x
         # Row bands: from_pixels holds one float64 buffer the size of a channel (190 MB for a
         # 24 MP photo in one go); a band's is 12 MB, so the peak stays the float32 output.
@@ -253,19 +263,42 @@ class Denoiser:
             result[top : top + _BAND_ROWS] = from_pixels(band, pixels.dtype.type)
         return result
 
-    def correct(self, pixels: np.ndarray, noisy: np.ndarray, out: np.ndarray) -> None:
+    def correct(self, pixels: np.ndarray, noisy: np.ndarray, out: np.ndarray) -> GateChoice | None:
         """The model's output corrections (``sassid.corrections``), in place on ``out``: low
         frequencies back (``lowpass_sigma``), then the removed part gated to ``noise_gate``
         times the noise std measured on ``pixels`` (the stored HWC photo; photos smaller than
-        ``sassid.noise``'s patch, too small to measure, are not gated)."""
+        ``sassid.noise``'s patch, too small to measure, are not gated), at the factor the guard
+        chooses for this photo when ``guard`` is on. Returns the guard's verdict."""
         restore_low_frequencies(noisy, out, self.lowpass_sigma)
         if self.noise_gate <= 0:
-            return
+            return None
         try:
             sigma = measure_noise([pixels]).sigma
         except ValueError:  # smaller than one noise patch: nothing to measure the gate against
-            return
-        gate_to_noise(noisy, out, sigma, self.noise_gate)
+            return None
+        choice = None
+        if self.guard:
+            plain = None if self.ensemble else out  # out is _plain_output(noisy) unless ensembled
+            choice = choose_gate(
+                pixels, noisy, self._plain_output, sigma, self.noise_gate, out=plain
+            )
+        factor = self.noise_gate if choice is None else choice.factor
+        if factor == KEEP_INPUT:
+            out[...] = noisy
+        else:
+            gate_to_noise(noisy, out, sigma, factor)
+        return choice
+
+    def _plain_output(self, noisy: np.ndarray) -> np.ndarray:
+        """CHW float32 -> the network's output (one pass, no ensemble) with the low frequencies
+        restored: what ``correct`` gates, for the guard."""
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))[None]
+            x = x.to(self.device)
+            y = run_tiled(self._fn, x, self.tile, self.overlap) if self.tile else self._fn(x)
+            out = y[0].float().cpu().numpy()
+        restore_low_frequencies(noisy, out, self.lowpass_sigma)
+        return out
 
     def tiles_for(self, height: int, width: int) -> int:
         """How many tiles a ``height`` x ``width`` photo takes (1 when untiled)."""

@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "noise",
             "reliability",
             "corrections",
+            "guard",
             "averaging",
         ),
     ),

@@ -15,6 +15,10 @@ lag ``k <= K`` with ``rho(k) > threshold``, and at least ``MIN_AUTO_BLIND``.
 Camera noise grows with the signal (shot noise; in sRGB the tone curve then reshapes it), so
 ``measure_noise_level`` also gives sigma as a function of intensity, per channel: the same
 estimator within bins of patch mean, interpolated between them (``NoiseLevelFunction``).
+
+Demosaicing mixes the channels too, so ``noise_covariance`` measures the joint covariance of
+all channels over a small neighbourhood, ``cov[c, d, dy, dx] = mean r_c(x) r_d(x + (dy, dx))``,
+and ``gaussian_noise_like`` draws Gaussian noise with that covariance (sassid.guard uses it).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ __all__ = [
     "MIN_AUTO_BLIND",
     "patch_grid",
     "mostly_clipped",
+    "noise_covariance",
+    "gaussian_noise_like",
 ]
 
 BLIND_THRESHOLD = 0.1
@@ -206,3 +212,73 @@ def auto_blind_size(rho: Sequence[float], threshold: float = BLIND_THRESHOLD) ->
         if value > threshold:
             reach = lag
     return max(MIN_AUTO_BLIND, 2 * reach + 1)
+
+
+def noise_covariance(
+    image: np.ndarray,
+    reach: int = 3,
+    size: int = 16,
+    fraction: float = 0.1,
+    max_patches: int = 4000,
+) -> np.ndarray:
+    """Joint covariance of the noise of all channels at lags up to ``reach`` px, in squared
+    levels: (C, C, 2 reach + 1, 2 reach + 1), ``cov[c, d, reach + dy, reach + dx] =
+    mean r_c(x) r_d(x + (dy, dx))`` over the flattest ``fraction`` of ``size`` px patches of the
+    HWC ``image`` (flatness summed over channels; plane removed per channel; patches mostly at
+    black or white in any channel left out, as in ``measure_noise``).
+
+    Raises ValueError for an image smaller than one patch or a patch not above ``2 reach``.
+    """
+    if size <= 2 * reach:
+        raise ValueError("patch size must exceed twice the reach")
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.shape[0] < size or image.shape[1] < size:
+        raise ValueError(f"no image is at least {size}x{size} pixels")
+    patches = patch_grid(image, size)  # (N, C, size, size)
+    clipped = mostly_clipped(patches, image.dtype).any(axis=1)
+    if not clipped.all():
+        patches = patches[~clipped]
+    if len(patches) > max_patches:
+        patches = patches[:: len(patches) // max_patches + 1]
+    values = patches.astype(np.float64) * level_scale(image.dtype)
+    n, channels = values.shape[:2]
+    r = _plane_residuals(values.reshape(n * channels, size, size)).reshape(values.shape)
+    r = r[_flattest(r.var(axis=(2, 3)).sum(axis=1), fraction)]
+    side = 2 * reach + 1
+    cov = np.zeros((channels, channels, side, side))
+    for dy in range(-reach, reach + 1):
+        rows_a = slice(max(0, -dy), size - max(0, dy))
+        rows_b = slice(max(0, dy), size - max(0, -dy))
+        for dx in range(-reach, reach + 1):
+            a = r[:, :, rows_a, max(0, -dx) : size - max(0, dx)]
+            b = r[:, :, rows_b, max(0, dx) : size - max(0, -dx)]
+            count = a.shape[0] * a.shape[2] * a.shape[3]
+            cov[:, :, reach + dy, reach + dx] = np.einsum("nchw,ndhw->cd", a, b) / count
+    return cov
+
+
+def gaussian_noise_like(
+    cov: np.ndarray, height: int, width: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(C, height, width) float32 stationary Gaussian noise with covariance ``cov`` (as
+    ``noise_covariance`` returns it; periodic at the borders). In the Fourier domain each
+    frequency's C x C spectral matrix S = FFT(cov) is Hermitian; the noise is
+    ``IFFT(S^(1/2) FFT(w))`` for white ``w`` (negative eigenvalues of S, from a finite
+    estimate, are taken as 0). Memory: a few (height, width, C, C) complex arrays."""
+    channels, reach = cov.shape[0], cov.shape[2] // 2
+    if height <= 2 * reach or width <= 2 * reach:
+        raise ValueError(f"noise of {height}x{width} px is smaller than its covariance window")
+    kernel = np.zeros((channels, channels, height, width))
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
+            kernel[:, :, dy % height, dx % width] = cov[:, :, reach + dy, reach + dx]
+    spectrum = np.fft.fft2(kernel).transpose(2, 3, 0, 1)  # (H, W, C, C), Hermitian per freq.
+    spectrum = (spectrum + np.conj(spectrum.transpose(0, 1, 3, 2))) / 2
+    values, vectors = np.linalg.eigh(spectrum)
+    root = (vectors * np.sqrt(np.clip(values, 0.0, None))[..., None, :]) @ np.conj(
+        vectors.transpose(0, 1, 3, 2)
+    )
+    white = np.fft.fft2(rng.standard_normal((channels, height, width))).transpose(1, 2, 0)
+    field = np.einsum("hwcd,hwd->chw", root, white)
+    return np.fft.ifft2(field).real.astype(np.float32)

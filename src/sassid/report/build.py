@@ -114,6 +114,7 @@ class ReportBuilder:
         tile: int | None = None,
         overlap: int | None = None,
         ensemble: bool = False,
+        guard: bool = True,
         title: str | None = None,
     ) -> None:
         from sassid.models import read_model
@@ -134,7 +135,7 @@ class ReportBuilder:
         self.device, self.max_side, self.crop = device, max_side, crop
         self.photo_bytes, self.full_res, self.net = photo_bytes, full_res, net
         self.label = NET_LABELS.get(net, net)
-        self.tile, self.overlap, self.ensemble = tile, overlap, ensemble
+        self.tile, self.overlap, self.ensemble, self.guard = tile, overlap, ensemble, guard
         self.title = title or f"sassid report: {self.model}"
         self.files_dir = self.output.with_name(f"{self.output.stem}_files")
         self.notes: list[str] = []
@@ -183,6 +184,7 @@ class ReportBuilder:
                     overlap=self.overlap,
                     ensemble=self.ensemble,
                     device=self.device,
+                    guard=self.guard,
                 )
             denoised = self._unet.pixels(noisy)
         for other, what in ((denoised, "output"), (clean, "clean image")):
@@ -338,8 +340,8 @@ def write_report(
     """Denoise ``images`` with ``model`` (U-Net unless ``net=``) and write the HTML report.
 
     ``options`` are ``ReportBuilder``'s (device, max_side, crop, photo_bytes, teachers,
-    full_res, net, tile, overlap, ensemble, title). Unreadable photos are listed in ``failed``
-    and left out.
+    full_res, net, tile, overlap, ensemble, guard, title). Unreadable photos are listed in
+    ``failed`` and left out.
     """
     builder = ReportBuilder(model, output, **options)  # type: ignore[arg-type]
     failed: list[tuple[str, str]] = []

@@ -1,0 +1,97 @@
+"""sassid.guard: the risk estimate against the truth, and the per-photo gate choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+
+from sassid.guard import KEEP_INPUT, _gated, choose_gate, estimate_errors, probe_windows
+from sassid.inference import Denoiser
+from sassid.noise import gaussian_noise_like
+
+SIGMA = 5.0
+
+
+def _scene(size: int = 128) -> np.ndarray:
+    """CHW clean image: strong texture on the left half, a gentle ramp on the right."""
+    y, x = np.mgrid[0:size, 0:size]
+    texture = np.where(x < size // 2, 40 * np.sin(x / 1.5) * np.cos(y / 2.0), 0.0)
+    return np.stack([90 + texture + 0.3 * y + 10 * c for c in range(3)]).astype(np.float32)
+
+
+def _channel_correlated_cov(sigma: float = SIGMA) -> np.ndarray:
+    """(3, 3, 3, 3): std ``sigma`` per channel, 0.5 correlation between channels, no spatial
+    correlation (reach 1)."""
+    cov = np.zeros((3, 3, 3, 3))
+    cov[:, :, 1, 1] = sigma**2 * (0.5 + 0.5 * np.eye(3))
+    return cov
+
+
+def _blur(width: float):  # type: ignore[no-untyped-def]
+    return lambda chw: np.stack([gaussian_filter(c, width) for c in chw]).astype(np.float32)
+
+
+def _mse(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean((a.astype(np.float64) - b) ** 2))
+
+
+@pytest.mark.parametrize("width", [0.7, 3.0])
+def test_risk_estimate_matches_the_true_error_without_the_clean_image(width: float) -> None:
+    clean, cov = _scene(), _channel_correlated_cov()
+    noisy = clean + gaussian_noise_like(cov, *clean.shape[1:], np.random.default_rng(1))
+    forward = _blur(width)
+    probe = gaussian_noise_like(cov, *clean.shape[1:], np.random.default_rng(2))
+    variance = np.full_like(noisy, SIGMA**2)
+    sums = estimate_errors(
+        noisy, forward(noisy), forward, probe, variance, SIGMA, (2.0, 1.0, KEEP_INPUT)
+    )
+    out = forward(noisy)
+    for factor, (total, count) in sums.items():
+        truth = _mse(_gated(noisy, out, SIGMA, factor), clean)
+        assert total / count == pytest.approx(truth, rel=0.12), (factor, total / count, truth)
+
+
+def test_guard_lowers_the_gate_only_where_the_output_would_be_worse() -> None:
+    clean, cov = _scene(), _channel_correlated_cov()
+    noisy = clean + gaussian_noise_like(cov, *clean.shape[1:], np.random.default_rng(3))
+    pixels = np.clip(np.round(noisy), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    y = pixels.transpose(2, 0, 1).astype(np.float32)
+    smears = choose_gate(pixels, y, _blur(3.0), SIGMA, 2.0)  # wipes out the texture
+    assert smears is not None and smears.changed
+    assert smears.errors[smears.factor] < smears.errors[2.0]
+    assert "worse than the input" in smears.summary()
+    oracle = choose_gate(pixels, y, lambda _: clean.copy(), SIGMA, 2.0)  # the clean image
+    assert oracle is not None and not oracle.changed
+    assert oracle.errors[2.0] < 0.2 * oracle.errors[KEEP_INPUT]
+    assert "kept" in oracle.summary()
+    assert choose_gate(pixels[:8, :8], y[:, :8, :8], _blur(3.0), SIGMA, 2.0) is None
+
+
+def test_denoiser_guard_keeps_texture_a_smoothing_model_would_remove() -> None:
+    import torch
+
+    clean, cov = _scene(), _channel_correlated_cov()
+    noisy = clean + gaussian_noise_like(cov, *clean.shape[1:], np.random.default_rng(4))
+    photo = np.clip(np.round(noisy), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    smear = _blur(3.0)
+    forward = lambda t: torch.from_numpy(smear(t[0].numpy()))[None]  # noqa: E731
+    nets = {"unet": torch.nn.Identity()}
+    unguarded = Denoiser(nets, tile=0, forward=forward, noise_gate=2.0, guard=False)
+    guarded = Denoiser(nets, tile=0, forward=forward, noise_gate=2.0)
+    plain, kept = unguarded.pixels(photo), guarded.pixels(photo)
+    assert unguarded.last_gate is None
+    assert guarded.last_gate is not None and guarded.last_gate.changed
+    truth = clean.transpose(1, 2, 0)
+    assert _mse(kept, truth) < _mse(photo, truth) < _mse(plain, truth)
+
+
+def test_probe_windows_cover_small_photos_whole_and_spread_over_large_ones() -> None:
+    assert probe_windows(300, 200) == [(slice(0, 300), slice(0, 200))]
+    assert probe_windows(4000, 200) == [(slice(0, 4000), slice(0, 200))]  # narrower than a crop
+    windows = probe_windows(3000, 4000)
+    assert len(windows) == 4
+    for rows, cols in windows:
+        assert rows.stop - rows.start == 256 and cols.stop - cols.start == 256
+        assert 0 <= rows.start and rows.stop <= 3000 and 0 <= cols.start and cols.stop <= 4000
+    assert len({(r.start, c.start) for r, c in windows}) == 4
