@@ -1,14 +1,15 @@
 """The per-photo gate guard (sassid.guard) on real pairs: what it estimates, chooses and costs.
 
     python benchmarks/guard.py -m RUN --set polyu100|sidd_samples|demo [--images 12]
-        [--iso-like N (demo)] [--precision fp32|bf16] [--name STEM]
+        [--iso-like N (demo)] [--precision fp32|bf16] [--large] [--name STEM]
 
 For each of the first ``--images`` pairs: PSNR (uint8, dB) of the noisy input, of the U-Net at
 the model's own noise gate without the guard, at each lower gate the guard may take
 (``sassid.guard.GUARD_FACTORS``), and with the guard (as ``sassid denoise`` runs it); the
 guard's choice and its noisy-only estimates (SURE, in dB) of the model's own gate and of the
 input beside the true values; the seconds per photo with and without the guard, in the same
-run. Writes results/guard_<set>.json and .md (``--name``: another stem).
+run. ``--large``: also the seconds to denoise a 6000 x 4000 photo (the first photo resized)
+with and without the guard. Writes results/guard_<set>.json and .md (``--name``: another stem).
 """
 
 from __future__ import annotations
@@ -38,6 +39,19 @@ def _db(mse: float) -> float:
     return float(10 * np.log10(255.0**2 / max(mse, 1e-6)))
 
 
+def _time_large(plain: Denoiser, guarded: Denoiser, photo: np.ndarray) -> dict[str, float]:
+    """Seconds to denoise ``photo`` resized to 6000 x 4000 px, without and with the guard."""
+    from PIL import Image
+
+    large = np.asarray(Image.fromarray(photo).resize((6000, 4000), Image.BICUBIC))
+    seconds = {}
+    for name, denoiser in (("unguarded", plain), ("guarded", guarded)):
+        started = time.perf_counter()
+        denoiser.pixels(large)
+        seconds[name] = time.perf_counter() - started
+    return seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-m", "--model", required=True, help="a trained run or model file")
@@ -45,6 +59,7 @@ def main() -> int:
     parser.add_argument("--images", type=int, default=12)
     parser.add_argument("--iso-like", type=float, help="--set demo: its noise (default the demo's)")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    parser.add_argument("--large", action="store_true", help="also time a 24 MP photo")
     parser.add_argument("--name", help="results file stem (default guard_<set>)")
     args = parser.parse_args()
     if set_absent(args.set):
@@ -91,6 +106,10 @@ def main() -> int:
         )
         r = rows[-1]
         print(ident, f"{r['noisy']:.2f} {r['own_gate']:.2f} -> {r['guarded']:.2f}", flush=True)
+    large = None
+    if args.large:
+        photo = scored_photos(args.set, 1, args.iso_like)[0][1]
+        large = _time_large(plain, guarded, photo)
     meta = provenance()
     mean = {k: float(np.mean([r[k] for r in rows])) for k in ("noisy", "own_gate", "guarded")}
     below = {k: sum(r[k] < r["noisy"] for r in rows) for k in ("own_gate", "guarded")}
@@ -126,8 +145,22 @@ def main() -> int:
             + f"{r['guarded']:.2f} | {'-' if r['chosen'] is None else format(r['chosen'], 'g')} "
             f"| {est[0]} | {est[1]} |"
         )
+    if large is not None:
+        lines += [
+            "",
+            f"A 6000 x 4000 photo (the first photo resized): {large['unguarded']:.1f} s without "
+            f"the guard, {large['guarded']:.1f} s with it "
+            f"(x{large['guarded'] / large['unguarded']:.3f}).",
+        ]
     text = "\n".join(lines) + "\n"
-    payload = {"meta": meta, "model": args.model, "iso_like": args.iso_like, "rows": rows}
+    payload = {
+        "meta": meta,
+        "model": args.model,
+        "iso_like": args.iso_like,
+        "precision": args.precision,
+        "rows": rows,
+        "large_seconds": large,
+    }
     write_results(args.name or f"guard_{args.set}", payload, text)
     print(text)
     return 0
