@@ -8,8 +8,10 @@ the model's own noise gate without the guard, at each lower gate the guard may t
 (``sassid.guard.GUARD_FACTORS``), and with the guard (as ``sassid denoise`` runs it); the
 guard's choice and its noisy-only estimates (SURE, in dB) of the model's own gate and of the
 input beside the true values; the seconds per photo with and without the guard, in the same
-run. ``--large``: also the seconds to denoise a 6000 x 4000 photo (the first photo resized)
-with and without the guard. Writes results/guard_<set>.json and .md (``--name``: another stem).
+run; and the end-of-training check (``sassid.train.check_reliability``) on the set's noisy
+photos: which ones it names because the guard lowered their gate. ``--large``: also the
+seconds to denoise a 6000 x 4000 photo (the first photo resized) with and without the guard.
+Writes results/guard_<set>.json and .md (``--name``: another stem).
 """
 
 from __future__ import annotations
@@ -50,6 +52,25 @@ def _time_large(plain: Denoiser, guarded: Denoiser, photo: np.ndarray) -> dict[s
         denoiser.pixels(large)
         seconds[name] = time.perf_counter() - started
     return seconds
+
+
+def _check_names(model: str, photos: list[tuple[str, np.ndarray, np.ndarray]]) -> list[str]:
+    """The photos the end-of-training check names because the guard lowered their gate (its
+    crops of up to 16 of the noisy ``photos``, as training picks them from its own images)."""
+    import json
+    import tempfile
+    import warnings
+
+    from sassid.models import read_model
+    from sassid.train import check_reliability
+
+    source = read_model(model)
+    unet = source.networks(("unet",))["unet"]
+    noisy, paths = [n for _, n, _ in photos], [Path(ident) for ident, _, _ in photos]
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_reliability(unet, noisy, paths, Path(folder), source.config)
+        return list(json.loads((Path(folder) / "reliability.json").read_text())["guard_lowered"])
 
 
 def main() -> int:
@@ -106,6 +127,9 @@ def main() -> int:
         )
         r = rows[-1]
         print(ident, f"{r['noisy']:.2f} {r['own_gate']:.2f} -> {r['guarded']:.2f}", flush=True)
+    lowered = _check_names(
+        args.model, [n for _, n, _ in scored_photos(args.set, 16, args.iso_like)]
+    )
     large = None
     if args.large:
         photo = scored_photos(args.set, 1, args.iso_like)[0][1]
@@ -145,6 +169,11 @@ def main() -> int:
             + f"{r['guarded']:.2f} | {'-' if r['chosen'] is None else format(r['chosen'], 'g')} "
             f"| {est[0]} | {est[1]} |"
         )
+    lines += [
+        "",
+        f"End-of-training check on these photos' central crops: the guard lowered the gate on "
+        f"{len(lowered)} ({', '.join(lowered) or 'none'}).",
+    ]
     if large is not None:
         lines += [
             "",
@@ -159,6 +188,7 @@ def main() -> int:
         "iso_like": args.iso_like,
         "precision": args.precision,
         "rows": rows,
+        "check_guard_lowered": lowered,
         "large_seconds": large,
     }
     write_results(args.name or f"guard_{args.set}", payload, text)

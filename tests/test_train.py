@@ -263,3 +263,25 @@ def test_auto_blind_size_is_measured_recorded_and_kept_on_resume(tmp_path: Path)
     fixed = tiny_config(bnn={"auto_blind_size": False})
     with pytest.raises(TrainingError, match="differs in: bnn"):
         train([data], tmp_path / "run", fixed, device="cpu", progress=False, resume=True)
+
+
+def test_reliability_check_names_photos_the_guard_holds_back(tmp_path: Path) -> None:
+    """A U-Net that smooths the texture away: the end-of-training check names the photos on
+    which its gated output is estimated worse than the noisy input."""
+    from sassid.config import TrainConfig
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:128, 0:128]
+    texture = np.where(xx < 64, 40 * np.sin(xx / 1.5) * np.cos(yy / 2.0), 0.0) + 100 + 0.3 * yy
+    images = [
+        np.clip(np.round(texture[..., None] + rng.normal(0, 5, (128, 128, 3))), 0, 255).astype(
+            np.uint8
+        )
+        for _ in range(2)
+    ]
+    smear = torch.nn.AvgPool2d(7, stride=1, padding=3, count_include_pad=False)
+    paths = [Path("a.png"), Path("b.png")]
+    with pytest.warns(UserWarning, match=r"on 2 of 2 checked photos \(a.png, b.png\) the output"):
+        train_module.check_reliability(smear, images, paths, tmp_path, TrainConfig(noise_gate=2))
+    verdict = json.loads((tmp_path / "reliability.json").read_text())
+    assert verdict["guard_lowered"] == ["a.png", "b.png"]

@@ -69,17 +69,19 @@ class GateChoice:
         return self.factor != self.own
 
     def summary(self) -> str:
-        """One line for the user: why the factor changed (or that it did not)."""
+        """One line for the user: the estimates relative to the input's, in dB (their scale
+        rests on the measured noise level, so only the comparison is meant, not the values)."""
 
-        def db(factor: float) -> str:
-            return f"{10 * np.log10(255.0**2 / max(self.errors[factor], 1e-6)):.1f} dB"
+        def gain(factor: float) -> str:
+            ratio = self.errors[KEEP_INPUT] / max(self.errors[factor], 1e-6)
+            return f"{10 * np.log10(max(ratio, 1e-6)):+.1f} dB"
 
         if not self.changed:
-            return f"noise gate {self.own:g}x kept (estimated {db(self.own)})"
+            return f"noise gate {self.own:g}x kept (estimated {gain(self.own)} against the input)"
         taken = "the input kept" if self.factor == KEEP_INPUT else f"noise gate {self.factor:g}x"
         return (
-            f"the model's output would be worse than the input here (estimated {db(self.own)} "
-            f"against the input's {db(KEEP_INPUT)}): {taken} instead (estimated {db(self.factor)})"
+            f"the model's output is estimated worse than the input here ({gain(self.own)}, "
+            f"from the noisy photo alone): {taken} instead ({gain(self.factor)})"
         )
 
 
