@@ -127,9 +127,7 @@ def main() -> int:
         )
         r = rows[-1]
         print(ident, f"{r['noisy']:.2f} {r['own_gate']:.2f} -> {r['guarded']:.2f}", flush=True)
-    lowered = _check_names(
-        args.model, [n for _, n, _ in scored_photos(args.set, 16, args.iso_like)]
-    )
+    lowered = _check_names(args.model, scored_photos(args.set, 16, args.iso_like))
     large = None
     if args.large:
         photo = scored_photos(args.set, 1, args.iso_like)[0][1]

@@ -241,7 +241,7 @@ class Denoiser:
             fn = lambda t: ensemble_x8(base, t)  # noqa: E731
         with torch.inference_mode():
             x = x.to(self.device)
-            out = run_tiled(fn, x, self.tile, self.overlap, on_tile) if self.tile else fn(x)
+            out = self._run(fn, x, on_tile)
             if not bool(torch.isfinite(out).all()):
                 raise SassidError(
                     f"{self.source}: the {self.net} network output holds NaN or infinite values "
@@ -289,14 +289,19 @@ class Denoiser:
             gate_to_noise(noisy, out, sigma, factor)
         return choice
 
+    def _run(
+        self, fn: Callable[[Tensor], Tensor], x: Tensor, on_tile: Callable[[], None] | None = None
+    ) -> Tensor:
+        """``fn`` on ``x``, in this denoiser's tiles (whole when ``tile`` is 0)."""
+        return run_tiled(fn, x, self.tile, self.overlap, on_tile) if self.tile else fn(x)
+
     def _plain_output(self, noisy: np.ndarray) -> np.ndarray:
         """CHW float32 -> the network's output (one pass, no ensemble) with the low frequencies
         restored: what ``correct`` gates, for the guard."""
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))[None]
             x = x.to(self.device)
-            y = run_tiled(self._fn, x, self.tile, self.overlap) if self.tile else self._fn(x)
-            out = y[0].float().cpu().numpy()
+            out = self._run(self._fn, x)[0].float().cpu().numpy()
         restore_low_frequencies(noisy, out, self.lowpass_sigma)
         return out
 
