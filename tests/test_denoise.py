@@ -118,3 +118,11 @@ def test_a_photo_whose_gate_the_guard_lowers_is_noted(tmp_path: Path, monkeypatc
         [inputs], tmp_path / "out2", model, device="cpu", progress=False, guard=False
     )
     assert plain.guarded == []
+    from sassid.cli import main
+
+    args = ["denoise", str(inputs), "-m", str(model), "-q", "--device", "cpu"]
+    assert main([*args, "-o", str(tmp_path / "out3")]) == 0
+    summary = capsys.readouterr().out
+    assert f"2 written, 0 failed, {len(report.guarded)} with a lower noise gate" in summary
+    assert main([*args, "-o", str(tmp_path / "out4"), "--no-guard"]) == 0
+    assert "noise gate" not in capsys.readouterr().out.splitlines()[-1]

@@ -136,7 +136,8 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
         check=not args.no_check,
     )
     doubtful = f", {len(report.doubtful)} doubtful (see warnings)" if report.doubtful else ""
-    print(f"{len(report.written)} written, {len(report.failed)} failed{doubtful}")
+    guarded = f", {len(report.guarded)} with a lower noise gate" if report.guarded else ""
+    print(f"{len(report.written)} written, {len(report.failed)} failed{doubtful}{guarded}")
     if builder is not None:
         _print_report(builder.write())
     return 1 if report.failed or report_errors else 0

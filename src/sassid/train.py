@@ -690,8 +690,9 @@ def check_reliability(
 ) -> None:
     """Judge the trained U-Net on central crops of up to 16 training images from the noisy
     data alone, pooled and one by one (sassid.reliability); write reliability.json and warn
-    if it fails. Photos on which the guard (sassid.guard) lowers the noise gate are named
-    too: there the model smooths away more than noise, and ``sassid denoise`` holds it back."""
+    if it fails. Photos on which the guard (sassid.guard) lowers the noise gate are listed
+    (``guard_lowered``) and named in a separate note: there the model is estimated to smooth
+    away more than noise, and ``sassid denoise`` holds it back."""
     crops = check_crops(images, names=[p.name for p in paths])
     if not crops:
         return
@@ -716,16 +717,16 @@ def check_reliability(
     except ValueError:
         return
     _write_json(run_dir / "reliability.json", {**verdict.to_dict(), "guard_lowered": lowered})
-    messages = list(verdict.warnings)
-    if lowered:
-        messages.append(
-            f"on {len(lowered)} of {len(crops)} checked photos ({', '.join(lowered[:3])}"
-            f"{', ...' if len(lowered) > 3 else ''}) the output at noise gate "
-            f"{config.noise_gate:g}x is estimated worse than the noisy input: the model "
-            "smooths detail away there, and `sassid denoise` lowers the gate on such photos"
-        )
-    for message in messages:
+    for message in verdict.warnings:
         warnings.warn(f"model may be unreliable on these photos: {message}", stacklevel=2)
+    if lowered:  # a note, not a verdict: the guard's estimate on one crop can be borderline
+        warnings.warn(
+            f"on {len(lowered)} of {len(crops)} checked photos ({', '.join(lowered[:3])}"
+            f"{', ...' if len(lowered) > 3 else ''}) the model's output at noise gate "
+            f"{config.noise_gate:g}x is estimated worse than the noisy input (it smooths detail "
+            "away there): `sassid denoise` lowers the gate on such photos",
+            stacklevel=2,
+        )
 
 
 def _finished(payload: dict[str, Any] | None) -> bool:
