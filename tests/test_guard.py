@@ -95,3 +95,32 @@ def test_probe_windows_cover_small_photos_whole_and_spread_over_large_ones() -> 
         assert rows.stop - rows.start == 256 and cols.stop - cols.start == 256
         assert 0 <= rows.start and rows.stop <= 3000 and 0 <= cols.start and cols.stop <= 4000
     assert len({(r.start, c.start) for r, c in windows}) == 4
+
+
+@pytest.mark.parametrize("case", ["16-bit", "tiny", "flat", "grey texture"])
+def test_guard_handles_odd_photos(case: str) -> None:
+    """16-bit photos are judged on the same scale as 8-bit ones; photos without measurable
+    noise (under one patch, or noise-free) are not judged and get the model's own gate."""
+    import torch
+
+    clean, cov = _scene(), _channel_correlated_cov()
+    noisy = clean + gaussian_noise_like(cov, *clean.shape[1:], np.random.default_rng(5))
+    photo = np.clip(np.round(noisy), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    if case == "16-bit":
+        photo = photo.astype(np.uint16) * 257
+    elif case == "tiny":
+        photo = photo[:10, :10]
+    elif case == "flat":
+        photo = np.full((64, 64, 3), 120, np.uint8)
+    elif case == "grey texture":  # the same noise in all three channels
+        photo = np.repeat(photo[..., 1:2], 3, axis=2)
+    smear = _blur(3.0)
+    forward = lambda t: torch.from_numpy(smear(t[0].numpy()))[None]  # noqa: E731
+    denoiser = Denoiser({"unet": torch.nn.Identity()}, tile=0, forward=forward, noise_gate=2.0)
+    out = denoiser.pixels(photo)
+    assert out.shape == photo.shape and out.dtype == photo.dtype
+    if case in ("tiny", "flat"):
+        assert denoiser.last_gate is None
+    else:
+        assert denoiser.last_gate is not None and denoiser.last_gate.changed
+        assert all(np.isfinite(e) for e in denoiser.last_gate.errors.values())
