@@ -121,8 +121,12 @@ def test_a_photo_whose_gate_the_guard_lowers_is_noted(tmp_path: Path, monkeypatc
     from sassid.cli import main
 
     args = ["denoise", str(inputs), "-m", str(model), "-q", "--device", "cpu"]
-    assert main([*args, "-o", str(tmp_path / "out3")]) == 0
+    html = tmp_path / "report.html"
+    assert main([*args, "-o", str(tmp_path / "out3"), "--report", str(html)]) == 0
     summary = capsys.readouterr().out
     assert f"2 written, 0 failed, {len(report.guarded)} with a lower noise gate" in summary
+    assert html.read_text().count("Guard: the model&#x27;s output is estimated worse") == len(
+        report.guarded
+    )
     assert main([*args, "-o", str(tmp_path / "out4"), "--no-guard"]) == 0
     assert "noise gate" not in capsys.readouterr().out.splitlines()[-1]

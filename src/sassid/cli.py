@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sassid.constants import DEMO_ISO, DEMO_MINUTES
 
 if TYPE_CHECKING:  # the CLI imports torch only inside commands, so --help stays instant
+    from sassid.guard import GateChoice
     from sassid.io import Photo
     from sassid.report import ReportBuilder, ReportSummary
 
@@ -105,7 +106,9 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
         builder.check = not args.no_check
     report_errors: list[str] = []
 
-    def add_to_report(source: Path, noisy: Photo, denoised: Photo, doubt: str | None) -> None:
+    def add_to_report(
+        source: Path, noisy: Photo, denoised: Photo, doubt: str | None, gate: GateChoice | None
+    ) -> None:
         from sassid.errors import SassidError
 
         assert builder is not None
@@ -117,6 +120,7 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
                 noisy_file=source,
                 denoised_file=denoised.path,
                 doubt=doubt,  # the verdict denoise_files reached: not judged twice
+                gate=gate,
             )
         except SassidError as exc:
             report_errors.append(str(exc))

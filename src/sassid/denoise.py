@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from sassid.backends import DEFAULT_BACKEND, DEFAULT_PRECISION, resolve, why_not_default
 from sassid.errors import NoImagesError, OptionError, SassidError
+from sassid.guard import GateChoice
 from sassid.inference import Denoiser
 from sassid.io import IMAGE_SUFFIXES, Photo, image_megapixels, list_images, read_image, write_image
 from sassid.outputs import check_plan, ensure_folder
@@ -72,7 +73,7 @@ def denoise_files(
     precision: str | None = None,
     calibrate: str | os.PathLike[str] | None = None,
     announce: Callable[[str], None] | None = None,
-    on_photo: Callable[[Path, Photo, Photo, str | None], None] | None = None,
+    on_photo: Callable[[Path, Photo, Photo, str | None, GateChoice | None], None] | None = None,
     check: bool = True,
 ) -> DenoiseReport:
     """Denoise every photo in ``inputs`` into ``output``; a bad file is reported and skipped.
@@ -85,9 +86,9 @@ def denoise_files(
     ``net`` and the inputs' total megapixels); int8 is calibrated on crops of the photos in
     ``calibrate`` (a folder or file), else of the inputs.
     ``announce`` receives one line naming the backend and precision chosen.
-    ``on_photo(source, noisy, denoised, doubt)`` is called after each photo is written (the
-    report uses it); ``doubt`` is the check's verdict (``""``: passed, or could not be
-    judged; None: the check is off).
+    ``on_photo(source, noisy, denoised, doubt, gate)`` is called after each photo is written
+    (the report uses it); ``doubt`` is the check's verdict (``""``: passed, or could not be
+    judged; None: the check is off), ``gate`` the guard's (``Denoiser.last_gate``).
     ``check``: judge each written photo against its input from the noisy data alone
     (``reliability.judge_photo``: more than the noise removed in its flat areas, or a colour
     shift); one that fails is still written, listed in ``DenoiseReport.doubtful`` and warned
@@ -169,7 +170,7 @@ def denoise_files(
                         f"sassid: warning: {source}: {doubt}; check {target}", file=sys.stderr
                     )
             if on_photo is not None:
-                on_photo(source, photo, denoised, doubt)
+                on_photo(source, photo, denoised, doubt, choice)
         except (SassidError, OSError) as exc:
             message = str(exc) if isinstance(exc, SassidError) else f"{source}: {exc.strerror}"
             report.failed.append((source, message))

@@ -26,6 +26,7 @@ from tqdm import tqdm
 import sassid
 from sassid.atomic import atomic_write_bytes
 from sassid.errors import SassidError
+from sassid.guard import GateChoice
 from sassid.inference import Denoiser
 from sassid.io import find_pairs, list_images, read_image, write_image
 from sassid.outputs import check_output_file, ensure_folder
@@ -170,11 +171,14 @@ class ReportBuilder:
         noisy_file: str | os.PathLike[str] | None = None,
         denoised_file: str | os.PathLike[str] | None = None,
         doubt: str | None = None,
+        gate: GateChoice | None = None,
     ) -> int:
         """Add one photo (HWC uint8/uint16); returns the bytes its section takes.
 
         ``doubt``: ``reliability.judge_photo``'s verdict on this output if already reached
-        (``sassid denoise`` passes its own); otherwise, with ``check`` on, it is judged here."""
+        (``sassid denoise`` passes its own); otherwise, with ``check`` on, it is judged here.
+        ``gate``: the guard's verdict on a given output (``Denoiser.last_gate``); one that
+        lowered the gate is noted under the photo."""
         if denoised is None:
             if self._unet is None:
                 self._unet = Denoiser.from_model(
@@ -187,6 +191,7 @@ class ReportBuilder:
                     guard=self.guard,
                 )
             denoised = self._unet.pixels(noisy)
+            gate = self._unet.last_gate
         for other, what in ((denoised, "output"), (clean, "clean image")):
             if other is not None and other.shape != noisy.shape:
                 raise SassidError(f"{name}: {what} size {other.shape} differs from {noisy.shape}")
@@ -222,6 +227,8 @@ class ReportBuilder:
                 except ValueError:  # advisory, as in sassid denoise: no note
                     doubt = ""
             data.note = f"Doubtful: {doubt}." if doubt else ""
+        if gate is not None and gate.changed:
+            data.note = " ".join(filter(None, [data.note, f"Guard: {gate.summary()}."]))
         for level in size_levels(self.max_side, self.crop, not downscaled):
             section = render_photo(data, index, level, self.label)
             size = len(section.encode("utf-8"))
