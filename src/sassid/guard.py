@@ -16,13 +16,15 @@ and ``tr(Sigma J_f)`` is estimated by one Monte-Carlo probe ``b ~ N(0, Sigma)`` 
 (``sassid.noise.noise_covariance``), scaled per pixel to the photo's noise level function at the
 output's intensity (camera noise grows with the signal).
 
-The estimate's scale rests on the measured noise level, which is off by up to a third on strong
-noise, so it is not used to rank settings freely. The guard keeps the model's own factor unless
-its estimated error exceeds the noisy input's; only then does it take whichever of the lower
-factors (``GUARD_FACTORS``) or the input itself has the lowest estimate. It costs one pass of
-the network over the photo, or two over ``GUARD_CROPS`` crops of ``GUARD_CROP`` px of a larger
-one, at the precision that denoises it: on the demo photos at iso_like 1000 bf16 gave the same
-estimates as fp32 within 0.1 dB (results/guard_demo_iso1000.md).
+The estimate's scale rests on the measured noise level, which reads 18-41% low in variance on
+the strong noise of sidd_samples (the input's estimate against its true PSNR,
+results/guard_sidd_samples.md), so it is not used to rank settings freely. The guard keeps
+the model's own factor unless its estimated error exceeds the noisy input's; only then does it
+take whichever of the lower factors (``GUARD_FACTORS``) or the input itself has the lowest
+estimate. It costs one pass of the network over the photo, or two over ``GUARD_CROPS`` crops
+of ``GUARD_CROP`` px of a larger one, at the precision that denoises it: on the demo photos at
+iso_like 1000 bf16 gave the same estimates as fp32 within 0.1 dB
+(results/guard_demo_iso1000{,_bf16}.md).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ KEEP_INPUT = 0.0
 """The factor that stands for the noisy input kept as it is."""
 GUARD_STEP = 0.1
 """eps: the probe's size in noise stds, small enough for the finite difference to follow the
-derivative (at 1.0 the estimates of the model's output fell by up to 1.7 dB on the demo photos)."""
+derivative, large enough to stand above bf16's rounding."""
 GUARD_CROP = 256
 GUARD_CROPS = 4
 """Crops the estimate is measured on (a photo that fits in their area is measured whole)."""
