@@ -1,7 +1,7 @@
 """The per-photo gate guard (sassid.guard) on real pairs: what it estimates, chooses and costs.
 
     python benchmarks/guard.py -m RUN --set polyu100|sidd_samples|demo [--images 12]
-        [--iso-like N (demo)] [--precision fp32|bf16] [--large] [--name STEM]
+        [--iso-like N (demo)] [--precision fp32|bf16|int8] [--large] [--name STEM]
 
 For each of the first ``--images`` pairs: PSNR (uint8, dB) of the noisy input, of the U-Net at
 the model's own noise gate without the guard, at each lower gate the guard may take
@@ -20,6 +20,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -54,6 +55,23 @@ def _time_large(plain: Denoiser, guarded: Denoiser, photo: np.ndarray) -> dict[s
     return seconds
 
 
+def _calibration(name: str, iso_like: float | None) -> list[torch.Tensor]:
+    """int8 calibration crops of the set's noisy photos, as ``sassid denoise`` draws them from
+    its inputs (``backends.quantize.calibration_crops``, which reads files)."""
+    import tempfile
+
+    from PIL import Image
+
+    from sassid.backends.quantize import calibration_crops
+
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for ident, noisy, _ in scored_photos(name, 16, iso_like):
+            paths.append(Path(folder) / f"{ident}.png")
+            Image.fromarray(noisy).save(paths[-1])
+        return calibration_crops(paths)
+
+
 def _check_names(model: str, photos: list[tuple[str, np.ndarray, np.ndarray]]) -> list[str]:
     """The photos the end-of-training check names because the guard lowered their gate (its
     crops of up to 16 of the noisy ``photos``, as training picks them from its own images)."""
@@ -79,13 +97,20 @@ def main() -> int:
     parser.add_argument("--set", required=True)
     parser.add_argument("--images", type=int, default=12)
     parser.add_argument("--iso-like", type=float, help="--set demo: its noise (default the demo's)")
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "bf16", "int8"],
+        help="int8: onnxruntime, calibrated on the set's own noisy photos",
+    )
     parser.add_argument("--large", action="store_true", help="also time a 24 MP photo")
     parser.add_argument("--name", help="results file stem (default guard_<set>)")
     args = parser.parse_args()
     if set_absent(args.set):
         return 0
-    options = dict(net="unet", device="cpu", precision=args.precision)
+    options: dict[str, Any] = dict(net="unet", device="cpu", precision=args.precision)
+    if args.precision == "int8":
+        options.update(backend="onnxruntime", calibration=_calibration(args.set, args.iso_like))
     guarded = Denoiser.from_model(args.model, **options)
     plain = Denoiser.from_model(args.model, guard=False, **options)
     raw = Denoiser.from_model(args.model, guard=False, noise_gate=0.0, **options)
