@@ -4,14 +4,14 @@
 
 Reads the result files of the lever studies in results/ (``bnn_crop.py``, ``bnn_length.py``,
 ``laptop_recipe.py``, ``real_photos.py``, ``cache_augment.py``, ``unet_crop.py``,
-``teacher_ensemble.py``, ``unet_ensemble.py``, ``output_corrections.py``) and writes one row per
-lever and set: the arm it was compared with, both PSNRs (dB, uint8, mean per image, as each study
-scored them), the difference, the minutes each arm took where the study timed it, and what the
-``laptop`` preset does today (read from ``sassid.config``, not typed). Measures nothing itself:
-every number traces to the study's own file, which names its date, machine and command. Studies
-differ in length, budget and scored output (a BNN alone, the fusion, the U-Net, the corrected
-output), so compare a row with its own baseline, not with other rows. Files that are absent are
-skipped. Writes results/levers.*.
+``teacher_ensemble.py``, ``unet_ensemble.py``, ``output_corrections.py``, ``guard.py``) and writes
+one row per lever and set: the arm it was compared with, both PSNRs (dB, uint8, mean per image, as
+each study scored them), the difference, the minutes each arm took where the study timed it, and
+what the ``laptop`` preset does today (read from ``sassid.config``, not typed). Measures nothing
+itself: every number traces to the study's own file, which names its date, machine and command.
+Studies differ in length, budget and scored output (a BNN alone, the fusion, the U-Net, the
+corrected output), so compare a row with its own baseline, not with other rows. Files that are
+absent are skipped. Writes results/levers.*.
 """
 
 from __future__ import annotations
@@ -483,6 +483,37 @@ def _inference_levers(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
             )
 
 
+GUARD_RESULTS = {
+    "sidd_samples": "guard_sidd_samples",
+    "polyu100": "guard_polyu100",
+    "demo at iso_like 1000": "guard_demo_iso1000",
+}
+"""``guard.py``'s files per set: the guard's effect shows where a model over-smooths, which on
+this machine's models is the demo's photos at moderate noise, not the real sets."""
+
+
+def _guard(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
+    """The per-photo gate guard (``sassid.guard``) against the model's own gate alone."""
+    for set_name, stem in GUARD_RESULTS.items():
+        payload = _load(results, stem)
+        if payload is None:
+            continue
+        rows = payload["rows"]
+        below = [sum(r[k] < r["noisy"] for r in rows) for k in ("own_gate", "guarded")]
+        yield Lever(
+            f"per-photo gate guard; images below noisy {below[0]} -> {below[1]}",
+            "output",
+            set_name,
+            "gate alone",
+            float(np.mean([r["own_gate"] for r in rows])),
+            float(np.mean([r["guarded"] for r in rows])),
+            _minutes(sum(r["seconds_unguarded"] for r in rows)),
+            _minutes(sum(r["seconds_guarded"] for r in rows)),
+            f"{stem}.json",
+            "on (`sassid denoise`)",
+        )
+
+
 GATHERERS: tuple[Callable[[Path, TrainConfig], Iterator[Lever]], ...] = (
     _two_minute_recipe,
     _bnn_arms,
@@ -490,6 +521,7 @@ GATHERERS: tuple[Callable[[Path, TrainConfig], Iterator[Lever]], ...] = (
     _one_hour_runs,
     _frozen_teacher_studies,
     _inference_levers,
+    _guard,
 )
 
 
@@ -522,7 +554,7 @@ def markdown(levers: list[Lever], meta: dict[str, Any]) -> str:
         "runs spend their budget either way. `laptop` today: the preset's setting now, read from "
         "`sassid.config`. Negative results stay.",
     ]
-    for set_name in SETS:
+    for set_name in dict.fromkeys([*SETS, *(lever.set for lever in levers)]):
         rows = [lever for lever in levers if lever.set == set_name]
         if not rows:
             continue
