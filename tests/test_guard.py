@@ -124,3 +124,25 @@ def test_guard_handles_odd_photos(case: str) -> None:
     else:
         assert denoiser.last_gate is not None and denoiser.last_gate.changed
         assert all(np.isfinite(e) for e in denoiser.last_gate.errors.values())
+
+
+def test_a_guard_that_fails_leaves_the_models_own_gate(monkeypatch) -> None:  # noqa: ANN001
+    """The guard is advisory: a numerical failure in it never stops a photo."""
+    import torch
+
+    import sassid.inference
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise np.linalg.LinAlgError("eigenvalues did not converge")
+
+    clean, cov = _scene(), _channel_correlated_cov()
+    noisy = clean + gaussian_noise_like(cov, *clean.shape[1:], np.random.default_rng(6))
+    photo = np.clip(np.round(noisy), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    smear = _blur(3.0)
+    forward = lambda t: torch.from_numpy(smear(t[0].numpy()))[None]  # noqa: E731
+    nets = {"unet": torch.nn.Identity()}
+    expected = Denoiser(nets, tile=0, forward=forward, noise_gate=2.0, guard=False).pixels(photo)
+    monkeypatch.setattr(sassid.inference, "choose_gate", broken)
+    denoiser = Denoiser(nets, tile=0, forward=forward, noise_gate=2.0)
+    assert np.array_equal(denoiser.pixels(photo), expected)
+    assert denoiser.last_gate is None

@@ -279,9 +279,12 @@ class Denoiser:
         choice = None
         if self.guard:
             plain = None if self.ensemble else out  # out is _plain_output(noisy) unless ensembled
-            choice = choose_gate(
-                pixels, noisy, self._plain_output, sigma, self.noise_gate, out=plain
-            )
+            try:
+                choice = choose_gate(
+                    pixels, noisy, self._plain_output, sigma, self.noise_gate, out=plain
+                )
+            except (ValueError, np.linalg.LinAlgError):  # advisory: the model's own gate then
+                choice = None
         factor = self.noise_gate if choice is None else choice.factor
         if factor == KEEP_INPUT:
             out[...] = noisy
