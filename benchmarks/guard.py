@@ -120,7 +120,6 @@ def main() -> int:
         options.update(backend="onnxruntime", calibration=_calibration(args.set, args.iso_like))
     guarded = Denoiser.from_model(args.model, **options)
     plain = Denoiser.from_model(args.model, guard=False, **options)
-    raw = Denoiser.from_model(args.model, guard=False, noise_gate=0.0, **options)
     own = guarded.noise_gate
     if own <= 0:
         print(f"{args.model}: the model has no noise gate, so nothing to guard")
@@ -136,7 +135,7 @@ def main() -> int:
         guarded_s = time.perf_counter() - started
         choice = guarded.last_gate
         y = to_pixels(noisy)
-        out = raw.tensor(torch.from_numpy(y)[None])[0].float().numpy()
+        out = guarded._plain_output(y)  # what the gate applies to, as the guard sees it
         sigma = measure_noise([noisy]).sigma  # as Denoiser.correct measures it
         lower = {}
         for factor in factors:

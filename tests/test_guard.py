@@ -88,7 +88,12 @@ def test_denoiser_guard_keeps_texture_a_smoothing_model_would_remove() -> None:
 
 def test_probe_windows_cover_small_photos_whole_and_spread_over_large_ones() -> None:
     assert probe_windows(300, 200) == [(slice(0, 300), slice(0, 200))]
-    assert probe_windows(4000, 200) == [(slice(0, 4000), slice(0, 200))]  # narrower than a crop
+    strip = probe_windows(4000, 200)  # narrower than a crop: four crops of 256 x 200 down it
+    assert len(strip) == 4 and all(c == slice(0, 200) for _, c in strip)
+    assert all(r.stop - r.start == 256 for r, _ in strip) and strip[-1][0].stop <= 4000
+    assert len({r.start for r, _ in strip}) == 4
+    across = probe_windows(250, 24000)
+    assert len(across) == 4 and all(r == slice(0, 250) for r, _ in across)
     windows = probe_windows(3000, 4000)
     assert len(windows) == 4
     for rows, cols in windows:

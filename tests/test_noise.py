@@ -120,3 +120,16 @@ def test_gaussian_noise_like_has_the_covariance_it_is_given() -> None:
     np.testing.assert_allclose(same, cov[:, :, 2, 2], atol=3.0)
     np.testing.assert_allclose(right, cov[:, :, 2, 3], atol=3.0)
     assert abs(np.mean(field[0, :-1] * field[0, 1:])) < 3.0  # none vertically, as measured
+
+
+def test_gaussian_noise_like_keeps_the_direction_of_cross_channel_lags() -> None:
+    """cov[c, d, lag] is E r_c(x) r_d(x + lag): a one-sided lag must not come out mirrored."""
+    cov = np.zeros((3, 3, 3, 3))
+    cov[:, :, 1, 1] = np.eye(3)
+    cov[0, 1, 1, 2] = cov[1, 0, 1, 0] = 0.5  # channel 1 one px right of channel 0
+    cov[0, 2, 2, 1] = cov[2, 0, 0, 1] = 0.4  # channel 2 one px below channel 0
+    field = gaussian_noise_like(cov, 256, 256, np.random.default_rng(0))
+    assert np.mean(field[0, :, :-1] * field[1, :, 1:]) == pytest.approx(0.5, abs=0.05)
+    assert abs(np.mean(field[0, :, 1:] * field[1, :, :-1])) < 0.05
+    assert np.mean(field[0, :-1] * field[2, 1:]) == pytest.approx(0.4, abs=0.05)
+    assert abs(np.mean(field[0, 1:] * field[2, :-1])) < 0.05

@@ -299,8 +299,9 @@ class Denoiser:
         return run_tiled(fn, x, self.tile, self.overlap, on_tile) if self.tile else fn(x)
 
     def _plain_output(self, noisy: np.ndarray) -> np.ndarray:
-        """CHW float32 -> the network's output (one pass, no ensemble) with the low frequencies
-        restored: what ``correct`` gates, for the guard."""
+        """CHW float32 -> the network's output (one pass) with the low frequencies restored:
+        what ``correct`` gates, for the guard. With ``ensemble`` the photo's output is the x8
+        average, and the guard judges this single pass in its place."""
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(noisy, dtype=np.float32))[None]
             x = x.to(self.device)

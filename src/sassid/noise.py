@@ -269,10 +269,12 @@ def gaussian_noise_like(
     channels, reach = cov.shape[0], cov.shape[2] // 2
     if height <= 2 * reach or width <= 2 * reach:
         raise ValueError(f"noise of {height}x{width} px is smaller than its covariance window")
+    # cov[c, d, lag] = E r_c(x) r_d(x + lag) is the inverse transform of S at -lag (numpy's
+    # FFT convention), so it sits at -lag here; else cross-channel lags come out mirrored
     kernel = np.zeros((channels, channels, height, width))
     for dy in range(-reach, reach + 1):
         for dx in range(-reach, reach + 1):
-            kernel[:, :, dy % height, dx % width] = cov[:, :, reach + dy, reach + dx]
+            kernel[:, :, -dy % height, -dx % width] = cov[:, :, reach + dy, reach + dx]
     spectrum = np.fft.fft2(kernel).transpose(2, 3, 0, 1)  # (H, W, C, C), Hermitian per freq.
     spectrum = (spectrum + np.conj(spectrum.transpose(0, 1, 3, 2))) / 2
     values, vectors = np.linalg.eigh(spectrum)
