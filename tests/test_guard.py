@@ -32,6 +32,24 @@ def _blur(width: float):  # type: ignore[no-untyped-def]
     return lambda chw: np.stack([gaussian_filter(c, width) for c in chw]).astype(np.float32)
 
 
+def _noisy_photo(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(clean CHW float32, its noisy HWC uint8 photo) under channel-correlated noise."""
+    clean, cov = _scene(), _channel_correlated_cov()
+    noisy = clean + gaussian_noise_like(cov, *clean.shape[1:], np.random.default_rng(seed))
+    return clean, np.clip(np.round(noisy), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+
+
+def _smearing_denoiser(**options: object) -> Denoiser:
+    """A Denoiser whose network blurs texture away (3 px Gaussian), with noise gate 2."""
+    import torch
+
+    smear = _blur(3.0)
+    forward = lambda t: torch.from_numpy(smear(t[0].numpy()))[None]  # noqa: E731
+    return Denoiser(
+        {"unet": torch.nn.Identity()}, tile=0, forward=forward, noise_gate=2.0, **options
+    )
+
+
 def _mse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean((a.astype(np.float64) - b) ** 2))
 
@@ -53,9 +71,7 @@ def test_risk_estimate_matches_the_true_error_without_the_clean_image(width: flo
 
 
 def test_guard_lowers_the_gate_only_where_the_output_would_be_worse() -> None:
-    clean, cov = _scene(), _channel_correlated_cov()
-    noisy = clean + gaussian_noise_like(cov, *clean.shape[1:], np.random.default_rng(3))
-    pixels = np.clip(np.round(noisy), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    clean, pixels = _noisy_photo(3)
     y = pixels.transpose(2, 0, 1).astype(np.float32)
     smears = choose_gate(pixels, y, _blur(3.0), SIGMA, 2.0)  # wipes out the texture
     assert smears is not None and smears.changed
@@ -69,16 +85,8 @@ def test_guard_lowers_the_gate_only_where_the_output_would_be_worse() -> None:
 
 
 def test_denoiser_guard_keeps_texture_a_smoothing_model_would_remove() -> None:
-    import torch
-
-    clean, cov = _scene(), _channel_correlated_cov()
-    noisy = clean + gaussian_noise_like(cov, *clean.shape[1:], np.random.default_rng(4))
-    photo = np.clip(np.round(noisy), 0, 255).astype(np.uint8).transpose(1, 2, 0)
-    smear = _blur(3.0)
-    forward = lambda t: torch.from_numpy(smear(t[0].numpy()))[None]  # noqa: E731
-    nets = {"unet": torch.nn.Identity()}
-    unguarded = Denoiser(nets, tile=0, forward=forward, noise_gate=2.0, guard=False)
-    guarded = Denoiser(nets, tile=0, forward=forward, noise_gate=2.0)
+    clean, photo = _noisy_photo(4)
+    unguarded, guarded = _smearing_denoiser(guard=False), _smearing_denoiser()
     plain, kept = unguarded.pixels(photo), guarded.pixels(photo)
     assert unguarded.last_gate is None
     assert guarded.last_gate is not None and guarded.last_gate.changed
@@ -106,11 +114,7 @@ def test_probe_windows_cover_small_photos_whole_and_spread_over_large_ones() -> 
 def test_guard_handles_odd_photos(case: str) -> None:
     """16-bit photos are judged on the same scale as 8-bit ones; photos without measurable
     noise (under one patch, or noise-free) are not judged and get the model's own gate."""
-    import torch
-
-    clean, cov = _scene(), _channel_correlated_cov()
-    noisy = clean + gaussian_noise_like(cov, *clean.shape[1:], np.random.default_rng(5))
-    photo = np.clip(np.round(noisy), 0, 255).astype(np.uint8).transpose(1, 2, 0)
+    photo = _noisy_photo(5)[1]
     if case == "16-bit":
         photo = photo.astype(np.uint16) * 257
     elif case == "tiny":
@@ -119,9 +123,7 @@ def test_guard_handles_odd_photos(case: str) -> None:
         photo = np.full((64, 64, 3), 120, np.uint8)
     elif case == "grey texture":  # the same noise in all three channels
         photo = np.repeat(photo[..., 1:2], 3, axis=2)
-    smear = _blur(3.0)
-    forward = lambda t: torch.from_numpy(smear(t[0].numpy()))[None]  # noqa: E731
-    denoiser = Denoiser({"unet": torch.nn.Identity()}, tile=0, forward=forward, noise_gate=2.0)
+    denoiser = _smearing_denoiser()
     out = denoiser.pixels(photo)
     assert out.shape == photo.shape and out.dtype == photo.dtype
     if case in ("tiny", "flat"):
@@ -133,21 +135,14 @@ def test_guard_handles_odd_photos(case: str) -> None:
 
 def test_a_guard_that_fails_leaves_the_models_own_gate(monkeypatch) -> None:  # noqa: ANN001
     """The guard is advisory: a numerical failure in it never stops a photo."""
-    import torch
-
     import sassid.inference
 
     def broken(*_args: object, **_kwargs: object) -> None:
         raise np.linalg.LinAlgError("eigenvalues did not converge")
 
-    clean, cov = _scene(), _channel_correlated_cov()
-    noisy = clean + gaussian_noise_like(cov, *clean.shape[1:], np.random.default_rng(6))
-    photo = np.clip(np.round(noisy), 0, 255).astype(np.uint8).transpose(1, 2, 0)
-    smear = _blur(3.0)
-    forward = lambda t: torch.from_numpy(smear(t[0].numpy()))[None]  # noqa: E731
-    nets = {"unet": torch.nn.Identity()}
-    expected = Denoiser(nets, tile=0, forward=forward, noise_gate=2.0, guard=False).pixels(photo)
+    photo = _noisy_photo(6)[1]
+    expected = _smearing_denoiser(guard=False).pixels(photo)
     monkeypatch.setattr(sassid.inference, "choose_gate", broken)
-    denoiser = Denoiser(nets, tile=0, forward=forward, noise_gate=2.0)
+    denoiser = _smearing_denoiser()
     assert np.array_equal(denoiser.pixels(photo), expected)
     assert denoiser.last_gate is None
