@@ -82,7 +82,6 @@ def _calibration(name: str, iso_like: float | None) -> list[torch.Tensor]:
 def _check_names(model: str, photos: list[tuple[str, np.ndarray, np.ndarray]]) -> list[str]:
     """The photos the end-of-training check names because the guard lowered their gate (its
     crops of up to 16 of the noisy ``photos``, as training picks them from its own images)."""
-    import json
     import tempfile
     import warnings
 
@@ -94,8 +93,8 @@ def _check_names(model: str, photos: list[tuple[str, np.ndarray, np.ndarray]]) -
     noisy, paths = [n for _, n, _ in photos], [Path(ident) for ident, _, _ in photos]
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        check_reliability(unet, noisy, paths, Path(folder), source.config)
-        return list(json.loads((Path(folder) / "reliability.json").read_text())["guard_lowered"])
+        verdict = check_reliability(unet, noisy, paths, Path(folder), source.config)
+    return [] if verdict is None else list(verdict["guard_lowered"])
 
 
 def main() -> int:

@@ -40,7 +40,14 @@ import numpy as np
 from sassid.corrections import gate_to_noise
 from sassid.noise import gaussian_noise_like, measure_noise_level, noise_covariance
 
-__all__ = ["GateChoice", "choose_gate", "probe_windows", "estimate_errors", "KEEP_INPUT"]
+__all__ = [
+    "GateChoice",
+    "apply_gate",
+    "choose_gate",
+    "probe_windows",
+    "estimate_errors",
+    "KEEP_INPUT",
+]
 
 GUARD_FACTORS = (1.5, 1.0)
 """Gate factors the guard may fall back to, below the model's own (in noise stds)."""
@@ -115,11 +122,19 @@ def probe_windows(
     return windows
 
 
-def _gated(noisy: np.ndarray, out: np.ndarray, sigma: float, factor: float) -> np.ndarray:
+def apply_gate(noisy: np.ndarray, out: np.ndarray, sigma: float, factor: float) -> None:
+    """``out`` gated to ``factor`` times ``sigma`` in place (``gate_to_noise``), or replaced by
+    ``noisy`` for ``KEEP_INPUT`` (CHW float arrays)."""
     if factor == KEEP_INPUT:
-        return noisy.copy()
+        out[...] = noisy
+    else:
+        gate_to_noise(noisy, out, sigma, factor)
+
+
+def _gated(noisy: np.ndarray, out: np.ndarray, sigma: float, factor: float) -> np.ndarray:
+    """``apply_gate`` on a copy of ``out``."""
     result = out.copy()
-    gate_to_noise(noisy, result, sigma, factor)
+    apply_gate(noisy, result, sigma, factor)
     return result
 
 

@@ -20,10 +20,10 @@ from torch import Tensor, nn
 
 from sassid.adaptive import alpha_map
 from sassid.config import AlphaConfig
-from sassid.corrections import gate_to_noise, restore_low_frequencies
+from sassid.corrections import restore_low_frequencies
 from sassid.device import resolve_device
 from sassid.errors import OptionError, SassidError
-from sassid.guard import KEEP_INPUT, GateChoice, choose_gate
+from sassid.guard import GateChoice, apply_gate, choose_gate
 from sassid.models import ModelFile, read_model
 from sassid.noise import measure_noise
 from sassid.pixels import from_pixels, to_pixels
@@ -285,11 +285,7 @@ class Denoiser:
                 )
             except (ValueError, np.linalg.LinAlgError):  # advisory: the model's own gate then
                 choice = None
-        factor = self.noise_gate if choice is None else choice.factor
-        if factor == KEEP_INPUT:
-            out[...] = noisy
-        else:
-            gate_to_noise(noisy, out, sigma, factor)
+        apply_gate(noisy, out, sigma, self.noise_gate if choice is None else choice.factor)
         return choice
 
     def _run(

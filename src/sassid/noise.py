@@ -93,13 +93,20 @@ def _sample_patches(image: np.ndarray, size: int, limit: int) -> np.ndarray | No
     Sampled before conversion, so a 24 MP photo costs only the kept patches in float64."""
     if image.shape[0] < size or image.shape[1] < size:
         return None
-    patches = patch_grid(image, size).reshape(-1, size, size)
-    clipped = mostly_clipped(patches, image.dtype)
+    return _kept_patches(patch_grid(image, size).reshape(-1, size, size), image.dtype, limit)
+
+
+def _kept_patches(patches: np.ndarray, dtype: np.dtype, limit: int) -> np.ndarray:
+    """``patches`` (N, [C,] size, size, stored values) without those mostly at the black or
+    white level (in any channel) unless all are, evenly strided to at most ``limit``, as
+    float64 in [0, 255]."""
+    per_channel = mostly_clipped(patches, dtype)  # (N,) or (N, C)
+    clipped = np.any(per_channel.reshape(len(per_channel), -1), axis=1)  # any channel: out
     if not clipped.all():
         patches = patches[~clipped]
     if len(patches) > limit:
         patches = patches[:: len(patches) // limit + 1]
-    return patches.astype(np.float64) * level_scale(image.dtype)
+    return patches.astype(np.float64) * level_scale(dtype)
 
 
 def _flattest(energy: np.ndarray, fraction: float) -> np.ndarray:
@@ -235,13 +242,7 @@ def noise_covariance(
         image = image[..., None]
     if image.shape[0] < size or image.shape[1] < size:
         raise ValueError(f"no image is at least {size}x{size} pixels")
-    patches = patch_grid(image, size)  # (N, C, size, size)
-    clipped = mostly_clipped(patches, image.dtype).any(axis=1)
-    if not clipped.all():
-        patches = patches[~clipped]
-    if len(patches) > max_patches:
-        patches = patches[:: len(patches) // max_patches + 1]
-    values = patches.astype(np.float64) * level_scale(image.dtype)
+    values = _kept_patches(patch_grid(image, size), image.dtype, max_patches)  # (N, C, s, s)
     n, channels = values.shape[:2]
     r = _plane_residuals(values.reshape(n * channels, size, size)).reshape(values.shape)
     r = r[_flattest(r.var(axis=(2, 3)).sum(axis=1), fraction)]

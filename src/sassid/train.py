@@ -687,15 +687,16 @@ def check_reliability(
     paths: list[Path],
     run_dir: Path,
     config: TrainConfig,
-) -> None:
+) -> dict[str, Any] | None:
     """Judge the trained U-Net on central crops of up to 16 training images from the noisy
-    data alone, pooled and one by one (sassid.reliability); write reliability.json and warn
-    if it fails. Photos on which the guard (sassid.guard) lowers the noise gate are listed
-    (``guard_lowered``) and named in a separate note: there the model is estimated to smooth
-    away more than noise, and ``sassid denoise`` holds it back."""
+    data alone, pooled and one by one (sassid.reliability); write reliability.json, return
+    what it holds (None: no image could be judged) and warn if it fails. Photos on which the
+    guard (sassid.guard) lowers the noise gate are listed (``guard_lowered``) and named in a
+    separate note: there the model is estimated to smooth away more than noise, and
+    ``sassid denoise`` holds it back."""
     crops = check_crops(images, names=[p.name for p in paths])
     if not crops:
-        return
+        return None
     denoiser = Denoiser(  # judged as the user gets it: with the model's output corrections
         {"unet": unet},
         net="unet",
@@ -715,8 +716,9 @@ def check_reliability(
     try:
         verdict = assess(denoise, crops)
     except ValueError:
-        return
-    _write_json(run_dir / "reliability.json", {**verdict.to_dict(), "guard_lowered": lowered})
+        return None
+    payload = {**verdict.to_dict(), "guard_lowered": lowered}
+    _write_json(run_dir / "reliability.json", payload)
     for message in verdict.warnings:
         warnings.warn(f"model may be unreliable on these photos: {message}", stacklevel=2)
     if lowered:  # a note, not a verdict: the guard's estimate on one crop can be borderline
@@ -727,6 +729,7 @@ def check_reliability(
             "away there): `sassid denoise` lowers the gate on such photos",
             stacklevel=2,
         )
+    return payload
 
 
 def _finished(payload: dict[str, Any] | None) -> bool:
