@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from sassid.corrections import GATE_WINDOW, gate_to_noise, restore_low_frequencies
+from sassid.corrections import (
+    GATE_WINDOW,
+    blind_spot_posterior,
+    gate_to_noise,
+    restore_low_frequencies,
+)
 from sassid.inference import Denoiser
 from sassid.noise import NoiseLevelFunction
 
@@ -133,3 +138,33 @@ def test_denoiser_names_its_corrections() -> None:
     assert both.endswith("low frequencies restored (8 px), noise gate 2x (guarded)"), both
     unguarded = Denoiser(nets, noise_gate=2.0, guard=False).describe()
     assert unguarded.endswith("noise gate 2x"), unguarded
+
+
+def test_gate_power_two_is_the_wiener_gain() -> None:
+    # a constant removed part d = 10 against sigma = 5: g = min(1, (f sigma / 10) ** power)
+    noisy = np.full((3, 24, 24), 110.0, dtype=np.float32)
+    for factor, power, expected in ((1.0, 1, 0.5), (1.0, 2, 0.25), (2.0, 2, 1.0)):
+        out = np.full_like(noisy, 100.0)
+        gain = gate_to_noise(noisy, out, 5.0, factor, power=power)
+        np.testing.assert_allclose(gain, expected, rtol=1e-5)
+        np.testing.assert_allclose(out, 110.0 - 10.0 * expected, rtol=1e-5)
+
+
+def test_posterior_keeps_a_good_prediction_and_brings_back_what_the_blind_spot_missed() -> None:
+    clean, noisy = _scene()
+    level = NoiseLevelFunction(((0.0, 255.0),) * 3, ((SIGMA, SIGMA),) * 3)
+    # w = 1 - beta sigma^2 / E[d^2]: a prediction 20 levels off everywhere (E = 400) at beta 1
+    # gets w = 1 - 100 / 400 = 0.75 of the difference back
+    flat_noisy = np.full((3, 32, 32), 120.0, dtype=np.float32)
+    shifted = blind_spot_posterior(flat_noisy, flat_noisy - 20.0, level, beta=1.0)
+    np.testing.assert_allclose(shifted, 120.0 - 20.0 * 100 / 400, rtol=1e-4)
+    # a blind-spot prediction that is exact on the flat half and smooths the texture away
+    half = clean.shape[2] // 2
+    prior = clean.copy()
+    prior[:, :, :half] = gaussian_filter(clean, (0, 6, 6))[:, :, :half]
+    out = blind_spot_posterior(noisy, prior, level)
+    error = lambda a, cols: float(np.sqrt(((a - clean)[:, :, cols] ** 2).mean()))  # noqa: E731
+    flat, texture = slice(half + 8, None), slice(None, half - 8)
+    assert error(out, flat) < 0.5 * SIGMA, "flat: the prediction kept, little noise back"
+    assert error(out, texture) < 0.6 * error(prior, texture), "texture: detail came back"
+    assert error(out, texture) < error(noisy, texture), "and better than the noisy pixels"

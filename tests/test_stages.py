@@ -115,3 +115,27 @@ def test_one_step_function_in_bf16_and_channels_last() -> None:
     assert not loss.requires_grad
     after = list(nets["unet"].parameters())
     assert any(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_posterior_supervisions_read_the_posterior_target() -> None:
+    from sassid.teachers import POSTERIOR
+
+    out, noisy = torch.rand(1, 3, 16, 16) * 255, torch.rand(1, 3, 16, 16) * 255
+    bnn, lan, posterior = (torch.rand(1, 3, 16, 16) * 255 for _ in range(3))
+    alpha = torch.rand(1, 1, 16, 16)
+    targets = {"bnn": bnn, "lan": lan, "alpha": alpha, POSTERIOR: posterior}
+    specs = {
+        name: stage_specs(tiny_config(cache_teachers=True, unet={"supervision": name}))[2]
+        for name in ("posterior", "blend_posterior")
+    }
+    assert specs["posterior"].teachers == ("bnn",) and not specs["posterior"].needs_alpha
+    assert specs["blend_posterior"].needs_alpha
+    assert all(spec.needs_posterior for spec in specs.values())
+    torch.testing.assert_close(
+        specs["posterior"].loss(out, noisy, targets), F.l1_loss(out, posterior)
+    )
+    torch.testing.assert_close(
+        specs["blend_posterior"].loss(out, noisy, targets),
+        F.l1_loss(out, (1 - alpha) * posterior + alpha * lan),
+    )
+    assert not stage_specs(tiny_config())[2].needs_posterior

@@ -170,3 +170,35 @@ def test_bad_transform_count() -> None:
             device=torch.device("cpu"),
             autocast=contextlib.nullcontext,
         )
+
+
+def test_posterior_targets_combine_the_cached_bnn_with_each_transformed_image(
+    tmp_path: Path,
+) -> None:
+    from sassid.corrections import blind_spot_posterior
+    from sassid.noise import measure_noise_level
+    from sassid.teachers import POSTERIOR
+
+    images = _images()
+    for directory, limit in ((None, 2 << 30), (tmp_path / "cache", 0)):
+        cache = TeacherCache.build(
+            {"bnn": _teacher()},
+            images,
+            transforms=2,
+            tile=0,
+            device=torch.device("cpu"),
+            autocast=contextlib.nullcontext,
+            directory=directory,
+            memory_limit=limit,
+        )
+        cache.add_posterior(images, directory=directory)
+        for i, image in enumerate(images):
+            for t in range(2):
+                noisy = transform_image(image, t).astype(np.float32).transpose(2, 0, 1)
+                prior = np.asarray(cache.arrays["bnn"][t][i], np.float32).transpose(2, 0, 1)
+                expected = blind_spot_posterior(noisy, prior, measure_noise_level(image))
+                got = np.asarray(cache.arrays[POSTERIOR][t][i], np.float32).transpose(2, 0, 1)
+                np.testing.assert_allclose(got, expected, atol=0.15)  # stored as float16
+                assert not np.allclose(got, prior, atol=1.0), "the noisy pixels came back"
+        on_disk = isinstance(cache.arrays[POSTERIOR][1][0], np.memmap)
+        assert on_disk == (directory is not None)

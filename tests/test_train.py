@@ -14,7 +14,7 @@ import torch
 
 import sassid.train as train_module
 from sassid.checkpoint import CheckpointError, load_file
-from sassid.errors import TrainingError
+from sassid.errors import ConfigError, TrainingError
 from sassid.models import load_model, read_model
 from sassid.train import train
 from tests.helpers import tiny_config, write_noisy_images
@@ -287,3 +287,24 @@ def test_reliability_check_names_photos_the_guard_holds_back(tmp_path: Path) -> 
     assert len(notes) == 1 and notes[0].startswith("on 2 of 2 checked photos (a.png, b.png)")
     verdict = json.loads((tmp_path / "reliability.json").read_text())
     assert verdict["guard_lowered"] == ["a.png", "b.png"]
+
+
+def test_posterior_supervision_trains_from_the_cache_and_says_it_needs_one(
+    tmp_path: Path,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    added: list[int] = []
+    real = train_module.TeacherCache.add_posterior
+
+    def add_posterior(self, images, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        added.append(len(images))
+        return real(self, images, **kwargs)
+
+    monkeypatch.setattr(train_module.TeacherCache, "add_posterior", add_posterior)
+    data = write_noisy_images(tmp_path / "data")
+    config = tiny_config(cache_teachers=True, unet={"supervision": "posterior"})
+    model = train([data], tmp_path / "run", config, device="cpu", progress=False)
+    assert set(load_model(model)) == {"bnn", "lan", "unet"}
+    assert added == [3], "built once, over the three training photos"
+    with pytest.raises(ConfigError, match="posterior .* needs cache_teachers = true"):
+        tiny_config(unet={"supervision": "posterior"})

@@ -226,7 +226,9 @@ class UNetStageConfig(_StageCommon):
     arch: str = "unet"
     enc_channels: int = 48
     dec_channels: int = 96
-    supervision: Literal["adaptive", "both", "bnn", "lan", "blend"] = "adaptive"
+    supervision: Literal[
+        "adaptive", "both", "bnn", "lan", "blend", "posterior", "blend_posterior"
+    ] = "adaptive"
     patch_size: int = 0
     """The U-Net's own training crop (px, a multiple of 32; 0: the run's ``patch_size``). The
     teachers keep theirs: their cached targets are tiled at the run's crop, and per-crop
@@ -315,6 +317,11 @@ class TrainConfig:
         _check(
             self.cache_transforms in (1, 2, 4, 8),
             f"cache_transforms must be 1, 2, 4 or 8, got {self.cache_transforms}",
+        )
+        _check(
+            self.cache_teachers or not self.unet.supervision.endswith("posterior"),
+            f"[unet] supervision {self.unet.supervision} is computed over whole photos in the "
+            "teacher cache: it needs cache_teachers = true",
         )
         _in_range(self.patch_size, 32, MAX_PATCH, "patch_size")
         _in_range(self.seed, 0, 2**31 - 1, "seed")

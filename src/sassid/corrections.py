@@ -26,7 +26,14 @@ import numpy as np
 from sassid.noise import NoiseLevelFunction
 from sassid.pixels import from_pixels, to_pixels
 
-__all__ = ["restore_low_frequencies", "gate_to_noise", "lowpass_correction", "GATE_WINDOW"]
+__all__ = [
+    "restore_low_frequencies",
+    "gate_to_noise",
+    "lowpass_correction",
+    "blind_spot_posterior",
+    "GATE_WINDOW",
+    "POSTERIOR_BETA",
+]
 
 GATE_WINDOW = 2.0
 """Gaussian std (px) of the window over which ``gate_to_noise`` measures the removed RMS."""
@@ -66,11 +73,14 @@ def gate_to_noise(
     noise_sigma: float | NoiseLevelFunction,
     factor: float,
     window: float = GATE_WINDOW,
+    power: int = 1,
 ) -> np.ndarray:
     """Shrink ``d = noisy - out`` in place where its local RMS exceeds ``factor * noise_sigma``.
 
-    ``out = noisy - g * d``, ``g = min(1, factor * noise_sigma / sqrt(G_window * mean_c d^2))``
-    (CHW float arrays, one gain per pixel for all channels, so colours are not shifted);
+    ``out = noisy - g * d``, ``g = min(1, (factor * noise_sigma / sqrt(G_window * mean_c d^2))
+    ** power)`` (CHW float arrays, one gain per pixel for all channels, so colours are not
+    shifted). ``power=1`` caps the removed RMS at ``factor`` noise stds; ``power=2`` is the
+    Wiener gain ``sigma^2 / E[d^2]`` (see ``blind_spot_posterior``);
     ``noise_sigma``: one std for the photo, or a level function read at ``out``'s intensity.
     Returns ``g`` (H x W, in [0, 1]; 1 where nothing changed). ``factor <= 0`` leaves ``out``
     unchanged. Memory: at most three H x W float32 buffers beside the inputs.
@@ -98,11 +108,44 @@ def gate_to_noise(
     over = gain > limit
     np.divide(limit, gain, out=gain, where=over)
     gain[~over] = 1.0
+    if power != 1:
+        gain **= power
     for c in range(out.shape[0]):
         out[c] -= noisy[c]
         out[c] *= gain
         out[c] += noisy[c]
     return gain
+
+
+POSTERIOR_BETA = 2.0
+"""Over-subtraction of ``blind_spot_posterior``: the local mean of ``d^2`` over a window of
+``GATE_WINDOW`` px is a noisy estimate (correlated noise leaves few independent samples in it),
+and ``1 - sigma^2 / E`` rises faster where ``E`` reads high than it falls where ``E`` reads low,
+so with ``beta = 1`` flat areas get noise back."""
+
+
+def blind_spot_posterior(
+    noisy: np.ndarray,
+    prior: np.ndarray,
+    level: NoiseLevelFunction,
+    beta: float = POSTERIOR_BETA,
+    window: float = GATE_WINDOW,
+) -> np.ndarray:
+    """The noisy pixel combined with a blind-spot prediction of it: ``p + w (y - p)``.
+
+    A blind-spot network predicts pixel ``x`` as ``p`` from pixels whose noise is independent
+    of its own, so ``d = y - p`` is the prediction's error plus that independent noise,
+    ``E[d^2] = tau^2 + sigma^2``, and the best linear estimate of ``x`` from ``p`` and ``y``
+    (the posterior mean for Gaussian errors, as in Laine et al. 2019) takes
+    ``w = tau^2 / (tau^2 + sigma^2) = 1 - sigma^2 / E[d^2]``: ``p`` where the prediction is
+    good (flat areas), the noisy pixel back where it is not (detail the blind spot cannot see).
+    Here ``w = max(0, 1 - beta sigma^2 / (G_window * mean_c d^2))`` with ``sigma`` read from
+    ``level`` at ``p``'s intensity: ``gate_to_noise`` at ``factor = sqrt(beta)``, ``power=2``.
+    CHW float arrays in [0, 255]; returns a new float32 array.
+    """
+    out = np.array(prior, dtype=np.float32)
+    gate_to_noise(noisy, out, level, float(np.sqrt(beta)), window, power=2)
+    return out
 
 
 def lowpass_correction(noisy: np.ndarray, out: np.ndarray, sigma: float) -> np.ndarray:

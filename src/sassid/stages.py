@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from sassid.adaptive import alpha_map
 from sassid.config import TrainConfig
 from sassid.losses import blended_target_loss, bnn_loss, denoiser_loss, lan_loss
+from sassid.teachers import POSTERIOR
 from sassid.tiling import run_tiled
 
 __all__ = [
@@ -42,6 +43,9 @@ class StageSpec:
     teachers: tuple[str, ...]
     needs_alpha: bool
     loss: Callable[[Tensor, Tensor, Targets], Tensor]
+    needs_posterior: bool = False
+    """Whether the loss reads ``targets[POSTERIOR]`` (the teacher cache's
+    ``add_posterior``)."""
 
 
 def _alpha_weighted(loss: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) -> StageSpec:
@@ -68,6 +72,22 @@ def _unet_spec(supervision: str) -> StageSpec:
             return _alpha_weighted(blended_target_loss)
         case "bnn":
             return StageSpec("unet", ("bnn",), False, lambda out, _y, t: F.l1_loss(out, t["bnn"]))
+        case "posterior":
+            return StageSpec(
+                "unet",
+                ("bnn",),
+                False,
+                lambda out, _y, t: F.l1_loss(out, t[POSTERIOR]),
+                needs_posterior=True,
+            )
+        case "blend_posterior":
+            return StageSpec(
+                "unet",
+                ("bnn", "lan"),
+                True,
+                lambda out, _y, t: blended_target_loss(out, t[POSTERIOR], t["lan"], t["alpha"]),
+                needs_posterior=True,
+            )
         case "lan":
             return StageSpec("unet", ("lan",), False, lambda out, _y, t: F.l1_loss(out, t["lan"]))
     raise ValueError(f"unknown supervision {supervision!r}")

@@ -30,10 +30,12 @@ from torch import Tensor, nn
 from sassid.constants import PIXEL_MAX
 from sassid.tiling import blend_window, tile_grid
 
-__all__ = ["TeacherCache", "transform_image", "crop_location", "TRANSFORM_CHOICES"]
+__all__ = ["TeacherCache", "transform_image", "crop_location", "TRANSFORM_CHOICES", "POSTERIOR"]
 
 TRANSFORM_CHOICES = (1, 2, 4, 8)
 BATCH_TILES = 16
+POSTERIOR = "posterior"
+"""The cache's name for the BNN outputs combined with the noisy pixels (``add_posterior``)."""
 
 
 def transform_image(array: np.ndarray, t: int) -> np.ndarray:
@@ -87,6 +89,16 @@ def _tiled(fn: Callable[[Tensor], Tensor], image: Tensor, tile: int, overlap: in
     return out / weight
 
 
+def _stored(result: np.ndarray, directory: Path | None, stem: str) -> np.ndarray:
+    """``result``, or with a ``directory`` the same saved there and read back as a memmap."""
+    if directory is None:
+        return result
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{stem}.npy"
+    np.save(path, result)
+    return np.load(path, mmap_mode="r")
+
+
 class TeacherCache:
     """``arrays[name][t][i]``: teacher ``name``'s output on ``T_t(images[i])``, HWC float16."""
 
@@ -124,16 +136,37 @@ class TeacherCache:
                     with torch.no_grad(), autocast():  # type: ignore[attr-defined]
                         y = _tiled(net, x, tile, tile // 4) if tile else net(x)
                     result = y[0].float().permute(1, 2, 0).cpu().numpy().astype(np.float16)
-                    if on_disk:
-                        assert directory is not None
-                        directory.mkdir(parents=True, exist_ok=True)
-                        path = directory / f"{name}_{t}_{i}.npy"
-                        np.save(path, result)
-                        result = np.load(path, mmap_mode="r")
-                    outs.append(result)
+                    outs.append(_stored(result, directory if on_disk else None, f"{name}_{t}_{i}"))
                 per_t.append(outs)
             arrays[name] = per_t
         return cls(arrays, transforms)
+
+    def add_posterior(
+        self,
+        images: list[np.ndarray],
+        source: str = "bnn",
+        name: str = POSTERIOR,
+        directory: Path | None = None,
+    ) -> None:
+        """Add ``name``: ``corrections.blind_spot_posterior`` of the cached ``source`` outputs
+        and the noisy images, each image's noise level measured from itself
+        (``noise.measure_noise_level``). Stored like ``source`` (on disk if it is)."""
+        from sassid.corrections import blind_spot_posterior
+        from sassid.noise import measure_noise_level
+
+        on_disk = any(isinstance(a, np.memmap) for per_t in self.arrays[source] for a in per_t)
+        per_t: list[list[np.ndarray]] = [[] for _ in range(self.transforms)]
+        for i, image in enumerate(images):
+            level = measure_noise_level(image)
+            for t in range(self.transforms):
+                noisy = _to_tensor(transform_image(image, t))[0].numpy()
+                prior = np.asarray(self.arrays[source][t][i], dtype=np.float32).transpose(2, 0, 1)
+                result = blind_spot_posterior(noisy, prior, level).transpose(1, 2, 0)
+                stored = _stored(
+                    result.astype(np.float16), directory if on_disk else None, f"{name}_{t}_{i}"
+                )
+                per_t[t].append(stored)
+        self.arrays[name] = per_t
 
     def nbytes(self) -> int:
         return sum(a.nbytes for per_t in self.arrays.values() for outs in per_t for a in outs)

@@ -73,7 +73,7 @@ from sassid.stages import (
     train_step,
     with_alpha,
 )
-from sassid.teachers import TeacherCache
+from sassid.teachers import POSTERIOR, TeacherCache
 
 __all__ = ["train", "stage_seed", "check_reliability"]
 
@@ -330,8 +330,8 @@ class _Run:
         """``cache_teachers``, and under a budget only if it pays (decided once, kept)."""
         if not self.config.cache_teachers:
             return False
-        if self.budget is None:
-            return True
+        if self.budget is None or self.config.unet.supervision.endswith("posterior"):
+            return True  # (the posterior targets exist only in the cache)
         if self.budget.cache is None:
             usable = self.budget.left() - RESERVE_FRACTION * self.budget.seconds
             pixels = sum(im.shape[0] * im.shape[1] for im in self.images)
@@ -556,6 +556,11 @@ def _run_stage(
     for teacher in teachers.values():
         prepare_net(teacher, config).to(run.device).eval().requires_grad_(False)
     cache = run.ensure_cache(teachers, steps_left)
+    if spec.needs_posterior:
+        assert cache is not None  # TrainConfig requires cache_teachers, use_cache forces it
+        if POSTERIOR not in cache.arrays:
+            cache.add_posterior(run.images, directory=run.run_dir / "teacher_cache")
+    names = spec.teachers + ((POSTERIOR,) if spec.needs_posterior else ())
     state = _new_state(run, spec, index, student, steps_left)
     if payload is not None:
         _restore(state, payload, student, dist.rank)
@@ -593,7 +598,7 @@ def _run_stage(
         noisy = prepare_batch(sampler.batch(per_process).to(run.device, non_blocking=True), config)
         targets = None
         if cache is not None:
-            cached = {k: v.to(run.device) for k, v in sampler.targets(spec.teachers).items()}
+            cached = {k: v.to(run.device) for k, v in sampler.targets(names).items()}
             targets = with_alpha(spec, cached, config)
         loss_sum += train_step(
             spec, model, noisy, teachers, config, state.optimizer, state.scheduler, targets
