@@ -143,13 +143,16 @@ def scored_photos(
     ]
 
 
-def net_psnr(run: Path, net: str, photos: list[tuple[str, np.ndarray, np.ndarray]]) -> float:
+def net_psnr(
+    run: Path, net: str, photos: list[tuple[str, np.ndarray, np.ndarray]], **options: Any
+) -> float:
     """Mean PSNR (dB, uint8) of a trained run's ``net`` over ``photos``, as ``sassid denoise``
-    runs it (default tiles, the run's output corrections)."""
+    runs it (default tiles, the run's output corrections), or with ``options`` for
+    ``Denoiser.from_model`` (e.g. ``noise_gate=0.0, guard=False``: the network's own output)."""
     from sassid.inference import Denoiser
     from sassid.metrics import psnr
 
-    denoiser = Denoiser.from_model(run, net=net, device="cpu")
+    denoiser = Denoiser.from_model(run, net=net, device="cpu", **options)
     return float(np.mean([psnr(denoiser.pixels(n), c) for _, n, c in photos]))
 
 

@@ -393,6 +393,19 @@ def _frozen_teacher_studies(results: Path, laptop: TrainConfig) -> Iterator[Leve
             )
         for stem in (f"unet_crop_{set_name}", f"unet_supervision_{set_name}"):
             yield from _unet_arms(results, stem, set_name, laptop)
+    for set_name, stems in UNET_STUDIES.items():
+        for stem in stems:
+            yield from _unet_arms(results, stem, set_name, laptop)
+
+
+UNET_STUDIES = {
+    "sidd_samples": ("unet_posterior_sidd_samples", "unet_width_sidd_samples"),
+    "polyu100": ("unet_posterior_polyu100", "unet_width_polyu100"),
+    "demo at iso_like 1000": ("unet_posterior_demo_iso1000", "unet_width_demo_iso1000"),
+    "demo": ("unet_posterior_demo", "unet_width_demo"),
+}
+"""``unet_crop.py`` studies since 2026-12-01, per set (the demo's photos included): stage 3's
+targets from the BNN's posterior (``[unet] supervision``) and the U-Net's widths."""
 
 
 def _unet_arms(results: Path, stem: str, set_name: str, laptop: TrainConfig) -> Iterator[Lever]:
@@ -411,6 +424,10 @@ def _unet_arms(results: Path, stem: str, set_name: str, laptop: TrainConfig) -> 
         if crop != base_crop:
             changes.append(_crop_words(crop, base_crop))
             settings.append("{} px x {}".format(*laptop.crop("unet")))
+        widths, base_widths = (r.get("widths") for r in (row, base))
+        if widths != base_widths:
+            changes.append("width {}/{} (not {}/{})".format(*widths, *base_widths))
+            settings.append(f"{laptop.unet.enc_channels}/{laptop.unet.dec_channels}")
         yield _arm_against_base(
             f"{_net_change('U-Net', changes, row)}, {payload['steps']} steps on frozen teachers",
             "U-Net",

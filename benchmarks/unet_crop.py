@@ -5,8 +5,10 @@
         --name unet_supervision_polyu100
 
 An arm ``SIZExBATCH:SUPERVISION`` also sets stage 3's supervision (``[unet] supervision``:
-``adaptive``, ``blend``, ``both``, ...; default: the run's), so the same frozen teachers compare
-the U-Net's losses too.
+``adaptive``, ``blend``, ``both``, ``posterior``, ...; default: the run's), so the same frozen
+teachers compare the U-Net's losses too; ``SIZExBATCH@ENC/DEC`` sets the U-Net's widths
+(``[unet] enc_channels``/``dec_channels``; the paper's 48/96), whose speed at inference each
+row also measures (torch/bf16 at 512², the CPU default).
 
 The `laptop` preset trains every stage on 64 px crops because its BNN, used on tiles of its
 own crop, degrades on larger inputs (results/bnn_crop.md). The U-Net is used on 512 px tiles
@@ -46,15 +48,20 @@ from sassid.models import model_file  # noqa: E402
 from sassid.train import train  # noqa: E402
 
 
-def parse_crop(text: str) -> tuple[int, int, str | None]:
-    """``"128x2"`` -> (128, 2, None): crop side in px, batch; ``"64x8:both"`` also names the
-    U-Net's supervision."""
+def parse_crop(text: str) -> tuple[int, int, str | None, tuple[int, int] | None]:
+    """``"128x2"`` -> (128, 2, None, None): crop side in px, batch; ``"64x8:both"`` also names
+    the U-Net's supervision, ``"64x8@32/64"`` its encoder/decoder widths."""
+    text, _, width = text.partition("@")
     crop, _, supervision = text.partition(":")
     size, _, batch = crop.partition("x")
     losses = typing.get_args(typing.get_type_hints(UNetStageConfig)["supervision"])
     if supervision and supervision not in losses:
         raise SystemExit(f"arm {text}: supervision must be one of {', '.join(losses)}")
-    return int(size), int(batch), supervision or None
+    widths = None
+    if width:
+        enc, _, dec = width.partition("/")
+        widths = (int(enc), int(dec))
+    return int(size), int(batch), supervision or None, widths
 
 
 def arm_config(
@@ -64,9 +71,11 @@ def arm_config(
     batch: int,
     steps: int,
     supervision: str | None = None,
+    widths: tuple[int, int] | None = None,
 ) -> TrainConfig:
     """The run's config with BNN and LAN frozen and the U-Net retrained on its own crop (and
-    with ``supervision``, where given)."""
+    with ``supervision`` and encoder/decoder ``widths``, where given)."""
+    enc, dec = widths or (base.unet.enc_channels, base.unet.dec_channels)
     frozen = dict(init=str(model), skip=True)
     return dataclasses.replace(
         base,
@@ -81,8 +90,32 @@ def arm_config(
             patch_size=patch,
             batch_size=batch,
             supervision=supervision or base.unet.supervision,
+            enc_channels=enc,
+            dec_channels=dec,
         ),
     )
+
+
+def _unet_speed(run: Path, size: int = 512, repeats: int = 3) -> float:
+    """Megapixels/s of the run's U-Net on one ``size``² image, torch/bf16 (the CPU default),
+    median of ``repeats`` calls after a warm-up."""
+    import statistics
+
+    import torch
+
+    from sassid.backends import bf16_native, make_forward
+    from sassid.models import load_networks
+
+    forward = make_forward(load_networks(run)["unet"], "torch", "bf16" if bf16_native() else "fp32")
+    x = torch.rand(1, 3, size, size) * 255
+    seconds = []
+    with torch.no_grad():
+        forward(x)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            forward(x)
+            seconds.append(time.perf_counter() - start)
+    return size * size / 1e6 / statistics.median(seconds)
 
 
 def main() -> None:
@@ -101,7 +134,17 @@ def main() -> None:
         "--crops",
         nargs="+",
         default=["64x8", "96x4", "128x2"],
-        help="SIZExBATCH[:SUPERVISION] per arm",
+        help="SIZExBATCH[:SUPERVISION][@ENC/DEC] per arm",
+    )
+    parser.add_argument(
+        "--iso-like",
+        type=float,
+        help="with --set demo: the demo's photos at this noise level (default the demo's)",
+    )
+    parser.add_argument(
+        "--train-folder",
+        help="train on the noisy photos in this folder (default: the set's; needed for demo, "
+        "e.g. the noisy/ folder `sassid demo` wrote beside RUN)",
     )
     parser.add_argument("--name", help="results file stem (default unet_crop_<set>)")
     parser.add_argument("--work", default="/tmp/sassid_unet_crop")
@@ -110,26 +153,39 @@ def main() -> None:
         return
     run_dir = Path(args.model)
     base = load_config(run_dir / "config.json")
-    noisy = [n for _, n, _ in find_pairs(DATA / args.set)][: args.train_images]
-    photos = scored_photos(args.set, args.images)
+    if args.train_folder:
+        noisy = sorted(p for p in Path(args.train_folder).iterdir() if p.is_file())
+    elif args.set == "demo":
+        raise SystemExit("--set demo needs --train-folder (the demo's noisy photos)")
+    else:
+        noisy = [n for _, n, _ in find_pairs(DATA / args.set)]
+    noisy = noisy[: args.train_images]
+    photos = scored_photos(args.set, args.images, args.iso_like)
     rows: dict[str, Any] = {}
     arms = {text: parse_crop(text) for text in args.crops}  # every arm checked before training
-    for text, (patch, batch, supervision) in arms.items():
-        work = Path(args.work) / args.set / text.replace(":", "_")
+    for text, (patch, batch, supervision, widths) in arms.items():
+        work = Path(args.work) / args.set / text.replace(":", "_").replace("/", "_")
         shutil.rmtree(work, ignore_errors=True)
-        config = arm_config(base, model_file(run_dir), patch, batch, args.steps, supervision)
+        config = arm_config(
+            base, model_file(run_dir), patch, batch, args.steps, supervision, widths
+        )
         start = time.perf_counter()
         train(noisy, work, config, progress=False)
         seconds = time.perf_counter() - start
         rows[text] = {"patch": patch, "batch": batch, "train_seconds": seconds}
         rows[text]["supervision"] = config.unet.supervision
+        rows[text]["widths"] = [config.unet.enc_channels, config.unet.dec_channels]
         rows[text]["unet"] = net_psnr(work, "unet", photos)
+        rows[text]["unet_raw"] = net_psnr(work, "unet", photos, noise_gate=0.0, guard=False)
+        rows[text]["mps_512_bf16"] = _unet_speed(work)
         print(text, rows[text], flush=True)
     payload = {
         **frozen_run_header(run_dir, args.set, photos),
         "fusion": net_psnr(run_dir, "fusion", photos),
         "run_crop": [base.patch_size, base.batch_size],
         "train_images": len(noisy),
+        "iso_like": args.iso_like,
+        "train_folder": args.train_folder,
         "steps": args.steps,
         "rows": rows,
     }
@@ -155,14 +211,19 @@ def _markdown(payload: dict[str, Any]) -> str:
         f"teachers' fusion {payload['fusion']:.2f} dB), PSNR in dB with the output corrections "
         "of `sassid denoise`. Δ: against the first row.",
         "",
-        "| U-Net crop x batch | supervision | pixels per step | U-Net | Δ U-Net | train (s) |",
-        "|---|---|---|---|---|---|",
+        "| U-Net crop x batch | supervision | widths enc/dec | pixels per step | U-Net | Δ U-Net "
+        "| U-Net alone (no gate) | train (s) | U-Net 512² MP/s (bf16) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows.values():
         supervision = r.get("supervision", "run's")  # files before 2026-11-30 kept the run's
+        widths = "/".join(map(str, r["widths"])) if "widths" in r else "run's"
+        raw = f"{r['unet_raw']:.2f}" if "unet_raw" in r else "-"  # since 2026-12-01
+        speed = f"{r['mps_512_bf16']:.3f}" if "mps_512_bf16" in r else "-"
         lines.append(
-            f"| {r['patch']} px x {r['batch']} | {supervision} | {r['patch'] ** 2 * r['batch']} | "
-            f"{r['unet']:.2f} | {r['unet'] - first['unet']:+.2f} | {r['train_seconds']:.0f} |"
+            f"| {r['patch']} px x {r['batch']} | {supervision} | {widths} | "
+            f"{r['patch'] ** 2 * r['batch']} | {r['unet']:.2f} | {r['unet'] - first['unet']:+.2f} "
+            f"| {raw} | {r['train_seconds']:.0f} | {speed} |"
         )
     return "\n".join(lines) + "\n"
 

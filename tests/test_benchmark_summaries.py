@@ -103,6 +103,17 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
         "64x8:both": {"patch": 64, "batch": 8, "supervision": "both", "unet": 33.2},
     }
     write("unet_supervision_sidd_samples.json", {"steps": 300, "rows": arms})
+    narrow = {
+        "64x8": {"patch": 64, "batch": 8, "supervision": "blend", "widths": [48, 96], "unet": 27.0},
+        "64x8@32/64": {
+            "patch": 64,
+            "batch": 8,
+            "supervision": "blend",
+            "widths": [32, 64],
+            "unet": 26.9,
+        },
+    }
+    write("unet_width_demo.json", {"steps": 300, "rows": narrow})  # a demo study: its own set
     laptop = dataclasses.replace(preset("laptop"), patch_size=96)
 
     gathered = levers.gather(tmp_path, laptop)
@@ -115,6 +126,7 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
         "BNN learning rate 0.0003 (not the preset's)",
         "BNN width 48/96 (not 24/48)",
         "U-Net supervision `both` (not `blend`)",
+        "U-Net width 32/64 (not 48/96)",
         "cached targets turned with their crops (blend in both)",
         "stage 3 supervision `blend` (not `adaptive`)",
         "stage 3 supervision `both` (not `blend`)",
@@ -138,6 +150,8 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     assert (turned.base_db, turned.variant_db) == (33.5, 34.0)  # blend row against blend row
     frozen = found["U-Net supervision `both` (not `blend`)"]
     assert (frozen.delta_db, frozen.laptop) == (pytest.approx(0.2), "blend")
+    thin = found["U-Net width 32/64 (not 48/96)"]
+    assert (thin.set, thin.delta_db, thin.laptop) == ("demo", pytest.approx(-0.1), "48/96")
     # the same pair when the later run's `unet` row trained another loss: refused, not mixed
     write("real_photos_sidd_samples.json", {**one_hour, "rows": rows})  # no key: Eq. 5
     with pytest.raises(ValueError, match="other losses"):
@@ -147,8 +161,10 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
 
 
 def test_unet_crop_arms_parse_and_refuse_an_unknown_loss() -> None:
-    assert parse_crop("128x2") == (128, 2, None)
-    assert parse_crop("64x8:both") == (64, 8, "both")
+    assert parse_crop("128x2") == (128, 2, None, None)
+    assert parse_crop("64x8:both") == (64, 8, "both", None)
+    assert parse_crop("64x8@32/64") == (64, 8, None, (32, 64))
+    assert parse_crop("64x8:blend_posterior@24/48") == (64, 8, "blend_posterior", (24, 48))
     with pytest.raises(SystemExit, match="64x8:bothh"):
         parse_crop("64x8:bothh")
 
