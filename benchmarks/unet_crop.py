@@ -198,15 +198,22 @@ def _markdown(payload: dict[str, Any]) -> str:
     rows = payload["rows"]
     first = next(iter(rows.values()))
     patch, batch = payload["run_crop"]
+    iso = payload.get("iso_like")
+    where = f"{payload['set']} at iso_like {iso:g}" if iso else payload["set"]
+    trained_on = (
+        f"the {payload['train_images']} noisy photos in `{payload['train_folder']}`"
+        if payload.get("train_folder")
+        else f"the set's first {payload['train_images']} noisy photos"
+    )
     lines = [
-        f"# The U-Net's training crop and loss: {payload['set']}",
+        f"# The U-Net's training crop, loss and width: {where}",
         "",
         stamp(payload["meta"]),
         "",
         f"Each arm retrains the U-Net alone ({payload['steps']} steps) on the frozen BNN and LAN "
         f"of `{payload['model']}` (trained on {patch} px x {batch} crops; their targets cached "
-        "over whole images on tiles of that crop), on the set's first "
-        f"{payload['train_images']} noisy photos, `laptop` preset otherwise; scored on the "
+        f"over whole images on tiles of that crop), on {trained_on}, `laptop` preset "
+        "otherwise; scored on the "
         f"first {payload['images']} pairs (noisy {payload['noisy']:.2f} dB, the frozen "
         f"teachers' fusion {payload['fusion']:.2f} dB), PSNR in dB with the output corrections "
         "of `sassid denoise`. Δ: against the first row.",
