@@ -28,6 +28,26 @@ def _teacher() -> nn.Module:
     return nn.Conv2d(3, 3, 3, padding=1).eval()
 
 
+def _cache(
+    teachers: dict[str, nn.Module],
+    images: list[np.ndarray],
+    transforms: int,
+    directory: Path | None = None,
+    memory_limit: int = 2 << 30,
+) -> TeacherCache:
+    """A whole-image (untiled) cache on the CPU, fp32."""
+    return TeacherCache.build(
+        teachers,
+        images,
+        transforms=transforms,
+        tile=0,
+        device=torch.device("cpu"),
+        autocast=contextlib.nullcontext,
+        directory=directory,
+        memory_limit=memory_limit,
+    )
+
+
 def _whole(net: nn.Module, image: np.ndarray) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float()[None]
     with torch.no_grad():
@@ -46,14 +66,7 @@ def test_crop_location_maps_a_transformed_crop() -> None:
 
 def test_cached_targets_equal_the_teacher_on_the_whole_transformed_image() -> None:
     images, net = _images(), _teacher()
-    cache = TeacherCache.build(
-        {"bnn": net},
-        images,
-        transforms=8,
-        tile=0,
-        device=torch.device("cpu"),
-        autocast=contextlib.nullcontext,
-    )
+    cache = _cache({"bnn": net}, images, 8)
     sampler = PatchSampler(images, 16, torch.Generator().manual_seed(0), cache)
     seen = set()
     for _ in range(12):
@@ -72,16 +85,7 @@ def test_cached_targets_equal_the_teacher_on_the_whole_transformed_image() -> No
 
 def test_restricted_transforms_and_memmap(tmp_path: Path) -> None:
     images = _images()
-    cache = TeacherCache.build(
-        {"lan": _teacher()},
-        images,
-        transforms=2,
-        tile=0,
-        device=torch.device("cpu"),
-        autocast=contextlib.nullcontext,
-        directory=tmp_path / "cache",
-        memory_limit=0,
-    )
+    cache = _cache({"lan": _teacher()}, images, 2, directory=tmp_path / "cache", memory_limit=0)
     assert isinstance(cache.arrays["lan"][1][0], np.memmap)
     assert len(list((tmp_path / "cache").glob("*.npy"))) == 4
     assert cache.nbytes() == sum(im.size * 2 for im in images) * 2
@@ -94,14 +98,7 @@ def _augmenting_sampler(
     name: str, net: nn.Module, images: list[np.ndarray], transforms: int, seed: int
 ) -> PatchSampler:
     """A sampler with ``cache_augment`` over a whole-image cache of ``net`` as teacher ``name``."""
-    cache = TeacherCache.build(
-        {name: net},
-        images,
-        transforms=transforms,
-        tile=0,
-        device=torch.device("cpu"),
-        autocast=contextlib.nullcontext,
-    )
+    cache = _cache({name: net}, images, transforms)
     return PatchSampler(images, 16, torch.Generator().manual_seed(seed), cache, True)
 
 
@@ -162,14 +159,7 @@ def test_tiles_of_a_pointwise_teacher_match_the_whole_image() -> None:
 
 def test_bad_transform_count() -> None:
     with pytest.raises(ValueError, match="transforms"):
-        TeacherCache.build(
-            {"bnn": _teacher()},
-            _images(),
-            transforms=3,
-            tile=0,
-            device=torch.device("cpu"),
-            autocast=contextlib.nullcontext,
-        )
+        _cache({"bnn": _teacher()}, _images(), 3)
 
 
 def test_posterior_targets_combine_the_cached_bnn_with_each_transformed_image(
@@ -181,16 +171,7 @@ def test_posterior_targets_combine_the_cached_bnn_with_each_transformed_image(
 
     images = _images()
     for directory, limit in ((None, 2 << 30), (tmp_path / "cache", 0)):
-        cache = TeacherCache.build(
-            {"bnn": _teacher()},
-            images,
-            transforms=2,
-            tile=0,
-            device=torch.device("cpu"),
-            autocast=contextlib.nullcontext,
-            directory=directory,
-            memory_limit=limit,
-        )
+        cache = _cache({"bnn": _teacher()}, images, 2, directory=directory, memory_limit=limit)
         cache.add_posterior(images, directory=directory)
         for i, image in enumerate(images):
             for t in range(2):
