@@ -7,7 +7,9 @@ restricted to those transforms, or with ``cache_augment`` turns their targets to
 on overlapping tiles of the training crop size (a BNN degrades
 on inputs larger than its crops) blended as in ``sassid.tiling``. Targets are stored as float16
 (3 channels x 2 bytes = 6 MB per megapixel per teacher and transform), in memory or, past
-``memory_limit`` bytes, in ``.npy`` files on disk read through ``np.memmap``.
+``memory_limit`` bytes, in ``.npy`` files on disk read through ``np.memmap``. ``add_posterior``
+derives one more target from the cached BNN outputs and the noisy photos (for ``[unet]
+supervision = "posterior"``; another 6 MB per megapixel and transform).
 
 Dihedral transform ``t`` (bits of ``t``): bit 0 flips H, bit 1 flips W, bit 2 transposes,
 applied in that order, the order ``PatchSampler`` applies its coin flips; the crop of
