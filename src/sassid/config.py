@@ -237,6 +237,12 @@ class UNetStageConfig(_StageCommon):
     """The U-Net's own batch (0: the run's ``batch_size``): with a larger crop, a smaller batch
     keeps the pixels, and so the time, of a step."""
 
+    @property
+    def reads_posterior(self) -> bool:
+        """Whether ``supervision`` learns from the BNN's posterior, which only the teacher
+        cache holds (``TeacherCache.add_posterior``)."""
+        return self.supervision in ("posterior", "blend_posterior")
+
     def net_kwargs(self) -> dict[str, Any]:
         return {"enc_channels": self.enc_channels, "dec_channels": self.dec_channels}
 
@@ -319,7 +325,7 @@ class TrainConfig:
             f"cache_transforms must be 1, 2, 4 or 8, got {self.cache_transforms}",
         )
         _check(
-            self.cache_teachers or not self.unet.supervision.endswith("posterior"),
+            self.cache_teachers or not self.unet.reads_posterior,
             f"[unet] supervision {self.unet.supervision} is computed over whole photos in the "
             "teacher cache: it needs cache_teachers = true",
         )

@@ -330,8 +330,8 @@ class _Run:
         """``cache_teachers``, and under a budget only if it pays (decided once, kept)."""
         if not self.config.cache_teachers:
             return False
-        if self.budget is None or self.config.unet.supervision.endswith("posterior"):
-            return True  # (the posterior targets exist only in the cache)
+        if self.budget is None or self.config.unet.reads_posterior:
+            return True
         if self.budget.cache is None:
             usable = self.budget.left() - RESERVE_FRACTION * self.budget.seconds
             pixels = sum(im.shape[0] * im.shape[1] for im in self.images)
