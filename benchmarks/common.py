@@ -9,7 +9,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +141,23 @@ def scored_photos(
         (ident, read_image(noisy).pixels, read_image(clean).pixels)
         for ident, noisy, clean in find_pairs(DATA / name)[:count]
     ]
+
+
+def median_mps(
+    forwards: dict[str, Callable[[torch.Tensor], torch.Tensor]], x: torch.Tensor, rounds: int
+) -> dict[str, float]:
+    """Median MP/s of each forward on ``x``, rounds interleaved so drift hits all alike."""
+    times: dict[str, list[float]] = {name: [] for name in forwards}
+    with torch.no_grad():
+        for forward in forwards.values():
+            forward(x)
+        for _ in range(rounds):
+            for name, forward in forwards.items():
+                start = time.perf_counter()
+                forward(x)
+                times[name].append(time.perf_counter() - start)
+    megapixels = x.shape[-2] * x.shape[-1] / 1e6
+    return {name: megapixels / float(np.median(t)) for name, t in times.items()}
 
 
 def net_psnr(

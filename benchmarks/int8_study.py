@@ -47,7 +47,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -59,7 +58,14 @@ from torch import Tensor, nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from benchmarks.common import DATA, conv_macs, provenance, stamp, write_results  # noqa: E402
+from benchmarks.common import (  # noqa: E402
+    DATA,
+    conv_macs,
+    median_mps,
+    provenance,
+    stamp,
+    write_results,
+)
 from sassid.backends import make_forward  # noqa: E402
 from sassid.backends.equalize import EQUALIZE_CROPS, equalize_unet  # noqa: E402
 from sassid.backends.onnx_backend import (  # noqa: E402
@@ -245,23 +251,6 @@ def torch_int8(
     return forward
 
 
-def _mps(
-    forwards: dict[str, Callable[[Tensor], Tensor]], x: Tensor, rounds: int
-) -> dict[str, float]:
-    """Median MP/s of each forward on ``x``, rounds interleaved so drift hits all alike."""
-    times: dict[str, list[float]] = {name: [] for name in forwards}
-    with torch.no_grad():
-        for forward in forwards.values():
-            forward(x)
-        for _ in range(rounds):
-            for name, forward in forwards.items():
-                start = time.perf_counter()
-                forward(x)
-                times[name].append(time.perf_counter() - start)
-    megapixels = x.shape[-2] * x.shape[-1] / 1e6
-    return {name: megapixels / float(np.median(t)) for name, t in times.items()}
-
-
 def _forward(unet: UNet, label: str, model: Variant) -> Callable[[Tensor], Tensor]:
     if not isinstance(model, bytes):
         return model
@@ -360,7 +349,7 @@ def main() -> int:
         "onnxruntime fp32": OnnxForward(onnx_bytes(unet), pad_rule(unet)),
         **{label: _forward(unet, label, model) for label, model in variants.items()},
     }
-    speed = _mps(forwards, x, args.rounds)
+    speed = median_mps(forwards, x, args.rounds)
     profiles = {
         label: op_profile(model, x, INT8_DISABLED_OPTIMIZERS if label in SESSIONS else ())
         for label, model in variants.items()

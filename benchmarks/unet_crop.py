@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import (  # noqa: E402
     DATA,
     frozen_run_header,
+    median_mps,
     net_psnr,
     scored_photos,
     set_absent,
@@ -99,23 +100,13 @@ def arm_config(
 def _unet_speed(run: Path, size: int = 512, repeats: int = 3) -> float:
     """Megapixels/s of the run's U-Net on one ``size``² image, torch/bf16 (the CPU default),
     median of ``repeats`` calls after a warm-up."""
-    import statistics
-
     import torch
 
     from sassid.backends import bf16_native, make_forward
     from sassid.models import load_networks
 
     forward = make_forward(load_networks(run)["unet"], "torch", "bf16" if bf16_native() else "fp32")
-    x = torch.rand(1, 3, size, size) * 255
-    seconds = []
-    with torch.no_grad():
-        forward(x)
-        for _ in range(repeats):
-            start = time.perf_counter()
-            forward(x)
-            seconds.append(time.perf_counter() - start)
-    return size * size / 1e6 / statistics.median(seconds)
+    return median_mps({"unet": forward}, torch.rand(1, 3, size, size) * 255, repeats)["unet"]
 
 
 def main() -> None:
