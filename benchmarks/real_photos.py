@@ -223,6 +223,13 @@ def main() -> None:
         help="the BNN's encoder/decoder widths (default: the preset's; the paper's 48 96)",
     )
     parser.add_argument(
+        "--unet-channels",
+        type=int,
+        nargs=2,
+        metavar=("ENC", "DEC"),
+        help="the U-Net's encoder/decoder widths, the ablation rows' too (default: the preset's)",
+    )
+    parser.add_argument(
         "--name",
         help="results file stem (default real_photos_<set>): a variant's table beside the main one",
     )
@@ -257,7 +264,12 @@ def main() -> None:
             paper_width_from_steps=0 if args.bnn_channels else base.bnn.paper_width_from_steps,
         ),
         lan=dataclasses.replace(base.lan, steps=la),
-        unet=dataclasses.replace(base.unet, steps=u),
+        unet=dataclasses.replace(
+            base.unet,
+            steps=u,
+            enc_channels=args.unet_channels[0] if args.unet_channels else base.unet.enc_channels,
+            dec_channels=args.unet_channels[1] if args.unet_channels else base.unet.dec_channels,
+        ),
     )
     work = Path(args.work) / args.set
     runs: dict[str, Path] = {}
@@ -399,6 +411,7 @@ def main() -> None:
         "steps": {"bnn": b, "lan": la, "unet": u},
         "bnn_max_steps": base.bnn.max_steps,
         "bnn_channels": [base.bnn.enc_channels, base.bnn.dec_channels],
+        "unet_channels": [base.unet.enc_channels, base.unet.dec_channels],
         "seed": args.seed,
         "unet_supervision": _supervision(work / "full"),
         "eval_tile": args.eval_tile,
@@ -423,6 +436,9 @@ def main() -> None:
     elif preset(args.preset).bnn.paper_width_from_steps:
         rule = preset(args.preset).bnn.paper_width_from_steps
         budget += f"{widths} (the preset's choice: paper width from {rule} planned steps), "
+    if args.unet_channels:
+        unet_widths = f"{base.unet.enc_channels}/{base.unet.dec_channels}"
+        budget += f"U-Net widths {unet_widths} (`--unet-channels`), "
     lines = [
         f"# Real photos: {args.set}",
         "",
