@@ -111,6 +111,24 @@ ONE_HOUR_PAIRS: tuple[tuple[str, str, str, str, str, str, Callable[[TrainConfig]
         "unet",
         lambda c: _bnn_width(c),
     ),
+    (
+        "U-Net width 32/64 (not 48/96)",
+        "sidd_samples",
+        "real_photos_sidd_samples_seed1",
+        "unet",
+        "real_photos_sidd_samples_unet32",
+        "unet",
+        lambda c: f"U-Net {c.unet.enc_channels}/{c.unet.dec_channels}",
+    ),
+    (
+        "U-Net width 32/64 (not 48/96)",
+        "polyu100",
+        "real_photos_polyu100",
+        "unet",
+        "real_photos_polyu100_unet32",
+        "unet",
+        lambda c: f"U-Net {c.unet.enc_channels}/{c.unet.dec_channels}",
+    ),
 )
 """Two one-hour ``real_photos.py`` runs that differ in one lever, both U-Nets trained with the
 same supervision. A table refreshed later with other changes is kept under a new name."""
@@ -325,6 +343,11 @@ def _row_supervision(payload: dict[str, Any], row: str) -> str:
     return STAGE3.get(row) or payload.get("unet_supervision", "adaptive")
 
 
+def _steps(payload: dict[str, Any]) -> str:
+    """A one-hour run's planned BNN/U-Net steps, e.g. ``1736/6874``."""
+    return f"{payload['steps']['bnn']}/{payload['steps']['unet']}"
+
+
 def _one_hour_runs(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
     """``real_photos.py`` one-hour runs: the stage-3 rows against the run's own ``unet`` row
     (same BNN, LAN and steps), the plateau stop and the BNN cap against the run before them."""
@@ -361,7 +384,7 @@ def _one_hour_runs(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
         if _row_supervision(old, before_row) != _row_supervision(new, after_row):
             raise ValueError(f"{before} {before_row} and {after} {after_row}: other losses")
         yield Lever(
-            f"{lever}, one hour (BNN {old['steps']['bnn']} -> {new['steps']['bnn']} steps)",
+            f"{lever}, one hour (BNN/U-Net steps {_steps(old)} -> {_steps(new)})",
             "U-Net",
             set_name,
             f"run without it (`{before_row}` row)",
