@@ -414,21 +414,23 @@ def _frozen_teacher_studies(results: Path, laptop: TrainConfig) -> Iterator[Leve
                 f"cache_augment_{set_name}.json",
                 f"cache_augment {laptop.cache_augment}",
             )
-        for stem in (f"unet_crop_{set_name}", f"unet_supervision_{set_name}"):
-            yield from _unet_arms(results, stem, set_name, laptop)
     for set_name, stems in UNET_STUDIES.items():
         for stem in stems:
             yield from _unet_arms(results, stem, set_name, laptop)
 
 
 UNET_STUDIES = {
-    "sidd_samples": ("unet_posterior_sidd_samples", "unet_width_sidd_samples"),
-    "polyu100": ("unet_posterior_polyu100", "unet_width_polyu100"),
+    **{
+        set_name: tuple(
+            f"unet_{study}_{set_name}" for study in ("crop", "supervision", "posterior", "width")
+        )
+        for set_name in SETS
+    },
     "demo at iso_like 1000": ("unet_posterior_demo_iso1000", "unet_width_demo_iso1000"),
     "demo": ("unet_posterior_demo", "unet_width_demo"),
 }
-"""``unet_crop.py`` studies since 2026-12-01, per set (the demo's photos included): stage 3's
-targets from the BNN's posterior (``[unet] supervision``) and the U-Net's widths."""
+"""``unet_crop.py`` studies per set (the demo's photos included): the U-Net's crop, stage 3's
+supervision, targets from the BNN's posterior (``[unet] supervision``) and the U-Net's widths."""
 
 
 def _unet_arms(results: Path, stem: str, set_name: str, laptop: TrainConfig) -> Iterator[Lever]:
