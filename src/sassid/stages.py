@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -44,8 +44,8 @@ class StageSpec:
     needs_alpha: bool
     loss: Callable[[Tensor, Tensor, Targets], Tensor]
     needs_posterior: bool = False
-    """Whether the loss reads ``targets[POSTERIOR]`` (the teacher cache's
-    ``add_posterior``)."""
+    """Whether the loss reads ``targets[POSTERIOR]`` (the teacher cache's ``add_posterior``):
+    set from ``UNetStageConfig.reads_posterior`` by ``stage_specs``."""
 
 
 def _alpha_weighted(loss: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) -> StageSpec:
@@ -78,7 +78,6 @@ def _unet_spec(supervision: str) -> StageSpec:
                 ("bnn",),
                 False,
                 lambda out, _y, t: F.l1_loss(out, t[POSTERIOR]),
-                needs_posterior=True,
             )
         case "blend_posterior":
             return StageSpec(
@@ -86,7 +85,6 @@ def _unet_spec(supervision: str) -> StageSpec:
                 ("bnn", "lan"),
                 True,
                 lambda out, _y, t: blended_target_loss(out, t[POSTERIOR], t["lan"], t["alpha"]),
-                needs_posterior=True,
             )
         case "lan":
             return StageSpec("unet", ("lan",), False, lambda out, _y, t: F.l1_loss(out, t["lan"]))
@@ -104,7 +102,7 @@ def stage_specs(config: TrainConfig) -> list[StageSpec]:
             weighted,
             lambda out, _y, t: lan_loss(out, t["bnn"], t.get("alpha")),
         ),
-        _unet_spec(config.unet.supervision),
+        replace(_unet_spec(config.unet.supervision), needs_posterior=config.unet.reads_posterior),
     ]
 
 
