@@ -27,6 +27,24 @@ OLD_TILING = (512, 128)
 default then); newer results hold their own ``tiling``."""
 
 
+CPU_FEATURES = ("avx512_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+"""The instruction sets that set this project's CPU speeds (bf16 and int8 convolutions): one
+session's machine with AMX ran a BNN training step 2.1x faster than another's."""
+
+
+def cpu_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """Which of ``CPU_FEATURES`` the CPU reports (empty where ``cpuinfo`` is unreadable)."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return []
+    flags = next(
+        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")),
+        [],
+    )
+    return [feature for feature in CPU_FEATURES if feature in flags]
+
+
 def provenance() -> dict[str, Any]:
     # SASSID_COMMIT, where set, names the commit of a copied tree whose own .git (if any) may
     # be stale: a lent GPU machine's copy reported the session's first commit, not the tree's
@@ -42,7 +60,7 @@ def provenance() -> dict[str, Any]:
         commit = "unknown"
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "machine": ", ".join([platform.machine(), f"{os.cpu_count()} CPUs", *cpu_features()]),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "commit": commit,
         "torch": torch.__version__,

@@ -177,3 +177,12 @@ def test_bnn_crop_arm_config_sets_blind_size_and_rate_for_every_arm() -> None:
     changed = run_overrides({"blind_size": "9", "lr": 3e-4})
     assert changed == ["blind size 9", "learning rate 0.0003"]
     assert run_overrides({"blind_size": "auto", "lr": None}) == []
+
+
+def test_cpu_features_name_the_speed_setting_instruction_sets(tmp_path: Path) -> None:
+    from benchmarks.common import cpu_features
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_tile amx_bf16\n")
+    assert cpu_features(cpuinfo) == ["avx512_bf16", "amx_bf16"]
+    assert cpu_features(tmp_path / "absent") == []
