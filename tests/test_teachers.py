@@ -34,6 +34,7 @@ def _cache(
     transforms: int,
     directory: Path | None = None,
     memory_limit: int = 2 << 30,
+    held_bytes: int = 0,
 ) -> TeacherCache:
     """A whole-image (untiled) cache on the CPU, fp32."""
     return TeacherCache.build(
@@ -45,6 +46,7 @@ def _cache(
         autocast=contextlib.nullcontext,
         directory=directory,
         memory_limit=memory_limit,
+        held_bytes=held_bytes,
     )
 
 
@@ -183,3 +185,19 @@ def test_posterior_targets_combine_the_cached_bnn_with_each_transformed_image(
                 assert not np.allclose(got, prior, atol=1.0), "the noisy pixels came back"
         on_disk = isinstance(cache.arrays[POSTERIOR][1][0], np.memmap)
         assert on_disk == (directory is not None)
+
+
+def test_memory_limit_counts_the_targets_already_held(tmp_path: Path) -> None:
+    from sassid.teachers import POSTERIOR
+
+    images = _images()
+    one_teacher = sum(im.shape[0] * im.shape[1] for im in images) * 6 * 2  # 2 transforms
+    directory = tmp_path / "cache"
+    cache = _cache({"bnn": _teacher()}, images, 2, directory=directory, memory_limit=one_teacher)
+    assert cache.memory_bytes() == cache.nbytes() == one_teacher  # fits: kept in memory
+    cache.add_posterior(images, directory=directory, memory_limit=one_teacher)
+    assert isinstance(cache.arrays[POSTERIOR][0][0], np.memmap), "past the limit with the BNN's"
+    assert cache.memory_bytes() == one_teacher < cache.nbytes()
+    held = cache.memory_bytes()
+    more = _cache({"lan": _teacher()}, images, 2, directory, one_teacher, held_bytes=held)
+    assert isinstance(more.arrays["lan"][1][0], np.memmap)

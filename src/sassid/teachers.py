@@ -7,7 +7,8 @@ restricted to those transforms, or with ``cache_augment`` turns their targets to
 on overlapping tiles of the training crop size (a BNN degrades
 on inputs larger than its crops) blended as in ``sassid.tiling``. Targets are stored as float16
 (3 channels x 2 bytes = 6 MB per megapixel per teacher and transform), in memory or, past
-``memory_limit`` bytes, in ``.npy`` files on disk read through ``np.memmap``. ``add_posterior``
+``memory_limit`` bytes in all (the targets already held in memory count), in ``.npy`` files
+on disk read through ``np.memmap``. ``add_posterior``
 derives one more target from the cached BNN outputs and the noisy photos (for ``[unet]
 supervision = "posterior"``; another 6 MB per megapixel and transform).
 
@@ -36,6 +37,9 @@ __all__ = ["TeacherCache", "transform_image", "crop_location", "TRANSFORM_CHOICE
 
 TRANSFORM_CHOICES = (1, 2, 4, 8)
 BATCH_TILES = 16
+MEMORY_LIMIT = 2 << 30
+"""Bytes of cached targets kept in memory before the rest go to disk (2 GiB: 358 megapixels
+in one transform of one teacher, at 6 MB each)."""
 POSTERIOR = "posterior"
 """The cache's name for the BNN outputs combined with the noisy pixels (``add_posterior``)."""
 
@@ -119,14 +123,18 @@ class TeacherCache:
         device: torch.device,
         autocast: Callable[[], object],
         directory: Path | None = None,
-        memory_limit: int = 2 << 30,
+        memory_limit: int = MEMORY_LIMIT,
+        held_bytes: int = 0,
     ) -> TeacherCache:
         """Run every teacher over every image in ``transforms`` transforms, ``tile`` px tiles
-        (0: whole images) overlapping by a quarter."""
+        (0: whole images) overlapping by a quarter; on disk (with a ``directory``) when
+        ``held_bytes`` (targets of an earlier stage kept in memory) and these pass
+        ``memory_limit``."""
         if transforms not in TRANSFORM_CHOICES:
             raise ValueError(f"transforms must be one of {TRANSFORM_CHOICES}, got {transforms}")
         pixels = sum(im.shape[0] * im.shape[1] for im in images)
-        on_disk = directory is not None and pixels * 6 * transforms * len(teachers) > memory_limit
+        new_bytes = pixels * 6 * transforms * len(teachers)
+        on_disk = directory is not None and held_bytes + new_bytes > memory_limit
         arrays: dict[str, list[list[np.ndarray]]] = {}
         for name, net in teachers.items():
             net.eval()
@@ -149,14 +157,20 @@ class TeacherCache:
         source: str = "bnn",
         name: str = POSTERIOR,
         directory: Path | None = None,
+        memory_limit: int = MEMORY_LIMIT,
     ) -> None:
         """Add ``name``: ``corrections.blind_spot_posterior`` of the cached ``source`` outputs
         and the noisy images, each image's noise level measured from itself
-        (``noise.measure_noise_level``). Stored like ``source`` (on disk if it is)."""
+        (``noise.measure_noise_level``). On disk (with a ``directory``) if ``source`` is, or
+        if with the targets in memory it would pass ``memory_limit``."""
         from sassid.corrections import blind_spot_posterior
         from sassid.noise import measure_noise_level
 
-        on_disk = any(isinstance(a, np.memmap) for per_t in self.arrays[source] for a in per_t)
+        source_bytes = sum(a.nbytes for per_t in self.arrays[source] for a in per_t)
+        on_disk = directory is not None and (
+            any(isinstance(a, np.memmap) for per_t in self.arrays[source] for a in per_t)
+            or self.memory_bytes() + source_bytes > memory_limit
+        )
         per_t: list[list[np.ndarray]] = [[] for _ in range(self.transforms)]
         for i, image in enumerate(images):
             level = measure_noise_level(image)
@@ -171,7 +185,18 @@ class TeacherCache:
         self.arrays[name] = per_t
 
     def nbytes(self) -> int:
+        """All targets' bytes, in memory or on disk."""
         return sum(a.nbytes for per_t in self.arrays.values() for outs in per_t for a in outs)
+
+    def memory_bytes(self) -> int:
+        """The bytes of the targets held in memory (not memory-mapped from disk)."""
+        return sum(
+            a.nbytes
+            for per_t in self.arrays.values()
+            for outs in per_t
+            for a in outs
+            if not isinstance(a, np.memmap)
+        )
 
     def crop(self, name: str, index: int, t: int, top: int, left: int, size: int) -> Tensor:
         """(3, size, size) float32 target for the crop at (top, left) of ``T_t(image)``."""

@@ -362,6 +362,7 @@ class _Run:
                 device=self.device,
                 autocast=lambda: autocast(self.config, self.device),
                 directory=self.run_dir / "teacher_cache",
+                held_bytes=self.cache.memory_bytes() if self.cache is not None else 0,
             )
             if self.cache is None:
                 self.cache = built
