@@ -30,7 +30,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import DATA, RESULTS, eval_pairs_folder, provenance, stamp, write_results  # noqa: E402
-from sassid.config import MAX_EVERY, preset, with_blind_size  # noqa: E402
+from sassid.config import (  # noqa: E402
+    MAX_EVERY,
+    BNNStageConfig,
+    UNetStageConfig,
+    preset,
+    with_blind_size,
+)
 from sassid.evaluate import iter_pairs  # noqa: E402
 from sassid.inference import Denoiser, default_overlap, default_tile  # noqa: E402
 from sassid.io import read_image  # noqa: E402
@@ -164,6 +170,12 @@ def _recheck(full: dict, noisy_paths: list[Path], config) -> dict:  # noqa: ANN0
     return assess(denoiser.pixels, check_crops(images, len(images), names=names)).to_dict()
 
 
+def _widths(given: list[int] | None, stage: BNNStageConfig | UNetStageConfig) -> dict[str, int]:
+    """``--bnn-channels``/``--unet-channels`` as config fields, else the preset's."""
+    enc, dec = given or (stage.enc_channels, stage.dec_channels)
+    return {"enc_channels": enc, "dec_channels": dec}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Real-photo benchmark (see module docstring).")
     parser.add_argument("--set", required=True, choices=["polyu100", "sidd_samples"])
@@ -215,20 +227,14 @@ def main() -> None:
         help="with --minutes: cap the BNN's planned steps ([bnn] max_steps; its unused time goes "
         "to the LAN and U-Net)",
     )
-    parser.add_argument(
-        "--bnn-channels",
-        type=int,
-        nargs=2,
-        metavar=("ENC", "DEC"),
-        help="the BNN's encoder/decoder widths (default: the preset's; the paper's 48 96)",
-    )
-    parser.add_argument(
-        "--unet-channels",
-        type=int,
-        nargs=2,
-        metavar=("ENC", "DEC"),
-        help="the U-Net's encoder/decoder widths, the ablation rows' too (default: the preset's)",
-    )
+    for net, which in (("bnn", "the BNN's"), ("unet", "the U-Net's (the ablation rows' too)")):
+        parser.add_argument(
+            f"--{net}-channels",
+            type=int,
+            nargs=2,
+            metavar=("ENC", "DEC"),
+            help=f"{which} encoder/decoder widths (default: the preset's; the paper's 48 96)",
+        )
     parser.add_argument(
         "--name",
         help="results file stem (default real_photos_<set>): a variant's table beside the main one",
@@ -258,18 +264,12 @@ def main() -> None:
             base.bnn,
             steps=b,
             max_steps=args.bnn_max_steps if args.bnn_max_steps else base.bnn.max_steps,
-            enc_channels=args.bnn_channels[0] if args.bnn_channels else base.bnn.enc_channels,
-            dec_channels=args.bnn_channels[1] if args.bnn_channels else base.bnn.dec_channels,
+            **_widths(args.bnn_channels, base.bnn),
             # given widths are kept whatever the plan
             paper_width_from_steps=0 if args.bnn_channels else base.bnn.paper_width_from_steps,
         ),
         lan=dataclasses.replace(base.lan, steps=la),
-        unet=dataclasses.replace(
-            base.unet,
-            steps=u,
-            enc_channels=args.unet_channels[0] if args.unet_channels else base.unet.enc_channels,
-            dec_channels=args.unet_channels[1] if args.unet_channels else base.unet.dec_channels,
-        ),
+        unet=dataclasses.replace(base.unet, steps=u, **_widths(args.unet_channels, base.unet)),
     )
     work = Path(args.work) / args.set
     runs: dict[str, Path] = {}
