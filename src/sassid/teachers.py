@@ -166,10 +166,10 @@ class TeacherCache:
         from sassid.corrections import blind_spot_posterior
         from sassid.noise import measure_noise_level
 
-        source_bytes = sum(a.nbytes for per_t in self.arrays[source] for a in per_t)
+        sources = self._targets(source)
         on_disk = directory is not None and (
-            any(isinstance(a, np.memmap) for per_t in self.arrays[source] for a in per_t)
-            or self.memory_bytes() + source_bytes > memory_limit
+            any(isinstance(a, np.memmap) for a in sources)
+            or self.memory_bytes() + sum(a.nbytes for a in sources) > memory_limit
         )
         per_t: list[list[np.ndarray]] = [[] for _ in range(self.transforms)]
         for i, image in enumerate(images):
@@ -184,19 +184,17 @@ class TeacherCache:
                 per_t[t].append(stored)
         self.arrays[name] = per_t
 
+    def _targets(self, *names: str) -> list[np.ndarray]:
+        """Every stored target of ``names`` (default: all), in every transform and image."""
+        return [a for n in names or self.arrays for outs in self.arrays[n] for a in outs]
+
     def nbytes(self) -> int:
         """All targets' bytes, in memory or on disk."""
-        return sum(a.nbytes for per_t in self.arrays.values() for outs in per_t for a in outs)
+        return sum(a.nbytes for a in self._targets())
 
     def memory_bytes(self) -> int:
         """The bytes of the targets held in memory (not memory-mapped from disk)."""
-        return sum(
-            a.nbytes
-            for per_t in self.arrays.values()
-            for outs in per_t
-            for a in outs
-            if not isinstance(a, np.memmap)
-        )
+        return sum(a.nbytes for a in self._targets() if not isinstance(a, np.memmap))
 
     def crop(self, name: str, index: int, t: int, top: int, left: int, size: int) -> Tensor:
         """(3, size, size) float32 target for the crop at (top, left) of ``T_t(image)``."""
