@@ -4,14 +4,14 @@
 
 Reads the result files of the lever studies in results/ (``bnn_crop.py``, ``bnn_length.py``,
 ``laptop_recipe.py``, ``real_photos.py``, ``cache_augment.py``, ``unet_crop.py``,
-``teacher_ensemble.py``, ``unet_ensemble.py``, ``output_corrections.py``, ``guard.py``) and writes
-one row per lever and set: the arm it was compared with, both PSNRs (dB, uint8, mean per image, as
-each study scored them), the difference, the minutes each arm took where the study timed it, and
-what the ``laptop`` preset does today (read from ``sassid.config``, not typed). Measures nothing
-itself: every number traces to the study's own file, which names its date, machine and command.
-Studies differ in length, budget and scored output (a BNN alone, the fusion, the U-Net, the
-corrected output), so compare a row with its own baseline, not with other rows. Files that are
-absent are skipped. Writes results/levers.*.
+``unet_length.py``, ``teacher_ensemble.py``, ``unet_ensemble.py``, ``output_corrections.py``,
+``guard.py``) and writes one row per lever and set: the arm it was compared with, both PSNRs
+(dB, uint8, mean per image, as each study scored them), the difference, the minutes each arm took
+where the study timed it, and what the ``laptop`` preset does today (read from
+``sassid.config``, not typed). Measures nothing itself: every number traces to the study's own
+file, which names its date, machine and command. Studies differ in length, budget and scored
+output (a BNN alone, the fusion, the U-Net, the corrected output), so compare a row with its own
+baseline, not with other rows. Files that are absent are skipped. Writes results/levers.*.
 """
 
 from __future__ import annotations
@@ -456,6 +456,29 @@ def _unet_arms(results: Path, stem: str, set_name: str, laptop: TrainConfig) -> 
         )
 
 
+def _unet_length(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
+    """``unet_length.py``: each arm's last snapshot against its first (one schedule, frozen
+    teachers), as ``sassid denoise`` scores them."""
+    for set_name in SETS:
+        for path in sorted(results.glob(f"unet_length_{set_name}*.json")):
+            payload = json.loads(path.read_text())
+            for arm, row in payload["rows"].items():
+                (first, base), *_, (last, end) = row["snapshots"].items()
+                yield Lever(
+                    f"U-Net {last} steps (not {first}), snapshots of one {payload['steps']}-step "
+                    f"schedule on frozen teachers, {arm}",
+                    "U-Net",
+                    set_name,
+                    f"step {first}",
+                    base["psnr_denoise"],
+                    end["psnr_denoise"],
+                    None,
+                    None,
+                    path.name,
+                    f"max_steps {laptop.unet.max_steps or 'none'}",
+                )
+
+
 def _inference_levers(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
     """x8 self-ensembles and the output corrections, on trained models; minutes of inference."""
     for set_name in SETS:
@@ -553,6 +576,7 @@ GATHERERS: tuple[Callable[[Path, TrainConfig], Iterator[Lever]], ...] = (
     _bnn_length,
     _one_hour_runs,
     _frozen_teacher_studies,
+    _unet_length,
     _inference_levers,
     _guard,
 )

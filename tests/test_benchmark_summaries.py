@@ -114,6 +114,9 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
         },
     }
     write("unet_width_demo.json", {"steps": 300, "rows": narrow})  # a demo study: its own set
+    snapshots = {"2500": {"psnr_denoise": 33.6}, "5000": {}, "10000": {"psnr_denoise": 33.5}}
+    length = {"steps": 10000, "rows": {"64x8@32/64": {"snapshots": snapshots}}}
+    write("unet_length_sidd_samples_64.json", length)
     laptop = dataclasses.replace(preset("laptop"), patch_size=96)
 
     gathered = levers.gather(tmp_path, laptop)
@@ -125,6 +128,7 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
         "BNN crop 96 px x 4 (not 64 x 8)",
         "BNN learning rate 0.0003 (not the preset's)",
         "BNN width 48/96 (not 24/48)",
+        "U-Net 10000 steps (not 2500)",
         "U-Net supervision `both` (not `blend`)",
         "U-Net width 32/64 (not 48/96)",
         "cached targets turned with their crops (blend in both)",
@@ -152,6 +156,12 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     assert (frozen.delta_db, frozen.laptop) == (pytest.approx(0.2), "blend")
     thin = found["U-Net width 32/64 (not 48/96)"]
     assert (thin.set, thin.delta_db, thin.laptop) == ("demo", pytest.approx(-0.1), "48/96")
+    longer = found["U-Net 10000 steps (not 2500)"]  # the last snapshot against the first
+    assert (longer.base_db, longer.delta_db, longer.source) == (
+        33.6,
+        pytest.approx(-0.1),
+        "unet_length_sidd_samples_64.json",
+    )
     # the same pair when the later run's `unet` row trained another loss: refused, not mixed
     write("real_photos_sidd_samples.json", {**one_hour, "rows": rows})  # no key: Eq. 5
     with pytest.raises(ValueError, match="other losses"):
@@ -186,3 +196,15 @@ def test_cpu_features_name_the_speed_setting_instruction_sets(tmp_path: Path) ->
     cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_tile amx_bf16\n")
     assert cpu_features(cpuinfo) == ["avx512_bf16", "amx_bf16"]
     assert cpu_features(tmp_path / "absent") == []
+
+
+def test_unet_length_finds_snapshots_by_step(tmp_path: Path) -> None:
+    from benchmarks.unet_length import snapshots
+
+    (tmp_path / "checkpoints").mkdir()
+    for name in ("unet_step10.pt", "unet_step2.pt", "unet.pt", "bnn_step2.pt", "unet_step3.pt.tmp"):
+        (tmp_path / "checkpoints" / name).write_bytes(b"")
+    assert [(s, p.name) for s, p in snapshots(tmp_path)] == [
+        (2, "unet_step2.pt"),
+        (10, "unet_step10.pt"),
+    ]

@@ -41,6 +41,27 @@ def test_three_stages_write_checkpoints_and_model(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "run" / "config.json").read_text())["bnn"]["steps"] == 4
 
 
+def test_keep_every_keeps_snapshots_that_load_as_models(tmp_path: Path) -> None:
+    data = write_noisy_images(tmp_path / "data")
+    config = tiny_config(checkpoint_every=3, keep_every=2, unet={"steps": 5})
+    train([data], tmp_path / "run", config, device="cpu", progress=False)
+    kept = sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("unet_step*.pt"))
+    assert kept == ["unet_step2.pt", "unet_step4.pt"]
+    assert sorted(p.name for p in (tmp_path / "run" / "checkpoints").glob("bnn_step*.pt")) == [
+        "bnn_step2.pt",
+        "bnn_step4.pt",
+    ]
+    first = read_model(tmp_path / "run" / "checkpoints" / "unet_step2.pt").nets["unet"].state_dict
+    last = read_model(tmp_path / "run" / "checkpoints" / "unet.pt").nets["unet"].state_dict
+    assert load_file(tmp_path / "run" / "checkpoints" / "unet_step4.pt")["step"] == 4
+    assert any(not torch.equal(first[k], last[k]) for k in first)  # a snapshot, not the end
+
+
+def test_keep_every_must_not_be_negative() -> None:
+    with pytest.raises(ConfigError, match="keep_every"):
+        tiny_config(keep_every=-1)
+
+
 def test_teachers_stay_frozen(tmp_path: Path) -> None:
     data = write_noisy_images(tmp_path / "data")
     train([data], tmp_path / "run", tiny_config(), device="cpu", progress=False)

@@ -7,6 +7,7 @@ one line naming the key. Presets give the defaults: ``paper`` is the authors' sc
 ```toml
 batch_size = 8          # global batch (split across processes under torchrun)
 patch_size = 256        # random square crops, multiple of 32
+keep_every = 0          # also keep checkpoints/<stage>_step<N>.pt every N steps (0: off)
 [bnn]
 steps = 400000
 lr = 3e-4
@@ -285,6 +286,10 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 100
     checkpoint_every: int = 10_000
+    keep_every: int = 0
+    """Also keep each stage's checkpoint every this many steps as
+    ``checkpoints/<stage>_step<N>.pt`` (0: off): snapshots along one schedule, e.g. to score a
+    stage against its length (benchmarks/unet_length.py)."""
     val_every: int = 10_000
     bnn: BNNStageConfig = field(default_factory=BNNStageConfig)
     lan: LANStageConfig = field(default_factory=LANStageConfig)
@@ -333,6 +338,7 @@ class TrainConfig:
         _in_range(self.seed, 0, 2**31 - 1, "seed")
         for key in ("log_every", "checkpoint_every", "val_every"):
             _in_range(getattr(self, key), 1, MAX_EVERY, key)
+        _in_range(self.keep_every, 0, MAX_EVERY, "keep_every")
 
     def stage(self, name: str) -> BNNStageConfig | LANStageConfig | UNetStageConfig:
         return typing.cast(Any, getattr(self, name))

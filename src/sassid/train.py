@@ -5,6 +5,7 @@ Run directory layout:
     metrics.jsonl             one JSON object per log line (loss, lr, steps/s, val PSNR)
     checkpoints/<stage>.pt    latest state of each stage (atomic writes)
     checkpoints/<stage>_best.pt  best validation weights of the stage (with --val)
+    checkpoints/<stage>_step<N>.pt  the stage's checkpoint at step N (with ``keep_every``)
     model.pt                  the trained networks, all ``sassid denoise`` needs
     .lock                     held (flock) while a process trains into the directory
 
@@ -447,9 +448,10 @@ def _save_checkpoint(
     teachers: dict[str, nn.Module],
     used: float,
     average: WeightAverage | None = None,
+    keep: bool = False,
 ) -> None:
     """The stage's resumable state (every rank's data stream, the weight average; rank 0
-    writes)."""
+    writes); with ``keep`` also as the snapshot ``<stage>_step<N>.pt`` (``keep_every``)."""
     states: list[Any] = [None] * run.dist.world_size
     if run.dist.enabled:
         torch.distributed.all_gather_object(states, state.generator.get_state())
@@ -479,6 +481,8 @@ def _save_checkpoint(
         payload["budget"] = {"allotted_seconds": state.allotted, "used_seconds": used}
         run.budget.save()
     save_atomic(payload, run.run_dir / "checkpoints" / f"{spec.name}.pt")
+    if keep:
+        save_atomic(payload, run.run_dir / "checkpoints" / f"{spec.name}_step{state.step}.pt")
 
 
 def _maybe_validate(run: _Run, spec: StageSpec, state: _StageState, student: nn.Module) -> None:
@@ -643,9 +647,10 @@ def _run_stage(
             _maybe_validate(run, spec, state, student)
             postfix["val_psnr"] = f"{state.best:.2f}"
             bar.set_postfix(postfix)
-        if state.step % config.checkpoint_every == 0 or last:
+        keep = config.keep_every > 0 and state.step % config.keep_every == 0
+        if state.step % config.checkpoint_every == 0 or last or keep:
             _check_loss(float(loss_sum), spec.name, state.step)  # never save diverged weights
-            _save_checkpoint(run, spec, state, student, teachers, used(), average)
+            _save_checkpoint(run, spec, state, student, teachers, used(), average, keep)
     bar.close()
     if state.step > start:
         record = {
