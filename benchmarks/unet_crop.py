@@ -97,6 +97,26 @@ def arm_config(
     )
 
 
+def train_arm(
+    base: TrainConfig,
+    run_dir: Path,
+    arm: tuple[int, int, str | None, tuple[int, int] | None],
+    steps: int,
+    work: Path,
+    noisy: list[Path],
+    **changes: Any,
+) -> tuple[TrainConfig, float]:
+    """Retrain stage 3 alone into a fresh ``work`` for one ``parse_crop`` arm on ``run_dir``'s
+    frozen teachers (``changes``: further config keys); its config and training seconds."""
+    patch, batch, supervision, widths = arm
+    shutil.rmtree(work, ignore_errors=True)
+    config = arm_config(base, model_file(run_dir), patch, batch, steps, supervision, widths)
+    config = dataclasses.replace(config, **changes)
+    start = time.perf_counter()
+    train(noisy, work, config, progress=False)
+    return config, time.perf_counter() - start
+
+
 def _unet_speed(run: Path, size: int = 512, repeats: int = 3) -> float:
     """Megapixels/s of the run's U-Net on one ``size``² image, torch/bf16 (the CPU default),
     median of ``repeats`` calls after a warm-up."""
@@ -154,16 +174,10 @@ def main() -> None:
     photos = scored_photos(args.set, args.images, args.iso_like)
     rows: dict[str, Any] = {}
     arms = {text: parse_crop(text) for text in args.crops}  # every arm checked before training
-    for text, (patch, batch, supervision, widths) in arms.items():
+    for text, arm in arms.items():
         work = Path(args.work) / args.set / text.replace(":", "_").replace("/", "_")
-        shutil.rmtree(work, ignore_errors=True)
-        config = arm_config(
-            base, model_file(run_dir), patch, batch, args.steps, supervision, widths
-        )
-        start = time.perf_counter()
-        train(noisy, work, config, progress=False)
-        seconds = time.perf_counter() - start
-        rows[text] = {"patch": patch, "batch": batch, "train_seconds": seconds}
+        config, seconds = train_arm(base, run_dir, arm, args.steps, work, noisy)
+        rows[text] = {"patch": arm[0], "batch": arm[1], "train_seconds": seconds}
         rows[text]["supervision"] = config.unet.supervision
         rows[text]["widths"] = [config.unet.enc_channels, config.unet.dec_channels]
         rows[text]["unet"] = net_psnr(work, "unet", photos)

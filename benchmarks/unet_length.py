@@ -27,11 +27,8 @@ Writes results/unet_length_<set>.json and .md (``--name STEM``: results/STEM.*).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import re
-import shutil
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +44,11 @@ from benchmarks.common import (  # noqa: E402
     stamp,
     write_results,
 )
-from benchmarks.unet_crop import arm_config, parse_crop  # noqa: E402
+from benchmarks.unet_crop import parse_crop, train_arm  # noqa: E402
 from sassid.config import load_config  # noqa: E402
 from sassid.inference import Denoiser  # noqa: E402
 from sassid.io import find_pairs  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
-from sassid.models import model_file  # noqa: E402
-from sassid.train import train  # noqa: E402
 
 Photos = list[tuple[str, np.ndarray, np.ndarray]]
 
@@ -111,20 +106,15 @@ def main() -> None:
     photos = scored_photos(args.set, args.images)
     arms = {text: parse_crop(text) for text in args.crops}  # every arm checked before training
     rows: dict[str, Any] = {}
-    for text, (patch, batch, supervision, widths) in arms.items():
+    for text, arm in arms.items():
         work = Path(args.work) / args.set / re.sub(r"[:/]", "_", text)
-        shutil.rmtree(work, ignore_errors=True)
-        config = arm_config(
-            base, model_file(run_dir), patch, batch, args.steps, supervision, widths
+        config, seconds = train_arm(
+            base, run_dir, arm, args.steps, work, noisy, keep_every=args.every
         )
-        config = dataclasses.replace(config, keep_every=args.every)
-        start = time.perf_counter()
-        train(noisy, work, config, progress=False)
-        seconds = time.perf_counter() - start
-        points = {step: score_snapshot(path, patch, photos) for step, path in snapshots(work)}
+        points = {step: score_snapshot(path, arm[0], photos) for step, path in snapshots(work)}
         rows[text] = {
-            "patch": patch,
-            "batch": batch,
+            "patch": arm[0],
+            "batch": arm[1],
             "supervision": config.unet.supervision,
             "widths": [config.unet.enc_channels, config.unet.dec_channels],
             "train_seconds": seconds,

@@ -17,6 +17,7 @@ from sassid.budget import (
     LossPlateau,
     ProgressCosine,
     cache_decision,
+    describe_budget,
     revised_total,
     split_seconds,
     stage_steps,
@@ -302,3 +303,22 @@ def test_bnn_init_brings_its_own_widths_and_blind_size(tmp_path: Path) -> None:
     train([data], tmp_path / "reuse", reuse_config, device="cpu", progress=False, resume=True)
     before, after = (load_model(m)["bnn"].state_dict() for m in (wide, model))
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_describe_budget_names_the_steps_and_the_capped_stages() -> None:
+    saved = {
+        "minutes": 60.0,
+        "spent_seconds": 2460.0,
+        "stages": {
+            "bnn": {"planned_steps": 4552, "steps": 1860},
+            "lan": {"planned_steps": 9000, "steps": 9000},
+            "unet": {"planned_steps": 10000, "steps": 10000},
+        },
+    }
+    line = describe_budget(saved, {"bnn": 0, "lan": 0, "unet": 10000})
+    assert line.startswith("trained in 41.0 of 60 minutes; steps: BNN 1860, LAN 9000, U-Net 10000")
+    assert "stopped at unet max_steps 10000" in line and "lan max_steps" not in line
+    uncapped = describe_budget(saved, {"unet": 20000})
+    assert "stopped" not in uncapped
+    unfinished = {**saved, "stages": {"bnn": {"planned_steps": 5}, "lan": {"steps": 3}}}
+    assert describe_budget(unfinished, {}).endswith("steps: LAN 3")

@@ -188,3 +188,21 @@ def test_train_minutes_defaults_to_laptop_and_blind_size_parsing(tmp_path, monke
     )
     assert seen["config"].preset == "quick" and seen["config"].bnn.auto_blind_size
     assert main(["train", str(data), "-o", str(tmp_path / "r"), "--blind-size", "4"]) == 2
+
+
+def test_train_under_a_budget_says_how_it_spent_it(tmp_path, capsys) -> None:  # noqa: ANN001
+    from sassid.cli import main
+    from tests.helpers import write_noisy_images
+
+    data = write_noisy_images(tmp_path / "d")
+    config = tmp_path / "tiny.toml"
+    config.write_text(
+        'preset = "quick"\nbatch_size = 2\npatch_size = 32\nlog_every = 1\n'
+        "[bnn]\nenc_channels = 8\ndec_channels = 16\n[lan]\nwidth = 16\n"
+        "[unet]\nenc_channels = 8\ndec_channels = 16\nmax_steps = 2\n"
+    )
+    args = ["train", str(data), "-o", str(tmp_path / "r"), "--config", str(config)]
+    assert main([*args, "--minutes", "0.3", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "of 0.3 minutes; steps: BNN" in out and "U-Net 2" in out, out
+    assert "stopped at unet max_steps 2" in out, out

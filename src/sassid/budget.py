@@ -41,6 +41,7 @@ __all__ = [
     "stage_steps",
     "revised_total",
     "format_seconds",
+    "describe_budget",
     "cache_decision",
     "check_minutes",
     "read_budget",
@@ -122,6 +123,26 @@ def read_budget(run_dir: Path) -> dict[str, Any] | None:
             f"{path}: unreadable or damaged ({type(exc).__name__}: {exc}); it records the "
             "run's time budget"
         ) from None
+
+
+def describe_budget(saved: Mapping[str, Any], caps: Mapping[str, int]) -> str:
+    """One line on how a budgeted run spent its time (``read_budget``'s dict): minutes used of
+    the budget, each stage's steps, and which stages stopped at their ``max_steps`` (``caps``:
+    each stage's, 0 for none), which is why a run can end early."""
+    parts, capped = [], []
+    for name, stage in saved["stages"].items():
+        if "steps" not in stage:
+            continue
+        parts.append(f"{name.upper() if name != 'unet' else 'U-Net'} {stage['steps']}")
+        if caps.get(name) and stage["steps"] >= caps[name]:
+            capped.append(f"{name} max_steps {caps[name]}")
+    line = (
+        f"trained in {saved['spent_seconds'] / 60:.1f} of {saved['minutes']:g} minutes; "
+        f"steps: {', '.join(parts)}"
+    )
+    if capped:
+        line += f"; stopped at {', '.join(capped)}, so the run may end before its budget"
+    return line
 
 
 class ProgressCosine:

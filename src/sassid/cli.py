@@ -56,6 +56,7 @@ def _warning_line(message, category, filename, lineno, file=None, line=None):  #
 def _cmd_train(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from sassid.budget import describe_budget, read_budget
     from sassid.config import load_config, with_blind_size, with_steps
     from sassid.distributed import is_main_process
     from sassid.train import train
@@ -82,6 +83,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     )
     if is_main_process():
         print(f"model written to {model}")
+        saved = read_budget(Path(args.output)) if args.minutes is not None else None
+        if saved is not None:
+            caps = {name: config.stage(name).max_steps for name in ("bnn", "lan", "unet")}
+            print(describe_budget(saved, caps))
     return 0
 
 
