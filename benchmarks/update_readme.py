@@ -4,7 +4,7 @@
 
 demo: the table of docs/demo/report.md (written by `sassid demo -o docs/demo`);
 speed, speed_cuda, training_cuda, synth, tiling_*, real_photos_*, levers, bnn_crop,
-bnn_length, faults: the tables of the results/*.md files (faults: its summary).
+bnn_length, unet_length_*, faults: the tables of the results/*.md files (faults: its summary).
 Missing sources are left as they are.
 """
 
@@ -36,6 +36,9 @@ def main() -> None:
         "levers": ROOT / "results" / "levers.md",
         "bnn_crop": ROOT / "results" / "bnn_crop.md",
         "bnn_length": ROOT / "results" / "bnn_length.md",
+        "unet_length_sidd_64": ROOT / "results" / "unet_length_sidd_samples_64.md",
+        "unet_length_sidd_128": ROOT / "results" / "unet_length_sidd_samples_128.md",
+        "unet_length_polyu": ROOT / "results" / "unet_length_polyu100.md",
         "speed_cuda": ROOT / "results" / "speed_cuda.md",
         "training_cuda": ROOT / "results" / "speed_training_cuda_paper.md",
         "faults": ROOT / "results" / "faults.md",
