@@ -14,7 +14,7 @@ from pathlib import Path
 __all__ = ["LAYERS", "layer_of", "import_graph", "find_cycles"]
 
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("constants", "errors", "device", "pixels", "atomic")),
+    ("foundation", ("constants", "errors", "device", "pixels", "atomic", "bf16_check")),
     (
         "networks and maths",
         (

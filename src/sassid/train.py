@@ -37,6 +37,7 @@ from tqdm import tqdm
 from sassid import distributed
 from sassid.atomic import atomic_write_text, clean_stale_temps, to_json
 from sassid.averaging import WeightAverage, ema_decay
+from sassid.bf16_check import bf16_problem
 from sassid.budget import (
     RESERVE_FRACTION,
     Budget,
@@ -261,6 +262,22 @@ def _check_resume_config(run_dir: Path, config: TrainConfig, previous: dict[str,
             f"{run_dir}: --resume with another configuration (differs in: "
             f"{', '.join(changed) or 'keys'}); pass --config {run_dir / 'config.json'}"
         )
+
+
+def _trusted_precision(config: TrainConfig, device: torch.device, switch: bool) -> TrainConfig:
+    """``config`` in fp32 instead of bf16 (``switch``; a resumed run keeps its recorded
+    precision) where this machine's bf16 convolutions disagree with fp32
+    (``sassid.bf16_check``): a wrong kernel would train a silently wrong model. Warns."""
+    if config.precision != "bf16":
+        return config
+    problem = bf16_problem(device.type)
+    if problem is None:
+        return config
+    if not switch:
+        warnings.warn(f"{problem}: this run was started in bf16 and resumes so", stacklevel=3)
+        return config
+    warnings.warn(f"{problem}: training in fp32 instead", stacklevel=3)
+    return dataclasses.replace(config, precision="fp32")
 
 
 def _measured_config(
@@ -792,6 +809,7 @@ def train(
             config = _resumed_config(config, _saved_config(run_dir))
         budget = Budget.open(run_dir, minutes, resume, started) if minutes is not None else None
         images, image_paths = load_noisy_images(sources, config.largest_crop)
+        config = _trusted_precision(config, torch_device, switch=not resume)
         if not resume:
             config = _bnn_from_init(config, progress and dist.is_main)
             config, noise = _measured_config(config, images)

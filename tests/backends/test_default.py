@@ -36,9 +36,10 @@ def test_int8_threshold_is_where_its_setup_pays() -> None:
 
 @pytest.fixture
 def native(monkeypatch):  # noqa: ANN001, ANN201
-    """onnxruntime installed and native bf16, whatever this machine has."""
+    """onnxruntime installed and native bf16 that computes right, whatever this machine has."""
     monkeypatch.setattr(backends, "onnxruntime_available", lambda: True)
     monkeypatch.setattr(backends, "bf16_native", lambda device="cpu": True)
+    monkeypatch.setattr(backends, "bf16_problem", lambda device="cpu": None)
 
 
 def test_resolve_fills_in_what_was_left_open(native) -> None:  # noqa: ANN001

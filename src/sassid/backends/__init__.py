@@ -33,6 +33,7 @@ __all__ = [
     "make_forward",
     "resolve",
     "bf16_native",
+    "bf16_problem",
     "onnxruntime_available",
 ]
 
@@ -60,6 +61,19 @@ INT8_MIN_MEGAPIXELS = 6.0
 runs of ``benchmarks/speed.py``) to run faster than bf16 on tiled photos (0.55 against 0.30-0.32
 MP/s); below setup / (1 / bf16 - 1 / int8), 4.9 and 6.8 megapixels in those runs, bf16
 finishes first. A test checks this constant against ``results/speed_cpu.json``."""
+
+
+def bf16_problem(device: str = "cpu") -> str | None:
+    """Why bf16 convolutions must not be trusted on ``device`` (``sassid.bf16_check``), or
+    None where they agree with fp32."""
+    from sassid.bf16_check import bf16_problem as check
+
+    return check(torch_device_type(device))
+
+
+def torch_device_type(device: str) -> str:
+    """``"cuda"`` for ``cuda`` and ``cuda:N``, else ``"cpu"``."""
+    return "cuda" if str(device).startswith("cuda") else "cpu"
 
 
 def bf16_native(device: str = "cpu") -> bool:
@@ -113,8 +127,8 @@ def resolve(
         backend, precision = DEFAULT_BACKEND, DEFAULT_PRECISION
         if why_not_default(device, net, megapixels) is not None:
             backend, precision = FALLBACK
-        if precision == "bf16" and not bf16_native(device):
-            precision = "fp32"
+        if precision == "bf16" and (not bf16_native(device) or bf16_problem(device)):
+            precision = "fp32"  # no native bf16, or kernels that compute it wrong here
         return backend, precision
     if precision is None:
         precision = BACKEND_PRECISION.get(str(backend), "fp32")

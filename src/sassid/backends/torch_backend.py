@@ -14,6 +14,7 @@ and was slower for the same output. Speed and quality cost are measured, not ass
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -39,6 +40,12 @@ def torch_forward(
         )
     if precision == "fp16" and device.type != "cuda":
         raise SassidError("--precision fp16 runs on CUDA only (on the CPU: bf16 or int8)")
+    if precision == "bf16":
+        from sassid.bf16_check import bf16_problem
+
+        problem = bf16_problem(device.type)
+        if problem is not None:  # asked for by name: obeyed, but not silently
+            warnings.warn(f"{problem}: --precision fp32 is safer here", stacklevel=2)
     dtype = DTYPES[precision]
     module = copy.deepcopy(net).to(device, dtype).eval()
     module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # not in stubs
