@@ -463,13 +463,15 @@ def _unet_length(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
         for path in sorted(results.glob(f"unet_length_{set_name}*.json")):
             payload = json.loads(path.read_text())
             for arm, row in payload["rows"].items():
+                if len(row["snapshots"]) < 2:
+                    continue
                 (first, base), *_, (last, end) = row["snapshots"].items()
                 yield Lever(
-                    f"U-Net {last} steps (not {first}), snapshots of one {payload['steps']}-step "
-                    f"schedule on frozen teachers, {arm}",
+                    f"U-Net at the end of one {last}-step schedule (not its step-{first} "
+                    f"snapshot, learning rate still high), frozen teachers, {arm}",
                     "U-Net",
                     set_name,
-                    f"step {first}",
+                    f"step-{first} snapshot",
                     base["psnr_denoise"],
                     end["psnr_denoise"],
                     None,

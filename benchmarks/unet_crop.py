@@ -48,8 +48,12 @@ from sassid.io import find_pairs  # noqa: E402
 from sassid.models import model_file  # noqa: E402
 from sassid.train import train  # noqa: E402
 
+Arm = tuple[int, int, str | None, tuple[int, int] | None]
+"""An arm: crop side (px), batch, stage 3's supervision, the U-Net's (encoder, decoder) widths
+(None: the run's)."""
 
-def parse_crop(text: str) -> tuple[int, int, str | None, tuple[int, int] | None]:
+
+def parse_crop(text: str) -> Arm:
     """``"128x2"`` -> (128, 2, None, None): crop side in px, batch; ``"64x8:both"`` also names
     the U-Net's supervision, ``"64x8@32/64"`` its encoder/decoder widths."""
     text, _, width = text.partition("@")
@@ -100,7 +104,7 @@ def arm_config(
 def train_arm(
     base: TrainConfig,
     run_dir: Path,
-    arm: tuple[int, int, str | None, tuple[int, int] | None],
+    arm: Arm,
     steps: int,
     work: Path,
     noisy: list[Path],

@@ -19,7 +19,8 @@ the U-Net's own output (no noise gate, no guard), fp32:
 - ``psnr_crop``: on tiles of its own training crop (overlap a quarter);
 - ``shift``: the largest mean colour difference (levels, any channel, any photo) between the
   two, i.e. what the larger tile changes at low frequencies;
-- ``psnr_denoise``: as ``sassid denoise`` scores it (512 px tiles, noise gate and guard).
+- ``psnr_denoise``: with what ``sassid denoise`` adds (512 px tiles, noise gate and guard), in
+  fp32.
 
 Writes results/unet_length_<set>.json and .md (``--name STEM``: results/STEM.*).
 """
@@ -98,6 +99,8 @@ def main() -> None:
     parser.add_argument("--name", help="results file stem (default unet_length_<set>)")
     parser.add_argument("--work", default="/tmp/sassid_unet_length")
     args = parser.parse_args()
+    if args.every <= 0 or args.steps % args.every:
+        parser.error("--every must divide --steps (the schedule's end is a snapshot too)")
     if set_absent(args.set):
         return
     run_dir = Path(args.model)
@@ -147,7 +150,8 @@ def _markdown(payload: dict[str, Any]) -> str:
         f"{payload['fusion']:.2f} dB). PSNR in dB (uint8, mean per image) of the U-Net's own "
         "output (fp32, no noise gate, no guard) on 512 px tiles and on tiles of its training "
         "crop; shift: the largest mean colour difference between those two outputs (levels, "
-        "any channel, any photo); `sassid denoise`: 512 px tiles with the gate and guard.",
+        "any channel, any photo); `sassid denoise`: 512 px tiles with the gate and guard "
+        "(fp32).",
         "",
         "| arm | step | 512 px tiles | crop tiles | 512 - crop | shift (levels) "
         "| worst photo (512) | `sassid denoise` |",

@@ -117,6 +117,8 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     snapshots = {"2500": {"psnr_denoise": 33.6}, "5000": {}, "10000": {"psnr_denoise": 33.5}}
     length = {"steps": 10000, "rows": {"64x8@32/64": {"snapshots": snapshots}}}
     write("unet_length_sidd_samples_64.json", length)
+    one = {"steps": 10000, "rows": {"64x8": {"snapshots": {"10000": {"psnr_denoise": 1.0}}}}}
+    write("unet_length_sidd_samples_one.json", one)  # a single snapshot: no row
     laptop = dataclasses.replace(preset("laptop"), patch_size=96)
 
     gathered = levers.gather(tmp_path, laptop)
@@ -128,7 +130,7 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
         "BNN crop 96 px x 4 (not 64 x 8)",
         "BNN learning rate 0.0003 (not the preset's)",
         "BNN width 48/96 (not 24/48)",
-        "U-Net 10000 steps (not 2500)",
+        "U-Net at the end of one 10000-step schedule (not its step-2500 snapshot",
         "U-Net supervision `both` (not `blend`)",
         "U-Net width 32/64 (not 48/96)",
         "cached targets turned with their crops (blend in both)",
@@ -156,7 +158,7 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     assert (frozen.delta_db, frozen.laptop) == (pytest.approx(0.2), "blend")
     thin = found["U-Net width 32/64 (not 48/96)"]
     assert (thin.set, thin.delta_db, thin.laptop) == ("demo", pytest.approx(-0.1), "48/96")
-    longer = found["U-Net 10000 steps (not 2500)"]  # the last snapshot against the first
+    longer = found["U-Net at the end of one 10000-step schedule (not its step-2500 snapshot"]
     assert (longer.base_db, longer.delta_db, longer.source) == (
         33.6,
         pytest.approx(-0.1),

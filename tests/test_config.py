@@ -73,7 +73,7 @@ def test_laptop_preset_and_new_switches() -> None:
     paper = preset("paper")
     assert (paper.precision, paper.channels_last, paper.cache_teachers) == ("fp32", False, False)
     assert (c.unet.supervision, paper.unet.supervision) == ("blend", "adaptive")  # paper: Eq. 5
-    assert (c.unet.max_steps, paper.unet.max_steps) == (10_000, 0)  # paper: its full schedule
+    assert (c.unet.max_steps, paper.unet.max_steps) == (12_000, 0)  # paper: its full schedule
     with pytest.raises(ConfigError, match="cache_transforms"):
         config_from_dict({"cache_transforms": 3})
     with pytest.raises(ConfigError, match="precision"):

@@ -308,7 +308,8 @@ def _add_backend_options(p: argparse.ArgumentParser) -> None:
             f"or below {INT8_MIN_MEGAPIXELS:g} megapixels in all, where int8's setup would not "
             "pay"
             if DEFAULT_PRECISION == "int8"
-            else "; fp32 where the device has no native bfloat16"
+            else "; fp32 where the device has no native bfloat16 or its bf16 convolutions fail "
+            "a check against fp32"
         )
         + "; bf16: torch only; fp16: torch on CUDA only; int8: onnxruntime only, calibrated on "
         "your photos, about 1.4x faster than bf16 for up to 0.1 dB)",

@@ -270,7 +270,7 @@ def _trusted_precision(config: TrainConfig, device: torch.device, switch: bool) 
     (``sassid.bf16_check``): a wrong kernel would train a silently wrong model. Warns."""
     if config.precision != "bf16":
         return config
-    problem = bf16_problem(device.type)
+    problem = bf16_problem(str(device))
     if problem is None:
         return config
     if not switch:
@@ -497,9 +497,9 @@ def _save_checkpoint(
     if run.budget is not None:
         payload["budget"] = {"allotted_seconds": state.allotted, "used_seconds": used}
         run.budget.save()
-    save_atomic(payload, run.run_dir / "checkpoints" / f"{spec.name}.pt")
-    if keep:
+    if keep:  # first: a crash between the two leaves no resumable step without its snapshot
         save_atomic(payload, run.run_dir / "checkpoints" / f"{spec.name}_step{state.step}.pt")
+    save_atomic(payload, run.run_dir / "checkpoints" / f"{spec.name}.pt")
 
 
 def _maybe_validate(run: _Run, spec: StageSpec, state: _StageState, student: nn.Module) -> None:

@@ -11,6 +11,7 @@ Backends: ``torch`` (eager; fp32 NCHW ``reference``, or channels_last ``fp32``/`
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -52,7 +53,7 @@ FALLBACK = ("torch", "bf16")
 """The default where the default cannot run or would not pay: another device than the CPU,
 onnxruntime not installed, a network other than the U-Net (int8 is measured on the U-Net
 only), or a job smaller than ``INT8_MIN_MEGAPIXELS``; bf16 becomes fp32 where the device has no
-native bfloat16."""
+native bfloat16 or its bf16 convolutions disagree with fp32 (``sassid.bf16_check``)."""
 BACKEND_PRECISION = {"torch": "bf16", "onnxruntime": "fp32"}
 """The precision a backend runs when only the backend is given: its fastest one within 0.05 dB
 of fp32 (``results/speed_cpu.md``)."""
@@ -68,12 +69,7 @@ def bf16_problem(device: str = "cpu") -> str | None:
     None where they agree with fp32."""
     from sassid.bf16_check import bf16_problem as check
 
-    return check(torch_device_type(device))
-
-
-def torch_device_type(device: str) -> str:
-    """``"cuda"`` for ``cuda`` and ``cuda:N``, else ``"cpu"``."""
-    return "cuda" if str(device).startswith("cuda") else "cpu"
+    return check(str(device))
 
 
 def bf16_native(device: str = "cpu") -> bool:
@@ -127,8 +123,11 @@ def resolve(
         backend, precision = DEFAULT_BACKEND, DEFAULT_PRECISION
         if why_not_default(device, net, megapixels) is not None:
             backend, precision = FALLBACK
-        if precision == "bf16" and (not bf16_native(device) or bf16_problem(device)):
-            precision = "fp32"  # no native bf16, or kernels that compute it wrong here
+        if precision == "bf16" and not bf16_native(device):
+            precision = "fp32"
+        elif precision == "bf16" and (problem := bf16_problem(device)) is not None:
+            warnings.warn(f"{problem}: running in fp32 instead", stacklevel=2)
+            precision = "fp32"
         return backend, precision
     if precision is None:
         precision = BACKEND_PRECISION.get(str(backend), "fp32")

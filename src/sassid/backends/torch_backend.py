@@ -43,7 +43,7 @@ def torch_forward(
     if precision == "bf16":
         from sassid.bf16_check import bf16_problem
 
-        problem = bf16_problem(device.type)
+        problem = bf16_problem(str(device))
         if problem is not None:  # asked for by name: obeyed, but not silently
             warnings.warn(f"{problem}: --precision fp32 is safer here", stacklevel=2)
     dtype = DTYPES[precision]
