@@ -179,11 +179,12 @@ def median_mps(
 
 
 def net_psnr(
-    run: Path, net: str, photos: list[tuple[str, np.ndarray, np.ndarray]], **options: Any
+    run: Path | Any, net: str, photos: list[tuple[str, np.ndarray, np.ndarray]], **options: Any
 ) -> float:
     """Mean PSNR (dB, uint8) of a trained run's ``net`` over ``photos``, as ``sassid denoise``
     runs it (default tiles, the run's output corrections), or with ``options`` for
-    ``Denoiser.from_model`` (e.g. ``noise_gate=0.0, guard=False``: the network's own output)."""
+    ``Denoiser.from_model`` (e.g. ``noise_gate=0.0, guard=False``: the network's own output).
+    ``run``: anything ``Denoiser.from_model`` reads (a path, or a ``models.ModelFile``)."""
     from sassid.inference import Denoiser
     from sassid.metrics import psnr
 

@@ -50,6 +50,7 @@ from sassid.config import load_config  # noqa: E402
 from sassid.inference import Denoiser  # noqa: E402
 from sassid.io import find_pairs  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
+from sassid.models import read_model  # noqa: E402
 
 Photos = list[tuple[str, np.ndarray, np.ndarray]]
 
@@ -67,9 +68,11 @@ def snapshots(run: Path) -> list[tuple[int, Path]]:
 def score_snapshot(checkpoint: Path, crop: int, photos: Photos) -> dict[str, float]:
     """The snapshot's PSNR on 512 px tiles and on tiles of its crop, the colour shift between
     the two, and its PSNR as ``sassid denoise`` runs it."""
-    raw = {"noise_gate": 0.0, "guard": False, "device": "cpu"}
-    large = Denoiser.from_model(checkpoint, net="unet", **raw)
-    small = Denoiser.from_model(checkpoint, net="unet", tile=crop, overlap=crop // 4, **raw)
+    source = read_model(checkpoint)  # read and built once for the three ways it is run
+    nets = source.networks(("unet",))
+    raw = {"noise_gate": 0.0, "guard": False, "device": "cpu", "nets": nets}
+    large = Denoiser.from_model(source, net="unet", **raw)
+    small = Denoiser.from_model(source, net="unet", tile=crop, overlap=crop // 4, **raw)
     psnr_large, psnr_small, shifts = [], [], []
     for _, noisy, clean in photos:
         out_large, out_small = large.pixels(noisy), small.pixels(noisy)
@@ -82,7 +85,7 @@ def score_snapshot(checkpoint: Path, crop: int, photos: Photos) -> dict[str, flo
         "psnr_crop": float(np.mean(psnr_small)),
         "psnr_512_per_image": psnr_large,
         "shift": max(shifts),
-        "psnr_denoise": net_psnr(checkpoint, "unet", photos),
+        "psnr_denoise": net_psnr(source, "unet", photos, nets=nets),
     }
 
 
