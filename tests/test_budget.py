@@ -12,8 +12,11 @@ import torch
 
 import sassid.train as train_module
 from sassid.budget import (
+    CAP_SETUP_SECONDS,
+    CAP_SLACK,
     MAX_MINUTES,
     RESERVE_FRACTION,
+    Budget,
     LossPlateau,
     ProgressCosine,
     cache_decision,
@@ -33,11 +36,34 @@ def test_split_and_steps_arithmetic() -> None:
     split = split_seconds(100.0, {"bnn": 0.5, "lan": 0.15, "unet": 0.35})
     assert split == pytest.approx({"bnn": 50.0, "lan": 15.0, "unet": 35.0})
     assert split_seconds(-5.0, {"a": 1.0}) == {"a": 0.0}
+    shares = {"bnn": 0.5, "lan": 0.15, "unet": 0.35}
+    assert split_seconds(100.0, shares, {"unet": 50.0}) == pytest.approx(split)
+    capped = split_seconds(100.0, shares, {"unet": 22.0})
+    assert capped["unet"] == 22.0 and sum(capped.values()) == pytest.approx(100.0)
+    assert capped["bnn"] / capped["lan"] == pytest.approx(0.5 / 0.15), "the rest by share"
+    # water-filling: the LAN passes its limit only once the U-Net's surplus is shared out
+    assert split_seconds(100.0, shares, {"unet": 22.0, "lan": 15.0}) == pytest.approx(
+        {"bnn": 63.0, "lan": 15.0, "unet": 22.0}
+    )
+    assert split_seconds(100.0, {"a": 1.0}, {"a": 30.0}) == {"a": 30.0}, "all capped: unused"
     assert stage_steps(50.0, 0.2) == 250
     assert stage_steps(0.01, 0.2) == 1, "a stage always gets one step"
     # 10 steps took 5 s, 15 s allotted: 20 more fit
     assert revised_total(10, 5.0, 15.0) == 30
     assert revised_total(10, 20.0, 15.0) == 11, "over time: stop at the next step"
+
+
+def test_limits_are_the_cap_at_the_probed_pace_with_slack(tmp_path: Path) -> None:
+    budget = Budget(
+        600.0, tmp_path, seconds_per_step={"lan": 0.1, "unet": 0.2, "unet_per_crop": 0.5}
+    )
+    config = tiny_config(unet={"max_steps": 100})
+    names = ["bnn", "lan", "unet"]
+    assert budget.limits(config, names, cached=True) == {
+        "unet": pytest.approx(CAP_SLACK * 100 * 0.2 + CAP_SETUP_SECONDS)
+    }, "uncapped stages have no limit"
+    per_crop = budget.limits(config, names, cached=False, setup={"unet": 7.0, "lan": 5.0})
+    assert per_crop == {"unet": pytest.approx(CAP_SLACK * 100 * 0.5 + CAP_SETUP_SECONDS + 7.0)}
 
 
 def test_progress_cosine_is_cosine_annealing_until_revised() -> None:
@@ -102,21 +128,48 @@ def test_tiny_run_ends_on_time(tmp_path: Path) -> None:
 def test_a_capped_stage_ends_early_and_leaves_its_time_to_the_next(tmp_path: Path) -> None:
     data = write_noisy_images(tmp_path / "data")
     config = tiny_config(log_every=2, checkpoint_every=50, val_every=10**6, bnn={"max_steps": 3})
-    minutes = 0.1
+    minutes = 0.2
     t = time.perf_counter()
     train([data], tmp_path / "run", config, device="cpu", progress=False, minutes=minutes)
     elapsed = time.perf_counter() - t
     plan = _budget(tmp_path / "run")
     assert plan["stages"]["bnn"]["steps"] == plan["stages"]["bnn"]["planned_steps"] == 3
-    assert plan["stages"]["bnn"]["used_seconds"] < 0.5 * plan["stages"]["bnn"]["allotted_seconds"]
+    # allotted no more than its cap at its probed pace, not its equal third of the time
+    bnn = plan["stages"]["bnn"]["allotted_seconds"]
+    limit = CAP_SLACK * 3 * plan["probe_seconds_per_step"]["bnn"] + CAP_SETUP_SECONDS
+    assert bnn == pytest.approx(limit)
     # equal shares: uncapped, the later two would get twice the BNN's time; they also got
     # what it left
-    bnn = plan["stages"]["bnn"]["allotted_seconds"]
     later = sum(plan["stages"][s]["allotted_seconds"] for s in ("lan", "unet"))
     assert later > 2.5 * bnn, plan["stages"]
     assert abs(elapsed - minutes * 60) <= 0.05 * minutes * 60, elapsed
     with pytest.raises(ConfigError, match="max_steps"):
         tiny_config(bnn={"max_steps": -1})
+
+
+def test_a_capped_later_stage_gives_its_surplus_to_the_earlier_ones(tmp_path: Path) -> None:
+    """A U-Net capped by ``max_steps`` needs less than its share: the BNN and LAN are planned
+    with the surplus from the start, and the run ends on time but for the cap's slack (before,
+    it ended early by half the time left at the LAN's start)."""
+    data = write_noisy_images(tmp_path / "data")
+    config = tiny_config(log_every=2, checkpoint_every=50, val_every=10**6, unet={"max_steps": 3})
+    minutes = 0.3
+    t = time.perf_counter()
+    train([data], tmp_path / "run", config, device="cpu", progress=False, minutes=minutes)
+    elapsed = time.perf_counter() - t
+    plan = _budget(tmp_path / "run")
+    stages = plan["stages"]
+    assert 1 <= stages["unet"]["steps"] <= 3
+    # equal shares: uncapped, the LAN and the U-Net would split the time left at the LAN's
+    # start in halves; the LAN is planned with all of it but the U-Net's 3 steps
+    unet_limit = CAP_SLACK * 3 * plan["probe_seconds_per_step"]["unet"] + CAP_SETUP_SECONDS
+    lan, unet = stages["lan"]["allotted_seconds"], stages["unet"]["allotted_seconds"]
+    assert lan == pytest.approx(lan + unet - unet_limit, abs=0.5), (stages, unet_limit)
+    assert lan > 2 * unet, stages
+    # it ends at most the U-Net's unused slack early (uncapped shares: half the time left at
+    # the LAN's start), and never late
+    slack = 0.05 * minutes * 60
+    assert minutes * 60 - slack - unet_limit <= elapsed <= minutes * 60 + slack, elapsed
 
 
 def test_resume_inside_a_budget(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001

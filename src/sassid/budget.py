@@ -4,8 +4,10 @@
    sizes (teachers included, unless they are cached), giving seconds per step. Building a
    teacher cache is counted in the stage that builds it: the stage's time is allotted after.
 2. At the start of each stage, the time still left (minus a small reserve for writing the model
-   and checking it) is split over the stages not yet run by their ``time_share``; the stage gets
-   ``steps = its seconds / its seconds per step`` and a cosine schedule planned for those steps.
+   and checking it) is split over the stages not yet run by their ``time_share``; a stage capped
+   by ``max_steps`` gets no more than its cap needs at its pace, the rest going to the others by
+   their shares (``split_seconds``). The stage gets ``steps = its seconds / its seconds per
+   step`` and a cosine schedule planned for those steps.
 3. A teacher cache (``cache_teachers``) is built only where it pays within the budget
    (``cache_decision``): on many images and a short budget, running the teachers once over
    every image costs more than running them on the crops the budget has time for.
@@ -24,7 +26,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,8 @@ from sassid.config import TrainConfig
 
 __all__ = [
     "RESERVE_FRACTION",
+    "CAP_SLACK",
+    "CAP_SETUP_SECONDS",
     "ProgressCosine",
     "Budget",
     "split_seconds",
@@ -51,18 +55,44 @@ __all__ = [
 RESERVE_FRACTION = 0.03
 """Share of the budget kept for writing the model file and the reliability check."""
 
+CAP_SLACK = 1.15
+"""A capped stage is planned this much more time than its ``max_steps`` at the probed pace..."""
+CAP_SETUP_SECONDS = 2.0
+"""... and these seconds more (its setup, the first step's warm-up)."""
+
 BUDGET_FILE = "budget.json"
 PER_CROP = "_per_crop"
 TILE_OVERLAP_FACTOR = 16 / 9
 """Pixels a tiled pass computes per image pixel: tiles of p overlapping by p/4 step 3p/4."""
 
 
-def split_seconds(seconds: float, shares: Mapping[str, float]) -> dict[str, float]:
-    """``seconds`` split in proportion to ``shares``: s_i = seconds * w_i / sum(w)."""
-    total = sum(shares.values())
-    if total <= 0:
+def split_seconds(
+    seconds: float, shares: Mapping[str, float], limits: Mapping[str, float] | None = None
+) -> dict[str, float]:
+    """``seconds`` split in proportion to ``shares``: s_i = seconds * w_i / sum(w).
+
+    ``limits``: the most seconds a stage can use (its ``max_steps`` at its pace). A stage whose
+    share would pass its limit gets the limit, and the rest is split again over the others by
+    their shares (water-filling), so a capped stage's surplus is not left unused. If every
+    stage is capped, the time beyond their limits stays unallotted.
+    """
+    if sum(shares.values()) <= 0:
         raise ValueError("shares must sum to a positive number")
-    return {name: max(seconds, 0.0) * w / total for name, w in shares.items()}
+    left, open_shares = max(seconds, 0.0), dict(shares)
+    fixed: dict[str, float] = {}
+    limits = limits or {}
+    while open_shares:
+        total = sum(open_shares.values())
+        split = {n: left * w / total if total > 0 else 0.0 for n, w in open_shares.items()}
+        over = {n for n, s in split.items() if n in limits and s > limits[n]}
+        if not over:
+            fixed.update(split)
+            break
+        for name in over:
+            fixed[name] = limits[name]
+            left -= limits[name]
+            del open_shares[name]
+    return {name: fixed[name] for name in shares}
 
 
 def stage_steps(seconds: float, seconds_per_step: float) -> int:
@@ -128,7 +158,7 @@ def read_budget(run_dir: Path) -> dict[str, Any] | None:
 def describe_budget(saved: Mapping[str, Any], caps: Mapping[str, int]) -> str:
     """One line on how a budgeted run spent its time (``read_budget``'s dict): minutes used of
     the budget, each stage's steps, and which stages stopped at their ``max_steps`` (``caps``:
-    each stage's, 0 for none), which is why a run can end early."""
+    each stage's, 0 for none): the time their shares held beyond the cap went to the others."""
     parts, capped = [], []
     for name, stage in saved["stages"].items():
         if "steps" not in stage:
@@ -141,7 +171,7 @@ def describe_budget(saved: Mapping[str, Any], caps: Mapping[str, int]) -> str:
         f"steps: {', '.join(parts)}"
     )
     if capped:
-        line += f"; stopped at {', '.join(capped)}, so the run may end before its budget"
+        line += f"; stopped at {', '.join(capped)} (the time beyond went to the other stages)"
     return line
 
 
@@ -252,11 +282,38 @@ class Budget:
     def left(self) -> float:
         return self.seconds - self.spent()
 
-    def allot(self, name: str, remaining: Mapping[str, float]) -> float:
-        """Seconds for stage ``name``: the time left, less the reserve, split over the stages
-        still to run (``remaining``: their time shares, ``name`` included)."""
-        usable = self.left() - RESERVE_FRACTION * self.seconds
-        return split_seconds(usable, remaining)[name]
+    def usable(self) -> float:
+        """The time left, less the reserve for writing the model and checking it."""
+        return self.left() - RESERVE_FRACTION * self.seconds
+
+    def allot(
+        self, name: str, remaining: Mapping[str, float], limits: Mapping[str, float] | None = None
+    ) -> float:
+        """Seconds for stage ``name``: the usable time split over the stages still to run
+        (``remaining``: their time shares, ``name`` included; ``limits``: the most seconds a
+        capped stage can use, see ``split_seconds``)."""
+        return split_seconds(self.usable(), remaining, limits)[name]
+
+    def limits(
+        self,
+        config: TrainConfig,
+        names: Iterable[str],
+        cached: bool,
+        setup: Mapping[str, float] | None = None,
+    ) -> dict[str, float]:
+        """Seconds each stage in ``names`` with ``max_steps`` can use: its cap at its probed
+        pace (with cached teachers if ``cached``; stages not probed are left out), times
+        ``CAP_SLACK`` plus ``CAP_SETUP_SECONDS`` for what the probe does not time (checkpoints,
+        the first step's warm-up), plus ``setup`` (seconds known to come first, e.g. building
+        the stage's teacher cache). Where those take longer still, the stage ends on time a
+        little below its cap."""
+        result = {}
+        for name in names:
+            cap = config.stage(name).max_steps
+            if cap and name in self.seconds_per_step:
+                steps = CAP_SLACK * cap * self.pace(name, cached)
+                result[name] = steps + CAP_SETUP_SECONDS + (setup or {}).get(name, 0.0)
+        return result
 
     def pace(self, name: str, cached: bool) -> float:
         """Probed seconds per step of stage ``name``, with or without cached teachers."""

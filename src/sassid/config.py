@@ -12,8 +12,8 @@ keep_every = 0          # also keep checkpoints/<stage>_step<N>.pt every N steps
 steps = 400000
 lr = 3e-4
 blind_size = 9
-max_steps = 1500        # with --minutes: plan at most this many steps; the rest of its time
-                        # goes to the later stages (0, the default: no cap)
+max_steps = 1500        # with --minutes: plan at most this many steps; the time its share
+                        # holds beyond them goes to the other stages (0, the default: no cap)
 ema_window = 0.1        # end on the weights averaged over ~the last 10% of steps (0: off)
 plateau_gain = 0.01     # with --minutes: stop once the loss falls < 1% per 800 steps (0: off)
 [lan]
@@ -439,8 +439,9 @@ def _laptop() -> TrainConfig:
             lr=1e-3,
             time_share=0.35,
             supervision="blend",
-            # At most 12000 steps under --minutes (the run then ends early): the one-hour runs
-            # that went past 30000 steps on a faster CPU lost 0.4 and 2.1 dB to their teachers,
+            # At most 12000 steps under --minutes (the time beyond goes to the BNN and LAN):
+            # the one-hour runs that went past 30000 steps on a faster CPU lost 0.4 and 2.1 dB
+            # to their teachers,
             # with colour casts on a few photos, while every one-hour run on this project's
             # usual CPUs (4910-11852 steps) stayed within 0.14 dB of its fusion or above it;
             # along one 10000-step schedule the U-Net moves within 0.2 dB after step 2500

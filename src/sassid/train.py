@@ -24,7 +24,7 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,6 @@ from sassid.atomic import atomic_write_text, clean_stale_temps, to_json
 from sassid.averaging import WeightAverage, ema_decay
 from sassid.bf16_check import bf16_problem
 from sassid.budget import (
-    RESERVE_FRACTION,
     Budget,
     LossPlateau,
     ProgressCosine,
@@ -351,17 +350,39 @@ class _Run:
         if self.budget is None or self.config.unet.reads_posterior:
             return True
         if self.budget.cache is None:
-            usable = self.budget.left() - RESERVE_FRACTION * self.budget.seconds
             pixels = sum(im.shape[0] * im.shape[1] for im in self.images)
+            limits = self.budget.limits(self.config, remaining, cached=True)
             self.budget.cache = cache_decision(
                 self.budget.seconds_per_step,
-                split_seconds(usable, remaining),
+                split_seconds(self.budget.usable(), remaining, limits),
                 self.config,
                 pixels,
             )
             self.budget.cache["cache"] = bool(_rank0(self.dist, int(self.budget.cache["cache"])))
             self.log.write({"stage": "plan", "step": 0, **self.budget.cache})
         return bool(self.budget.cache["cache"])
+
+    def time_limits(self, remaining: Mapping[str, float]) -> dict[str, float]:
+        """Under a budget: the most seconds each stage in ``remaining`` with ``max_steps`` can
+        use (``Budget.limits``: its cap at its probed pace, teachers cached if the cache is or
+        may be built), so that a capped stage's surplus goes to the others
+        (``budget.split_seconds``). A stage whose teachers are still to be cached also gets
+        half the cache's estimated build time (the LAN's part: the BNN costs more per pixel).
+        Before the cache is decided (the BNN's start) that part is unknown, and the LAN's plan,
+        made after the decision, leaves it to the U-Net."""
+        if self.budget is None:
+            return {}
+        decided = self.budget.cache
+        cached = self.cache is not None or (
+            bool(decided["cache"]) if decided is not None else self.config.cache_teachers
+        )
+        setup = {}
+        if decided is not None and decided["cache"]:
+            have = set(self.cache.arrays) if self.cache is not None else set()
+            for spec in stage_specs(self.config):
+                if spec.name in remaining and set(spec.teachers) - have:
+                    setup[spec.name] = 0.5 * float(decided["build_seconds"])
+        return self.budget.limits(self.config, remaining, cached, setup)
 
     def ensure_cache(
         self, teachers: dict[str, nn.Module], remaining: dict[str, float]
@@ -422,7 +443,7 @@ def _new_state(
             torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=stage.steps, eta_min=0)
         )
         return _StageState(optimizer, scheduler, generator, stage.steps)
-    allotted = run.budget.allot(spec.name, steps_left)
+    allotted = run.budget.allot(spec.name, steps_left, run.time_limits(steps_left))
     cached = run.cache is not None and all(t in run.cache.arrays for t in spec.teachers)
     total = _rank0(run.dist, stage_steps(allotted, run.budget.pace(spec.name, cached)))
     if stage.max_steps:
