@@ -481,6 +481,40 @@ def _unet_length(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
                 )
 
 
+WIDTH_AT_EQUAL_TIME = {
+    "sidd_samples": ("unet_length_sidd_samples_64_w48", "unet_length_sidd_samples_64"),
+    "polyu100": ("unet_length_polyu100_w48", "unet_length_polyu100"),
+}
+"""``unet_length.py`` pairs on the same frozen teachers: a 48/96 U-Net for one schedule against a
+32/64 one for about twice the steps (about the same training time), each at its schedule's end."""
+
+
+def _unet_width_at_equal_time(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
+    """The U-Net's widths compared at about equal training time (``WIDTH_AT_EQUAL_TIME``)."""
+    for set_name, (wide_stem, narrow_stem) in WIDTH_AT_EQUAL_TIME.items():
+        wide, narrow = _load(results, wide_stem), _load(results, narrow_stem)
+        if wide is None or narrow is None:
+            continue
+        (wide_row,), (narrow_row,) = wide["rows"].values(), narrow["rows"].values()
+        wide_end = wide_row["snapshots"][str(wide["steps"])]
+        narrow_end = narrow_row["snapshots"][str(narrow["steps"])]
+        yield Lever(
+            "U-Net width {}/{} for {} steps (not {}/{} for {}), about the same training time, "
+            "frozen teachers".format(
+                *narrow_row["widths"], narrow["steps"], *wide_row["widths"], wide["steps"]
+            ),
+            "U-Net",
+            set_name,
+            "{}/{} arm".format(*wide_row["widths"]),
+            wide_end["psnr_denoise"],
+            narrow_end["psnr_denoise"],
+            wide_row["train_seconds"] / 60,
+            narrow_row["train_seconds"] / 60,
+            f"{wide_stem}.json, {narrow_stem}.json",
+            f"{laptop.unet.enc_channels}/{laptop.unet.dec_channels}",
+        )
+
+
 def _inference_levers(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
     """x8 self-ensembles and the output corrections, on trained models; minutes of inference."""
     for set_name in SETS:
@@ -579,6 +613,7 @@ GATHERERS: tuple[Callable[[Path, TrainConfig], Iterator[Lever]], ...] = (
     _one_hour_runs,
     _frozen_teacher_studies,
     _unet_length,
+    _unet_width_at_equal_time,
     _inference_levers,
     _guard,
 )

@@ -115,8 +115,11 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     }
     write("unet_width_demo.json", {"steps": 300, "rows": narrow})  # a demo study: its own set
     snapshots = {"2500": {"psnr_denoise": 33.6}, "5000": {}, "10000": {"psnr_denoise": 33.5}}
-    length = {"steps": 10000, "rows": {"64x8@32/64": {"snapshots": snapshots}}}
-    write("unet_length_sidd_samples_64.json", length)
+    narrow_row = {"snapshots": snapshots, "widths": [32, 64], "train_seconds": 540.0}
+    write("unet_length_sidd_samples_64.json", {"steps": 10000, "rows": {"64x8@32/64": narrow_row}})
+    wide_row = {"snapshots": {"5000": {"psnr_denoise": 33.7}}, "widths": [48, 96]}
+    wide_length = {"steps": 5000, "rows": {"64x8@48/96": {**wide_row, "train_seconds": 600.0}}}
+    write("unet_length_sidd_samples_64_w48.json", wide_length)  # one snapshot: no length row
     one = {"steps": 10000, "rows": {"64x8": {"snapshots": {"10000": {"psnr_denoise": 1.0}}}}}
     write("unet_length_sidd_samples_one.json", one)  # a single snapshot: no row
     laptop = dataclasses.replace(preset("laptop"), patch_size=96)
@@ -133,6 +136,7 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
         "U-Net at the end of one 10000-step schedule (not its step-2500 snapshot",
         "U-Net supervision `both` (not `blend`)",
         "U-Net width 32/64 (not 48/96)",
+        "U-Net width 32/64 for 10000 steps (not 48/96 for 5000)",
         "cached targets turned with their crops (blend in both)",
         "stage 3 supervision `blend` (not `adaptive`)",
         "stage 3 supervision `both` (not `blend`)",
@@ -157,12 +161,18 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     frozen = found["U-Net supervision `both` (not `blend`)"]
     assert (frozen.delta_db, frozen.laptop) == (pytest.approx(0.2), "blend")
     thin = found["U-Net width 32/64 (not 48/96)"]
-    assert (thin.set, thin.delta_db, thin.laptop) == ("demo", pytest.approx(-0.1), "48/96")
+    assert (thin.set, thin.delta_db, thin.laptop) == ("demo", pytest.approx(-0.1), "32/64")
     longer = found["U-Net at the end of one 10000-step schedule (not its step-2500 snapshot"]
     assert (longer.base_db, longer.delta_db, longer.source) == (
         33.6,
         pytest.approx(-0.1),
         "unet_length_sidd_samples_64.json",
+    )
+    same_time = found["U-Net width 32/64 for 10000 steps (not 48/96 for 5000)"]
+    assert (same_time.base_db, same_time.delta_db) == (33.7, pytest.approx(-0.2))
+    assert (same_time.base_minutes, same_time.variant_minutes) == (10.0, 9.0)
+    assert (
+        same_time.source == "unet_length_sidd_samples_64_w48.json, unet_length_sidd_samples_64.json"
     )
     # the same pair when the later run's `unet` row trained another loss: refused, not mixed
     write("real_photos_sidd_samples.json", {**one_hour, "rows": rows})  # no key: Eq. 5
