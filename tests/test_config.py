@@ -82,6 +82,12 @@ def test_laptop_preset_and_new_switches() -> None:
         config_from_dict({"unet": {"time_share": 0}})
 
 
+def test_laptop_u_net_is_narrower_than_the_papers() -> None:
+    laptop, paper = preset("laptop").unet, preset("paper").unet
+    assert (laptop.enc_channels, laptop.dec_channels) == (32, 64)
+    assert (paper.enc_channels, paper.dec_channels) == (48, 96)
+
+
 def test_bnn_takes_the_paper_width_from_a_number_of_steps() -> None:
     bnn = preset("laptop").bnn
     assert (bnn.enc_channels, bnn.dec_channels) == (24, 48) and bnn.paper_width_from_steps > 0
