@@ -334,6 +334,13 @@ def _row_supervision(payload: dict[str, Any], row: str) -> str:
     return STAGE3.get(row) or payload.get("unet_supervision", "adaptive")
 
 
+def _unet_widths(payload: dict[str, Any]) -> tuple[int, int]:
+    """A ``real_photos.py`` run's U-Net widths (files before the ``unet_channels`` key all
+    trained the paper's 48/96, the only width the script ran then)."""
+    enc, dec = payload.get("unet_channels") or (48, 96)
+    return int(enc), int(dec)
+
+
 def _steps(payload: dict[str, Any]) -> str:
     """A one-hour run's planned BNN/U-Net steps, e.g. ``1736/6874``."""
     return f"{payload['steps']['bnn']}/{payload['steps']['unet']}"
@@ -374,6 +381,8 @@ def _one_hour_runs(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
             continue
         if _row_supervision(old, before_row) != _row_supervision(new, after_row):
             raise ValueError(f"{before} {before_row} and {after} {after_row}: other losses")
+        if not lever.startswith("U-Net width") and _unet_widths(old) != _unet_widths(new):
+            raise ValueError(f"{before} and {after}: other U-Net widths")
         yield Lever(
             f"{lever}, one hour (BNN/U-Net steps {_steps(old)} -> {_steps(new)})",
             "U-Net",

@@ -436,9 +436,9 @@ def main() -> None:
     elif preset(args.preset).bnn.paper_width_from_steps:
         rule = preset(args.preset).bnn.paper_width_from_steps
         budget += f"{widths} (the preset's choice: paper width from {rule} planned steps), "
-    if args.unet_channels:
-        unet_widths = f"{base.unet.enc_channels}/{base.unet.dec_channels}"
-        budget += f"U-Net widths {unet_widths} (`--unet-channels`), "
+    unet_widths = f"{base.unet.enc_channels}/{base.unet.dec_channels}"
+    how = "`--unet-channels`" if args.unet_channels else "the preset's"
+    budget += f"U-Net widths {unet_widths} ({how}), "
     lines = [
         f"# Real photos: {args.set}",
         "",

@@ -7,7 +7,7 @@
 An arm ``SIZExBATCH:SUPERVISION`` also sets stage 3's supervision (``[unet] supervision``:
 ``adaptive``, ``blend``, ``both``, ``posterior``, ...; default: the run's), so the same frozen
 teachers compare the U-Net's losses too; ``SIZExBATCH@ENC/DEC`` sets the U-Net's widths
-(``[unet] enc_channels``/``dec_channels``; the paper's 48/96), whose speed at inference each
+(``[unet] enc_channels``/``dec_channels``; default: the run's), whose speed at inference each
 row also measures (torch/bf16 at 512², the CPU default).
 
 The `laptop` preset trains every stage on 64 px crops because its BNN, used on tiles of its

@@ -174,6 +174,12 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     assert (
         same_time.source == "unet_length_sidd_samples_64_w48.json, unet_length_sidd_samples_64.json"
     )
+    # the same pair when the later run trained another U-Net width (a file without the key:
+    # 48/96): refused, not mixed
+    narrower = {**one_hour, "rows": rows, "unet_supervision": "blend", "unet_channels": [32, 64]}
+    write("real_photos_sidd_samples.json", narrower)
+    with pytest.raises(ValueError, match="other U-Net widths"):
+        levers.gather(tmp_path, laptop)
     # the same pair when the later run's `unet` row trained another loss: refused, not mixed
     write("real_photos_sidd_samples.json", {**one_hour, "rows": rows})  # no key: Eq. 5
     with pytest.raises(ValueError, match="other losses"):

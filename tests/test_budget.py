@@ -128,18 +128,16 @@ def test_tiny_run_ends_on_time(tmp_path: Path) -> None:
 def test_a_capped_stage_ends_early_and_leaves_its_time_to_the_next(tmp_path: Path) -> None:
     data = write_noisy_images(tmp_path / "data")
     config = tiny_config(log_every=2, checkpoint_every=50, val_every=10**6, bnn={"max_steps": 3})
-    minutes = 0.2
+    minutes = 0.1
     t = time.perf_counter()
     train([data], tmp_path / "run", config, device="cpu", progress=False, minutes=minutes)
     elapsed = time.perf_counter() - t
     plan = _budget(tmp_path / "run")
     assert plan["stages"]["bnn"]["steps"] == plan["stages"]["bnn"]["planned_steps"] == 3
-    # allotted no more than its cap at its probed pace, not its equal third of the time
-    bnn = plan["stages"]["bnn"]["allotted_seconds"]
-    limit = CAP_SLACK * 3 * plan["probe_seconds_per_step"]["bnn"] + CAP_SETUP_SECONDS
-    assert bnn == pytest.approx(limit)
+    assert plan["stages"]["bnn"]["used_seconds"] < 0.5 * plan["stages"]["bnn"]["allotted_seconds"]
     # equal shares: uncapped, the later two would get twice the BNN's time; they also got
     # what it left
+    bnn = plan["stages"]["bnn"]["allotted_seconds"]
     later = sum(plan["stages"][s]["allotted_seconds"] for s in ("lan", "unet"))
     assert later > 2.5 * bnn, plan["stages"]
     assert abs(elapsed - minutes * 60) <= 0.05 * minutes * 60, elapsed
@@ -147,27 +145,29 @@ def test_a_capped_stage_ends_early_and_leaves_its_time_to_the_next(tmp_path: Pat
         tiny_config(bnn={"max_steps": -1})
 
 
-def test_a_capped_later_stage_gives_its_surplus_to_the_earlier_ones(tmp_path: Path) -> None:
+def test_a_capped_later_stage_gives_its_surplus_to_the_earlier_ones(
+    tmp_path: Path,
+    monkeypatch,  # noqa: ANN001
+) -> None:
     """A U-Net capped by ``max_steps`` needs less than its share: the BNN and LAN are planned
     with the surplus from the start, and the run ends on time but for the cap's slack (before,
     it ended early by half the time left at the LAN's start)."""
+    monkeypatch.setattr("sassid.budget.CAP_SETUP_SECONDS", 0.2)  # a tiny run: a small slack
     data = write_noisy_images(tmp_path / "data")
     config = tiny_config(log_every=2, checkpoint_every=50, val_every=10**6, unet={"max_steps": 3})
-    minutes = 0.3
+    minutes = 0.2
     t = time.perf_counter()
     train([data], tmp_path / "run", config, device="cpu", progress=False, minutes=minutes)
     elapsed = time.perf_counter() - t
     plan = _budget(tmp_path / "run")
     stages = plan["stages"]
-    assert 1 <= stages["unet"]["steps"] <= 3
-    # equal shares: uncapped, the LAN and the U-Net would split the time left at the LAN's
-    # start in halves; the LAN is planned with all of it but the U-Net's 3 steps
-    unet_limit = CAP_SLACK * 3 * plan["probe_seconds_per_step"]["unet"] + CAP_SETUP_SECONDS
+    assert stages["unet"]["steps"] == 3, "the U-Net is not held below its cap by its own limit"
+    # equal shares, uncapped: the LAN and the U-Net would split the time left at the LAN's
+    # start in halves; the LAN was planned with all of it but the U-Net's limit
+    unet_limit = CAP_SLACK * 3 * plan["probe_seconds_per_step"]["unet"] + 0.2
     lan, unet = stages["lan"]["allotted_seconds"], stages["unet"]["allotted_seconds"]
-    assert lan == pytest.approx(lan + unet - unet_limit, abs=0.5), (stages, unet_limit)
-    assert lan > 2 * unet, stages
-    # it ends at most the U-Net's unused slack early (uncapped shares: half the time left at
-    # the LAN's start), and never late
+    assert lan > 3 * unet and lan > 3 * unet_limit, (stages, unet_limit)
+    # it ends at most the U-Net's unused slack early, and never late
     slack = 0.05 * minutes * 60
     assert minutes * 60 - slack - unet_limit <= elapsed <= minutes * 60 + slack, elapsed
 

@@ -36,6 +36,9 @@ CASES: tuple[tuple[int, int, int, int], ...] = (
     (48, 48, 2, 3),
     (144, 96, 4, 3),
     (99, 96, 16, 3),
+    (32, 32, 2, 3),
+    (96, 64, 4, 3),
+    (67, 64, 16, 3),
     (24, 24, 2, 3),
     (64, 4, 1, 1),
     (4, 64, 1, 1),
@@ -43,8 +46,9 @@ CASES: tuple[tuple[int, int, int, int], ...] = (
 """(input channels, output channels, map side, kernel side), padding keeping the side: the U-Net
 and the paper-width BNN's deepest 3x3 convolution on 64 px crops (2 x 2), a decoder
 convolution over a skip concatenation (144 channels), the last decoder stage (96 features and
-the 3-channel photo) on the deepest level's side at 512 px tiles (16), the `laptop` BNN's 24
-channels, and the LAN's channel attention (64 -> 4 -> 64 on 1 x 1 maps)."""
+the 3-channel photo) on the deepest level's side at 512 px tiles (16); the same three for the
+`laptop` U-Net's 32/64 channels; the `laptop` BNN's 24 channels, and the LAN's channel
+attention (64 -> 4 -> 64 on 1 x 1 maps)."""
 
 Conv = Callable[[Tensor, Tensor], Tensor]
 

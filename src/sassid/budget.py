@@ -4,10 +4,10 @@
    sizes (teachers included, unless they are cached), giving seconds per step. Building a
    teacher cache is counted in the stage that builds it: the stage's time is allotted after.
 2. At the start of each stage, the time still left (minus a small reserve for writing the model
-   and checking it) is split over the stages not yet run by their ``time_share``; a stage capped
-   by ``max_steps`` gets no more than its cap needs at its pace, the rest going to the others by
-   their shares (``split_seconds``). The stage gets ``steps = its seconds / its seconds per
-   step`` and a cosine schedule planned for those steps.
+   and checking it) is split over the stages not yet run by their ``time_share``; a later stage
+   capped by ``max_steps`` is counted at no more than its cap needs at its pace, the rest going
+   to the others by their shares (``split_seconds``). The stage gets ``steps = its seconds /
+   its seconds per step`` and a cosine schedule planned for those steps.
 3. A teacher cache (``cache_teachers``) is built only where it pays within the budget
    (``cache_decision``): on many images and a short budget, running the teachers once over
    every image costs more than running them on the crops the budget has time for.
@@ -56,9 +56,10 @@ RESERVE_FRACTION = 0.03
 """Share of the budget kept for writing the model file and the reliability check."""
 
 CAP_SLACK = 1.15
-"""A capped stage is planned this much more time than its ``max_steps`` at the probed pace..."""
+"""Factor on a capped stage's ``max_steps`` at the probed pace, when the stages before it are
+planned: the time kept for it (checkpoints, a pace slower than the probe's)."""
 CAP_SETUP_SECONDS = 2.0
-"""... and these seconds more (its setup, the first step's warm-up)."""
+"""Seconds kept for a capped stage besides its steps (its setup, the first step's warm-up)."""
 
 BUDGET_FILE = "budget.json"
 PER_CROP = "_per_crop"
@@ -158,7 +159,8 @@ def read_budget(run_dir: Path) -> dict[str, Any] | None:
 def describe_budget(saved: Mapping[str, Any], caps: Mapping[str, int]) -> str:
     """One line on how a budgeted run spent its time (``read_budget``'s dict): minutes used of
     the budget, each stage's steps, and which stages stopped at their ``max_steps`` (``caps``:
-    each stage's, 0 for none): the time their shares held beyond the cap went to the others."""
+    each stage's, 0 for none): the stages before a capped one were planned with the time
+    beyond its cap, so a run ends early only by what a capped last stage leaves unused."""
     parts, capped = [], []
     for name, stage in saved["stages"].items():
         if "steps" not in stage:
@@ -171,7 +173,7 @@ def describe_budget(saved: Mapping[str, Any], caps: Mapping[str, int]) -> str:
         f"steps: {', '.join(parts)}"
     )
     if capped:
-        line += f"; stopped at {', '.join(capped)} (the time beyond went to the other stages)"
+        line += f"; stopped at {', '.join(capped)}"
     return line
 
 

@@ -102,9 +102,10 @@ class _StageCommon:
     skip: bool = False
     time_share: float = 1.0
     max_steps: int = 0
-    """With --minutes: the most steps the stage may plan (0: no cap); the time it does not use
-    goes to the stages after it. A knob, not a default: from 1200 to 4800 steps the BNN lost
-    0.90 dB on SIDD and gained 1.93 dB on PolyU (results/bnn_length.md)."""
+    """With --minutes: the most steps the stage may plan (0: no cap). The stages planned before
+    it get the time its share holds beyond the cap (``budget.split_seconds``), and what it
+    leaves unused goes to the stages after it. A knob, not a default: from 1200 to 4800 steps
+    the BNN lost 0.90 dB on SIDD and gained 1.93 dB on PolyU (results/bnn_length.md)."""
     plateau_gain: float = 0.0
     """With --minutes: end the stage once its training loss over the last ``plateau_window``
     steps is less than this fraction below its loss two windows earlier (sassid.budget
@@ -378,7 +379,8 @@ def _quick() -> TrainConfig:
 
 def _laptop() -> TrainConfig:
     # Meant for ``sassid train --minutes M`` (steps below are replaced by the time plan). The
-    # quick preset's sizes (a BNN trained on 64 px crops is used on 64 px tiles), bf16 autocast
+    # quick preset's crop and batch (a BNN trained on 64 px crops is used on 64 px tiles) and
+    # BNN widths, but a 32/64 U-Net (below), bf16 autocast
     # plus channels_last (2.2-2.45x faster steps on an AVX-512-BF16 CPU with the same quality,
     # docs measured-here; 1.9-2.0x here, results/speed_training_cpu.md), and the budget split
     # half to the BNN, whose quality bounds the rest. The teacher cache is built only where it
@@ -447,11 +449,11 @@ def _laptop() -> TrainConfig:
             # results/unet_width_*.md). `paper` keeps 48/96.
             enc_channels=32,
             dec_channels=64,
-            # At most 12000 steps under --minutes (the time beyond goes to the BNN and LAN):
-            # the one-hour runs that went past 30000 steps on a faster CPU lost 0.4 and 2.1 dB
-            # to their teachers,
-            # with colour casts on a few photos, while every one-hour run on this project's
-            # usual CPUs (4910-11852 steps) stayed within 0.14 dB of its fusion or above it;
+            # At most 12000 steps under --minutes (the BNN and LAN are planned with the time
+            # beyond): the one-hour runs that went past 30000 steps on a faster CPU lost 0.4
+            # and 2.1 dB to their teachers, with colour casts on a few photos, while every
+            # one-hour run on this project's usual CPUs (4910-11852 steps) stayed within
+            # 0.14 dB of its fusion or above it;
             # along one 10000-step schedule the U-Net moves within 0.2 dB after step 2500
             # while its loss keeps falling (results/unet_length_*.md, README "The U-Net's
             # length").

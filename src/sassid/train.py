@@ -192,7 +192,9 @@ def _planned_bnn_width(
     """A new run's BNN widths under ``[bnn] paper_width_from_steps``: the paper's if the BNN
     will train that many steps at them (under a budget: its share of the time left over the
     probed pace of a paper-width BNN step; rank 0's plan on every rank). A BNN taken from
-    ``[bnn] init`` keeps that model's (``_bnn_from_init``)."""
+    ``[bnn] init`` keeps that model's (``_bnn_from_init``). The later stages are not probed yet,
+    so the share is the plain one: a capped U-Net's surplus (``split_seconds``) is not counted
+    here, and the BNN may then train more steps than this plan."""
     bnn = config.bnn
     if not bnn.paper_width_from_steps or bnn.init is not None:
         return config
@@ -351,7 +353,8 @@ class _Run:
             return True
         if self.budget.cache is None:
             pixels = sum(im.shape[0] * im.shape[1] for im in self.images)
-            limits = self.budget.limits(self.config, remaining, cached=True)
+            # the stages' seconds without a cache: cache_decision saves a fraction of them
+            limits = self.budget.limits(self.config, remaining, cached=False)
             self.budget.cache = cache_decision(
                 self.budget.seconds_per_step,
                 split_seconds(self.budget.usable(), remaining, limits),
@@ -443,7 +446,12 @@ def _new_state(
             torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=stage.steps, eta_min=0)
         )
         return _StageState(optimizer, scheduler, generator, stage.steps)
-    allotted = run.budget.allot(spec.name, steps_left, run.time_limits(steps_left))
+    # Later stages' caps free time for this one; its own cap is not applied to its time (it
+    # stops at max_steps anyway, and a pace slower than the probe's would otherwise leave it
+    # short of its cap): what it leaves unused goes on to the stages after it.
+    limits = run.time_limits(steps_left)
+    limits.pop(spec.name, None)
+    allotted = run.budget.allot(spec.name, steps_left, limits)
     cached = run.cache is not None and all(t in run.cache.arrays for t in spec.teachers)
     total = _rank0(run.dist, stage_steps(allotted, run.budget.pace(spec.name, cached)))
     if stage.max_steps:
@@ -569,7 +577,7 @@ def _revise(state: _StageState, used: float, dist: distributed.DistInfo) -> bool
 
 def _end_on_plateau(run: _Run, spec: StageSpec, state: _StageState, plateau: LossPlateau) -> None:
     """The loss has flattened: the learning rate decays to 0 over one more window, and the
-    stage's unused time goes to the stages after it (as with ``max_steps``)."""
+    stage's unused time goes to the stages after it."""
     assert state.cosine is not None
     end = min(state.total, state.step + plateau.window)
     state.cap = end
