@@ -59,6 +59,31 @@ def test_torch_bf16_is_close_but_not_fp32() -> None:
     assert float(diff.mean()) < 2.0
 
 
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_torch_backend_hands_its_network_a_dense_channels_last_copy(precision: str) -> None:
+    """A (1, 3, H, W) view of an HWC array counts as channels_last but keeps a batch stride of
+    3; oneDNN ran it 1.4x slower, so the backend copies every input to canonical strides."""
+    seen: list[tuple[int, ...]] = []
+
+    class Probe(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            seen.append(x.stride())
+            return self.conv(x)
+
+    hwc = np.random.default_rng(0).uniform(0, 255, (16, 24, 3)).astype(np.float32)
+    view = torch.from_numpy(hwc.transpose(2, 0, 1))[None]  # strides (3, 1, 72, 3)
+    dense = view.contiguous()
+    forward = make_forward(Probe(), "torch", precision)
+    with torch.inference_mode():
+        out_view, out_dense = forward(view), forward(dense)
+    assert seen == [(16 * 24 * 3, 1, 24 * 3, 3)] * 2
+    assert torch.equal(out_view, out_dense) and out_view.is_contiguous()
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 runs on CUDA only")
 def test_torch_fp16_on_cuda_is_close() -> None:
     net = _nets()["unet"].cuda()

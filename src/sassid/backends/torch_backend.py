@@ -51,7 +51,11 @@ def torch_forward(
     module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # not in stubs
 
     def forward(x: Tensor) -> Tensor:
-        x = x.to(device, dtype).contiguous(memory_format=torch.channels_last)
-        return module(x).float().contiguous()
+        # A fresh channels_last copy, not ``.contiguous(memory_format=...)``: a (1, 3, H, W)
+        # view of an HWC array (``torch.from_numpy(a.transpose(2, 0, 1))``) already counts as
+        # channels_last but keeps a batch stride of 3, and oneDNN ran such an input 1.4x
+        # slower at 512² in bf16 (results/speed_cpu.md before 2026-12-07).
+        y = torch.empty(x.shape, dtype=dtype, device=device, memory_format=torch.channels_last)
+        return module(y.copy_(x)).float().contiguous()
 
     return forward
