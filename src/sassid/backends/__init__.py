@@ -62,7 +62,7 @@ INT8_MIN_MEGAPIXELS = 16.0
 run of ``benchmarks/speed.py``, 7.7-8.6 s in earlier ones) to run faster than bf16 on tiled
 photos; below setup / (1 / bf16 - 1 / int8), bf16 finishes first. With the paper's 48/96
 U-Net (0.55-0.57 against 0.28-0.32 MP/s) that was 4.9-6.8 megapixels; with `laptop`'s 32/64
-U-Net bf16 gains more than int8 (0.92 against 0.73 MP/s) and it is 17. Used only where a
+U-Net bf16 gains more than int8 (int8 0.92 against bf16 0.73 MP/s) and it is 17. Used only where a
 measurement makes int8 the default; a test checks it against ``results/speed_cpu.json``."""
 
 
