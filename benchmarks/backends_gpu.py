@@ -44,6 +44,7 @@ class Case:
     tf32: bool = False  # let cuDNN and matmuls use TF32 for fp32
     compiled: bool = False  # torch.compile the forward (static shapes: one compile per shape)
     cudnn_benchmark: bool = False  # let cuDNN time its algorithms per shape
+    folded: bool = False  # upsamplings folded into the next convs (sassid.nets.folded)
 
 
 BASELINE = "fp32 NCHW eager"
@@ -51,6 +52,8 @@ CASES = {  # in order of interest: a run that hits its deadline skips the last o
     BASELINE: Case(reference=True),
     "bf16": Case(precision="bf16"),
     "fp16": Case(precision="fp16"),
+    "fp16 folded": Case(precision="fp16", folded=True),
+    "bf16 folded": Case(precision="bf16", folded=True),
     "fp16 + torch.compile": Case(precision="fp16", compiled=True),
     "bf16 + torch.compile": Case(precision="bf16", compiled=True),
     "tf32 channels_last": Case(tf32=True),
@@ -76,9 +79,9 @@ def _forward(source: ModelFile, case: Case, device: str) -> Callable[[Tensor], T
     if case.reference:
         fn: Callable[[Tensor], Tensor] = net
     else:
-        from sassid.backends import make_forward
+        from sassid.backends.torch_backend import torch_forward
 
-        fn = make_forward(net, "torch", case.precision, device=device)
+        fn = torch_forward(net, case.precision, device=device, fold=case.folded)
     # Static shapes: tiles are all TILE² (the grid's last tile is flush with the edge), so a
     # photo costs one compile per whole-image size below TILE. Dynamic shapes failed to compile
     # this network on torch 2.13's CPU inductor (TensorReferenceAnalysis.python_mod).

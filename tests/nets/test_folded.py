@@ -77,3 +77,15 @@ def test_torch_backend_runs_the_folded_unet_in_bf16() -> None:
     with torch.no_grad():
         fp32 = torch_forward(unet, "fp32", fold=True)(x)
     assert (fp32 - ref).abs().max().item() < 1e-4 * scale
+
+
+def test_torch_backend_folds_by_default_on_the_cpu() -> None:
+    torch.manual_seed(0)
+    unet = UNet(enc_channels=8, dec_channels=16).eval()
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3)) * 255
+    with torch.no_grad():
+        default = torch_forward(unet, "bf16")(x)
+        folded = torch_forward(unet, "bf16", fold=True)(x)
+        plain = torch_forward(unet, "bf16", fold=False)(x)
+    assert torch.equal(default, folded)
+    assert not torch.equal(default, plain)  # bf16 rounds the two orders differently

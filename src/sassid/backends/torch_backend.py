@@ -7,10 +7,10 @@ mantissa; oneDNN accumulates the convolutions in fp32), so the activations betwe
 bfloat16; the output is cast back to fp32. ``fp16`` does the same in half precision (10-bit
 mantissa, range +-65504: activations of inputs in [0, 255] stay far inside it), on CUDA only:
 CPUs here have no fast fp16 convolutions. Autocast instead re-casts the weights on every call
-and was slower for the same output. The U-Net runs with its upsamplings folded into the
-convolutions after them (``sassid.nets.folded``: the same function in fewer operations; 1.2x at
-512² in bf16 here). Speed and quality cost are measured, not assumed (``benchmarks/speed.py``,
-results/speed_cpu.md).
+and was slower for the same output. On the CPU the U-Net runs with its upsamplings folded into
+the convolutions after them (``sassid.nets.folded``: the same function in fewer operations,
+1.2x at 512² in bf16); CUDA keeps the unfolded network until a GPU run measures the fold.
+Speed and quality cost are measured, not assumed (``benchmarks/speed.py``, results/speed_cpu.md).
 """
 
 from __future__ import annotations
@@ -32,10 +32,16 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def torch_forward(
-    net: nn.Module, precision: str, *, device: torch.device | str = "cpu", fold: bool = True
+    net: nn.Module,
+    precision: str,
+    *,
+    device: torch.device | str = "cpu",
+    fold: bool | None = None,
 ) -> Callable[[Tensor], Tensor]:
     """A callable running a channels_last copy of ``net`` on ``device`` at ``precision``;
-    ``fold``: a U-Net runs as :class:`~sassid.nets.folded.FoldedUNet`."""
+    ``fold``: a U-Net runs as :class:`~sassid.nets.folded.FoldedUNet` (None: on the CPU, where
+    it is measured faster; CUDA keeps the unfolded network until a GPU run measures it,
+    ``benchmarks/backends_gpu.py``)."""
     device = torch.device(device)
     if precision not in DTYPES:
         raise SassidError(
@@ -51,6 +57,8 @@ def torch_forward(
         if problem is not None:  # asked for by name: obeyed, but not silently
             warnings.warn(f"{problem}: --precision fp32 is safer here", stacklevel=2)
     dtype = DTYPES[precision]
+    if fold is None:
+        fold = device.type == "cpu"
     module = copy.deepcopy(fold_upsampling(net) if fold else net).to(device, dtype).eval()
     module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # not in stubs
 
