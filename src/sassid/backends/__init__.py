@@ -57,13 +57,15 @@ native bfloat16 or its bf16 convolutions disagree with fp32 (``sassid.bf16_check
 BACKEND_PRECISION = {"torch": "bf16", "onnxruntime": "fp32"}
 """The precision a backend runs when only the backend is given: its fastest one within 0.05 dB
 of fp32 (``results/speed_cpu.md``)."""
-INT8_MIN_MEGAPIXELS = 16.0
-"""int8 pays a one-off setup per call (export, calibration, quantization: 4.8 s in the latest
-run of ``benchmarks/speed.py``, 7.7-8.6 s in earlier ones) to run faster than bf16 on tiled
+INT8_MIN_MEGAPIXELS = 50.0
+"""int8 pays a one-off setup per call (export, calibration, quantization: 5.4 s in the latest
+run of ``benchmarks/speed.py``, 4.8-8.6 s in earlier ones) to run faster than bf16 on tiled
 photos; below setup / (1 / bf16 - 1 / int8), bf16 finishes first. With the paper's 48/96
 U-Net (0.55-0.57 against 0.28-0.32 MP/s) that was 4.9-6.8 megapixels; with `laptop`'s 32/64
-U-Net bf16 gains more than int8 (int8 0.92 against bf16 0.73 MP/s) and it is 17. Used only where a
-measurement makes int8 the default; a test checks it against ``results/speed_cpu.json``."""
+U-Net bf16 gains more than int8 (int8 0.92 against bf16 0.73 MP/s: 17), and with the U-Net
+folded for bf16 (``sassid.nets.folded``; int8 0.86 against bf16 0.79 MP/s) it is 55. Used only
+where a measurement makes int8 the default; a test checks it against
+``results/speed_cpu.json``."""
 
 
 def bf16_problem(device: str = "cpu") -> str | None:

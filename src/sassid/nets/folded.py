@@ -16,8 +16,8 @@ never built. The skip part is either its own 3 x 3 convolution at full resolutio
 phase, or, when the skip has few channels (the last stage, whose skip is the 3-channel input),
 folded into the same 2 x 2 convolution after ``pixel_unshuffle(skip, 2)``: the full-resolution
 rows 2i+p-1 .. 2i+p+1 of the skip lie in half-resolution rows i-1+p and i+p too. On this CPU the
-32/64 U-Net ran 1.17 -> 1.41 MP/s at 512² in bf16 (``benchmarks/speed.py`` measures it against
-the unfolded network in one run).
+trained 32/64 U-Net ran 1.11-1.21x faster at 512² in bf16 (``benchmarks/speed.py`` measures it
+against the unfolded network in one run, results/speed_cpu.md).
 """
 
 from __future__ import annotations
