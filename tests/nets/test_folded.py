@@ -89,3 +89,20 @@ def test_torch_backend_folds_by_default_on_the_cpu() -> None:
         plain = torch_forward(unet, "bf16", fold=False)(x)
     assert torch.equal(default, folded)
     assert not torch.equal(default, plain)  # bf16 rounds the two orders differently
+
+
+def test_folded_unet_exports_for_every_size() -> None:
+    """A traced graph records strided views with the example's strides; the tracing path uses
+    slices and pixel_shuffle, so the ONNX graph is right at sizes other than the traced one."""
+    pytest.importorskip("onnxruntime")
+    from sassid.backends.onnx_backend import OnnxForward
+    from sassid.backends.onnx_graph import onnx_bytes, pad_rule
+
+    unet = UNet(enc_channels=8, dec_channels=16).eval()
+    folded = fold_upsampling(unet)
+    forward = OnnxForward(onnx_bytes(folded), pad_rule(folded))
+    for shape in [(1, 3, 37, 70), (2, 3, 130, 96)]:
+        x = torch.rand(shape, generator=torch.Generator().manual_seed(4)) * 255
+        with torch.no_grad():
+            want = unet(x)
+        assert (forward(x) - want).abs().max().item() < 1e-4 * want.abs().max().item()

@@ -15,9 +15,12 @@ That is 4/9 of the multiply-adds of the h part, and the upsampled map and the co
 never built. The skip part is either its own 3 x 3 convolution at full resolution, added phase by
 phase, or, when the skip has few channels (the last stage, whose skip is the 3-channel input),
 folded into the same 2 x 2 convolution after ``pixel_unshuffle(skip, 2)``: the full-resolution
-rows 2i+p-1 .. 2i+p+1 of the skip lie in half-resolution rows i-1+p and i+p too. On this CPU the
-trained 32/64 U-Net ran 1.11-1.21x faster at 512² in bf16 (``benchmarks/speed.py`` measures it
-against the unfolded network in one run, results/speed_cpu.md).
+rows 2i+p-1 .. 2i+p+1 of the skip lie in half-resolution rows i-1+p and i+p too.
+
+The torch backend runs it on the CPU (``benchmarks/speed.py`` measures it against the unfolded
+network in one run: 1.11x at 512² in bf16 with the trained 32/64 U-Net, results/speed_cpu.md).
+``sassid export`` writes the unfolded network, its trained weights as they are; a traced
+``FoldedUNet`` still exports right (``_interleaved``).
 """
 
 from __future__ import annotations
@@ -45,6 +48,20 @@ def _phase_view(full: Tensor) -> Tensor:
     return full.as_strided(
         (b, h // 2, 2, w // 2, 2, c), (sb, 2 * sh, sh, 2 * sw, sw, sc), full.storage_offset()
     )
+
+
+def _interleaved(low: Tensor, channels: int) -> Tensor:
+    """The phases of ``low`` (B, 4C, H/2+1, W/2+1) interleaved into (B, C, H, W) with ops
+    that a traced graph records for every size (slices, stack, pixel_shuffle): the strided
+    view of ``_shifted_phase_view`` is traced with the example's strides, which would be wrong
+    for any other size in an exported ONNX graph."""
+    c = channels
+    phases = [
+        low[:, k * c : (k + 1) * c, p : low.shape[2] - 1 + p, q : low.shape[3] - 1 + q]
+        for k, (p, q) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1)))
+    ]
+    stacked = torch.stack(phases, dim=2)  # channel c*4 + 2p + q, as pixel_shuffle reads it
+    return F.pixel_shuffle(stacked.flatten(1, 2), 2)
 
 
 def _shifted_phase_view(low: Tensor, channels: int) -> Tensor:
@@ -120,6 +137,11 @@ class FoldedUpConv(nn.Module):
     def forward(self, h: Tensor, skip: Tensor) -> Tensor:
         b, _, height, width = skip.shape
         c = self.out_channels
+        if torch.jit.is_tracing():  # ONNX export: no strided views (``_interleaved``)
+            if self.skip is None:
+                low = self.low(torch.cat([h, F.pixel_unshuffle(skip, 2)], dim=1))
+                return F.leaky_relu(_interleaved(low, c), self.slope)
+            return F.leaky_relu(self.skip(skip) + _interleaved(self.low(h), c), self.slope)
         if self.skip is None:
             low = self.low(torch.cat([h, F.pixel_unshuffle(skip, 2)], dim=1))
             F.leaky_relu_(low, self.slope)
