@@ -146,3 +146,29 @@ def test_a_guard_that_fails_leaves_the_models_own_gate(monkeypatch) -> None:  # 
     denoiser = _smearing_denoiser()
     assert np.array_equal(denoiser.pixels(photo), expected)
     assert denoiser.last_gate is None
+
+
+def test_guard_builds_one_colouring_filter_per_crop_size(monkeypatch) -> None:  # noqa: ANN001
+    """The per-frequency eigh is the guard's costliest numpy step; equal crops share it."""
+    import sassid.guard as guard
+
+    calls: list[tuple[int, int]] = []
+    real = guard.colouring_filter
+
+    def counted(cov: np.ndarray, height: int, width: int) -> np.ndarray:
+        calls.append((height, width))
+        return real(cov, height, width)
+
+    windows: list[object] = []
+
+    def small_crops(height: int, width: int) -> list[tuple[slice, slice]]:
+        windows[:] = probe_windows(height, width, crop=32)  # 128 px photo, 32 px crops
+        return list(windows)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(guard, "colouring_filter", counted)
+    monkeypatch.setattr(guard, "probe_windows", small_crops)
+    _, pixels = _noisy_photo(5)
+    y = pixels.transpose(2, 0, 1).astype(np.float32)
+    assert choose_gate(pixels, y, _blur(1.0), SIGMA, 2.0) is not None
+    assert len(windows) > 1
+    assert calls == [(32, 32)]

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sassid.corrections import gate_to_noise
-from sassid.noise import gaussian_noise_like, measure_noise_level, noise_covariance
+from sassid.noise import coloured_noise, colouring_filter, measure_noise_level, noise_covariance
 
 __all__ = [
     "GateChoice",
@@ -193,13 +193,17 @@ def choose_gate(
     rng = np.random.default_rng(GUARD_SEED)
     totals = dict.fromkeys(factors, 0.0)
     count = 0
+    filters: dict[tuple[int, int], np.ndarray] = {}  # crops share a size: one eigh, not four
     for rows, cols in probe_windows(*noisy.shape[1:]):
         window = np.ascontiguousarray(noisy[:, rows, cols])
         whole = window.shape == noisy.shape
         window_out = out if whole and out is not None else forward(window)
         # probe scaled per pixel to the level function at the output's intensity
         scale = np.stack([level.at(o, c) / np.float32(stds[c]) for c, o in enumerate(window_out)])
-        probe = gaussian_noise_like(cov, window.shape[1], window.shape[2], rng) * scale
+        size = (window.shape[1], window.shape[2])
+        if size not in filters:
+            filters[size] = colouring_filter(cov, *size)
+        probe = coloured_noise(filters[size], rng) * scale
         variance = (stds[:, None, None].astype(np.float32) * scale) ** 2
         sums = estimate_errors(window, window_out, forward, probe, variance, sigma, factors, step)
         for f, (total, _) in sums.items():

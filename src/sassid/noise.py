@@ -42,6 +42,8 @@ __all__ = [
     "mostly_clipped",
     "noise_covariance",
     "gaussian_noise_like",
+    "colouring_filter",
+    "coloured_noise",
 ]
 
 BLIND_THRESHOLD = 0.1
@@ -267,6 +269,20 @@ def gaussian_noise_like(
     frequency's C x C spectral matrix S = FFT(cov) is Hermitian; the noise is
     ``IFFT(S^(1/2) FFT(w))`` for white ``w`` (negative eigenvalues of S, from a finite
     estimate, are taken as 0). Memory: a few (height, width, C, C) complex arrays."""
+    return coloured_noise(colouring_filter(cov, height, width), rng)
+
+
+def coloured_noise(root: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(C, H, W) float32 noise ``IFFT(root FFT(w))`` for white ``w``; ``root``: the (H, W, C, C)
+    ``colouring_filter``, computed once for many draws of one size."""
+    height, width, channels = root.shape[:3]
+    white = np.fft.fft2(rng.standard_normal((channels, height, width))).transpose(1, 2, 0)
+    field = np.einsum("hwcd,hwd->chw", root, white)
+    return np.fft.ifft2(field).real.astype(np.float32)
+
+
+def colouring_filter(cov: np.ndarray, height: int, width: int) -> np.ndarray:
+    """S^(1/2) per frequency, (height, width, C, C) complex, for ``gaussian_noise_like``."""
     channels, reach = cov.shape[0], cov.shape[2] // 2
     if height <= 2 * reach or width <= 2 * reach:
         raise ValueError(f"noise of {height}x{width} px is smaller than its covariance window")
@@ -279,9 +295,7 @@ def gaussian_noise_like(
     spectrum = np.fft.fft2(kernel).transpose(2, 3, 0, 1)  # (H, W, C, C), Hermitian per freq.
     spectrum = (spectrum + np.conj(spectrum.transpose(0, 1, 3, 2))) / 2
     values, vectors = np.linalg.eigh(spectrum)
-    root = (vectors * np.sqrt(np.clip(values, 0.0, None))[..., None, :]) @ np.conj(
-        vectors.transpose(0, 1, 3, 2)
+    return np.asarray(
+        (vectors * np.sqrt(np.clip(values, 0.0, None))[..., None, :])
+        @ np.conj(vectors.transpose(0, 1, 3, 2))
     )
-    white = np.fft.fft2(rng.standard_normal((channels, height, width))).transpose(1, 2, 0)
-    field = np.einsum("hwcd,hwd->chw", root, white)
-    return np.fft.ifft2(field).real.astype(np.float32)
