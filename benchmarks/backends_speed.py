@@ -164,7 +164,7 @@ def bm3d_mps(calls: int = 3) -> float | None:
     return 256 * 256 / 1e6 / float(np.median(seconds))
 
 
-def fold_effect(model: str, calls: int = 7) -> dict[str, float]:
+def fold_effect(model: str, calls: int = 7) -> dict[str, float | int]:
     """torch/bf16 at 512² with the U-Net folded (``sassid.nets.folded``, as ``sassid denoise``
     runs it) and unfolded: MP/s from the median of ``calls`` interleaved calls in this process,
     and the largest difference between their outputs in levels of 255."""
@@ -187,7 +187,9 @@ def fold_effect(model: str, calls: int = 7) -> dict[str, float]:
                 t = time.perf_counter()
                 f(x)
                 seconds[name].append(time.perf_counter() - t)
-    result = {name: 512 * 512 / 1e6 / float(np.median(s)) for name, s in seconds.items()}
+    result: dict[str, float | int] = {
+        name: 512 * 512 / 1e6 / float(np.median(s)) for name, s in seconds.items()
+    }
     result["max_abs_diff"] = float((outs["folded"] - outs["unfolded"]).abs().max())
     result["calls"] = calls
     return result

@@ -57,7 +57,7 @@ native bfloat16 or its bf16 convolutions disagree with fp32 (``sassid.bf16_check
 BACKEND_PRECISION = {"torch": "bf16", "onnxruntime": "fp32"}
 """The precision a backend runs when only the backend is given: its fastest one within 0.05 dB
 of fp32 (``results/speed_cpu.md``)."""
-INT8_MIN_MEGAPIXELS = 50.0
+INT8_MIN_MEGAPIXELS = 55.0
 """int8 pays a one-off setup per call (export, calibration, quantization: 5.4 s in the latest
 run of ``benchmarks/speed.py``, 4.8-8.6 s in earlier ones) to run faster than bf16 on tiled
 photos; below setup / (1 / bf16 - 1 / int8), bf16 finishes first. With the paper's 48/96

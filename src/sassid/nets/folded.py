@@ -29,7 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sassid.nets.layers import crop_to, max_pool2x, pad_to_multiple
+from sassid.nets.layers import crop_to, pad_to_multiple
+from sassid.nets.trunk import encode
 from sassid.nets.unet import UNet
 
 __all__ = ["FoldedUpConv", "FoldedUNet", "fold_upsampling"]
@@ -84,15 +85,28 @@ class FoldedUpConv(nn.Module):
 
     def __init__(self, conv: nn.Conv2d, up_channels: int, slope: float) -> None:
         super().__init__()
-        if conv.kernel_size != (3, 3) or conv.padding != (1, 1) or conv.bias is None:
-            raise ValueError("FoldedUpConv folds a 3x3, padding-1 convolution with a bias")
-        weight = conv.weight.detach().to(torch.float64)
+        plain = conv.stride == (1, 1) and conv.dilation == (1, 1) and conv.groups == 1
+        if (
+            conv.kernel_size != (3, 3)
+            or conv.padding != (1, 1)
+            or conv.padding_mode != "zeros"
+            or not plain
+            or conv.bias is None
+        ):
+            raise ValueError(
+                "FoldedUpConv folds a plain 3x3 convolution with zero padding 1 and a bias"
+            )
+        # Derived on the CPU in float64 whatever the conv's device (the taps live there), then
+        # copied into parameters on the conv's device and dtype.
+        weight = conv.weight.detach().to("cpu", torch.float64)
         out_ch, in_ch = weight.shape[:2]
         skip_ch = in_ch - up_channels
         self.out_channels = out_ch
         self.slope = slope
-        # Unshuffled skip channels: 4 per skip channel; fold them in when they are no more than
-        # the upsampled ones (else a 3 x 3 conv at full resolution costs fewer multiply-adds).
+        # Folding the skip in costs 16/9 of its multiply-adds (a 2 x 2 window over 4 unshuffled
+        # channels per skip channel, 9 of its 16 taps nonzero) but saves a full-resolution conv
+        # and the add pass: worth it when the skip is narrow beside the upsampled map (the last
+        # stage's 3-channel input), not for the encoder's skips.
         self.skip_folded = 4 * skip_ch <= up_channels
         low_in = up_channels + (4 * skip_ch if self.skip_folded else 0)
         kernel = torch.zeros(4 * out_ch, low_in, 2, 2, dtype=torch.float64)
@@ -110,11 +124,11 @@ class FoldedUpConv(nn.Module):
         self.low.weight.data.copy_(kernel)
         if self.skip_folded:
             assert self.low.bias is not None
-            self.low.bias.data.copy_(conv.bias.detach().repeat(4))
+            self.low.bias.data.copy_(conv.bias.detach().repeat(4))  # one copy per phase
             self.skip: nn.Conv2d | None = None
         else:
             self.skip = nn.Conv2d(skip_ch, out_ch, 3, padding=1).to(device, dtype)
-            self.skip.weight.data.copy_(weight[:, up_channels:])
+            self.skip.weight.data.copy_(conv.weight.detach()[:, up_channels:])
             self.skip.bias.data.copy_(conv.bias.detach())  # type: ignore[union-attr]
 
     @staticmethod
@@ -135,9 +149,14 @@ class FoldedUpConv(nn.Module):
                             block[:, channels + 2 * s + t, r, u] = skip_weight[:, :, ky, kx]
 
     def forward(self, h: Tensor, skip: Tensor) -> Tensor:
+        """(B, C_up, H/2, W/2) ``h`` and (B, C_skip, H, W) ``skip`` ->
+        ``leaky_relu(conv(cat([up2(h), skip])))``, (B, C_out, H, W). Eager: phases written
+        through strided views; traced or compiled: slices + pixel_shuffle (``_interleaved``)."""
         b, _, height, width = skip.shape
+        if (height, width) != (2 * h.shape[-2], 2 * h.shape[-1]):
+            raise ValueError(f"skip {tuple(skip.shape)} is not twice h {tuple(h.shape)}")
         c = self.out_channels
-        if torch.jit.is_tracing():  # ONNX export: no strided views (``_interleaved``)
+        if torch.jit.is_tracing() or torch.compiler.is_compiling():
             if self.skip is None:
                 low = self.low(torch.cat([h, F.pixel_unshuffle(skip, 2)], dim=1))
                 return F.leaky_relu(_interleaved(low, c), self.slope)
@@ -149,7 +168,7 @@ class FoldedUpConv(nn.Module):
                 (b, c, height, width),
                 dtype=low.dtype,
                 device=low.device,
-                memory_format=_format(skip),
+                memory_format=_format(low),
             )
             _phase_view(out).copy_(_shifted_phase_view(low, c))
             return out
@@ -164,6 +183,7 @@ def _layers(stage: nn.Module) -> list[nn.Module]:
 
 
 def _format(x: Tensor) -> torch.memory_format:
+    """The memory format ``x`` is laid out in (channels_last or contiguous)."""
     if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
         return torch.channels_last
     return torch.contiguous_format
@@ -199,14 +219,8 @@ class FoldedUNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         height, width = x.shape[-2:]
         x = pad_to_multiple(x, self.size_multiple, mode="reflect")
-        skips = [x]
-        h = x
-        for level, stage in enumerate(self.encoder):
-            h = stage(h)
-            if level < 5:
-                h = max_pool2x(h)
-                if level < 4:
-                    skips.append(h)
+        h, skips = encode(self.encoder, x)
+        skips.insert(0, x)  # the raw input is the last stage's skip
         for first, rest in zip(self.first, self.rest, strict=True):
             h = rest(first(h, skips.pop()))
         return crop_to(self.head(h), height, width)

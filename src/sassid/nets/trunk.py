@@ -14,10 +14,29 @@ from torch import Tensor, nn
 
 from sassid.nets.layers import UpwardConv2d, leaky_relu, max_pool2x, shift_down, upsample2x
 
-__all__ = ["Trunk", "SIZE_MULTIPLE"]
+__all__ = ["Trunk", "SIZE_MULTIPLE", "encode"]
 
 SIZE_MULTIPLE = 32
 """H and W must be multiples of 2**5 for five pooling levels."""
+
+
+def encode(
+    encoder: nn.ModuleList, x: Tensor, *, upward: bool = False
+) -> tuple[Tensor, list[Tensor]]:
+    """The encoder's six stages on ``x``: the deepest features (1/32 of the input's side) and
+    the skips for the decoder, the pooled outputs of levels 0-3, shallowest first. ``upward``:
+    shift each map down a row before its pool (the BNN's half-plane trunk)."""
+    skips = []
+    h = x
+    for level, stage in enumerate(encoder):
+        h = stage(h)
+        if level < 5:
+            if upward:
+                h = shift_down(h, 1)
+            h = max_pool2x(h)
+            if level < 4:
+                skips.append(h)
+    return h, skips
 
 
 def _conv(in_ch: int, out_ch: int, upward: bool) -> nn.Conv2d:
@@ -66,16 +85,7 @@ class Trunk(nn.Module):
     def upsampled_features(self, x: Tensor) -> Tensor:
         """Everything but the last decoder stage: its input is these ``dec_channels`` maps at
         input resolution concatenated with the raw input ``x`` (the last skip)."""
-        skips = []
-        h = x
-        for level, stage in enumerate(self.encoder):
-            h = stage(h)
-            if level < 5:
-                if self.upward:
-                    h = shift_down(h, 1)
-                h = max_pool2x(h)
-                if level < 4:
-                    skips.append(h)
+        h, skips = encode(self.encoder, x, upward=self.upward)
         h = upsample2x(h)
         for stage in self.decoder[:-1]:
             h = upsample2x(stage(torch.cat([h, skips.pop()], dim=1)))
