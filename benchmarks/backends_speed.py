@@ -6,9 +6,10 @@ megapixels/s at 256², 512² (whole image) and 2048² (tiled), as ``sassid denoi
 subprocess whose peak resident memory (``getrusage`` maxrss) is reported; a 24 MP photo (6000 x
 4000, uint8 in and out, the full pixel path of ``Denoiser.pixels``) in another fresh subprocess
 for the cases asked; PSNR of each case against the fp32 output and against clean on the real
-sets, int8 calibrated on each set's own noisy images; BM3D's speed on one 256² crop in the
-same run; and the CPU's integer GEMM throughput (``common.int8_gemm_gops``) against the U-Net's
-operations per pixel, the ceiling any int8 backend approaches.
+sets, int8 calibrated on each set's own noisy images; BM3D's speed on one 256² crop, timed
+alternately with the default's 512² speed in one process; and the CPU's integer GEMM
+throughput (``common.int8_gemm_gops``) against the U-Net's operations per pixel, the ceiling
+any int8 backend approaches.
 """
 
 from __future__ import annotations
@@ -148,20 +149,41 @@ def quality(model: str, sets: dict[str, int | None]) -> dict[str, dict[str, dict
     return result
 
 
-def bm3d_mps(calls: int = 3) -> float | None:
-    """BM3D (``bm3d_rgb``, the noise std given) megapixels/s on one 256² SIDD crop, from the
-    median of ``calls`` calls (until 2026-12-07: one call)."""
+def bm3d_against_default(model: str, rounds: int = 3) -> dict[str, Any] | None:
+    """BM3D (``bm3d_rgb``, the noise std given) on one 256² SIDD crop and the default backend
+    and precision on 512² (as ``worker`` times it), measured alternately in this process:
+    ``rounds`` x (one BM3D call, ``SIZES[512]`` U-Net calls). This machine's speed drifts by
+    10-30% within one run (the default's 512² speed read 1.23 MP/s in its worker and 1.67 in
+    ``fold_effect`` 12 minutes later, 2026-12-07), so the two speeds of the ratio are taken side
+    by side; until 2026-12-07 BM3D was timed once, minutes after the U-Net. Returns both speeds
+    (medians) and the ratio of each round."""
     try:
         import bm3d
     except ImportError:
         return None
-    noisy = next(iter_pairs(DATA / "sidd_samples"))[1][:256, :256].astype(np.float64) / 255
-    seconds = []
-    for _ in range(calls):
+    noisy = next(iter_pairs(DATA / "sidd_samples"))[1]
+    crop = noisy[:256, :256].astype(np.float64) / 255
+    reps = -(-512 // noisy.shape[0])
+    x = torch.from_numpy(to_pixels(np.tile(noisy, (reps, reps, 1))[:512, :512]))[None]
+    denoiser = _denoiser(model, (DEFAULT_BACKEND, DEFAULT_PRECISION), "sidd_samples")
+    denoiser.tensor(x)  # warm-up
+    bm3d_s, unet_s, ratios = [], [], []
+    for _ in range(rounds):
         t = time.perf_counter()
-        bm3d.bm3d_rgb(noisy, sigma_psd=0.1)
-        seconds.append(time.perf_counter() - t)
-    return 256 * 256 / 1e6 / float(np.median(seconds))
+        bm3d.bm3d_rgb(crop, sigma_psd=0.1)
+        bm3d_s.append(time.perf_counter() - t)
+        calls = []
+        for _ in range(SIZES[512]):
+            t = time.perf_counter()
+            denoiser.tensor(x)
+            calls.append(time.perf_counter() - t)
+        unet_s.append(float(np.median(calls)))
+        ratios.append((512 * 512 / unet_s[-1]) / (256 * 256 / bm3d_s[-1]))
+    return {
+        "bm3d_mps": 256 * 256 / 1e6 / float(np.median(bm3d_s)),
+        "default_mps": 512 * 512 / 1e6 / float(np.median(unet_s)),
+        "ratios": ratios,
+    }
 
 
 def fold_effect(model: str, calls: int = 7) -> dict[str, float | int]:
@@ -209,7 +231,7 @@ def run(model: str, mp24_cases: list[tuple[str, str]], polyu_images: int) -> dic
         )
         print(_label(case), "24 MP", speed[_label(case)], flush=True)
     scores = quality(model, {"sidd_samples": None, "polyu100": polyu_images})
-    bm3d = bm3d_mps()
+    bm3d = bm3d_against_default(model)
     fold = fold_effect(model)
     print("fold", fold, flush=True)
     return {
@@ -218,7 +240,8 @@ def run(model: str, mp24_cases: list[tuple[str, str]], polyu_images: int) -> dic
         "calls": SIZES[512],
         "speed": speed,
         "quality": scores,
-        "bm3d_mps": bm3d,
+        "bm3d_mps": bm3d["bm3d_mps"] if bm3d else None,
+        "bm3d_interleaved": bm3d,
         "fold": fold,
         "int8_gemm_gops": int8_gemm_gops(),
         "unet_ops_per_pixel": unet_ops_per_pixel(model),
@@ -315,12 +338,26 @@ def markdown(result: dict[str, Any]) -> list[str]:
             f"{d['512']:.3f} MP/s",
         ),
     ]
-    if bm3d:
+    side_by_side = result.get("bm3d_interleaved")
+    if side_by_side:
+        b, u = side_by_side["bm3d_mps"], side_by_side["default_mps"]
+        ratio = u / b
+        rounds = ", ".join(f"{r:.0f}x" for r in side_by_side["ratios"])
+        checks.append(
+            (
+                f">= {TARGETS['x_bm3d']:.0f}x BM3D per megapixel (BM3D {b:.4f} MP/s on 256², "
+                f"the default {u:.3f} MP/s on 512², timed alternately in one process, "
+                f"{len(side_by_side['ratios'])} rounds)",
+                ratio >= TARGETS["x_bm3d"],
+                f"{ratio:.1f}x; rounds {rounds}",  # 99.6x must not read as 100x
+            )
+        )
+    elif bm3d:
         checks.append(
             (
                 f">= {TARGETS['x_bm3d']:.0f}x BM3D per megapixel (BM3D {bm3d:.4f} MP/s, same run)",
                 d["512"] / bm3d >= TARGETS["x_bm3d"],
-                f"{d['512'] / bm3d:.1f}x",  # 99.6x must not read as 100x
+                f"{d['512'] / bm3d:.1f}x",
             )
         )
     if "peak_gb_24mp" in d:
