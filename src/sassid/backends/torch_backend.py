@@ -9,7 +9,7 @@ mantissa, range +-65504: activations of inputs in [0, 255] stay far inside it), 
 CPUs here have no fast fp16 convolutions. Autocast instead re-casts the weights on every call
 and was slower for the same output. On the CPU the U-Net runs with its upsamplings folded into
 the convolutions after them (``sassid.nets.folded``: the same function in fewer operations,
-1.11x at 512² in bf16); CUDA keeps the unfolded network until a GPU run measures the fold.
+1.1-1.2x at 512² in bf16); CUDA keeps the unfolded network until a GPU run measures the fold.
 Speed and quality cost are measured, not assumed (``benchmarks/speed.py``, results/speed_cpu.md).
 """
 
