@@ -206,3 +206,19 @@ def test_train_under_a_budget_says_how_it_spent_it(tmp_path, capsys) -> None:  #
     out = capsys.readouterr().out
     assert "of 0.3 minutes; steps: BNN" in out and "U-Net 2" in out, out
     assert "stopped at unet max_steps 2" in out, out
+
+
+def test_an_empty_input_path_is_refused_not_read_as_the_current_folder(
+    tmp_path: Path,
+    capsys,  # noqa: ANN001
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """``sassid denoise "$UNSET"`` must not denoise every photo below the working folder."""
+    write_noisy_images(tmp_path / "photos", count=1)
+    model = write_tiny_model(tmp_path / "model.pt")
+    monkeypatch.chdir(tmp_path)
+    code = main(["denoise", "", "-o", str(tmp_path / "out"), "-m", str(model), "-q"])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sassid: error: an input path is empty") and "\n" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.png"))

@@ -111,3 +111,12 @@ def test_image_megapixels_of_a_tiff(tmp_path: Path) -> None:
 
     tifffile.imwrite(tmp_path / "b.tif", np.zeros((20, 10, 3), dtype=np.uint16))
     assert image_megapixels(tmp_path / "b.tif") == pytest.approx(200 / 1e6)
+
+
+def test_empty_sources_are_refused(tmp_path: Path) -> None:
+    from sassid.io import ImageError, find_pairs
+
+    with pytest.raises(ImageError, match="input path is empty"):
+        find_images([tmp_path, ""])
+    with pytest.raises(ImageError, match="input path is empty"):
+        find_pairs("")

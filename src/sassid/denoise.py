@@ -14,7 +14,15 @@ from sassid.backends import DEFAULT_BACKEND, DEFAULT_PRECISION, resolve, why_not
 from sassid.errors import NoImagesError, OptionError, SassidError
 from sassid.guard import GateChoice
 from sassid.inference import Denoiser
-from sassid.io import IMAGE_SUFFIXES, Photo, image_megapixels, list_images, read_image, write_image
+from sassid.io import (
+    IMAGE_SUFFIXES,
+    Photo,
+    image_megapixels,
+    list_images,
+    read_image,
+    source_path,
+    write_image,
+)
 from sassid.outputs import check_plan, ensure_folder
 from sassid.reliability import judge_photo
 
@@ -40,12 +48,13 @@ def output_paths(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list
         NoImagesError: no image in ``inputs``; OutputError: an output would overwrite an input
             or be written twice (nothing is written then).
     """
-    if len(inputs) == 1 and Path(inputs[0]).is_file() and output.suffix.lower() in IMAGE_SUFFIXES:
-        pairs = [(Path(inputs[0]), output)]
+    sources = [source_path(source) for source in inputs]  # "" is refused, not read as "."
+    if len(sources) == 1 and sources[0].is_file() and output.suffix.lower() in IMAGE_SUFFIXES:
+        pairs = [(sources[0], output)]
         check_plan(pairs)
         return pairs
     pairs = []
-    for source in map(Path, inputs):
+    for source in sources:
         if source.is_dir():
             for path in list_images(source):
                 pairs.append((path, output / path.relative_to(source)))
@@ -53,7 +62,7 @@ def output_paths(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list
             pairs.append((source, output / source.name))
     if not pairs:
         raise NoImagesError(f"no images found in {', '.join(map(str, inputs))}")
-    check_plan(pairs, [p for p in map(Path, inputs) if p.is_dir()])
+    check_plan(pairs, [p for p in sources if p.is_dir()])
     return pairs
 
 
@@ -111,9 +120,9 @@ def denoise_files(
     if precision == "int8":
         from sassid.backends.quantize import calibration_crops
 
-        sources = [Path(calibrate)] if calibrate is not None else [src for src, _ in pairs]
-        if calibrate is not None and Path(calibrate).is_dir():
-            sources = list_images(Path(calibrate))
+        sources = [source_path(calibrate)] if calibrate is not None else [src for src, _ in pairs]
+        if calibrate is not None and sources[0].is_dir():
+            sources = list_images(sources[0])
             if not sources:
                 raise SassidError(f"{calibrate}: no image to calibrate int8 quantization on")
         calibration = calibration_crops(sources)

@@ -28,6 +28,7 @@ __all__ = [
     "image_megapixels",
     "write_image",
     "find_images",
+    "source_path",
     "list_images",
     "to_pixels",
     "from_pixels",
@@ -242,6 +243,21 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if _is_image(p))
 
 
+def source_path(source: str | os.PathLike[str]) -> Path:
+    """``source`` as a Path, refusing the empty string: ``Path("")`` is the current folder, so
+    an unset shell variable (``sassid denoise "$PHOTO"``) would otherwise take in every photo
+    below it.
+
+    Raises:
+        ImageError: ``source`` is empty.
+    """
+    if not os.fspath(source):
+        raise ImageError(
+            "an input path is empty (an unset shell variable?); name the current folder as ."
+        )
+    return Path(source)
+
+
 def find_images(sources: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Image files named by ``sources`` (files, or folders searched recursively), sorted.
 
@@ -249,11 +265,11 @@ def find_images(sources: Iterable[str | os.PathLike[str]]) -> list[Path]:
     only those are kept, so clean references beside them are never used for training.
 
     Raises:
-        ImageError: a source that does not exist.
+        ImageError: a source that is empty or does not exist.
     """
     found: list[Path] = []
     for source in sources:
-        path = Path(source)
+        path = source_path(source)
         if path.is_dir():
             files = list_images(path)
             if any(_noisy_marked(p) for p in files):
@@ -271,9 +287,10 @@ def find_pairs(folder: str | os.PathLike[str]) -> list[tuple[str, Path, Path]]:
     in ``noisy/`` and ``clean/``. Returns (id, noisy path, clean path), sorted by id.
 
     Raises:
-        ImageError: no such folder, no pairs, or a noisy file without its clean partner.
+        ImageError: an empty path, no such folder, no pairs, or a noisy file without its clean
+            partner.
     """
-    folder = Path(folder)
+    folder = source_path(folder)
     if not folder.is_dir():
         raise ImageError(f"{folder}: no such folder")
     pairs: list[tuple[str, Path, Path]] = []

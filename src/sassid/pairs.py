@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from sassid.errors import SassidError
-from sassid.io import find_pairs, read_image
+from sassid.io import find_pairs, read_image, source_path
 from sassid.pixels import from_pixels, to_pixels
 
 __all__ = ["iter_pairs"]
@@ -23,7 +23,7 @@ __all__ = ["iter_pairs"]
 
 def iter_pairs(data: str | os.PathLike[str]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
     """(id, noisy, clean) HWC arrays from any supported data source."""
-    path = Path(data)
+    path = source_path(data)
     sidd = _sidd_validation_files(path)
     if sidd is not None:
         from sassid.formats.sidd import read_blocks

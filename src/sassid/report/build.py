@@ -308,9 +308,9 @@ def iter_photos(
     pairs; any other folder gives each image alone; a file ``<id>_noisy.*`` takes its
     ``<id>_clean.*`` sibling. A file that cannot be read yields its error, and the rest go on.
     """
-    from sassid.io import ImageError
+    from sassid.io import ImageError, source_path
 
-    for source in map(Path, inputs):
+    for source in map(source_path, inputs):  # "" is refused, not read as "."
         entries: list[tuple[str, Path, Path | None]] = []
         if source.is_dir():
             try:
