@@ -149,7 +149,7 @@ def quality(model: str, sets: dict[str, int | None]) -> dict[str, dict[str, dict
     return result
 
 
-def bm3d_against_default(model: str, rounds: int = 3) -> dict[str, Any] | None:
+def bm3d_against_default(model: str, rounds: int = 9) -> dict[str, Any] | None:
     """BM3D (``bm3d_rgb``, the noise std given) on one 256² SIDD crop and the default backend
     and precision on 512² (as ``worker`` times it), measured alternately in this process:
     ``rounds`` x (one BM3D call, ``SIZES[512]`` U-Net calls). This machine's speed drifts by
