@@ -58,13 +58,13 @@ BACKEND_PRECISION = {"torch": "bf16", "onnxruntime": "fp32"}
 """The precision a backend runs when only the backend is given: its fastest one within 0.05 dB
 of fp32 (``results/speed_cpu.md``)."""
 INT8_MIN_MEGAPIXELS = 55.0
-"""int8 pays a one-off setup per call (export, calibration, quantization: 6.3 s in the latest
+"""int8 pays a one-off setup per call (export, calibration, quantization: 5.7 s in the latest
 run of ``benchmarks/speed.py``, 4.8-8.6 s in earlier ones) to run faster than bf16 on tiled
 photos; below setup / (1 / bf16 - 1 / int8), bf16 finishes first. With the paper's 48/96
 U-Net (0.55-0.57 against 0.28-0.32 MP/s) that was 4.9-6.8 megapixels; with `laptop`'s 32/64
 U-Net bf16 gains more than int8 (int8 0.92 against bf16 0.73 MP/s: 17), and with the U-Net
-folded for bf16 (``sassid.nets.folded``; int8 0.86-0.88 against bf16 0.76-0.79 MP/s) it is
-36-55 in two runs. Used only
+folded for bf16 (``sassid.nets.folded``; int8 0.86-0.97 against bf16 0.76-0.88 MP/s) it is
+36-55 in three runs. Used only
 where a measurement makes int8 the default; a test checks it against
 ``results/speed_cpu.json``."""
 

@@ -18,7 +18,7 @@ folded into the same 2 x 2 convolution after ``pixel_unshuffle(skip, 2)``: the f
 rows 2i+p-1 .. 2i+p+1 of the skip lie in half-resolution rows i-1+p and i+p too.
 
 The torch backend runs it on the CPU (``benchmarks/speed.py`` times it against the unfolded
-network, call for call: 1.11-1.24x at 512² in bf16 with the trained 32/64 U-Net over three
+network, call for call: 1.11-1.25x at 512² in bf16 with the trained 32/64 U-Net over four
 runs, results/speed_cpu.md).
 ``sassid export`` writes the unfolded network, its trained weights as they are; a traced
 ``FoldedUNet`` still exports right (``_interleaved``).
