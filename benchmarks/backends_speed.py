@@ -67,6 +67,13 @@ def _denoiser(model: str, case: tuple[str, str], calibration_set: str) -> Denois
     )
 
 
+def _square_input(noisy: np.ndarray, size: int) -> torch.Tensor:
+    """(1, 3, size, size) float tensor of the HWC photo ``noisy`` tiled to ``size``: C-order
+    CHW, as ``sassid denoise`` hands it to the network."""
+    reps = -(-size // min(noisy.shape[:2]))
+    return torch.from_numpy(to_pixels(np.tile(noisy, (reps, reps, 1))[:size, :size]))[None]
+
+
 def worker(model: str, backend: str, precision: str, what: str) -> dict[str, Any]:
     """In a fresh process: speeds at SIZES, or one 24 MP photo; peak RSS in GB."""
     case = (backend, precision)
@@ -76,9 +83,7 @@ def worker(model: str, backend: str, precision: str, what: str) -> dict[str, Any
     noisy = next(iter_pairs(DATA / "sidd_samples"))[1]
     if what == "sizes":
         for size, repeats in SIZES.items():
-            reps = -(-size // noisy.shape[0])
-            pixels = np.tile(noisy, (reps, reps, 1))[:size, :size]
-            x = torch.from_numpy(to_pixels(pixels))[None]  # C-order CHW, as `sassid denoise`
+            x = _square_input(noisy, size)
             if size <= 512:
                 denoiser.tensor(x)  # warm-up
             seconds = []
@@ -163,8 +168,7 @@ def bm3d_against_default(model: str, rounds: int = 9) -> dict[str, Any] | None:
         return None
     noisy = next(iter_pairs(DATA / "sidd_samples"))[1]
     crop = noisy[:256, :256].astype(np.float64) / 255
-    reps = -(-512 // noisy.shape[0])
-    x = torch.from_numpy(to_pixels(np.tile(noisy, (reps, reps, 1))[:512, :512]))[None]
+    x = _square_input(noisy, 512)
     denoiser = _denoiser(model, (DEFAULT_BACKEND, DEFAULT_PRECISION), "sidd_samples")
     denoiser.tensor(x)  # warm-up
     bm3d_s, unet_s, ratios = [], [], []
@@ -194,9 +198,7 @@ def fold_effect(model: str, calls: int = 7) -> dict[str, float | int]:
     from sassid.models import read_model
 
     net = read_model(model).networks(("unet",))["unet"].eval()
-    noisy = next(iter_pairs(DATA / "sidd_samples"))[1]
-    reps = -(-512 // noisy.shape[0])
-    x = torch.from_numpy(to_pixels(np.tile(noisy, (reps, reps, 1))[:512, :512]))[None]
+    x = _square_input(next(iter_pairs(DATA / "sidd_samples"))[1], 512)
     runs = {
         "folded": torch_forward(net, "bf16"),
         "unfolded": torch_forward(net, "bf16", fold=False),
@@ -240,7 +242,6 @@ def run(model: str, mp24_cases: list[tuple[str, str]], polyu_images: int) -> dic
         "calls": SIZES[512],
         "speed": speed,
         "quality": scores,
-        "bm3d_mps": bm3d["bm3d_mps"] if bm3d else None,
         "bm3d_interleaved": bm3d,
         "fold": fold,
         "int8_gemm_gops": int8_gemm_gops(),
@@ -315,7 +316,7 @@ def markdown(result: dict[str, Any]) -> list[str]:
         name = f"**{label}** (default)" if label == default else label
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     images = ", ".join(f"{s} {next(iter(scores[s].values()))['images']} images" for s in sets)
-    bm3d = result["bm3d_mps"]
+    bm3d = result.get("bm3d_mps")  # results before 2026-12-07: BM3D timed apart
     d = speed[default]
     lines += [
         "",

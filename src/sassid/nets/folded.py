@@ -157,13 +157,11 @@ class FoldedUpConv(nn.Module):
         if (height, width) != (2 * h.shape[-2], 2 * h.shape[-1]):
             raise ValueError(f"skip {tuple(skip.shape)} is not twice h {tuple(h.shape)}")
         c = self.out_channels
-        if torch.jit.is_tracing() or torch.compiler.is_compiling():
-            if self.skip is None:
-                low = self.low(torch.cat([h, F.pixel_unshuffle(skip, 2)], dim=1))
-                return F.leaky_relu(_interleaved(low, c), self.slope)
-            return F.leaky_relu(self.skip(skip) + _interleaved(self.low(h), c), self.slope)
+        traced = torch.jit.is_tracing() or torch.compiler.is_compiling()
         if self.skip is None:
             low = self.low(torch.cat([h, F.pixel_unshuffle(skip, 2)], dim=1))
+            if traced:
+                return F.leaky_relu(_interleaved(low, c), self.slope)
             F.leaky_relu_(low, self.slope)
             out = torch.empty(
                 (b, c, height, width),
@@ -173,8 +171,11 @@ class FoldedUpConv(nn.Module):
             )
             _phase_view(out).copy_(_shifted_phase_view(low, c))
             return out
+        low = self.low(h)
+        if traced:
+            return F.leaky_relu(self.skip(skip) + _interleaved(low, c), self.slope)
         out = self.skip(skip)
-        _phase_view(out).add_(_shifted_phase_view(self.low(h), c))
+        _phase_view(out).add_(_shifted_phase_view(low, c))
         return F.leaky_relu_(out, self.slope)
 
 
