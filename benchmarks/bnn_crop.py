@@ -17,8 +17,8 @@ curve's last point); it writes results/bnn_steps.* instead of bnn_crop.*.
 ``--seed S`` (not 0) trains every arm from another seed (initial weights, crops) and writes
 results/bnn_crop_seedS.*: the spread between seeds is the noise floor of the comparison.
 ``--blind-size N`` trains every arm with that blind size instead of the one measured from the
-noisy images, ``--lr`` with that peak learning rate instead of the preset's (use ``--name`` for
-its own results file).
+noisy images, ``--lr`` with that peak learning rate instead of the preset's, ``--distance l2``
+with squared error instead of L1 (``[bnn] distance``; use ``--name`` for its own results file).
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ def run_overrides(payload: dict[str, Any]) -> list[str]:
         changes.append(f"blind size {payload['blind_size']}")
     if payload.get("lr") is not None:
         changes.append(f"learning rate {payload['lr']:g}")
+    if payload.get("distance", "l1") != "l1":
+        changes.append(f"loss distance {payload['distance']}")
     return changes
 
 
@@ -80,10 +82,11 @@ def arm_config(
     channels: tuple[int, int] | None = None,
     blind_size: str = "auto",
     lr: float | None = None,
+    distance: str = "l1",
 ) -> TrainConfig:
     """The laptop preset with the BNN trained ``steps`` steps on ``batch`` crops of ``crop`` px
     (no teacher cache; LAN and U-Net one step each), ``channels`` wide, at ``blind_size`` (N or
-    auto) and peak learning rate ``lr`` if given."""
+    auto), peak learning rate ``lr`` if given and the loss's ``distance``."""
     base = with_blind_size(preset("laptop"), blind_size)
     enc, dec = channels or (base.bnn.enc_channels, base.bnn.dec_channels)
     return dataclasses.replace(
@@ -102,6 +105,7 @@ def arm_config(
             dec_channels=dec,
             paper_width_from_steps=0,  # each arm's own widths, at any length
             lr=base.bnn.lr if lr is None else lr,
+            distance=distance,
         ),
         lan=dataclasses.replace(base.lan, steps=1),
         unet=dataclasses.replace(base.unet, steps=1),
@@ -155,6 +159,12 @@ def main() -> None:
     parser.add_argument(
         "--lr", type=float, help="the BNN's peak learning rate (default: the preset's)"
     )
+    parser.add_argument(
+        "--distance",
+        default="l1",
+        choices=["l1", "l2"],
+        help="the BNN loss's distance ([bnn] distance; default l1, the paper's)",
+    )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (same steps, same recipe)")
     parser.add_argument("--data", type=Path, default=DATA, help="folder holding the sets")
     parser.add_argument("--name", help="results file stem (default: bnn_steps/bnn_crop[_seedS])")
@@ -186,6 +196,7 @@ def main() -> None:
                 channels,
                 args.blind_size,
                 args.lr,
+                args.distance,
             )
             val = eval_dir if args.val_every else None
             train(noisy_paths, run, config, device=args.device, progress=False, val=val)
@@ -212,6 +223,7 @@ def main() -> None:
         "ema_window": args.ema_window,
         "blind_size": args.blind_size,
         "lr": args.lr,
+        "distance": args.distance,
         "device": args.device,
         "sets": results,
         "total_seconds": time.perf_counter() - started,
@@ -255,6 +267,11 @@ def _markdown(payload: dict[str, Any]) -> str:
             else ""
         )
         + (f", peak learning rate {payload['lr']:g}" if payload.get("lr") is not None else "")
+        + (
+            f", loss distance {payload['distance']}"
+            if payload.get("distance", "l1") != "l1"
+            else ""
+        )
         + ") on batch x crop² pixels per "
         "step, noisy images only; PSNR "
         "(dB, uint8, mean per image) of the BNN output on tiles of the training crop and of "

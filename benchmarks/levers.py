@@ -204,10 +204,15 @@ def _bnn_width(config: TrainConfig) -> str:
 
 
 def _bnn_change(
-    base: dict[str, Any], row: dict[str, Any], lr: float | None, laptop: TrainConfig
+    base: dict[str, Any],
+    row: dict[str, Any],
+    lr: float | None,
+    laptop: TrainConfig,
+    distance: str = "l1",
 ) -> tuple[str, str]:
-    """What a ``bnn_crop.py`` arm changes from ``base`` (crop x batch, width, blind size; ``lr``:
-    its run's ``--lr``), and what ``laptop`` sets for it today."""
+    """What a ``bnn_crop.py`` arm changes from ``base`` (crop x batch, width, blind size; ``lr``
+    and ``distance``: its run's ``--lr`` and ``--distance``), and what ``laptop`` sets for it
+    today."""
     changes, settings = [], []
     crop, base_crop = ((r["crop"], r["batch"]) for r in (row, base))
     if crop != base_crop:
@@ -223,6 +228,9 @@ def _bnn_change(
     if lr is not None:
         changes.append(f"learning rate {lr:g} (not the preset's)")
         settings.append(f"lr {laptop.bnn.lr:g}")
+    if distance != "l1":
+        changes.append(f"loss distance {distance} (not l1)")
+        settings.append(f"distance {laptop.bnn.distance}")
     return _net_change("BNN", changes, row), ", ".join(settings)
 
 
@@ -232,6 +240,7 @@ def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
     wherever that arm was run."""
     files = [*results.glob("bnn_crop*.json"), *results.glob("bnn_width*.json")]
     files += [*results.glob("bnn_blind*.json"), *results.glob("bnn_lr*.json")]
+    files += [*results.glob("bnn_distance*.json")]
     payloads = {path.name: json.loads(path.read_text()) for path in sorted(files)}
     narrow: dict[tuple[str, int, int], tuple[dict[str, Any], str]] = {}
     for name, payload in payloads.items():
@@ -258,7 +267,9 @@ def _bnn_arms(results: Path, laptop: TrainConfig) -> Iterator[Lever]:
                 elif ema or (arm == NARROW_ARM and not overridden):
                     continue
                 else:
-                    lever, setting = _bnn_change(base, row, payload.get("lr"), laptop)
+                    lever, setting = _bnn_change(
+                        base, row, payload.get("lr"), laptop, payload.get("distance", "l1")
+                    )
                 source = name if name == base_file else f"{name}, {base_file}"
                 yield _arm_against_base(
                     f"{lever}, {steps} steps, seed {seed}",
@@ -422,7 +433,8 @@ def _frozen_teacher_studies(results: Path, laptop: TrainConfig) -> Iterator[Leve
 UNET_STUDIES = {
     **{
         set_name: tuple(
-            f"unet_{study}_{set_name}" for study in ("crop", "supervision", "posterior", "width")
+            f"unet_{study}_{set_name}"
+            for study in ("crop", "supervision", "posterior", "width", "distance")
         )
         for set_name in SETS
     },
@@ -430,7 +442,8 @@ UNET_STUDIES = {
     "demo": ("unet_posterior_demo", "unet_width_demo"),
 }
 """``unet_crop.py`` studies per set (the demo's photos included): the U-Net's crop, stage 3's
-supervision, targets from the BNN's posterior (``[unet] supervision``) and the U-Net's widths."""
+supervision, targets from the BNN's posterior (``[unet] supervision``), the U-Net's widths and
+its loss's distance (``[unet] distance``)."""
 
 
 def _unet_arms(results: Path, stem: str, set_name: str, laptop: TrainConfig) -> Iterator[Lever]:
@@ -453,6 +466,10 @@ def _unet_arms(results: Path, stem: str, set_name: str, laptop: TrainConfig) -> 
         if widths != base_widths:
             changes.append("width {}/{} (not {}/{})".format(*widths, *base_widths))
             settings.append(f"{laptop.unet.enc_channels}/{laptop.unet.dec_channels}")
+        distance, base_distance = (r.get("distance", "l1") for r in (row, base))
+        if distance != base_distance:
+            changes.append(f"loss distance {distance} (not {base_distance})")
+            settings.append(f"distance {laptop.unet.distance}")
         yield _arm_against_base(
             f"{_net_change('U-Net', changes, row)}, {payload['steps']} steps on frozen teachers",
             "U-Net",

@@ -8,7 +8,8 @@ An arm ``SIZExBATCH:SUPERVISION`` also sets stage 3's supervision (``[unet] supe
 ``adaptive``, ``blend``, ``both``, ``posterior``, ...; default: the run's), so the same frozen
 teachers compare the U-Net's losses too; ``SIZExBATCH@ENC/DEC`` sets the U-Net's widths
 (``[unet] enc_channels``/``dec_channels``; default: the run's), whose speed at inference each
-row also measures (torch/bf16 at 512², the CPU default).
+row also measures (torch/bf16 at 512², the CPU default); a last ``+l2`` (or ``+l1``) sets its
+loss's distance (``[unet] distance``; default: the run's).
 
 The `laptop` preset trains every stage on 64 px crops because its BNN, used on tiles of its
 own crop, degrades on larger inputs (results/bnn_crop.md). The U-Net is used on 512 px tiles
@@ -48,14 +49,19 @@ from sassid.io import find_pairs  # noqa: E402
 from sassid.models import model_file  # noqa: E402
 from sassid.train import train  # noqa: E402
 
-Arm = tuple[int, int, str | None, tuple[int, int] | None]
-"""An arm: crop side (px), batch, stage 3's supervision, the U-Net's (encoder, decoder) widths
-(None: the run's)."""
+Arm = tuple[int, int, str | None, tuple[int, int] | None, str | None]
+"""An arm: crop side (px), batch, stage 3's supervision, the U-Net's (encoder, decoder) widths,
+its loss's distance (None: the run's)."""
 
 
 def parse_crop(text: str) -> Arm:
-    """``"128x2"`` -> (128, 2, None, None): crop side in px, batch; ``"64x8:both"`` also names
-    the U-Net's supervision, ``"64x8@32/64"`` its encoder/decoder widths."""
+    """``"128x2"`` -> (128, 2, None, None, None): crop side in px, batch; ``"64x8:both"`` also
+    names the U-Net's supervision, ``"64x8@32/64"`` its encoder/decoder widths, ``"64x8+l2"``
+    its loss's distance."""
+    text, _, distance = text.partition("+")
+    distances = typing.get_args(typing.get_type_hints(UNetStageConfig)["distance"])
+    if distance and distance not in distances:
+        raise SystemExit(f"arm {text}: distance must be one of {', '.join(distances)}")
     text, _, width = text.partition("@")
     crop, _, supervision = text.partition(":")
     size, _, batch = crop.partition("x")
@@ -66,7 +72,7 @@ def parse_crop(text: str) -> Arm:
     if width:
         enc, _, dec = width.partition("/")
         widths = (int(enc), int(dec))
-    return int(size), int(batch), supervision or None, widths
+    return int(size), int(batch), supervision or None, widths, distance or None
 
 
 def arm_config(
@@ -77,9 +83,10 @@ def arm_config(
     steps: int,
     supervision: str | None = None,
     widths: tuple[int, int] | None = None,
+    distance: str | None = None,
 ) -> TrainConfig:
     """The run's config with BNN and LAN frozen and the U-Net retrained on its own crop (and
-    with ``supervision`` and encoder/decoder ``widths``, where given)."""
+    with ``supervision``, encoder/decoder ``widths`` and loss ``distance``, where given)."""
     enc, dec = widths or (base.unet.enc_channels, base.unet.dec_channels)
     frozen = dict(init=str(model), skip=True)
     return dataclasses.replace(
@@ -97,6 +104,7 @@ def arm_config(
             supervision=supervision or base.unet.supervision,
             enc_channels=enc,
             dec_channels=dec,
+            distance=distance or base.unet.distance,
         ),
     )
 
@@ -112,9 +120,11 @@ def train_arm(
 ) -> tuple[TrainConfig, float]:
     """Retrain stage 3 alone into a fresh ``work`` for one ``parse_crop`` arm on ``run_dir``'s
     frozen teachers (``changes``: further config keys); its config and training seconds."""
-    patch, batch, supervision, widths = arm
+    patch, batch, supervision, widths, distance = arm
     shutil.rmtree(work, ignore_errors=True)
-    config = arm_config(base, model_file(run_dir), patch, batch, steps, supervision, widths)
+    config = arm_config(
+        base, model_file(run_dir), patch, batch, steps, supervision, widths, distance
+    )
     config = dataclasses.replace(config, **changes)
     start = time.perf_counter()
     train(noisy, work, config, progress=False)
@@ -149,7 +159,7 @@ def main() -> None:
         "--crops",
         nargs="+",
         default=["64x8", "96x4", "128x2"],
-        help="SIZExBATCH[:SUPERVISION][@ENC/DEC] per arm",
+        help="SIZExBATCH[:SUPERVISION][@ENC/DEC][+l1|+l2] per arm",
     )
     parser.add_argument(
         "--iso-like",
@@ -179,11 +189,14 @@ def main() -> None:
     rows: dict[str, Any] = {}
     arms = {text: parse_crop(text) for text in args.crops}  # every arm checked before training
     for text, arm in arms.items():
-        work = Path(args.work) / args.set / text.replace(":", "_").replace("/", "_")
+        work = (
+            Path(args.work) / args.set / text.replace(":", "_").replace("/", "_").replace("+", "_")
+        )
         config, seconds = train_arm(base, run_dir, arm, args.steps, work, noisy)
         rows[text] = {"patch": arm[0], "batch": arm[1], "train_seconds": seconds}
         rows[text]["supervision"] = config.unet.supervision
         rows[text]["widths"] = [config.unet.enc_channels, config.unet.dec_channels]
+        rows[text]["distance"] = config.unet.distance
         rows[text]["unet"] = net_psnr(work, "unet", photos)
         rows[text]["unet_raw"] = net_psnr(work, "unet", photos, noise_gate=0.0, guard=False)
         rows[text]["mps_512_bf16"] = _unet_speed(work)
@@ -227,17 +240,18 @@ def _markdown(payload: dict[str, Any]) -> str:
         f"teachers' fusion {payload['fusion']:.2f} dB), PSNR in dB with the output corrections "
         "of `sassid denoise`. Δ: against the first row.",
         "",
-        "| U-Net crop x batch | supervision | widths enc/dec | pixels per step | U-Net | Δ U-Net "
-        "| U-Net alone (no gate) | train (s) | U-Net 512² MP/s (bf16) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| U-Net crop x batch | supervision | distance | widths enc/dec | pixels per step | U-Net "
+        "| Δ U-Net | U-Net alone (no gate) | train (s) | U-Net 512² MP/s (bf16) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows.values():
         supervision = r.get("supervision", "run's")  # files before 2026-11-30 kept the run's
         widths = "/".join(map(str, r["widths"])) if "widths" in r else "run's"
         raw = f"{r['unet_raw']:.2f}" if "unet_raw" in r else "-"  # since 2026-12-01
         speed = f"{r['mps_512_bf16']:.3f}" if "mps_512_bf16" in r else "-"
+        distance = r.get("distance", "l1")  # every run before 2026-12-07 trained on L1
         lines.append(
-            f"| {r['patch']} px x {r['batch']} | {supervision} | {widths} | "
+            f"| {r['patch']} px x {r['batch']} | {supervision} | {distance} | {widths} | "
             f"{r['patch'] ** 2 * r['batch']} | {r['unet']:.2f} | {r['unet'] - first['unet']:+.2f} "
             f"| {raw} | {r['train_seconds']:.0f} | {speed} |"
         )

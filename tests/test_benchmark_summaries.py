@@ -88,6 +88,13 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     write("bnn_blind9.json", blind9 | {"sets": _sets({"64x8": _arm(64, 8, 32.25, blind=9)})})
     slow = {"steps": 1200, "seed": 0, "lr": 3e-4, "sets": _sets({"64x8": _arm(64, 8, 32.75)})}
     write("bnn_lr3e-4.json", slow)
+    squared = {
+        "steps": 1200,
+        "seed": 0,
+        "distance": "l2",
+        "sets": _sets({"64x8": _arm(64, 8, 31.0)}),
+    }
+    write("bnn_distance_l2.json", squared)
     rows = [
         {"name": "unet_no_alpha", "psnr": 34.3},
         {"name": "unet_blend", "psnr": 99.0},  # what `unet` itself trained: no lever
@@ -114,6 +121,9 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
         },
     }
     write("unet_width_demo.json", {"steps": 300, "rows": narrow})  # a demo study: its own set
+    l2_arm = {"patch": 64, "batch": 8, "supervision": "blend", "distance": "l2", "unet": 33.4}
+    distance = {"64x8": {**l2_arm, "distance": "l1", "unet": 33.1}, "64x8+l2": l2_arm}
+    write("unet_distance_sidd_samples.json", {"steps": 300, "rows": distance})
     snapshots = {"2500": {"psnr_denoise": 33.6}, "5000": {}, "10000": {"psnr_denoise": 33.5}}
     narrow_row = {"snapshots": snapshots, "widths": [32, 64], "train_seconds": 540.0}
     write("unet_length_sidd_samples_64.json", {"steps": 10000, "rows": {"64x8@32/64": narrow_row}})
@@ -132,8 +142,10 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
         "BNN blind size 9 (not the measured 5)",
         "BNN crop 96 px x 4 (not 64 x 8)",
         "BNN learning rate 0.0003 (not the preset's)",
+        "BNN loss distance l2 (not l1)",
         "BNN width 48/96 (not 24/48)",
         "U-Net at the end of one 10000-step schedule (not its step-2500 snapshot",
+        "U-Net loss distance l2 (not l1)",
         "U-Net supervision `both` (not `blend`)",
         "U-Net width 32/64 (not 48/96)",
         "U-Net width 32/64 for 10000 steps (not 48/96 for 5000)",
@@ -149,6 +161,10 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
     assert blind.source == "bnn_blind9.json, bnn_crop.json"  # the measured-size arm
     slow_lever = found["BNN learning rate 0.0003 (not the preset's)"]
     assert (slow_lever.delta_db, slow_lever.laptop) == (pytest.approx(0.75), "lr 0.001")
+    squared_lever = found["BNN loss distance l2 (not l1)"]
+    assert (squared_lever.delta_db, squared_lever.laptop) == (pytest.approx(-1.0), "distance l1")
+    unet_squared = found["U-Net loss distance l2 (not l1)"]
+    assert (unet_squared.delta_db, unet_squared.laptop) == (pytest.approx(0.3), "distance l1")
     width = found["BNN width 48/96 (not 24/48)"]  # its narrow arm is in another file, seed 1
     assert (width.base_db, width.delta_db, width.source) == (
         31.0,
@@ -189,12 +205,15 @@ def test_levers_compare_each_arm_with_its_own_baseline(tmp_path: Path) -> None:
 
 
 def test_unet_crop_arms_parse_and_refuse_an_unknown_loss() -> None:
-    assert parse_crop("128x2") == (128, 2, None, None)
-    assert parse_crop("64x8:both") == (64, 8, "both", None)
-    assert parse_crop("64x8@32/64") == (64, 8, None, (32, 64))
-    assert parse_crop("64x8:blend_posterior@24/48") == (64, 8, "blend_posterior", (24, 48))
+    assert parse_crop("128x2") == (128, 2, None, None, None)
+    assert parse_crop("64x8:both") == (64, 8, "both", None, None)
+    assert parse_crop("64x8@32/64") == (64, 8, None, (32, 64), None)
+    assert parse_crop("64x8:blend_posterior@24/48") == (64, 8, "blend_posterior", (24, 48), None)
+    assert parse_crop("64x8:blend@32/64+l2") == (64, 8, "blend", (32, 64), "l2")
     with pytest.raises(SystemExit, match="64x8:bothh"):
         parse_crop("64x8:bothh")
+    with pytest.raises(SystemExit, match="distance"):
+        parse_crop("64x8+l3")
 
 
 def test_bnn_crop_arm_config_sets_blind_size_and_rate_for_every_arm() -> None:

@@ -26,6 +26,7 @@ from sassid.budget import (
     stage_steps,
 )
 from sassid.checkpoint import load_file
+from sassid.config import load_config
 from sassid.errors import ConfigError, TrainingError
 from sassid.models import load_model, read_model
 from sassid.train import train
@@ -306,6 +307,35 @@ def test_a_flat_loss_ends_the_stage_and_gives_its_time_away(tmp_path: Path, monk
     assert checkpoint["stage_cap"] == 9, "a resume keeps the plateau's end"
     with pytest.raises(ConfigError, match="plateau_gain"):
         tiny_config(bnn={"plateau_gain": 2.0})
+
+
+@pytest.mark.parametrize("distance", ["l1", "l2"])
+def test_the_plateau_judges_the_error_scale_under_either_distance(
+    tmp_path: Path,
+    monkeypatch,  # noqa: ANN001
+    distance: str,
+) -> None:
+    """Under ``l2`` the logged loss is a square: the plateau gets its root, so that
+    ``plateau_gain`` means the same fall of the error under both distances."""
+    data = write_noisy_images(tmp_path / "data")
+    config = tiny_config(
+        log_every=1,
+        checkpoint_every=100,
+        val_every=10**6,
+        bnn={"plateau_gain": 0.01, "plateau_window": 50, "distance": distance},
+    )
+    fed: list[tuple[int, float]] = []
+    monkeypatch.setattr(LossPlateau, "add", lambda self, step, loss: fed.append((step, loss)))
+    train([data], tmp_path / "run", config, device="cpu", progress=False, minutes=0.1)
+    records = [
+        json.loads(x) for x in (tmp_path / "run" / "metrics.jsonl").read_text().split("\n") if x
+    ]
+    logged = {r["step"]: r["loss"] for r in records if r.get("stage") == "bnn" and "loss" in r}
+    assert fed, "the plateau was consulted"
+    for step, value in fed:
+        expected = math.sqrt(logged[step]) if distance == "l2" else logged[step]
+        assert value == pytest.approx(expected), (step, value, logged[step])
+    assert load_config(tmp_path / "run" / "config.json").bnn.distance == distance
 
 
 @pytest.mark.parametrize("rule, wide", [(1, True), (10**6, False)])

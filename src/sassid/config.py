@@ -112,6 +112,10 @@ class _StageCommon:
     .LossPlateau); the learning rate then decays to 0 over one more window and the time left
     goes to the later stages. 0: off (train for the whole share)."""
     plateau_window: int = 400
+    distance: Literal["l1", "l2"] = "l1"
+    """The stage loss's per-pixel distance (``sassid.losses.pixel_loss``): ``l1``, the paper's
+    (a median), or ``l2``, squared error (a mean). Under ``l2`` the loss plateau is judged on
+    the loss's square root, so ``plateau_gain`` keeps meaning a fall of the error's scale."""
     ema_window: float = 0.0
     """Average the weights over about this fraction of the stage's steps (sassid.averaging);
     the average becomes the stage's result. 0: off, the reference's last weights."""

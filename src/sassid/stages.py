@@ -8,12 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sassid.adaptive import alpha_map
 from sassid.config import TrainConfig
-from sassid.losses import blended_target_loss, bnn_loss, denoiser_loss, lan_loss
+from sassid.losses import (
+    Distance,
+    blended_target_loss,
+    bnn_loss,
+    denoiser_loss,
+    lan_loss,
+    pixel_loss,
+)
 from sassid.teachers import POSTERIOR
 from sassid.tiling import run_tiled
 
@@ -48,61 +54,76 @@ class StageSpec:
     set from ``UNetStageConfig.reads_posterior`` by ``stage_specs``."""
 
 
-def _alpha_weighted(loss: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]) -> StageSpec:
-    """Stage 3 taught by both teachers through ``loss(out, bnn, lan, alpha)``."""
+def _alpha_weighted(
+    loss: Callable[[Tensor, Tensor, Tensor, Tensor, Distance], Tensor], distance: Distance
+) -> StageSpec:
+    """Stage 3 taught by both teachers through ``loss(out, bnn, lan, alpha, distance)``."""
     return StageSpec(
-        "unet", ("bnn", "lan"), True, lambda out, _y, t: loss(out, t["bnn"], t["lan"], t["alpha"])
+        "unet",
+        ("bnn", "lan"),
+        True,
+        lambda out, _y, t: loss(out, t["bnn"], t["lan"], t["alpha"], distance),
     )
 
 
-def _unet_spec(supervision: str) -> StageSpec:
+def _unet_spec(supervision: str, distance: Distance = "l1") -> StageSpec:
     match supervision:
         case "adaptive":
-            return _alpha_weighted(denoiser_loss)
+            return _alpha_weighted(denoiser_loss, distance)
         case "both":
             return StageSpec(
                 "unet",
                 ("bnn", "lan"),
                 False,
                 lambda out, _y, t: denoiser_loss(
-                    out, t["bnn"], t["lan"], torch.full_like(out[:, :1], 0.5)
+                    out, t["bnn"], t["lan"], torch.full_like(out[:, :1], 0.5), distance
                 ),
             )
         case "blend":
-            return _alpha_weighted(blended_target_loss)
+            return _alpha_weighted(blended_target_loss, distance)
         case "bnn":
-            return StageSpec("unet", ("bnn",), False, lambda out, _y, t: F.l1_loss(out, t["bnn"]))
+            return StageSpec(
+                "unet", ("bnn",), False, lambda out, _y, t: pixel_loss(out, t["bnn"], distance)
+            )
         case "posterior":
             return StageSpec(
                 "unet",
                 ("bnn",),
                 False,
-                lambda out, _y, t: F.l1_loss(out, t[POSTERIOR]),
+                lambda out, _y, t: pixel_loss(out, t[POSTERIOR], distance),
             )
         case "blend_posterior":
             return StageSpec(
                 "unet",
                 ("bnn", "lan"),
                 True,
-                lambda out, _y, t: blended_target_loss(out, t[POSTERIOR], t["lan"], t["alpha"]),
+                lambda out, _y, t: blended_target_loss(
+                    out, t[POSTERIOR], t["lan"], t["alpha"], distance
+                ),
             )
         case "lan":
-            return StageSpec("unet", ("lan",), False, lambda out, _y, t: F.l1_loss(out, t["lan"]))
+            return StageSpec(
+                "unet", ("lan",), False, lambda out, _y, t: pixel_loss(out, t["lan"], distance)
+            )
     raise ValueError(f"unknown supervision {supervision!r}")
 
 
 def stage_specs(config: TrainConfig) -> list[StageSpec]:
-    """BNN -> LAN -> U-Net, as configured."""
+    """BNN -> LAN -> U-Net, as configured (each with its stage's ``distance``)."""
     weighted = config.lan.loss == "alpha"
+    bnn_distance, lan_distance = config.bnn.distance, config.lan.distance
     return [
-        StageSpec("bnn", (), False, lambda out, noisy, _t: bnn_loss(out, noisy)),
+        StageSpec("bnn", (), False, lambda out, noisy, _t: bnn_loss(out, noisy, bnn_distance)),
         StageSpec(
             "lan",
             ("bnn",),
             weighted,
-            lambda out, _y, t: lan_loss(out, t["bnn"], t.get("alpha")),
+            lambda out, _y, t: lan_loss(out, t["bnn"], t.get("alpha"), lan_distance),
         ),
-        replace(_unet_spec(config.unet.supervision), needs_posterior=config.unet.reads_posterior),
+        replace(
+            _unet_spec(config.unet.supervision, config.unet.distance),
+            needs_posterior=config.unet.reads_posterior,
+        ),
     ]
 
 

@@ -675,7 +675,9 @@ def _run_stage(
                 }
             )
             postfix["loss"] = f"{mean_loss:.3f}"
-            if plateau is not None and not last and plateau.add(state.step, mean_loss):
+            # the error's scale under either distance (l2's loss is its square)
+            scale = math.sqrt(mean_loss) if stage_config.distance == "l2" else mean_loss
+            if plateau is not None and not last and plateau.add(state.step, scale):
                 _end_on_plateau(run, spec, state, plateau)
                 plateau = None
                 bar.total = state.total
