@@ -77,7 +77,9 @@ def test_diverging_loss_stops_without_a_model(noisy: Path, tmp_path: Path, monke
     import sassid.stages
     from sassid.train import train
 
-    monkeypatch.setattr(sassid.stages, "bnn_loss", lambda out, noisy: (out * float("nan")).mean())
+    monkeypatch.setattr(
+        sassid.stages, "bnn_loss", lambda out, noisy, *_: (out * float("nan")).mean()
+    )
     run = tmp_path / "run"
     with pytest.raises(TrainingError, match="bnn stage, step 1: the loss is nan"):
         train([noisy], run, tiny_config(), device="cpu", progress=False)
