@@ -58,10 +58,11 @@ def parse_crop(text: str) -> Arm:
     """``"128x2"`` -> (128, 2, None, None, None): crop side in px, batch; ``"64x8:both"`` also
     names the U-Net's supervision, ``"64x8@32/64"`` its encoder/decoder widths, ``"64x8+l2"``
     its loss's distance."""
+    arm = text
     text, _, distance = text.partition("+")
     distances = typing.get_args(typing.get_type_hints(UNetStageConfig)["distance"])
     if distance and distance not in distances:
-        raise SystemExit(f"arm {text}: distance must be one of {', '.join(distances)}")
+        raise SystemExit(f"arm {arm}: distance must be one of {', '.join(distances)}")
     text, _, width = text.partition("@")
     crop, _, supervision = text.partition(":")
     size, _, batch = crop.partition("x")

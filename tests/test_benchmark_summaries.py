@@ -212,7 +212,7 @@ def test_unet_crop_arms_parse_and_refuse_an_unknown_loss() -> None:
     assert parse_crop("64x8:blend@32/64+l2") == (64, 8, "blend", (32, 64), "l2")
     with pytest.raises(SystemExit, match="64x8:bothh"):
         parse_crop("64x8:bothh")
-    with pytest.raises(SystemExit, match="distance"):
+    with pytest.raises(SystemExit, match=r"64x8\+l3: distance"):
         parse_crop("64x8+l3")
 
 
