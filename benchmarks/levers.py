@@ -436,14 +436,15 @@ UNET_STUDIES = {
             f"unet_{study}_{set_name}"
             for study in ("crop", "supervision", "posterior", "width", "distance")
         )
+        + (f"unet_supervision_{set_name}_6000",)
         for set_name in SETS
     },
     "demo at iso_like 1000": ("unet_posterior_demo_iso1000", "unet_width_demo_iso1000"),
     "demo": ("unet_posterior_demo", "unet_width_demo"),
 }
 """``unet_crop.py`` studies per set (the demo's photos included): the U-Net's crop, stage 3's
-supervision, targets from the BNN's posterior (``[unet] supervision``), the U-Net's widths and
-its loss's distance (``[unet] distance``)."""
+supervision (also at 6000 steps), targets from the BNN's posterior (``[unet] supervision``),
+the U-Net's widths and its loss's distance (``[unet] distance``)."""
 
 
 def _unet_arms(results: Path, stem: str, set_name: str, laptop: TrainConfig) -> Iterator[Lever]:
