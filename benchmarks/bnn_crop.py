@@ -29,6 +29,7 @@ import json
 import shutil
 import sys
 import time
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import DATA, provenance, scored_sets, stamp, write_results  # noqa: E402
-from sassid.config import TrainConfig, preset, with_blind_size  # noqa: E402
+from sassid.config import Distance, TrainConfig, preset, with_blind_size  # noqa: E402
 from sassid.errors import ConfigError  # noqa: E402
 from sassid.inference import Denoiser, default_overlap  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402
@@ -162,7 +163,7 @@ def main() -> None:
     parser.add_argument(
         "--distance",
         default="l1",
-        choices=["l1", "l2"],
+        choices=typing.get_args(Distance),
         help="the BNN loss's distance ([bnn] distance; default l1, the paper's)",
     )
     parser.add_argument("--device", default="cpu", help="cpu or cuda (same steps, same recipe)")

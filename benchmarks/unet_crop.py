@@ -44,7 +44,7 @@ from benchmarks.common import (  # noqa: E402
     stamp,
     write_results,
 )
-from sassid.config import TrainConfig, UNetStageConfig, load_config  # noqa: E402
+from sassid.config import Distance, TrainConfig, UNetStageConfig, load_config  # noqa: E402
 from sassid.io import find_pairs  # noqa: E402
 from sassid.models import model_file  # noqa: E402
 from sassid.train import train  # noqa: E402
@@ -60,7 +60,7 @@ def parse_crop(text: str) -> Arm:
     its loss's distance."""
     arm = text
     text, _, distance = text.partition("+")
-    distances = typing.get_args(typing.get_type_hints(UNetStageConfig)["distance"])
+    distances = typing.get_args(Distance)
     if distance and distance not in distances:
         raise SystemExit(f"arm {arm}: distance must be one of {', '.join(distances)}")
     text, _, width = text.partition("@")

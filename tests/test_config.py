@@ -40,6 +40,7 @@ def test_toml_overrides_and_round_trip(tmp_path: Path) -> None:
         ("[bnn]\nsteps = 5\ncolour = 1\n", r"unknown key '\[bnn\] colour'"),
         ("batch = 3\n", "unknown key 'batch'"),
         ("[lan]\nloss = 'l2'\n", r"\[lan\] loss must be one of"),
+        ("[unet]\ndistance = 'l3'\n", r"\[unet\] distance must be one of 'l1', 'l2'"),
         ("patch_size = 100\n", "patch_size must be a multiple of 32"),
         ("[bnn]\nblind_size = 4\n", "blind_size must be odd"),
         ("[bnn]\nsteps = 'many'\n", r"\[bnn\] steps must be an integer"),

@@ -59,6 +59,7 @@ __all__ = [
     "LANStageConfig",
     "UNetStageConfig",
     "AlphaConfig",
+    "Distance",
     "TrainConfig",
     "PRESETS",
     "preset",
@@ -93,6 +94,11 @@ def _in_range(value: float, low: float, high: float, where: str) -> None:
     )
 
 
+Distance = Literal["l1", "l2"]
+"""A stage loss's per-pixel distance (``sassid.losses.pixel_loss``): mean absolute or mean
+squared error."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class _StageCommon:
     arch: str = ""
@@ -112,7 +118,7 @@ class _StageCommon:
     .LossPlateau); the learning rate then decays to 0 over one more window and the time left
     goes to the later stages. 0: off (train for the whole share)."""
     plateau_window: int = 400
-    distance: Literal["l1", "l2"] = "l1"
+    distance: Distance = "l1"
     """The stage loss's per-pixel distance (``sassid.losses.pixel_loss``): ``l1``, the paper's
     (a median), or ``l2``, squared error (a mean). Under ``l2`` the loss plateau is judged on
     the loss's square root, so ``plateau_gain`` keeps meaning a fall of the error's scale."""

@@ -13,14 +13,12 @@ many shots, and PSNR scores squared error.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["Distance", "pixel_loss", "bnn_loss", "lan_loss", "denoiser_loss", "blended_target_loss"]
+from sassid.config import Distance
 
-Distance = Literal["l1", "l2"]
+__all__ = ["Distance", "pixel_loss", "bnn_loss", "lan_loss", "denoiser_loss", "blended_target_loss"]
 
 
 def pixel_loss(a: Tensor, b: Tensor, distance: Distance = "l1") -> Tensor:
