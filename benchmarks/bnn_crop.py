@@ -37,7 +37,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.common import DATA, provenance, scored_sets, stamp, write_results  # noqa: E402
-from sassid.config import Distance, TrainConfig, preset, with_blind_size  # noqa: E402
+from sassid.config import TrainConfig, preset, with_blind_size  # noqa: E402
+from sassid.constants import Distance  # noqa: E402
 from sassid.errors import ConfigError  # noqa: E402
 from sassid.inference import Denoiser, default_overlap  # noqa: E402
 from sassid.metrics import psnr  # noqa: E402

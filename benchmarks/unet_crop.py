@@ -44,7 +44,8 @@ from benchmarks.common import (  # noqa: E402
     stamp,
     write_results,
 )
-from sassid.config import Distance, TrainConfig, UNetStageConfig, load_config  # noqa: E402
+from sassid.config import TrainConfig, UNetStageConfig, load_config  # noqa: E402
+from sassid.constants import Distance  # noqa: E402
 from sassid.io import find_pairs  # noqa: E402
 from sassid.models import model_file  # noqa: E402
 from sassid.train import train  # noqa: E402

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from sassid.constants import Distance
 from sassid.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -59,7 +60,6 @@ __all__ = [
     "LANStageConfig",
     "UNetStageConfig",
     "AlphaConfig",
-    "Distance",
     "TrainConfig",
     "PRESETS",
     "preset",
@@ -92,11 +92,6 @@ def _in_range(value: float, low: float, high: float, where: str) -> None:
         math.isfinite(value) and low <= value <= high,
         f"{where} must be between {low:g} and {high:g}, got {value}",
     )
-
-
-Distance = Literal["l1", "l2"]
-"""A stage loss's per-pixel distance (``sassid.losses.pixel_loss``): mean absolute or mean
-squared error."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,5 +1,11 @@
 """Project-wide conventions, declared once."""
 
+from typing import Literal
+
+Distance = Literal["l1", "l2"]
+"""A stage loss's per-pixel distance (``sassid.losses.pixel_loss``, ``[stage] distance``): mean
+absolute or mean squared error."""
+
 PIXEL_MAX: float = 255.0
 """Pixels are float in [0, PIXEL_MAX], as the authors trained. The alpha thresholds (1 and 5)
 are in these units, so every network, loss and metric works on this scale."""

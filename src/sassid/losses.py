@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor
 
-from sassid.config import Distance
+from sassid.constants import Distance
 
 __all__ = ["Distance", "pixel_loss", "bnn_loss", "lan_loss", "denoiser_loss", "blended_target_loss"]
 
