@@ -198,14 +198,15 @@ def test_train_under_a_budget_says_how_it_spent_it(tmp_path, capsys) -> None:  #
     config = tmp_path / "tiny.toml"
     config.write_text(
         'preset = "quick"\nbatch_size = 2\npatch_size = 32\nlog_every = 1\n'
-        "[bnn]\nenc_channels = 8\ndec_channels = 16\n[lan]\nwidth = 16\n"
+        "[bnn]\nenc_channels = 8\ndec_channels = 16\nmax_steps = 8\n"
+        "[lan]\nwidth = 16\nmax_steps = 8\n"
         "[unet]\nenc_channels = 8\ndec_channels = 16\nmax_steps = 2\n"
-    )
+    )  # the teachers capped too: their unused time goes to the U-Net, however slow the CPU
     args = ["train", str(data), "-o", str(tmp_path / "r"), "--config", str(config)]
     assert main([*args, "--minutes", "0.3", "-q"]) == 0
     out = capsys.readouterr().out
     assert "of 0.3 minutes; steps: BNN" in out and "U-Net 2" in out, out
-    assert "stopped at unet max_steps 2" in out, out
+    assert "stopped at " in out and "unet max_steps 2" in out, out
 
 
 def test_an_empty_input_path_is_refused_not_read_as_the_current_folder(
