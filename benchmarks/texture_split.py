@@ -54,10 +54,14 @@ def part_psnr(output: np.ndarray, clean: np.ndarray, mask: np.ndarray) -> dict[s
 
 
 def blurred(clean: np.ndarray, sigma_px: float) -> np.ndarray:
-    """``clean`` blurred by a Gaussian of ``sigma_px`` per channel, rounded to its dtype."""
-    x = clean.astype(np.float64)
-    out = np.stack([gaussian_filter(x[..., c], sigma_px) for c in range(x.shape[-1])], -1)
-    return np.clip(np.round(out), 0, np.iinfo(clean.dtype).max).astype(clean.dtype)
+    """``clean`` (HWC) blurred by a Gaussian of ``sigma_px`` per channel (float64), back in its
+    dtype as ``sassid denoise`` writes outputs (``sassid.pixels``)."""
+    from sassid.pixels import from_pixels, to_pixels
+
+    chw = to_pixels(clean).astype(np.float64)
+    for c in range(chw.shape[0]):
+        chw[c] = gaussian_filter(chw[c], sigma_px)
+    return from_pixels(chw, clean.dtype.type)
 
 
 def mean_parts(
