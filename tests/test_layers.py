@@ -31,3 +31,17 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     assert graph["sassid.train"] == {"sassid.cli"}, "a lazy import counts"
     assert find_cycles(graph) == [["sassid.cli", "sassid.train"]]
     assert layer_of("sassid.cli") > layer_of("sassid.train")
+
+
+def test_readme_names_every_layer_module() -> None:
+    """The README's Structure list names every module of ``LAYERS``, so it cannot fall behind."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Structure") :]
+    section = section[: section.index("`python benchmarks/structure.py`")]
+    missing = [
+        name
+        for _, names in LAYERS
+        for name in names
+        if f"`{name}`" not in section and f"`{name}/`" not in section
+    ]
+    assert missing == []
