@@ -183,9 +183,8 @@ def test_train_minutes_defaults_to_laptop_and_blind_size_parsing(tmp_path, monke
     assert main(["train", str(data), "-o", str(tmp_path / "r"), "--blind-size", "5"]) == 0
     bnn = seen["config"].bnn
     assert seen["config"].preset == "paper" and (bnn.blind_size, bnn.auto_blind_size) == (5, False)
-    main(
-        ["train", str(data), "-o", str(tmp_path / "r"), "--preset", "quick", "--blind-size", "auto"]
-    )
+    quick_auto = ["--preset", "quick", "--blind-size", "auto"]
+    assert main(["train", str(data), "-o", str(tmp_path / "r"), *quick_auto]) == 0
     assert seen["config"].preset == "quick" and seen["config"].bnn.auto_blind_size
     assert main(["train", str(data), "-o", str(tmp_path / "r"), "--blind-size", "4"]) == 2
 

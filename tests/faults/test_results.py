@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from sassid.errors import TrainingError
+from sassid.errors import SassidError, TrainingError
 from sassid.evaluate import iter_pairs
 from sassid.formats.sidd import read_blocks
 from sassid.metrics import MetricError, psnr, ssim
@@ -64,7 +64,7 @@ def test_sidd_blocks_are_scaled_by_type(stored: np.ndarray, expected: list, tmp_
 
 def test_float_blocks_outside_unit_range_are_refused(tmp_path: Path) -> None:
     savemat(tmp_path / "b.mat", {"x": np.full((1, 1, 2, 2, 3), 3.0)})
-    with pytest.raises(Exception, match=r"b\.mat: float blocks must lie in \[0, 1\]"):
+    with pytest.raises(SassidError, match=r"b\.mat: float blocks must lie in \[0, 1\]"):
         read_blocks(tmp_path / "b.mat")
 
 
