@@ -131,6 +131,11 @@ def test_guard_handles_odd_photos(case: str) -> None:
     else:
         assert denoiser.last_gate is not None and denoiser.last_gate.changed
         assert all(np.isfinite(e) for e in denoiser.last_gate.errors.values())
+    if case == "16-bit":  # the same verdict as on the 8-bit photo it was made from
+        eight_bit = _smearing_denoiser()
+        eight_bit.pixels(_noisy_photo(5)[1])
+        assert eight_bit.last_gate is not None and denoiser.last_gate is not None
+        assert denoiser.last_gate.factor == eight_bit.last_gate.factor
 
 
 def test_a_guard_that_fails_leaves_the_models_own_gate(monkeypatch) -> None:  # noqa: ANN001

@@ -48,6 +48,7 @@ def test_malvar_demosaic_is_exact_on_flat_colour() -> None:
 def test_jpeg_option_and_cli(tmp_path: Path) -> None:
     noisy = add_camera_noise(_scene(), 800, jpeg_quality=80)
     assert noisy.dtype == np.uint8 and noisy.shape == _scene().shape
+    assert not np.array_equal(noisy, add_camera_noise(_scene(), 800)), "JPEG changes the pixels"
     (tmp_path / "in").mkdir()
     write_image(tmp_path / "in" / "a.png", _scene())
     assert (
