@@ -42,8 +42,8 @@ from sassid.inference import Denoiser, default_overlap, default_tile  # noqa: E4
 from sassid.io import read_image  # noqa: E402
 from sassid.metrics import psnr, ssim  # noqa: E402
 from sassid.models import load_networks  # noqa: E402
-from sassid.reliability import assess, check_crops, check_picks  # noqa: E402
-from sassid.train import train  # noqa: E402
+from sassid.reliability import check_picks  # noqa: E402
+from sassid.train import judge_reliability, train  # noqa: E402
 
 ROW_ORDER = [
     "noisy",
@@ -160,14 +160,7 @@ def _recheck(full: dict, noisy_paths: list[Path], config) -> dict:  # noqa: ANN0
     picks = check_picks(len(noisy_paths))
     images = [read_image(noisy_paths[i]).pixels for i in picks]
     names = [noisy_paths[i].name for i in picks]
-    denoiser = Denoiser(
-        {"unet": full["unet"]},
-        net="unet",
-        tile=0,
-        lowpass_sigma=config.lowpass_sigma,
-        noise_gate=config.noise_gate,
-    )
-    return assess(denoiser.pixels, check_crops(images, len(images), names=names)).to_dict()
+    return judge_reliability(full["unet"], images, names, config) or {}
 
 
 def _widths(given: list[int] | None, stage: BNNStageConfig | UNetStageConfig) -> dict[str, int]:
@@ -493,6 +486,12 @@ def main() -> None:
             + ("" if reliability["reliable"] else f" ({'; '.join(reliability['warnings'])})")
             + "."
         )
+        if lowered := reliability.get("guard_lowered"):
+            lines.append(
+                f"Its note: on {len(lowered)} of {len(reliability['images'])} checked photos "
+                f"({', '.join(lowered)}) the per-photo guard lowers the noise gate (the gated "
+                "output is estimated worse than the noisy input there)."
+            )
     lines += ["", "## Targets", ""] + [
         f"- {k}: **{'met' if v else 'MISSED'}**" for k, v in checks.items()
     ]

@@ -324,6 +324,10 @@ def test_reliability_check_names_photos_the_guard_holds_back(tmp_path: Path) -> 
     assert len(notes) == 1 and notes[0].startswith("on 2 of 2 checked photos (a.png, b.png)")
     verdict = json.loads((tmp_path / "reliability.json").read_text())
     assert verdict["guard_lowered"] == ["a.png", "b.png"]
+    judged = train_module.judge_reliability(
+        smear, images, ["a.png", "b.png"], TrainConfig(noise_gate=2)
+    )
+    assert json.loads(json.dumps(judged)) == verdict, "the benchmarks' recheck is the same check"
 
 
 def test_posterior_supervision_trains_from_the_cache_and_says_it_needs_one(

@@ -76,7 +76,7 @@ from sassid.stages import (
 )
 from sassid.teachers import POSTERIOR, TeacherCache
 
-__all__ = ["train", "stage_seed", "check_reliability"]
+__all__ = ["train", "stage_seed", "check_reliability", "judge_reliability"]
 
 
 class MetricsLog:
@@ -740,6 +740,41 @@ def _describe_noise(noise: dict[str, Any], blind_size: int) -> str:
     )
 
 
+def judge_reliability(
+    unet: nn.Module, images: list[np.ndarray], names: list[str], config: TrainConfig
+) -> dict[str, Any] | None:
+    """The end-of-training check's verdict on ``unet``, from the noisy data alone: central
+    crops of up to 16 of ``images`` (named by ``names``) judged pooled and one by one
+    (sassid.reliability), as the user gets the model (its output corrections and the
+    per-photo guard). ``guard_lowered`` lists the photos on which the guard (sassid.guard)
+    lowers the noise gate: there the model is estimated to smooth away more than noise.
+    None: no image could be judged."""
+    crops = check_crops(images, names=names)
+    if not crops:
+        return None
+    denoiser = Denoiser(
+        {"unet": unet},
+        net="unet",
+        tile=0,
+        lowpass_sigma=config.lowpass_sigma,
+        noise_gate=config.noise_gate,
+    )
+    crop_names = {id(crop): name for name, crop in crops.items()}
+    lowered: list[str] = []
+
+    def denoise(crop: np.ndarray) -> np.ndarray:
+        out = denoiser.pixels(crop)
+        if denoiser.last_gate is not None and denoiser.last_gate.changed:
+            lowered.append(crop_names[id(crop)])
+        return out
+
+    try:
+        verdict = assess(denoise, crops)
+    except ValueError:
+        return None
+    return {**verdict.to_dict(), "guard_lowered": lowered}
+
+
 def check_reliability(
     unet: nn.Module,
     images: list[np.ndarray],
@@ -747,45 +782,22 @@ def check_reliability(
     run_dir: Path,
     config: TrainConfig,
 ) -> dict[str, Any] | None:
-    """Judge the trained U-Net on central crops of up to 16 training images from the noisy
-    data alone, pooled and one by one (sassid.reliability); write reliability.json, return
-    what it holds (None: no image could be judged) and warn if it fails. Photos on which the
-    guard (sassid.guard) lowers the noise gate are listed (``guard_lowered``) and named in a
-    separate note: there the model is estimated to smooth away more than noise, and
-    ``sassid denoise`` holds it back."""
-    crops = check_crops(images, names=[p.name for p in paths])
-    if not crops:
+    """``judge_reliability`` on the training images: write reliability.json, return what it
+    holds and warn if the model fails the check; the photos where the guard lowers the gate
+    are named in a separate note (the guard's estimate on one crop can be borderline)."""
+    payload = judge_reliability(unet, images, [p.name for p in paths], config)
+    if payload is None:
         return None
-    denoiser = Denoiser(  # judged as the user gets it: with the model's output corrections
-        {"unet": unet},
-        net="unet",
-        tile=0,
-        lowpass_sigma=config.lowpass_sigma,
-        noise_gate=config.noise_gate,
-    )
-    names = {id(crop): name for name, crop in crops.items()}
-    lowered: list[str] = []
-
-    def denoise(crop: np.ndarray) -> np.ndarray:
-        out = denoiser.pixels(crop)
-        if denoiser.last_gate is not None and denoiser.last_gate.changed:
-            lowered.append(names[id(crop)])
-        return out
-
-    try:
-        verdict = assess(denoise, crops)
-    except ValueError:
-        return None
-    payload = {**verdict.to_dict(), "guard_lowered": lowered}
     _write_json(run_dir / "reliability.json", payload)
-    for message in verdict.warnings:
+    for message in payload["warnings"]:
         warnings.warn(f"model may be unreliable on these photos: {message}", stacklevel=2)
-    if lowered:  # a note, not a verdict: the guard's estimate on one crop can be borderline
+    if lowered := payload["guard_lowered"]:
         warnings.warn(
-            f"on {len(lowered)} of {len(crops)} checked photos ({', '.join(lowered[:3])}"
-            f"{', ...' if len(lowered) > 3 else ''}) the model's output at noise gate "
-            f"{config.noise_gate:g}x is estimated worse than the noisy input (it smooths detail "
-            "away there): `sassid denoise` lowers the gate on such photos",
+            f"on {len(lowered)} of {len(payload['images'])} checked photos "
+            f"({', '.join(lowered[:3])}{', ...' if len(lowered) > 3 else ''}) the model's "
+            f"output at noise gate {config.noise_gate:g}x is estimated worse than the noisy "
+            "input (it smooths detail away there): `sassid denoise` lowers the gate on such "
+            "photos",
             stacklevel=2,
         )
     return payload
