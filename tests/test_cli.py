@@ -12,6 +12,7 @@ from PIL import Image
 from scipy.io import loadmat, savemat
 
 from sassid.cli import main
+from sassid.inference import Denoiser
 from tests.conftest import DATA, OFFICIAL_LAN
 from tests.helpers import evaluate_json, write_noisy_images, write_tiny_model
 
@@ -138,7 +139,11 @@ def test_submit_sidd(tmp_path: Path) -> None:
         )
         == 0
     )
-    assert loadmat(tmp_path / "sub" / "SubmitSrgb.mat")["DenoisedBlocksSrgb"].shape == blocks.shape
+    submitted = loadmat(tmp_path / "sub" / "SubmitSrgb.mat")["DenoisedBlocksSrgb"]
+    assert submitted.shape == blocks.shape
+    # each block as the Denoiser gives it: x8 ensemble, the model's own gate, no guard
+    denoiser = Denoiser.from_model(model, tile=0, ensemble=True, device="cpu", guard=False)
+    assert np.array_equal(submitted[0, 1], denoiser.pixels(blocks[0, 1]))
     assert len((tmp_path / "sub" / "SubmitSrgb.csv").read_text().splitlines()) == 3
 
 

@@ -62,7 +62,10 @@ def submit_dnd(
 ) -> list[Path]:
     """Denoise the DND boxes (with context margins); write ``bundled/%04d.mat`` per image."""
     folder = ensure_folder(Path(output) / "bundled")
-    denoiser = Denoiser.from_model(model, net=net, tile=0, ensemble=ensemble, device=device)
+    # as for SIDD, the model's own gate (``tensor`` never applies the per-photo guard)
+    denoiser = Denoiser.from_model(
+        model, net=net, tile=0, ensemble=ensemble, device=device, guard=False
+    )
 
     def run(crop01: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(crop01.transpose(2, 0, 1)))[None] * PIXEL_MAX
