@@ -87,7 +87,8 @@ def test_report_of_pairs_shows_the_networks_outputs(tmp_path: Path) -> None:
     # Training story: a loss and a validation chart per stage, times, the configuration.
     svgs = page.find("svg", "chart", "training")
     assert len(svgs) == 6
-    assert "7.5" in text and '"preset": "quick"' in text
+    assert "<td>total</td><td></td><td></td><td>7.5</td>" in html  # 3 stages x 2.5 s
+    assert '"preset": "quick"' in text
     stated = re.search(r"This file: ([0-9.]+) MB", html)
     assert stated and float(stated.group(1)) == round(out.stat().st_size / 1e6, 2)
 
