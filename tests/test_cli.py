@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from scipy.io import loadmat, savemat
+from skimage.metrics import peak_signal_noise_ratio
 
 from sassid.cli import main
 from sassid.inference import Denoiser
@@ -106,6 +108,21 @@ def test_evaluate_pairs_json_csv_images(tmp_path: Path, capsys) -> None:  # noqa
     assert summary["images"] == 2 and summary["ssim_convention"] == "matlab3d"
     assert (tmp_path / "r.csv").read_text().startswith("image,psnr,ssim")
     assert Image.open(tmp_path / "img" / "img0.png").size == (3 * 64, 48)
+    # every number from the saved images, by scikit-image: per image, then the mean
+    rows = list(csv.DictReader((tmp_path / "r.csv").open()))
+    assert [r["image"] for r in rows] == ["img0", "img1"]
+    psnrs, noisy_psnrs = [], []
+    for row, stored in zip(rows, summary["per_image"], strict=True):
+        strip = np.asarray(Image.open(tmp_path / "img" / f"{row['image']}.png"))
+        noisy, denoised, clean = np.split(strip, 3, axis=1)
+        assert np.array_equal(noisy, np.asarray(Image.open(data / f"{row['image']}_noisy.png")))
+        psnrs.append(peak_signal_noise_ratio(clean, denoised, data_range=255))
+        noisy_psnrs.append(peak_signal_noise_ratio(clean, noisy, data_range=255))
+        assert float(row["psnr"]) == pytest.approx(psnrs[-1], abs=1e-6)
+        assert stored["psnr"] == pytest.approx(psnrs[-1], abs=1e-9)
+    assert summary["psnr"] == pytest.approx(np.mean(psnrs), abs=1e-9)
+    assert summary["psnr_noisy"] == pytest.approx(np.mean(noisy_psnrs), abs=1e-9)
+    assert summary["psnr"] != pytest.approx(summary["psnr_noisy"], abs=1e-3)
 
 
 def test_evaluate_sidd_validation_mat(tmp_path: Path) -> None:
@@ -115,7 +132,18 @@ def test_evaluate_sidd_validation_mat(tmp_path: Path) -> None:
     savemat(tmp_path / "ValidationNoisyBlocksSrgb.mat", {"ValidationNoisyBlocksSrgb": noisy})
     savemat(tmp_path / "ValidationGtBlocksSrgb.mat", {"ValidationGtBlocksSrgb": clean})
     model = write_tiny_model(tmp_path / "model.pt")
-    assert evaluate_json(model, tmp_path, tmp_path / "r.json")["images"] == 2
+    summary = evaluate_json(model, tmp_path, tmp_path / "r.json")
+    assert summary["images"] == 2
+    # the blocks in order, each as the CLI's defaults denoise it (512 px tile, guard on)
+    denoiser = Denoiser.from_model(model, device="cpu")
+    expected = [
+        peak_signal_noise_ratio(clean[0, k], denoiser.pixels(noisy[0, k]), data_range=255)
+        for k in range(2)
+    ]
+    assert [r["psnr"] for r in summary["per_image"]] == pytest.approx(expected, abs=1e-9)
+    assert summary["psnr_noisy"] == pytest.approx(
+        np.mean([peak_signal_noise_ratio(clean[0, k], noisy[0, k]) for k in range(2)]), abs=1e-9
+    )
 
 
 def test_submit_sidd(tmp_path: Path) -> None:

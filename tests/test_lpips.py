@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from sassid.lpips import ALEXNET_FILE, load_lpips
 from tests.helpers import evaluate_json, write_noisy_images, write_tiny_model
@@ -55,12 +56,28 @@ def test_missing_weights_skip_with_a_note(tmp_path: Path, monkeypatch) -> None: 
 
 
 def test_evaluate_cli_with_local_weights(tmp_path: Path, monkeypatch, capsys) -> None:  # noqa: ANN001
-    _, heads = _fake_weights(tmp_path)
+    backbone, heads = _fake_weights(tmp_path)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    data = write_noisy_images(tmp_path / "pairs", count=1)
+    data = write_noisy_images(tmp_path / "pairs", count=2)
     model = write_tiny_model(tmp_path / "model.pt")
     summary = evaluate_json(
-        model, data, tmp_path / "r.json", "--lpips", "--lpips-heads", str(heads)
+        model,
+        data,
+        tmp_path / "r.json",
+        "--lpips",
+        "--lpips-heads",
+        str(heads),
+        "--save-images",
+        str(tmp_path / "img"),
     )
     assert "LPIPS" in capsys.readouterr().out
-    assert summary["lpips"] > 0
+    # the metric of each saved (denoised, clean) pair, then the mean
+    metric, _ = load_lpips(backbone, heads)
+    assert metric is not None
+    distances = []
+    for name in ("img0", "img1"):
+        strip = np.asarray(Image.open(tmp_path / "img" / f"{name}.png"))
+        _, denoised, clean = np.split(strip, 3, axis=1)
+        distances.append(metric.distance(denoised, clean))
+    assert [r["lpips"] for r in summary["per_image"]] == pytest.approx(distances, rel=1e-5)
+    assert summary["lpips"] == pytest.approx(np.mean(distances), rel=1e-5) and summary["lpips"] > 0

@@ -4,9 +4,11 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import torch
 from scipy.io import loadmat
 
 from sassid.formats.dnd import context_window, iter_crops, read_boxes, write_bundle
+from sassid.inference import Denoiser
 from sassid.submit import submit_dnd
 from tests.helpers import write_tiny_model
 
@@ -57,7 +59,7 @@ def test_identity_crops_and_bundle(tmp_path: Path) -> None:
 
 
 def test_submit_dnd(tmp_path: Path) -> None:
-    _fabricate(tmp_path / "dnd", [np.array([[11, 21, 74, 84]])])
+    (image,) = _fabricate(tmp_path / "dnd", [np.array([[11, 21, 74, 84]])])
     model = write_tiny_model(tmp_path / "model.pt")
     written = submit_dnd(
         model, tmp_path / "dnd", tmp_path / "out", ensemble=False, device="cpu", progress=False
@@ -69,3 +71,15 @@ def test_submit_dnd(tmp_path: Path) -> None:
         and crop.shape == (64, 64, 3)
         and 0 <= crop.min() <= crop.max() <= 1
     )
+    # the box denoised inside its context window (none above and left, where the image leaves
+    # 10 and 20 px; 64 px below and right), then cut out and clipped: not the box alone
+    denoiser = Denoiser.from_model(model, tile=0, device="cpu", guard=False)
+
+    def run(image01: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(image01.transpose(2, 0, 1)))[None] * 255
+        return denoiser.tensor(x)[0].numpy().transpose(1, 2, 0) / 255
+
+    window = np.clip(run(image[10 : 74 + 64, 20 : 84 + 64]), 0, 1)
+    np.testing.assert_allclose(crop, window[:64, :64], atol=1e-6)
+    alone = np.clip(run(image[10:74, 20:84]), 0, 1)
+    assert np.abs(crop - alone).max() > 1e-3
