@@ -1,13 +1,15 @@
 """Replay the loss-plateau rule on training logs: where would it have ended each stage?
 
     python benchmarks/plateau_replay.py RUN [RUN ...] [--stage bnn] [--gain G] [--window W]
+        [--name plateau_replay]
 
 Feeds a run's logged mean losses (``metrics.jsonl``) to ``sassid.budget.LossPlateau`` with the
 ``laptop`` preset's settings (or the ones given) and reports the step at which it fires against
-the steps the stage ran, with the stage's mean loss per window. It trains nothing: it reads
+the steps the stage ran, with the stage's mean loss per window and the seconds its steps
+took (its own ``stage_seconds`` record: steps only, no teacher cache). It trains nothing: it reads
 what earlier runs wrote (the one-hour ``real_photos.py`` runs, for instance), so it shows
 whether the rule would have fired, and when, on real training curves. Writes
-results/plateau_replay.json and .md.
+results/NAME.json and .md.
 """
 
 from __future__ import annotations
@@ -28,6 +30,14 @@ def losses(run: Path, stage: str) -> list[tuple[int, float]]:
     """The stage's logged (step, mean loss) records, in order."""
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     return [(r["step"], r["loss"]) for r in records if r.get("stage") == stage and "loss" in r]
+
+
+def stage_seconds(run: Path, stage: str) -> float | None:
+    """Seconds the stage's steps took, as its last ``stage_seconds`` record says (None: none)."""
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    ours = [r for r in records if r.get("stage") == stage]
+    times = [r["stage_seconds"] for r in ours if "stage_seconds" in r]
+    return times[-1] if times else None
 
 
 def replay(curve: list[tuple[int, float]], gain: float, window: int) -> int | None:
@@ -53,6 +63,7 @@ def main() -> None:
     parser.add_argument("--stage", default="bnn")
     parser.add_argument("--gain", type=float, default=laptop.plateau_gain)
     parser.add_argument("--window", type=int, default=laptop.plateau_window)
+    parser.add_argument("--name", default="plateau_replay", help="results/NAME.json and .md")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
     for run in args.runs:
@@ -61,6 +72,7 @@ def main() -> None:
             {
                 "run": str(run),
                 "steps": curve[-1][0] if curve else 0,
+                "stage_seconds": stage_seconds(run, args.stage),
                 "fires_at": replay(curve, args.gain, args.window) if curve else None,
                 "window_means": window_means(curve, args.window) if curve else [],
             }
@@ -85,14 +97,15 @@ def main() -> None:
         f"ending {2 * args.window} steps earlier (then the rate decays to 0 over one more "
         "window). The runs trained without it.",
         "",
-        "| run | steps run | fires at | mean loss per window (end step: loss) |",
-        "|---|---|---|---|",
+        "| run | steps run | stage seconds | fires at | mean loss per window (end step: loss) |",
+        "|---|---|---|---|---|",
     ]
     for row in rows:
         means = ", ".join(f"{s}: {v:.2f}" for s, v in row["window_means"])
         fires = row["fires_at"] if row["fires_at"] is not None else "never"
-        lines.append(f"| `{row['run']}` | {row['steps']} | {fires} | {means} |")
-    write_results("plateau_replay", payload, "\n".join(lines) + "\n")
+        seconds = f"{row['stage_seconds']:.0f}" if row["stage_seconds"] is not None else "-"
+        lines.append(f"| `{row['run']}` | {row['steps']} | {seconds} | {fires} | {means} |")
+    write_results(args.name, payload, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
