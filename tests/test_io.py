@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import importlib.util
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -120,3 +122,142 @@ def test_empty_sources_are_refused(tmp_path: Path) -> None:
         find_images([tmp_path, ""])
     with pytest.raises(ImageError, match="input path is empty"):
         find_pairs("")
+
+
+def _srgb_profile(space: bytes = b"RGB ") -> bytes:
+    """Pillow's sRGB ICC profile, its header's colour space set to ``space``."""
+    from PIL import ImageCms
+
+    icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    icc[16:20] = space
+    return bytes(icc)
+
+
+def test_tiffs_that_are_not_plain_rgb_keep_their_colours(tmp_path: Path) -> None:
+    """tifffile returns stored samples; CMYK, palette and inverted grey go through Pillow."""
+    tifffile = pytest.importorskip("tifffile")
+    red = np.zeros((4, 5, 4), np.uint8)
+    red[..., 1:3] = 255  # C=0 M=255 Y=255 K=0
+    tifffile.imwrite(tmp_path / "cmyk.tif", red, photometric="separated")
+    tifffile.imwrite(
+        tmp_path / "white.tif", np.full((4, 5), 10, np.uint8), photometric="miniswhite"
+    )
+    colormap = np.zeros((3, 256), np.uint16)
+    colormap[0] = 65535  # every index is red
+    tifffile.imwrite(
+        tmp_path / "palette.tif",
+        np.zeros((4, 5), np.uint8),
+        photometric="palette",
+        colormap=colormap,
+    )
+    assert read_image(tmp_path / "cmyk.tif").pixels[0, 0].tolist() == [255, 0, 0]
+    with pytest.warns(UserWarning, match="grey"):
+        assert read_image(tmp_path / "white.tif").pixels[0, 0].tolist() == [245, 245, 245]
+    assert read_image(tmp_path / "palette.tif").pixels[0, 0].tolist() == [255, 0, 0]
+    tifffile.imwrite(
+        tmp_path / "cmyk16.tif", np.zeros((4, 5, 4), np.uint16), photometric="separated"
+    )
+    with pytest.raises(ImageError, match="cmyk16.tif: 16-bit SEPARATED TIFF is not supported"):
+        read_image(tmp_path / "cmyk16.tif")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_planar_and_multi_page_tiffs(tmp_path: Path, dtype: type) -> None:
+    tifffile = pytest.importorskip("tifffile")
+    pixels = (np.random.default_rng(0).random((6, 7, 3)) * 200).astype(dtype)
+    tifffile.imwrite(
+        tmp_path / "planar.tif",
+        pixels.transpose(2, 0, 1),
+        photometric="rgb",
+        planarconfig="separate",
+    )
+    assert np.array_equal(read_image(tmp_path / "planar.tif").pixels, pixels)
+    tifffile.imwrite(tmp_path / "pages.tif", np.stack([pixels, pixels // 2]), photometric="rgb")
+    with pytest.warns(UserWarning, match="only the first of its 2 pages"):
+        assert np.array_equal(read_image(tmp_path / "pages.tif").pixels, pixels)
+
+
+def test_lzw_tiff_without_imagecodecs(tmp_path: Path) -> None:
+    """8 bit falls back to Pillow; 16 bit names the package it needs."""
+    pytest.importorskip("tifffile")
+    if importlib.util.find_spec("imagecodecs") is not None:
+        pytest.skip("imagecodecs is installed")
+    pixels = (np.random.default_rng(0).random((6, 7, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "lzw.tif", compression="tiff_lzw")
+    assert np.array_equal(read_image(tmp_path / "lzw.tif").pixels, pixels)
+    Image.fromarray(np.zeros((6, 7), np.uint16)).save(
+        tmp_path / "lzw16.tif", compression="tiff_lzw"
+    )
+    with pytest.raises(ImageError, match="lzw16.tif: its LZW compression needs the imagecodecs"):
+        read_image(tmp_path / "lzw16.tif")
+
+
+def test_icc_and_exif_survive_16_bit_png_and_tiff(tmp_path: Path) -> None:
+    pytest.importorskip("tifffile")
+    pixels = (np.random.default_rng(2).random((6, 7, 3)) * 65535).astype(np.uint16)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: the pixels are stored turned
+    icc = _srgb_profile()
+    write_image(tmp_path / "a.png", Photo(pixels, icc_profile=icc, exif=exif.tobytes()))
+    back = read_image(tmp_path / "a.png")
+    assert np.array_equal(back.pixels, pixels) and back.icc_profile == icc
+    with Image.open(tmp_path / "a.png") as im:
+        assert im.getexif()[0x0112] == 6
+    for bits in (pixels, (pixels // 257).astype(np.uint8)):
+        with pytest.warns(UserWarning, match="EXIF") if bits.dtype == np.uint16 else nullcontext():
+            write_image(tmp_path / "a.tif", Photo(bits, icc_profile=icc, exif=exif.tobytes()))
+        assert read_image(tmp_path / "a.tif").icc_profile == icc
+
+
+def test_exif_after_the_pixels_of_a_png_is_read(tmp_path: Path) -> None:
+    import png
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (5, 4)).save(tmp_path / "a.png")
+    chunks = list(png.Reader(filename=str(tmp_path / "a.png")).chunks())
+    eXIf = (b"eXIf", exif.tobytes().removeprefix(b"Exif\x00\x00"))
+    with open(tmp_path / "late.png", "wb") as f:
+        png.write_chunks(f, [*chunks[:-1], eXIf, chunks[-1]])  # after IDAT, before IEND
+    late = read_image(tmp_path / "late.png").exif
+    assert late is not None
+    parsed = Image.Exif()
+    parsed.load(late)
+    assert parsed[0x0112] == 6
+
+
+def test_a_profile_of_another_colour_space_is_dropped(tmp_path: Path) -> None:
+    Image.new("L", (5, 4)).save(tmp_path / "g.png", icc_profile=_srgb_profile(b"GRAY"))
+    Image.new("RGB", (5, 4)).save(tmp_path / "c.png", icc_profile=_srgb_profile())
+    with pytest.warns(UserWarning, match="GRAY colour profile is dropped"):
+        assert read_image(tmp_path / "g.png").icc_profile is None
+    assert read_image(tmp_path / "c.png").icc_profile == _srgb_profile()
+
+
+def test_palette_transparency_is_dropped_with_a_warning(tmp_path: Path) -> None:
+    Image.new("P", (5, 4)).save(tmp_path / "p.png", transparency=0)
+    with pytest.warns(UserWarning, match="transparency dropped"):
+        assert read_image(tmp_path / "p.png").pixels.shape == (4, 5, 3)
+
+
+def test_a_name_with_noisy_in_it_leaves_no_other_photo_out(tmp_path: Path) -> None:
+    for name in ("holiday.png", "beach.png", "ANNOYINGLY_NOISY_shot.png", "a_noisy.png"):
+        Image.new("RGB", (4, 4)).save(tmp_path / name)
+    Image.new("RGB", (4, 4)).save(tmp_path / "a_CLEAN.png")
+    with pytest.warns(UserWarning, match="1 clean reference"):
+        names = [p.name for p in find_images([tmp_path])]
+    assert names == ["ANNOYINGLY_NOISY_shot.png", "a_noisy.png", "beach.png", "holiday.png"]
+    (tmp_path / "x.webp").write_bytes(b"")
+    with pytest.raises(ImageError, match="x.webp: unsupported format"):
+        find_images([tmp_path / "x.webp"])
+
+
+def test_pairs_of_any_case_and_two_images_of_one_name(tmp_path: Path) -> None:
+    for name in ("a_NOISY.png", "a_clean.png"):
+        Image.new("RGB", (4, 4)).save(tmp_path / name)
+    assert [(i, n.name, c.name) for i, n, c in find_pairs(tmp_path)] == [
+        ("a", "a_NOISY.png", "a_clean.png")
+    ]
+    Image.new("RGB", (4, 4)).save(tmp_path / "a_clean.jpg")
+    with pytest.raises(ImageError, match="two images of one name"):
+        find_pairs(tmp_path)

@@ -11,11 +11,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from sassid.backends import DEFAULT_BACKEND, DEFAULT_PRECISION, resolve, why_not_default
-from sassid.errors import NoImagesError, OptionError, SassidError
+from sassid.errors import NoImagesError, OptionError, OutputError, SassidError
 from sassid.guard import GateChoice
 from sassid.inference import Denoiser
 from sassid.io import (
     IMAGE_SUFFIXES,
+    ImageError,
     Photo,
     image_megapixels,
     list_images,
@@ -45,19 +46,32 @@ def output_paths(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list
     relative to it.
 
     Raises:
-        NoImagesError: no image in ``inputs``; OutputError: an output would overwrite an input
-            or be written twice (nothing is written then).
+        NoImagesError: no image in ``inputs``; ImageError: the one input does not exist, or
+            an input file's format cannot be written back (``.webp``: name an output file);
+        OutputError: an image-named ``output`` for several photos, or an output would
+            overwrite an input or be written twice (nothing is written then).
     """
     sources = [source_path(source) for source in inputs]  # "" is refused, not read as "."
-    if len(sources) == 1 and sources[0].is_file() and output.suffix.lower() in IMAGE_SUFFIXES:
+    if len(sources) == 1 and not sources[0].exists():
+        raise ImageError(f"{sources[0]}: no such file or folder")
+    to_file = output.suffix.lower() in IMAGE_SUFFIXES and not output.is_dir()
+    if len(sources) == 1 and sources[0].is_file() and to_file:
         pairs = [(sources[0], output)]
         check_plan(pairs)
         return pairs
+    if to_file:
+        what = "a folder" if len(sources) == 1 else "several photos"
+        raise OutputError(f"{output}: names an image, but the input is {what}; give a folder")
     pairs = []
     for source in sources:
         if source.is_dir():
             for path in list_images(source):
                 pairs.append((path, output / path.relative_to(source)))
+        elif source.suffix.lower() not in IMAGE_SUFFIXES:  # output keeps the input's format
+            raise ImageError(
+                f"{source}: {source.suffix or 'no suffix'} cannot be written back "
+                f"(use {', '.join(IMAGE_SUFFIXES)}, or name one output file such as out.png)"
+            )
         else:  # a missing file is reported by read_image, and the batch goes on
             pairs.append((source, output / source.name))
     if not pairs:

@@ -1,8 +1,10 @@
 """Reading and writing photos: the only place where files become arrays and back.
 
 Arrays are HWC RGB, ``uint8`` or ``uint16`` as stored. PNG and JPEG go through Pillow, 16-bit
-RGB PNG through pypng (Pillow cannot hold it), TIFF through tifffile (extra ``sassid[tiff]``) or
-Pillow for 8-bit. Grey images are expanded to RGB and alpha is dropped, with a warning.
+RGB PNG through pypng (Pillow cannot hold it), grey and RGB TIFF through tifffile (extra
+``sassid[tiff]``), other 8-bit TIFF (CMYK, palette, LZW without ``imagecodecs``) through Pillow.
+Grey images are expanded to RGB; alpha, a colour profile that is not RGB's and the pages of a
+TIFF after its first are dropped, each with a warning.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import warnings
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,22 +99,25 @@ def read_image(path: str | os.PathLike[str]) -> Photo:
     suffix = path.suffix.lower()
     try:
         if suffix in (".tif", ".tiff"):
-            tiff_pixels = _read_tiff(path)
-            if tiff_pixels is not None:
-                return Photo(_to_rgb(tiff_pixels, path), path)
+            tiff = _read_tiff(path)
+            if tiff is not None:
+                return Photo(_to_rgb(tiff[0], path), path, _rgb_profile(tiff[1], path))
         from PIL import Image
 
         with Image.open(path) as im:
-            icc = im.info.get("icc_profile")
-            exif = im.info.get("exif")
             if suffix == ".png" and _png_bit_depth(path) == 16:
                 # Pillow would decode 16-bit RGB to 8 bit; decode once with pypng instead.
-                return Photo(_to_rgb(_read_png16(path), path), path, icc, exif)
-            im.load()
+                # (ICC and EXIF that a 16-bit PNG stores after its pixels are not seen.)
+                icc, exif = im.info.get("icc_profile"), im.info.get("exif")
+                return Photo(_to_rgb(_read_png16(path), path), path, _rgb_profile(icc, path), exif)
+            im.load()  # a PNG's eXIf chunk may follow its pixels: read the info after them
+            icc, exif = im.info.get("icc_profile"), im.info.get("exif")
+            if im.mode in ("P", "PA") and ("transparency" in im.info or im.mode == "PA"):
+                warnings.warn(f"{path}: transparency dropped", stacklevel=2)
             if im.mode not in ("RGB", "RGBA", "L", "LA", "I;16", "I;16B"):
                 im = im.convert("RGB")
             pixels = np.asarray(im)
-        return Photo(_to_rgb(pixels, path), path, icc, exif)
+        return Photo(_to_rgb(pixels, path), path, _rgb_profile(icc, path), exif)
     except ImageError:
         raise
     except Exception as exc:  # noqa: BLE001 - decoders raise many types; all mean "bad file"
@@ -154,9 +160,19 @@ def check_pixel_count(path: Path, width: int, height: int) -> None:
         )
 
 
-def _read_tiff(path: Path) -> np.ndarray | None:
-    """TIFF through tifffile (any depth); None where tifffile is not installed. The size in the
-    header is checked before the pixels are decoded."""
+_TIFF_ICC_TAG = 34675  # InterColorProfile
+_TIFF_EXIF_TAG = 34665  # the Exif IFD
+
+
+def _read_tiff(path: Path) -> tuple[np.ndarray, bytes | None] | None:
+    """The first page of a grey or RGB TIFF through tifffile (any depth), with its ICC profile.
+
+    None hands the file to Pillow: tifffile is not installed, or an 8-bit file that tifffile
+    would misread (tifffile returns the stored samples and ignores their meaning: CMYK,
+    palette indices, inverted grey) or cannot decode without ``imagecodecs`` (LZW, JPEG).
+    Deeper files of those kinds are refused rather than read at 8 bit. The size in the header
+    is checked before the pixels are decoded.
+    """
     try:
         import tifffile
     except ImportError:
@@ -164,7 +180,47 @@ def _read_tiff(path: Path) -> np.ndarray | None:
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
         check_pixel_count(path, int(page.imagewidth), int(page.imagelength))
-        return np.asarray(tif.asarray(key=0))
+        bits = int(page.bitspersample)
+        photometric = tifffile.PHOTOMETRIC(page.photometric)
+        if photometric not in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB):
+            if bits == 8:
+                return None
+            raise ImageError(
+                f"{path}: {bits}-bit {photometric.name} TIFF is not supported "
+                "(save it as RGB or grey)"
+            )
+        try:
+            pixels = np.asarray(tif.asarray(key=0))
+        except ValueError as exc:
+            if "imagecodecs" not in str(exc):
+                raise
+            if bits == 8:
+                return None
+            raise ImageError(
+                f"{path}: its {tifffile.COMPRESSION(page.compression).name} compression needs "
+                "the imagecodecs package (pip install imagecodecs)"
+            ) from None
+        if page.axes.startswith("S"):  # planar: one plane per channel
+            pixels = np.moveaxis(pixels, 0, -1)
+        if len(tif.pages) > 1:
+            warnings.warn(
+                f"{path}: only the first of its {len(tif.pages)} pages is used", stacklevel=3
+            )
+        tag = page.tags.get(_TIFF_ICC_TAG)
+        if page.tags.get(_TIFF_EXIF_TAG) is not None:
+            warnings.warn(f"{path}: EXIF of a TIFF is not kept", stacklevel=3)
+        return pixels, bytes(tag.value) if tag is not None else None
+
+
+def _rgb_profile(icc: bytes | None, path: Path) -> bytes | None:
+    """``icc``, unless it is an ICC profile of another colour space than RGB: a CMYK or grey
+    profile would be invalid on the RGB output, so it is dropped with a warning (an ICC header
+    has ``acsp`` at bytes 36-39 and names its colour space at bytes 16-19)."""
+    if icc is None or len(icc) < 128 or icc[36:40] != b"acsp" or icc[16:20] == b"RGB ":
+        return icc
+    space = icc[16:20].decode("ascii", "replace").strip()
+    warnings.warn(f"{path}: its {space} colour profile is dropped (output is RGB)", stacklevel=3)
+    return None
 
 
 def _png_bit_depth(path: Path) -> int:
@@ -178,9 +234,9 @@ def write_image(
 ) -> None:
     """Write RGB pixels keeping their bit depth; ICC profile and EXIF are kept where given.
 
-    8-bit PNG/JPEG/TIFF via Pillow, 16-bit PNG via pypng (which writes neither ICC nor EXIF),
-    16-bit TIFF via tifffile (ICC kept). JPEG is 8 bit only: 16-bit pixels are rounded to
-    8 bit there. Written atomically (see ``sassid.atomic``).
+    8-bit PNG/JPEG/TIFF via Pillow, 16-bit PNG via pypng (ICC and EXIF added as chunks),
+    16-bit TIFF via tifffile (ICC kept; EXIF not, with a warning). JPEG is 8 bit only: 16-bit
+    pixels are rounded to 8 bit there. Written atomically (see ``sassid.atomic``).
 
     Raises:
         ImageError: unsupported suffix or pixel array; OutputError: the file cannot be written.
@@ -200,14 +256,12 @@ def write_image(
     # themselves can miss a short write (a full disk, a file-size limit) and leave a cut file.
     buffer = io.BytesIO()
     if pixels.dtype == np.uint16 and suffix == ".png":
-        import png
-
-        h, w, _ = pixels.shape
-        writer = png.Writer(w, h, greyscale=False, bitdepth=16)
-        writer.write(buffer, pixels.reshape(h, w * 3).tolist())
+        buffer.write(_png16_bytes(pixels, photo.icc_profile, photo.exif))
     elif pixels.dtype == np.uint16 and suffix in (".tif", ".tiff"):
         import tifffile
 
+        if photo.exif:
+            warnings.warn(f"{path}: EXIF is not written to a 16-bit TIFF", stacklevel=2)
         tifffile.imwrite(buffer, pixels, photometric="rgb", iccprofile=photo.icc_profile)
     else:
         if pixels.dtype == np.uint16:
@@ -227,15 +281,45 @@ def write_image(
     atomic_write_bytes(path, buffer.getvalue())
 
 
+def _png16_bytes(pixels: np.ndarray, icc: bytes | None, exif: bytes | None) -> bytes:
+    """A 16-bit RGB PNG by pypng, with the ICC profile (``iCCP``, after ``IHDR``) and EXIF
+    (``eXIf``, before the pixels) that pypng's writer itself cannot store."""
+    import png
+
+    h, w, _ = pixels.shape
+    plain = io.BytesIO()
+    png.Writer(w, h, greyscale=False, bitdepth=16).write(plain, pixels.reshape(h, w * 3).tolist())
+    chunks = list(png.Reader(bytes=plain.getvalue()).chunks())
+    extra = []
+    if icc:
+        extra.append((b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc)))
+    if exif:
+        extra.append((b"eXIf", exif.removeprefix(b"Exif\x00\x00")))
+    out = io.BytesIO()
+    png.write_chunks(out, [chunks[0], *extra, *chunks[1:]])
+    return out.getvalue()
+
+
 def _is_image(path: Path) -> bool:
     return (
         path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
     )
 
 
-def _noisy_marked(path: Path) -> bool:
-    stem = path.stem
-    return "NOISY" in stem or stem.lower().endswith("_noisy")
+def _clean_partners(files: list[Path]) -> set[Path]:
+    """The clean references among ``files``: ``<id>_clean.*`` beside an ``<id>_noisy.*``, and
+    SIDD's ``*GT*`` beside its ``*NOISY*`` (any case in the suffix). Only a file whose noisy
+    partner is there counts, so a photo that merely has "noisy" in its name leaves no other
+    photo out."""
+    by_stem: dict[tuple[Path, str], Path] = {(p.parent, p.stem.lower()): p for p in files}
+    partners: set[Path] = set()
+    for path in files:
+        stem = path.stem.lower()
+        names = [stem[: -len("noisy")] + "clean"] if stem.endswith("_noisy") else []
+        if "NOISY" in path.stem:
+            names.append(path.stem.replace("NOISY", "GT").lower())
+        partners.update(by_stem[path.parent, n] for n in names if (path.parent, n) in by_stem)
+    return partners
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -261,25 +345,45 @@ def source_path(source: str | os.PathLike[str]) -> Path:
 def find_images(sources: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Image files named by ``sources`` (files, or folders searched recursively), sorted.
 
-    Where a folder holds files marked noisy (SIDD's ``*NOISY*``, or ``<id>_noisy.*`` pairs),
-    only those are kept, so clean references beside them are never used for training.
+    In a folder, the clean references of noisy/clean pairs (``<id>_clean.*`` beside
+    ``<id>_noisy.*``, SIDD's ``*GT*`` beside ``*NOISY*``) are left out, with a warning that
+    counts them, so they are never trained on or denoised; every other image is kept.
 
     Raises:
-        ImageError: a source that is empty or does not exist.
+        ImageError: a source that is empty or does not exist, or a file named directly that is
+            not a PNG, JPEG or TIFF (outputs keep the input's format, so it is refused before
+            any work).
     """
     found: list[Path] = []
     for source in sources:
         path = source_path(source)
         if path.is_dir():
             files = list_images(path)
-            if any(_noisy_marked(p) for p in files):
-                files = [p for p in files if _noisy_marked(p)]
-            found.extend(files)
+            partners = _clean_partners(files)
+            if partners:
+                warnings.warn(
+                    f"{path}: {len(partners)} clean reference(s) of noisy/clean pairs left out",
+                    stacklevel=2,
+                )
+            found.extend(p for p in files if p not in partners)
         elif path.is_file():
+            if path.suffix.lower() not in IMAGE_SUFFIXES:
+                raise ImageError(f"{path}: unsupported format (use {', '.join(IMAGE_SUFFIXES)})")
             found.append(path)
         else:
             raise ImageError(f"{path}: no such file or folder")
     return list(dict.fromkeys(found))
+
+
+def _by_stem(folder: Path) -> dict[str, Path]:
+    """The images in ``folder`` by lower-case stem; two files of one stem (``a.png`` and
+    ``a.jpg``) are refused, since either could be the one meant."""
+    files: dict[str, Path] = {}
+    for path in sorted(p for p in folder.iterdir() if _is_image(p)):
+        other = files.setdefault(path.stem.lower(), path)
+        if other != path:
+            raise ImageError(f"{other} and {path}: two images of one name; keep one")
+    return files
 
 
 def find_pairs(folder: str | os.PathLike[str]) -> list[tuple[str, Path, Path]]:
@@ -287,29 +391,27 @@ def find_pairs(folder: str | os.PathLike[str]) -> list[tuple[str, Path, Path]]:
     in ``noisy/`` and ``clean/``. Returns (id, noisy path, clean path), sorted by id.
 
     Raises:
-        ImageError: an empty path, no such folder, no pairs, or a noisy file without its clean
-            partner.
+        ImageError: an empty path, no such folder, no pairs, a noisy file without its clean
+            partner, or two images of one name (``a_clean.png`` and ``a_clean.jpg``).
     """
     folder = source_path(folder)
     if not folder.is_dir():
         raise ImageError(f"{folder}: no such folder")
     pairs: list[tuple[str, Path, Path]] = []
     if (folder / "noisy").is_dir() and (folder / "clean").is_dir():
-        clean = {p.stem: p for p in (folder / "clean").iterdir() if _is_image(p)}
-        for noisy in sorted(p for p in (folder / "noisy").iterdir() if _is_image(p)):
-            if noisy.stem not in clean:
+        clean = _by_stem(folder / "clean")
+        for stem, noisy in sorted(_by_stem(folder / "noisy").items()):
+            if stem not in clean:
                 raise ImageError(f"{noisy}: no clean image of the same name in {folder / 'clean'}")
-            pairs.append((noisy.stem, noisy, clean[noisy.stem]))
+            pairs.append((noisy.stem, noisy, clean[stem]))
     else:
-        files = {p.stem: p for p in folder.iterdir() if _is_image(p)}
+        files = _by_stem(folder)
         for stem, noisy in sorted(files.items()):
-            if stem.lower().endswith("_noisy"):
-                ident = stem[: -len("_noisy")]
-                partner = files.get(
-                    ident + stem[-6:].replace("noisy", "clean").replace("NOISY", "CLEAN")
-                )
+            if stem.endswith("_noisy"):
+                ident = noisy.stem[: -len("_noisy")]
+                partner = files.get(stem[: -len("noisy")] + "clean")
                 if partner is None:
-                    raise ImageError(f"{noisy}: no {ident}_clean.* beside it")
+                    raise ImageError(f"{noisy}: no {ident}_clean.* (any case) beside it")
                 pairs.append((ident, noisy, partner))
     if not pairs:
         raise ImageError(f"{folder}: no noisy/clean pairs (<id>_noisy.* + <id>_clean.*)")

@@ -112,6 +112,29 @@ def test_plan_refuses_overwriting_inputs_and_collisions(tmp_path: Path) -> None:
     check_plan([(a, out)], [tmp_path])
 
 
+def test_denoise_plan_is_refused_before_any_folder_is_made(tmp_path: Path) -> None:
+    """A mistyped input, an image name for a folder's output, or an input format that cannot
+    be written back: refused up front, so no folder named like an image is left to block the
+    corrected command."""
+    from sassid.denoise import output_paths
+    from sassid.io import ImageError
+
+    (tmp_path / "in").mkdir()
+    for name in ("a.png", "b.png", "c.webp"):
+        (tmp_path / "in" / name).write_bytes(b"x")
+    with pytest.raises(ImageError, match="typo.png: no such file or folder"):
+        output_paths([tmp_path / "typo.png"], tmp_path / "out.png")
+    with pytest.raises(OutputError, match="out.png: names an image, but the input is a folder"):
+        output_paths([tmp_path / "in"], tmp_path / "out.png")
+    with pytest.raises(OutputError, match="the input is several photos"):
+        output_paths([tmp_path / "in" / "a.png", tmp_path / "in" / "b.png"], tmp_path / "o.jpg")
+    with pytest.raises(ImageError, match=r"c.webp: .webp cannot be written back"):
+        output_paths([tmp_path / "in" / "c.webp"], tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+    webp = tmp_path / "in" / "c.webp"
+    assert output_paths([webp], tmp_path / "c.png") == [(webp, tmp_path / "c.png")]
+
+
 def test_run_lock_is_exclusive(tmp_path: Path) -> None:
     with run_lock(tmp_path):
         with pytest.raises(TrainingError, match="in use by another sassid run"), run_lock(tmp_path):
