@@ -165,6 +165,13 @@ def test_bad_inputs(tmp_path: Path) -> None:
     (small / "broken_noisy.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     with pytest.warns(UserWarning, match="skipped"), pytest.raises(TrainingError, match="none of"):
         train([small], tmp_path / "r3", tiny_config(), device="cpu")
+    # a run that never began leaves no folder (.lock, checkpoints/) under the name to retry with
+    assert not any((tmp_path / r).exists() for r in ("r1", "r2", "r3"))
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    with pytest.raises(TrainingError, match="no images"):
+        train([tmp_path / "empty"], tmp_path / "mine", tiny_config(), device="cpu")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"  # a folder it did not make
 
 
 def test_unwritable_run_dir(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001

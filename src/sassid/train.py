@@ -22,6 +22,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -833,6 +834,7 @@ def train(
     device_kind = "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
     dist = distributed.setup(device_kind)
     lock = contextlib.ExitStack()
+    made_here = dist.is_main and not run_dir.exists()
     try:
         torch_device = resolve_device(device, dist.local_rank)
         if dist.is_main:
@@ -927,4 +929,8 @@ def train(
         return model_path
     finally:
         lock.close()
+        if made_here and not (run_dir / "config.json").exists():
+            # failed before it began (no usable image, a bad option): leave no empty run folder
+            # (.lock, checkpoints/) behind under the name the user will retry with
+            shutil.rmtree(run_dir, ignore_errors=True)
         distributed.teardown(dist)
