@@ -255,3 +255,14 @@ def test_an_empty_input_path_is_refused_not_read_as_the_current_folder(
     err = capsys.readouterr().err.strip()
     assert err.startswith("sassid: error: an input path is empty") and "\n" not in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.png"))
+
+
+def test_evaluate_names_both_sizes_of_a_mismatched_pair(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    Image.new("RGB", (64, 48)).save(tmp_path / "a_noisy.png")
+    Image.new("RGB", (60, 48)).save(tmp_path / "a_clean.png")
+    model = write_tiny_model(tmp_path / "model.pt")
+    assert main(["evaluate", "-m", str(model), str(tmp_path), "-q", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "a_noisy.png: size (48, 64, 3) differs from" in err and "a_clean.png ((48, 60, 3))" in err
+    )

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from sassid.cli import main
 from sassid.io import read_image, write_image
@@ -79,3 +81,68 @@ def test_synth_uses_every_image_of_a_pairs_folder(tmp_path: Path) -> None:
     (tmp_path / "in" / "bad.png").write_bytes(b"not a png")
     assert main(["synth", str(tmp_path / "in"), "-o", str(tmp_path / "out")]) == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["x_clean.png", "x_noisy.png"]
+
+
+def _orientation_exif() -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    exif[0x010F] = "TestCam"
+    return exif.tobytes()
+
+
+def test_jpeg_output_is_the_single_encoding_add_camera_noise_models(tmp_path: Path) -> None:
+    """The written .jpg is one quality-Q encoding (not re-encoded at 95): its quantisation
+    tables are quality Q's and it decodes to add_camera_noise's pixels for the same seed."""
+    (tmp_path / "in").mkdir()
+    write_image(tmp_path / "in" / "a.png", _scene())
+    args = ["synth", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--iso-like", "800"]
+    assert main([*args, "--seed", "5", "--jpeg-quality", "70"]) == 0
+    fresh = io.BytesIO()
+    Image.fromarray(_scene()).save(fresh, format="JPEG", quality=70)
+    with Image.open(tmp_path / "out" / "a.jpg") as written, Image.open(fresh) as expected:
+        assert written.quantization == expected.quantization
+        pixels = np.asarray(written.convert("RGB"))
+    assert np.array_equal(pixels, add_camera_noise(_scene(), 800, seed=5, jpeg_quality=70))
+
+
+@pytest.mark.parametrize("quality", [None, 90])
+def test_synth_keeps_exif_orientation_and_icc(tmp_path: Path, quality: int | None) -> None:
+    """A photo shown rotated by its EXIF orientation stays so: EXIF (and ICC) are kept."""
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    (tmp_path / "in").mkdir()
+    source = Image.fromarray(_scene())
+    source.save(tmp_path / "in" / "o.jpg", quality=95, exif=_orientation_exif(), icc_profile=icc)
+    jpeg = [] if quality is None else ["--jpeg-quality", str(quality)]
+    assert main(["synth", str(tmp_path / "in"), "-o", str(tmp_path / "out"), *jpeg]) == 0
+    (written,) = (tmp_path / "out").iterdir()
+    assert written.suffix == (".png" if quality is None else ".jpg")
+    with Image.open(written) as im:
+        assert im.getexif()[0x0112] == 6 and im.getexif()[0x010F] == "TestCam"
+        assert im.info.get("icc_profile") == icc
+
+
+def test_exif_too_long_for_a_jpeg_is_dropped_with_a_warning(tmp_path: Path) -> None:
+    from sassid.synth import JPEG_MAX_EXIF, synthesize_files
+
+    exif = Image.Exif()
+    exif[0x010E] = "x" * (JPEG_MAX_EXIF + 10)  # a PNG holds it; a JPEG marker cannot
+    (tmp_path / "in").mkdir()
+    Image.fromarray(_scene()).save(tmp_path / "in" / "big.png", exif=exif.tobytes())
+    with pytest.warns(UserWarning, match=r"big\.png: EXIF of \d+ bytes does not fit a JPEG"):
+        errors = synthesize_files([tmp_path / "in"], tmp_path / "out", jpeg_quality=90)
+    assert errors == [] and read_image(tmp_path / "out" / "big.jpg").exif is None
+
+
+def test_sixteen_bit_input_is_written_at_8_bit_with_a_warning(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from sassid.synth import synthesize_files
+
+    (tmp_path / "in").mkdir()
+    source = tmp_path / "in" / "deep.png"
+    write_image(source, _scene().astype(np.uint16) * 257)
+    with pytest.warns(UserWarning, match=r"deep\.png: 16-bit input, noisy image written at 8"):
+        assert synthesize_files([source], tmp_path / "out") == []
+    assert read_image(tmp_path / "out" / "deep.png").pixels.dtype == np.uint8
+    assert main(["synth", str(source), "-o", str(tmp_path / "cli")]) == 0
+    assert f"sassid: warning: {source}: 16-bit input" in capsys.readouterr().err

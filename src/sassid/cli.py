@@ -587,7 +587,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     m.set_defaults(func=_cmd_demo)
 
-    y = sub.add_parser("synth", help="add realistic camera noise to clean photos")
+    y = sub.add_parser(
+        "synth",
+        help="add realistic camera noise to clean photos",
+        description="Add realistic camera noise to clean photos. Output is 8 bit (a 16-bit "
+        "input is rounded, with a warning); ICC profile and EXIF are kept.",
+    )
     y.add_argument("clean", nargs="+", metavar="CLEAN", help="clean image files or folders")
     y.add_argument("-o", "--output", required=True, help="output folder")
     y.add_argument("--iso-like", type=float, default=1600.0, help="noise level (default 1600)")

@@ -36,7 +36,9 @@ def iter_pairs(data: str | os.PathLike[str]) -> Iterator[tuple[str, np.ndarray, 
     for ident, noisy_path, clean_path in find_pairs(path):
         noisy, clean = read_image(noisy_path).pixels, read_image(clean_path).pixels
         if noisy.shape != clean.shape:
-            raise SassidError(f"{noisy_path}: size {noisy.shape} differs from {clean_path}")
+            raise SassidError(
+                f"{noisy_path}: size {noisy.shape} differs from {clean_path} ({clean.shape})"
+            )
         if noisy.dtype != clean.dtype:
             # Scores compare like with like: the 16-bit one is rounded to 8 bit.
             high = noisy_path if noisy.dtype == np.uint16 else clean_path

@@ -19,8 +19,10 @@ from __future__ import annotations
 import io
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
@@ -34,6 +36,7 @@ __all__ = [
     "mosaic_rggb",
     "demosaic_malvar",
     "add_camera_noise",
+    "encode_jpeg",
     "render_reference",
     "noise_autocorrelation",
     "synthesize_files",
@@ -44,6 +47,9 @@ __all__ = [
 # Noise levels cameras offer (ISO 1 is far below any sensor's base ISO; 409600 is the top of
 # today's cameras). Outside it the noise model leaves its meaning (and at 0 or inf, numbers).
 ISO_RANGE = (1.0, 409_600.0)
+
+# A JPEG holds EXIF in one APP1 marker: 65535 bytes less its length field (Pillow's limit).
+JPEG_MAX_EXIF = 65533
 
 # A typical camera-to-sRGB colour-correction matrix (rows sum to 1, as after white balance).
 DEFAULT_CCM = np.array([[1.65, -0.55, -0.10], [-0.25, 1.50, -0.25], [0.05, -0.55, 1.50]])
@@ -162,6 +168,52 @@ def check_synth_options(iso_like: float, jpeg_quality: int | None = None) -> Non
         raise OptionError(f"--jpeg-quality must be between 1 and 100, got {jpeg_quality}")
 
 
+def _noisy_render(
+    clean: np.ndarray, iso_like: float, seed: int | None, camera: CameraModel | None
+) -> np.ndarray:
+    """Steps 1-6 up to 8-bit quantisation (no JPEG): the pixels a JPEG is encoded from."""
+    if clean.ndim != 3 or clean.shape[2] != 3 or clean.dtype != np.uint8:
+        raise OptionError(f"need an (H, W, 3) uint8 photo, got {clean.shape} {clean.dtype}")
+    camera = camera or CameraModel()
+    rng = np.random.default_rng(seed)
+    raw = _to_raw(clean, camera)
+    shot = camera.shot_per_iso100 * iso_like / 100.0
+    read = camera.read_per_iso100 * iso_like / 100.0
+    noisy_raw = shot * rng.poisson(raw / shot) + rng.normal(0.0, read, raw.shape)
+    return _render(noisy_raw, camera)
+
+
+def encode_jpeg(
+    pixels: np.ndarray,
+    quality: int,
+    icc_profile: bytes | None = None,
+    exif: bytes | None = None,
+) -> bytes:
+    """The one JPEG encoding of the pipeline's last step (Pillow's defaults at ``quality``).
+
+    ``add_camera_noise`` decodes these bytes and ``synthesize_files`` writes them as they are,
+    so a written ``.jpg`` is exactly the image the noise model describes (re-encoding it would
+    compress twice). ICC profile and EXIF go into the file; they do not change the pixels.
+    """
+    from PIL import Image
+
+    options: dict[str, object] = {"quality": quality}
+    if icc_profile:
+        options["icc_profile"] = icc_profile
+    if exif:
+        options["exif"] = exif
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "RGB").save(buffer, format="JPEG", **options)
+    return buffer.getvalue()
+
+
+def _decode_jpeg(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("RGB"))
+
+
 def add_camera_noise(
     clean: np.ndarray,
     iso_like: float = 1600.0,
@@ -171,25 +223,13 @@ def add_camera_noise(
 ) -> np.ndarray:
     """Make a clean (H, W, 3) uint8 sRGB photo noisy the way a camera pipeline does.
 
-    Returns uint8 (H, W, 3). ``jpeg_quality`` (e.g. 90) adds JPEG compression at the end.
-    Its noise-free counterpart is :func:`render_reference`.
+    Returns uint8 (H, W, 3). ``jpeg_quality`` (e.g. 90) adds JPEG compression at the end
+    (:func:`encode_jpeg`, decoded again). Its noise-free counterpart is :func:`render_reference`.
     """
     check_synth_options(iso_like, jpeg_quality)
-    if clean.ndim != 3 or clean.shape[2] != 3 or clean.dtype != np.uint8:
-        raise OptionError(f"need an (H, W, 3) uint8 photo, got {clean.shape} {clean.dtype}")
-    camera = camera or CameraModel()
-    rng = np.random.default_rng(seed)
-    raw = _to_raw(clean, camera)
-    shot = camera.shot_per_iso100 * iso_like / 100.0
-    read = camera.read_per_iso100 * iso_like / 100.0
-    noisy_raw = shot * rng.poisson(raw / shot) + rng.normal(0.0, read, raw.shape)
-    out = _render(noisy_raw, camera)
+    out = _noisy_render(clean, iso_like, seed, camera)
     if jpeg_quality is not None:
-        from PIL import Image
-
-        buffer = io.BytesIO()
-        Image.fromarray(out).save(buffer, format="JPEG", quality=jpeg_quality)
-        out = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+        out = _decode_jpeg(encode_jpeg(out, jpeg_quality))
     return out
 
 
@@ -209,6 +249,33 @@ def noise_autocorrelation(
     return values
 
 
+def _synth_one(
+    path: Path, target: Path, iso_like: float, seed: int, jpeg_quality: int | None
+) -> None:
+    """Write ``path``'s noisy copy to ``target``, keeping its ICC profile and EXIF (so that an
+    EXIF orientation still turns it the way it turns the source)."""
+    from sassid.atomic import atomic_write_bytes
+    from sassid.io import Photo, from_pixels, read_image, to_pixels, write_image
+
+    photo = read_image(path)
+    pixels = photo.pixels
+    if pixels.dtype != np.uint8:
+        warnings.warn(f"{path}: 16-bit input, noisy image written at 8 bit", stacklevel=3)
+        pixels = from_pixels(to_pixels(pixels), np.uint8)
+    noisy = _noisy_render(pixels, iso_like, seed, None)
+    if jpeg_quality is None:
+        write_image(target, Photo(noisy, icc_profile=photo.icc_profile, exif=photo.exif))
+        return
+    exif = photo.exif
+    if exif and len(exif) > JPEG_MAX_EXIF:
+        warnings.warn(
+            f"{path}: EXIF of {len(exif)} bytes does not fit a JPEG, dropped", stacklevel=3
+        )
+        exif = None
+    # the bytes add_camera_noise decodes, written once (no second compression)
+    atomic_write_bytes(target, encode_jpeg(noisy, jpeg_quality, photo.icc_profile, exif))
+
+
 def synthesize_files(
     sources: Sequence[str | os.PathLike[str]],
     output: str | os.PathLike[str],
@@ -217,26 +284,18 @@ def synthesize_files(
     jpeg_quality: int | None = None,
 ) -> list[str]:
     """Write a noisy copy of every clean image under ``sources`` into ``output`` (PNG, or JPEG
-    with ``jpeg_quality``). 16-bit input is rounded to 8 bit first. Every image found is used,
-    clean or not. Returns one error line per file that failed; the others are still written.
+    at ``jpeg_quality``: the single encoding ``add_camera_noise`` models). ICC profile and EXIF
+    are kept. Output is 8 bit: 16-bit input is rounded to 8 bit first, with a warning naming
+    the file. Every image found is used, clean or not. Returns one error line per file that
+    failed; the others are still written.
 
     Raises:
         OptionError: bad ``iso_like``/``jpeg_quality``; ImageError: a missing source;
         NoImagesError: no images; OutputError: an output would overwrite an input, be written
         twice, or land in an input folder (checked before anything is written).
     """
-    from pathlib import Path
-
     from sassid.errors import NoImagesError, SassidError
-    from sassid.io import (
-        ImageError,
-        Photo,
-        from_pixels,
-        list_images,
-        read_image,
-        to_pixels,
-        write_image,
-    )
+    from sassid.io import ImageError, list_images
     from sassid.outputs import check_plan, ensure_folder
 
     check_synth_options(iso_like, jpeg_quality)
@@ -255,12 +314,7 @@ def synthesize_files(
     errors = []
     for i, (path, target) in enumerate(plan):
         try:
-            photo = read_image(path)
-            pixels = photo.pixels
-            if pixels.dtype != np.uint8:
-                pixels = from_pixels(to_pixels(pixels), np.uint8)
-            noisy = add_camera_noise(pixels, iso_like, seed=seed + i, jpeg_quality=jpeg_quality)
-            write_image(target, Photo(noisy, icc_profile=photo.icc_profile))
+            _synth_one(path, target, iso_like, seed + i, jpeg_quality)
         except (SassidError, OSError) as exc:
             errors.append(str(exc) if isinstance(exc, SassidError) else f"{path}: {exc.strerror}")
     return errors

@@ -201,8 +201,23 @@ def test_builder_rejects_a_cap_below_the_minimum(tmp_path: Path, cap: int) -> No
     from sassid.errors import SassidError
     from sassid.report import ReportBuilder
 
-    with pytest.raises(SassidError, match="minimum"):
+    with pytest.raises(SassidError, match="^--photo-kb / photo_bytes must be at least 200 kB"):
         ReportBuilder(write_tiny_model(tmp_path / "m.pt"), tmp_path / "r.html", photo_bytes=cap)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--max-side", "32", "--max-side / max_side must be at least 64, got 32"),
+        ("--crop", "8", "--crop / crop must be at least 16, got 8"),
+    ],
+)
+def test_cli_names_the_option_too_small(tmp_path: Path, capsys, option, value, message) -> None:  # noqa: ANN001
+    model = write_tiny_model(tmp_path / "m.pt")
+    out = tmp_path / "r.html"
+    assert main(["report", "-m", str(model), "-o", str(out), "-q", option, value]) == 2
+    assert capsys.readouterr().err == f"sassid: error: {message}\n"
+    assert not out.exists()
 
 
 def test_builder_names_the_photo_on_bad_input(tmp_path: Path) -> None:
@@ -215,9 +230,28 @@ def test_builder_names_the_photo_on_bad_input(tmp_path: Path) -> None:
     noisy = np.zeros((8, 8, 3), np.uint8)
     with pytest.raises(SassidError, match="^a.png: clean image size"):
         builder.add("a.png", noisy, noisy, clean=np.zeros((8, 9, 3), np.uint8))
-    with pytest.raises(SassidError, match="^b.png: image too small"):
-        builder.add("b.png", noisy[:1], noisy[:1])
+    with pytest.raises(SassidError, match="^in/sub/b.png: SSIM .* needs at least 11x11"):
+        builder.add("b.png", noisy, noisy, clean=noisy, noisy_file=Path("in/sub/b.png"))
     assert not (tmp_path / "r.html").exists()  # nothing is written before write()
+
+
+def test_a_photo_too_small_for_a_noise_estimate_is_shown_without_one(
+    tmp_path: Path,
+    capsys,  # noqa: ANN001
+) -> None:
+    """`sassid denoise` writes a 1 x 1 photo, so the report shows it (noise estimate "-")
+    instead of failing the whole report."""
+    model = write_tiny_model(tmp_path / "m.pt")
+    data = write_noisy_images(tmp_path / "in", count=1, size=(32, 40))
+    (data / "img0_clean.png").unlink()  # a plain folder of photos
+    Image.fromarray(np.full((1, 1, 3), 90, np.uint8)).save(data / "dot.png")
+    out = tmp_path / "r.html"
+    args = ["report", "-m", str(model), str(data), "-o", str(out), "-q", "--device", "cpu"]
+    assert main([*args, "--crop", "16"]) == 0
+    assert "2 photos" in capsys.readouterr().out
+    check_self_contained(out)
+    (dot,) = [s for s in photo_sections(out.read_text()).values() if "dot.png" in s]
+    assert "No noise estimate: the photo is under 2 x 2 pixels." in dot
 
 
 def test_a_doubtful_photo_says_so_under_its_picture(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 import sassid
 from sassid.atomic import atomic_write_bytes
-from sassid.errors import SassidError
+from sassid.errors import OptionError, SassidError
 from sassid.guard import GateChoice
 from sassid.inference import Denoiser
 from sassid.io import find_pairs, list_images, read_image, write_image
@@ -50,8 +50,11 @@ __all__ = [
 
 DEFAULT_PHOTO_BYTES = 1_000_000
 MIN_PHOTO_BYTES = 200_000
+MIN_MAX_SIDE = 64
+MIN_CROP = 16
 ROW_BYTES = 1_024
 PAGE_BYTES = 256_000
+TOO_SMALL_NOTE = "No noise estimate: the photo is under 2 x 2 pixels."
 NET_LABELS = {"unet": "U-Net", "bnn": "BNN", "lan": "LAN", "fusion": "fusion"}
 
 
@@ -83,6 +86,20 @@ def size_levels(max_side: int, crop: int, lossless_overview: bool) -> Iterator[L
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "photo"
+
+
+def _check_sizes(max_side: int, crop: int, photo_bytes: int) -> None:
+    """Refuse sizes too small to draw, naming the CLI option and the keyword argument (this
+    is both ``sassid report``'s check and the Python API's)."""
+    if photo_bytes < MIN_PHOTO_BYTES:
+        raise OptionError(
+            f"--photo-kb / photo_bytes must be at least {MIN_PHOTO_BYTES // 1000} kB "
+            f"({MIN_PHOTO_BYTES} bytes), got {photo_bytes} bytes"
+        )
+    if max_side < MIN_MAX_SIDE:
+        raise OptionError(f"--max-side / max_side must be at least {MIN_MAX_SIDE}, got {max_side}")
+    if crop < MIN_CROP:
+        raise OptionError(f"--crop / crop must be at least {MIN_CROP}, got {crop}")
 
 
 class ReportBuilder:
@@ -123,10 +140,7 @@ class ReportBuilder:
         self.output = Path(output)
         if self.output.suffix.lower() not in (".html", ".htm"):
             raise SassidError(f"{self.output}: a report is an .html file")
-        if photo_bytes < MIN_PHOTO_BYTES:
-            raise SassidError(f"photo_bytes {photo_bytes} is below the minimum {MIN_PHOTO_BYTES}")
-        if max_side < 64 or crop < 16:
-            raise SassidError(f"max_side ({max_side}) must be >= 64 and crop ({crop}) >= 16")
+        _check_sizes(max_side, crop, photo_bytes)
         check_output_file(ensure_folder(self.output.parent) / self.output.name)  # before work
         self.model = Path(model)
         self.source = read_model(model)  # read once; every Denoiser below reuses it
@@ -178,7 +192,9 @@ class ReportBuilder:
         ``doubt``: ``reliability.judge_photo``'s verdict on this output if already reached
         (``sassid denoise`` passes its own); otherwise, with ``check`` on, it is judged here.
         ``gate``: the guard's verdict on a given output (``Denoiser.last_gate``); one that
-        lowered the gate is noted under the photo."""
+        lowered the gate is noted under the photo. A photo 1 pixel wide or high is shown with
+        no noise estimate (``sassid denoise`` writes it too). Errors name ``noisy_file`` where
+        given, else ``name``."""
         if denoised is None:
             if self._unet is None:
                 self._unet = Denoiser.from_model(
@@ -192,15 +208,16 @@ class ReportBuilder:
                 )
             denoised = self._unet.pixels(noisy)
             gate = self._unet.last_gate
+        where = str(noisy_file) if noisy_file is not None else name  # the path as given
         for other, what in ((denoised, "output"), (clean, "clean image")):
             if other is not None and other.shape != noisy.shape:
-                raise SassidError(f"{name}: {what} size {other.shape} differs from {noisy.shape}")
+                raise SassidError(f"{where}: {what} size {other.shape} differs from {noisy.shape}")
         if denoised.dtype != noisy.dtype:
-            raise SassidError(f"{name}: output type {denoised.dtype} differs from {noisy.dtype}")
+            raise SassidError(f"{where}: output type {denoised.dtype} differs from {noisy.dtype}")
         try:
             scores = measure(noisy, denoised, clean)
-        except ValueError as exc:  # e.g. a photo under 2 x 2 pixels
-            raise SassidError(f"{name}: {exc}") from None
+        except ValueError as exc:  # e.g. SSIM of a pair under 11 x 11 pixels
+            raise SassidError(f"{where}: {exc}") from None
         index = len(self._sections) + 1
         h, w = noisy.shape[:2]
         crop = choose_crop(to_uint8(denoised), self.crop)
@@ -229,13 +246,15 @@ class ReportBuilder:
             data.note = f"Doubtful: {doubt}." if doubt else ""
         if gate is not None and gate.changed:
             data.note = " ".join(filter(None, [data.note, f"Guard: {gate.summary()}."]))
+        if scores["sigma_noisy"] is None:
+            data.note = " ".join(filter(None, [data.note, TOO_SMALL_NOTE]))
         for level in size_levels(self.max_side, self.crop, not downscaled):
             section = render_photo(data, index, level, self.label)
             size = len(section.encode("utf-8"))
             if size <= self.photo_bytes:
                 break
         else:
-            raise SassidError(f"{name}: its section does not fit in {self.photo_bytes} bytes")
+            raise SassidError(f"{where}: its section does not fit in {self.photo_bytes} bytes")
         self._sections.append(section)
         self._rows.append(summary_row(data, index))
         return size

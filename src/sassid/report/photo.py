@@ -56,7 +56,7 @@ class PhotoData:
     denoised: np.ndarray
     clean: np.ndarray | None
     crop: Crop
-    metrics: dict[str, float]
+    metrics: dict[str, float | None]
     teachers: TeacherCrops | None = None
     links: list[tuple[str, str]] = field(default_factory=list)
     note: str = ""
@@ -109,9 +109,24 @@ def choose_crop(image: np.ndarray, side: int) -> Crop:
     return Crop(best[2], best[3], ch, cw)
 
 
-def measure(noisy: np.ndarray, denoised: np.ndarray, clean: np.ndarray | None) -> dict[str, float]:
-    """Noise estimate before/after always; PSNR and SSIM (skimage) against ``clean`` if given."""
-    scores = {"sigma_noisy": noise_sigma(noisy), "sigma_denoised": noise_sigma(denoised)}
+def _sigma_or_none(pixels: np.ndarray) -> float | None:
+    """The noise estimate, or None for a photo with no 2 x 2 block (1 pixel wide or high):
+    such a photo is still denoised and shown, as ``sassid denoise`` writes it."""
+    try:
+        return noise_sigma(pixels)
+    except ValueError:
+        return None
+
+
+def measure(
+    noisy: np.ndarray, denoised: np.ndarray, clean: np.ndarray | None
+) -> dict[str, float | None]:
+    """Noise estimate before/after (None where the photo is too small for one); PSNR and SSIM
+    (skimage) against ``clean`` if given."""
+    scores: dict[str, float | None] = {
+        "sigma_noisy": _sigma_or_none(noisy),
+        "sigma_denoised": _sigma_or_none(denoised),
+    }
     if clean is not None:
         scores.update(
             psnr_noisy=psnr(noisy, clean),
