@@ -234,10 +234,22 @@ def test_a_profile_of_another_colour_space_is_dropped(tmp_path: Path) -> None:
     assert read_image(tmp_path / "c.png").icc_profile == _srgb_profile()
 
 
-def test_palette_transparency_is_dropped_with_a_warning(tmp_path: Path) -> None:
+def test_transparency_is_dropped_with_a_warning(tmp_path: Path) -> None:
     Image.new("P", (5, 4)).save(tmp_path / "p.png", transparency=0)
-    with pytest.warns(UserWarning, match="transparency dropped"):
-        assert read_image(tmp_path / "p.png").pixels.shape == (4, 5, 3)
+    Image.new("RGB", (5, 4)).save(tmp_path / "key.png", transparency=(0, 0, 0))  # colour key
+    for name in ("p.png", "key.png"):
+        with pytest.warns(UserWarning, match="transparency dropped"):
+            assert read_image(tmp_path / name).pixels.shape == (4, 5, 3)
+
+
+def test_tiffs_of_fewer_than_8_bits_go_through_pillow(tmp_path: Path) -> None:
+    pytest.importorskip("tifffile")
+    indices = np.arange(20, dtype=np.uint8).reshape(4, 5) % 16
+    palette = Image.fromarray(indices, "P")
+    palette.putpalette([v for i in range(16) for v in (i * 16, 0, 255 - i * 16)])
+    palette.save(tmp_path / "pal4.tif", bits=4)
+    expected = np.asarray(Image.open(tmp_path / "pal4.tif").convert("RGB"))
+    assert np.array_equal(read_image(tmp_path / "pal4.tif").pixels, expected)
 
 
 def test_a_name_with_noisy_in_it_leaves_no_other_photo_out(tmp_path: Path) -> None:
@@ -247,9 +259,17 @@ def test_a_name_with_noisy_in_it_leaves_no_other_photo_out(tmp_path: Path) -> No
     with pytest.warns(UserWarning, match="1 clean reference"):
         names = [p.name for p in find_images([tmp_path])]
     assert names == ["ANNOYINGLY_NOISY_shot.png", "a_noisy.png", "beach.png", "holiday.png"]
-    (tmp_path / "x.webp").write_bytes(b"")
-    with pytest.raises(ImageError, match="x.webp: unsupported format"):
-        find_images([tmp_path / "x.webp"])
+    (tmp_path / "x.webp").write_bytes(b"")  # named directly: any format Pillow reads
+    assert find_images([tmp_path / "x.webp"]) == [tmp_path / "x.webp"]
+
+
+def test_clean_references_of_every_layout_are_left_out(tmp_path: Path) -> None:
+    for name in ("noisy/a.png", "clean/a.png", "b_noisy.png", "b_clean.png", "b_clean.tif"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        Image.new("RGB", (4, 4)).save(tmp_path / name)
+    with pytest.warns(UserWarning, match="3 clean reference"):
+        found = find_images([tmp_path])
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["b_noisy.png", "noisy/a.png"]
 
 
 def test_pairs_of_any_case_and_two_images_of_one_name(tmp_path: Path) -> None:
@@ -258,6 +278,9 @@ def test_pairs_of_any_case_and_two_images_of_one_name(tmp_path: Path) -> None:
     assert [(i, n.name, c.name) for i, n, c in find_pairs(tmp_path)] == [
         ("a", "a_NOISY.png", "a_clean.png")
     ]
+    Image.new("RGB", (4, 4)).save(tmp_path / "notes.png")  # unpaired names may repeat
+    Image.new("RGB", (4, 4)).save(tmp_path / "notes.jpg")
+    assert len(find_pairs(tmp_path)) == 1
     Image.new("RGB", (4, 4)).save(tmp_path / "a_clean.jpg")
-    with pytest.raises(ImageError, match="two images of one name"):
+    with pytest.raises(ImageError, match="a_clean.jpg and .*a_clean.png: two images of one name"):
         find_pairs(tmp_path)

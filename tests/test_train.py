@@ -139,7 +139,7 @@ def test_an_init_that_does_not_fit_fails_before_any_stage_trains(tmp_path: Path)
     config = tiny_config(unet={"init": str(other), "enc_channels": 16})
     with pytest.raises(CheckpointError, match="unet"):
         train([data], tmp_path / "b", config, device="cpu", progress=False)
-    assert not list((tmp_path / "b" / "checkpoints").iterdir()), "no stage trained"
+    assert not (tmp_path / "b").exists(), "no stage trained: the folder it made is removed"
 
 
 def test_skip_stage_with_given_weights(tmp_path: Path) -> None:
@@ -172,6 +172,29 @@ def test_bad_inputs(tmp_path: Path) -> None:
     with pytest.raises(TrainingError, match="no images"):
         train([tmp_path / "empty"], tmp_path / "mine", tiny_config(), device="cpu")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"  # a folder it did not make
+
+
+def test_a_run_that_loses_the_lock_removes_nothing(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Two starts of one command: the second makes the folder and takes its lock just after
+    the first begins; the first fails on the lock and must leave the second's files alone."""
+    import contextlib
+
+    import sassid.train as train_module
+    from sassid.outputs import run_lock
+
+    run, other = tmp_path / "run", contextlib.ExitStack()
+    real = train_module.resolve_device
+
+    def second_start(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        (run / "checkpoints").mkdir(parents=True)
+        other.enter_context(run_lock(run))
+        (run / "its_work.txt").write_text("x")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "resolve_device", second_start)
+    with other, pytest.raises(TrainingError, match="in use by another sassid run"):
+        train([write_noisy_images(tmp_path / "d")], run, tiny_config(), device="cpu")
+    assert (run / "its_work.txt").exists()
 
 
 def test_unwritable_run_dir(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001

@@ -67,17 +67,25 @@ def output_paths(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list
         if source.is_dir():
             for path in list_images(source):
                 pairs.append((path, output / path.relative_to(source)))
-        elif source.suffix.lower() not in IMAGE_SUFFIXES:  # output keeps the input's format
-            raise ImageError(
-                f"{source}: {source.suffix or 'no suffix'} cannot be written back "
-                f"(use {', '.join(IMAGE_SUFFIXES)}, or name one output file such as out.png)"
-            )
-        else:  # a missing file is reported by read_image, and the batch goes on
+        elif len(sources) == 1 and not _writable(source):  # output keeps the input's format
+            raise ImageError(f"{_unwritable(source)}, or name one output file such as out.png")
+        else:  # a missing or unwritable file is reported when its turn comes; the batch goes on
             pairs.append((source, output / source.name))
     if not pairs:
         raise NoImagesError(f"no images found in {', '.join(map(str, inputs))}")
     check_plan(pairs, [p for p in sources if p.is_dir()])
     return pairs
+
+
+def _writable(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def _unwritable(path: Path) -> str:
+    return (
+        f"{path}: {path.suffix or 'no suffix'}: the output keeps the input's format, and this "
+        f"one cannot be written (use {', '.join(IMAGE_SUFFIXES)})"
+    )
 
 
 def denoise_files(
@@ -161,6 +169,8 @@ def denoise_files(
     for source, target in pairs:
         bar.set_description(source.name[:30])
         try:
+            if not _writable(target):  # before the work, not after it
+                raise ImageError(_unwritable(source))
             photo = read_image(source)
             h, w = photo.pixels.shape[:2]
             tiles = tqdm(

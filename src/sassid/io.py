@@ -112,8 +112,8 @@ def read_image(path: str | os.PathLike[str]) -> Photo:
                 return Photo(_to_rgb(_read_png16(path), path), path, _rgb_profile(icc, path), exif)
             im.load()  # a PNG's eXIf chunk may follow its pixels: read the info after them
             icc, exif = im.info.get("icc_profile"), im.info.get("exif")
-            if im.mode in ("P", "PA") and ("transparency" in im.info or im.mode == "PA"):
-                warnings.warn(f"{path}: transparency dropped", stacklevel=2)
+            if im.mode == "PA" or ("transparency" in im.info and im.mode not in ("RGBA", "LA")):
+                warnings.warn(f"{path}: transparency dropped", stacklevel=2)  # (alpha: below)
             if im.mode not in ("RGB", "RGBA", "L", "LA", "I;16", "I;16B"):
                 im = im.convert("RGB")
             pixels = np.asarray(im)
@@ -161,13 +161,13 @@ def check_pixel_count(path: Path, width: int, height: int) -> None:
 
 
 _TIFF_ICC_TAG = 34675  # InterColorProfile
-_TIFF_EXIF_TAG = 34665  # the Exif IFD
 
 
 def _read_tiff(path: Path) -> tuple[np.ndarray, bytes | None] | None:
     """The first page of a grey or RGB TIFF through tifffile (any depth), with its ICC profile.
 
-    None hands the file to Pillow: tifffile is not installed, or an 8-bit file that tifffile
+    None hands the file to Pillow: tifffile is not installed, or a file of 8 bits or fewer that
+    tifffile
     would misread (tifffile returns the stored samples and ignores their meaning: CMYK,
     palette indices, inverted grey) or cannot decode without ``imagecodecs`` (LZW, JPEG).
     Deeper files of those kinds are refused rather than read at 8 bit. The size in the header
@@ -183,7 +183,7 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, bytes | None] | None:
         bits = int(page.bitspersample)
         photometric = tifffile.PHOTOMETRIC(page.photometric)
         if photometric not in (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.RGB):
-            if bits == 8:
+            if bits <= 8:
                 return None
             raise ImageError(
                 f"{path}: {bits}-bit {photometric.name} TIFF is not supported "
@@ -191,10 +191,10 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, bytes | None] | None:
             )
         try:
             pixels = np.asarray(tif.asarray(key=0))
-        except ValueError as exc:
+        except Exception as exc:  # noqa: BLE001 - tifffile names the codec it lacks
             if "imagecodecs" not in str(exc):
                 raise
-            if bits == 8:
+            if bits <= 8:
                 return None
             raise ImageError(
                 f"{path}: its {tifffile.COMPRESSION(page.compression).name} compression needs "
@@ -206,9 +206,7 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, bytes | None] | None:
             warnings.warn(
                 f"{path}: only the first of its {len(tif.pages)} pages is used", stacklevel=3
             )
-        tag = page.tags.get(_TIFF_ICC_TAG)
-        if page.tags.get(_TIFF_EXIF_TAG) is not None:
-            warnings.warn(f"{path}: EXIF of a TIFF is not kept", stacklevel=3)
+        tag = page.tags.get(_TIFF_ICC_TAG)  # (EXIF, an IFD of its own, is not kept)
         return pixels, bytes(tag.value) if tag is not None else None
 
 
@@ -307,18 +305,23 @@ def _is_image(path: Path) -> bool:
 
 
 def _clean_partners(files: list[Path]) -> set[Path]:
-    """The clean references among ``files``: ``<id>_clean.*`` beside an ``<id>_noisy.*``, and
-    SIDD's ``*GT*`` beside its ``*NOISY*`` (any case in the suffix). Only a file whose noisy
-    partner is there counts, so a photo that merely has "noisy" in its name leaves no other
-    photo out."""
-    by_stem: dict[tuple[Path, str], Path] = {(p.parent, p.stem.lower()): p for p in files}
+    """The clean references among ``files``: ``<id>_clean.*`` beside an ``<id>_noisy.*``,
+    SIDD's ``*GT*`` beside its ``*NOISY*`` (any case in the suffix), and ``clean/<name>.*``
+    beside ``noisy/<name>.*``. Only a file whose noisy partner is there counts, so a photo
+    that merely has "noisy" in its name leaves no other photo out."""
+    by_stem: dict[tuple[Path, str], list[Path]] = {}
+    for path in files:
+        by_stem.setdefault((path.parent, path.stem.lower()), []).append(path)
     partners: set[Path] = set()
     for path in files:
         stem = path.stem.lower()
-        names = [stem[: -len("noisy")] + "clean"] if stem.endswith("_noisy") else []
+        keys = [(path.parent, stem[: -len("noisy")] + "clean")] if stem.endswith("_noisy") else []
         if "NOISY" in path.stem:
-            names.append(path.stem.replace("NOISY", "GT").lower())
-        partners.update(by_stem[path.parent, n] for n in names if (path.parent, n) in by_stem)
+            keys.append((path.parent, path.stem.replace("NOISY", "GT").lower()))
+        if path.parent.name == "noisy":
+            keys.append((path.parent.with_name("clean"), stem))
+        for key in keys:
+            partners.update(by_stem.get(key, []))
     return partners
 
 
@@ -346,13 +349,12 @@ def find_images(sources: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """Image files named by ``sources`` (files, or folders searched recursively), sorted.
 
     In a folder, the clean references of noisy/clean pairs (``<id>_clean.*`` beside
-    ``<id>_noisy.*``, SIDD's ``*GT*`` beside ``*NOISY*``) are left out, with a warning that
-    counts them, so they are never trained on or denoised; every other image is kept.
+    ``<id>_noisy.*``, SIDD's ``*GT*`` beside ``*NOISY*``, ``clean/`` beside ``noisy/``) are
+    left out, with a warning that counts them, so they are never trained on; every other image
+    is kept.
 
     Raises:
-        ImageError: a source that is empty or does not exist, or a file named directly that is
-            not a PNG, JPEG or TIFF (outputs keep the input's format, so it is refused before
-            any work).
+        ImageError: a source that is empty or does not exist.
     """
     found: list[Path] = []
     for source in sources:
@@ -366,24 +368,27 @@ def find_images(sources: Iterable[str | os.PathLike[str]]) -> list[Path]:
                     stacklevel=2,
                 )
             found.extend(p for p in files if p not in partners)
-        elif path.is_file():
-            if path.suffix.lower() not in IMAGE_SUFFIXES:
-                raise ImageError(f"{path}: unsupported format (use {', '.join(IMAGE_SUFFIXES)})")
+        elif path.is_file():  # any format Pillow reads; read_image says what it cannot
             found.append(path)
         else:
             raise ImageError(f"{path}: no such file or folder")
     return list(dict.fromkeys(found))
 
 
-def _by_stem(folder: Path) -> dict[str, Path]:
-    """The images in ``folder`` by lower-case stem; two files of one stem (``a.png`` and
-    ``a.jpg``) are refused, since either could be the one meant."""
-    files: dict[str, Path] = {}
+def _by_stem(folder: Path) -> dict[str, list[Path]]:
+    """The images in ``folder`` by lower-case stem (``a.png`` and ``a.jpg`` share one)."""
+    files: dict[str, list[Path]] = {}
     for path in sorted(p for p in folder.iterdir() if _is_image(p)):
-        other = files.setdefault(path.stem.lower(), path)
-        if other != path:
-            raise ImageError(f"{other} and {path}: two images of one name; keep one")
+        files.setdefault(path.stem.lower(), []).append(path)
     return files
+
+
+def _one(paths: list[Path]) -> Path:
+    """The one file of a paired name; two (``a_clean.png`` and ``a_clean.jpg``) are refused,
+    since either could be the one meant."""
+    if len(paths) > 1:
+        raise ImageError(f"{paths[0]} and {paths[1]}: two images of one name; keep one")
+    return paths[0]
 
 
 def find_pairs(folder: str | os.PathLike[str]) -> list[tuple[str, Path, Path]]:
@@ -400,19 +405,21 @@ def find_pairs(folder: str | os.PathLike[str]) -> list[tuple[str, Path, Path]]:
     pairs: list[tuple[str, Path, Path]] = []
     if (folder / "noisy").is_dir() and (folder / "clean").is_dir():
         clean = _by_stem(folder / "clean")
-        for stem, noisy in sorted(_by_stem(folder / "noisy").items()):
+        for stem, noisy_files in sorted(_by_stem(folder / "noisy").items()):
+            noisy = _one(noisy_files)
             if stem not in clean:
                 raise ImageError(f"{noisy}: no clean image of the same name in {folder / 'clean'}")
-            pairs.append((noisy.stem, noisy, clean[stem]))
+            pairs.append((noisy.stem, noisy, _one(clean[stem])))
     else:
         files = _by_stem(folder)
-        for stem, noisy in sorted(files.items()):
+        for stem, noisy_files in sorted(files.items()):
             if stem.endswith("_noisy"):
+                noisy = _one(noisy_files)
                 ident = noisy.stem[: -len("_noisy")]
                 partner = files.get(stem[: -len("noisy")] + "clean")
                 if partner is None:
                     raise ImageError(f"{noisy}: no {ident}_clean.* (any case) beside it")
-                pairs.append((ident, noisy, partner))
+                pairs.append((ident, noisy, _one(partner)))
     if not pairs:
         raise ImageError(f"{folder}: no noisy/clean pairs (<id>_noisy.* + <id>_clean.*)")
     return pairs

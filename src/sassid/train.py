@@ -129,14 +129,19 @@ class MetricsLog:
         atomic_write_text(self.path, "".join(kept))
 
 
-def _prepare_run_dir(run_dir: Path, resume: bool, lock: contextlib.ExitStack) -> None:
+def _prepare_run_dir(run_dir: Path, resume: bool, lock: contextlib.ExitStack) -> bool:
     """Make ``run_dir`` (writable, locked, stale temps gone); refuse to start over a run's
     checkpoints without ``resume``, and to resume without its config.json (before anything
-    is made there)."""
+    is made there). Returns whether this call made ``run_dir`` (and so holds its only lock)."""
     if resume and not (run_dir / "config.json").exists():
         raise TrainingError(f"{run_dir}: nothing to resume (no config.json)")
     try:
-        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        try:
+            run_dir.mkdir(parents=True)
+            made = True
+        except FileExistsError:
+            made = False
+        (run_dir / "checkpoints").mkdir(exist_ok=True)
         probe = run_dir / ".write_test"
         probe.write_text("")
         probe.unlink()
@@ -147,6 +152,7 @@ def _prepare_run_dir(run_dir: Path, resume: bool, lock: contextlib.ExitStack) ->
     clean_stale_temps(run_dir / "checkpoints")
     if not resume and any((run_dir / "checkpoints").glob("*.pt")):
         raise TrainingError(f"{run_dir}: already holds a run; pass --resume or use another -o")
+    return made
 
 
 def _saved_config(run_dir: Path) -> dict[str, Any]:
@@ -834,11 +840,11 @@ def train(
     device_kind = "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
     dist = distributed.setup(device_kind)
     lock = contextlib.ExitStack()
-    made_here = dist.is_main and not run_dir.exists()
+    made_here = False
     try:
         torch_device = resolve_device(device, dist.local_rank)
         if dist.is_main:
-            _prepare_run_dir(run_dir, resume, lock)
+            made_here = _prepare_run_dir(run_dir, resume, lock)
             if resume:  # before the images are read: a wrong --resume fails at once
                 saved = _saved_config(run_dir)
                 config = _resumed_config(config, saved)
@@ -928,9 +934,10 @@ def train(
         distributed.barrier(dist)
         return model_path
     finally:
-        lock.close()
         if made_here and not (run_dir / "config.json").exists():
             # failed before it began (no usable image, a bad option): leave no empty run folder
-            # (.lock, checkpoints/) behind under the name the user will retry with
+            # (.lock, checkpoints/) under the name the user retries with; removed while this
+            # call still holds the lock, so no other run can be working in it
             shutil.rmtree(run_dir, ignore_errors=True)
+        lock.close()
         distributed.teardown(dist)

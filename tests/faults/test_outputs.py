@@ -128,11 +128,14 @@ def test_denoise_plan_is_refused_before_any_folder_is_made(tmp_path: Path) -> No
         output_paths([tmp_path / "in"], tmp_path / "out.png")
     with pytest.raises(OutputError, match="the input is several photos"):
         output_paths([tmp_path / "in" / "a.png", tmp_path / "in" / "b.png"], tmp_path / "o.jpg")
-    with pytest.raises(ImageError, match=r"c.webp: .webp cannot be written back"):
-        output_paths([tmp_path / "in" / "c.webp"], tmp_path / "out")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
     webp = tmp_path / "in" / "c.webp"
+    with pytest.raises(ImageError, match=r"c.webp: .webp: the output keeps the input's format"):
+        output_paths([webp], tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
     assert output_paths([webp], tmp_path / "c.png") == [(webp, tmp_path / "c.png")]
+    # in a batch, a missing or unwritable file is reported in its turn and the others go on
+    a, typo = tmp_path / "in" / "a.png", tmp_path / "typo"
+    assert len(output_paths([a, typo, webp], tmp_path / "out")) == 3
 
 
 def test_run_lock_is_exclusive(tmp_path: Path) -> None:
