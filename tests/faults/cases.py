@@ -124,6 +124,31 @@ class _Foreign:
 def _setup_cases() -> list[Case]:
     d = "in/photos"
     cases = [
+        # --- a mistyped or unfit input, refused before any output folder is made (2026-12-08)
+        Case(
+            "denoise missing.png -o out.png",
+            lambda r: _denoise(r, str(r / "in/missing.png"), "-o", str(r / "out.png")),
+            2,
+            "no such file or folder",
+        ),
+        Case(
+            "denoise DIR -o out.png",
+            lambda r: _denoise(r, str(photo(r / d / "a.png").parent), "-o", str(r / "out.png")),
+            2,
+            "names an image, but the input is a folder",
+        ),
+        Case(
+            "denoise x.webp -o DIR",
+            lambda r: _denoise(r, str(_webp(r / "in/x.webp")), "-o", str(r / "out")),
+            2,
+            "the output keeps the input's format",
+        ),
+        Case(
+            "evaluate a_clean.png + a_clean.jpg",
+            lambda r: ["evaluate", "-m", str(model(r)), str(_two_cleans(r)), "-q"],
+            2,
+            "two images of one name",
+        ),
         # --- outputs onto inputs, two inputs onto one output (data loss)
         Case(
             "denoise DIR -o DIR",
@@ -527,6 +552,19 @@ def _setup_cases() -> list[Case]:
         ),
     ]
     return cases
+
+
+def _two_cleans(root: Path) -> Path:
+    """A pairs folder whose clean partner exists as .png and .jpg: which one is meant?"""
+    folder = pairs(root)
+    photo(folder / "a_clean.jpg")
+    return folder
+
+
+def _webp(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (32, 24)).save(path, format="WEBP")
+    return path
 
 
 def _empty(root: Path) -> Path:
