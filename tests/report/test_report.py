@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageCms
 
 from sassid.adaptive import alpha_map
 from sassid.cli import main
@@ -97,7 +97,10 @@ def test_sections_stay_under_the_byte_cap_and_large_photos_link_full_res(tmp_pat
     model = write_tiny_model(tmp_path / "model.pt")
     rng = np.random.default_rng(0)
     photo = rng.integers(0, 256, (300, 440, 3), dtype=np.uint8)  # incompressible
-    Image.fromarray(photo).save(tmp_path / "big.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the full-resolution output must turn as its source does
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.fromarray(photo).save(tmp_path / "big.png", exif=exif, icc_profile=icc)
     out = tmp_path / "out" / "r.html"
     summary = write_report(
         model,
@@ -121,10 +124,32 @@ def test_sections_stay_under_the_byte_cap_and_large_photos_link_full_res(tmp_pat
     links = [t.attrs["href"] for t in page.find("a", section="photo-1")]
     assert "r_files/001_big.png_unet.png" in links and "../big.png" in links
     expected = Denoiser.from_model(model, device="cpu").pixels(photo)
-    assert np.array_equal(read_image(summary.full_res[0]).pixels, expected)
+    full = read_image(summary.full_res[0])
+    assert np.array_equal(full.pixels, expected) and full.icc_profile == icc
+    with Image.open(summary.full_res[0]) as im:
+        assert im.getexif()[0x0112] == 6
     assert summary.bytes == out.stat().st_size <= summary.bound
     assert summary.bound == MIN_PHOTO_BYTES + ROW_BYTES + PAGE_BYTES
     assert len(page.find("img", "px")) == 3  # no teachers asked for: noisy, U-Net, removed
+
+
+def test_photos_are_read_one_at_a_time(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A report of many large photos holds one in memory, not all: each is read just before
+    it is added."""
+    import sassid.report.build as build
+
+    data = write_noisy_images(tmp_path / "pairs", count=3)
+    events: list[str] = []
+    real_read, real_add = build.read_image, build.ReportBuilder.add
+    monkeypatch.setattr(build, "read_image", lambda path: events.append("read") or real_read(path))
+    monkeypatch.setattr(
+        build.ReportBuilder,
+        "add",
+        lambda self, *a, **k: events.append("add") or real_add(self, *a, **k),
+    )
+    model = write_tiny_model(tmp_path / "model.pt")
+    write_report(model, [data], tmp_path / "r.html", device="cpu", progress=False, teachers=False)
+    assert events == ["read", "read", "add"] * 3  # noisy and clean, then the pair is added
 
 
 def test_page_without_photos_stays_under_its_fixed_share(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from sassid.atomic import atomic_write_bytes
 from sassid.errors import OptionError, SassidError
 from sassid.guard import GateChoice
 from sassid.inference import Denoiser
-from sassid.io import find_pairs, list_images, read_image, write_image
+from sassid.io import Photo, find_pairs, list_images, read_image, write_image
 from sassid.outputs import check_output_file, ensure_folder
 from sassid.reliability import judge_photo
 from sassid.report.encode import to_uint8
@@ -44,6 +44,7 @@ __all__ = [
     "ReportBuilder",
     "ReportSummary",
     "iter_photos",
+    "photo_entries",
     "size_levels",
     "write_report",
 ]
@@ -186,6 +187,8 @@ class ReportBuilder:
         denoised_file: str | os.PathLike[str] | None = None,
         doubt: str | None = None,
         gate: GateChoice | None = None,
+        icc_profile: bytes | None = None,
+        exif: bytes | None = None,
     ) -> int:
         """Add one photo (HWC uint8/uint16); returns the bytes its section takes.
 
@@ -194,7 +197,8 @@ class ReportBuilder:
         ``gate``: the guard's verdict on a given output (``Denoiser.last_gate``); one that
         lowered the gate is noted under the photo. A photo 1 pixel wide or high is shown with
         no noise estimate (``sassid denoise`` writes it too). Errors name ``noisy_file`` where
-        given, else ``name``."""
+        given, else ``name``. ``icc_profile``, ``exif``: the noisy photo's, kept in the
+        full-resolution output this writes (``full_res``), as ``sassid denoise`` keeps them."""
         if denoised is None:
             if self._unet is None:
                 self._unet = Denoiser.from_model(
@@ -231,7 +235,7 @@ class ReportBuilder:
         if denoised_file is None and downscaled and self.full_res:
             ensure_folder(self.files_dir)
             denoised_file = self.files_dir / f"{index:03d}_{_safe(name)}_{self.net}.png"
-            write_image(denoised_file, denoised)
+            write_image(denoised_file, Photo(denoised, icc_profile=icc_profile, exif=exif))
             self._written.append(Path(denoised_file))
         if denoised_file is not None:
             links.append((self.label, self._href(Path(denoised_file))))
@@ -318,41 +322,58 @@ class ReportBuilder:
         return ReportSummary(self.output, size, count, bound, list(self._written))
 
 
-def iter_photos(
-    inputs: Sequence[str | os.PathLike[str]],
-) -> Iterator[tuple[str, Path | None, np.ndarray | None, np.ndarray | None, str | None]]:
-    """(name, noisy file, noisy, clean, error) for every photo named by ``inputs``.
+def photo_entries(inputs: Sequence[str | os.PathLike[str]]) -> list[tuple[str, Path, Path | None]]:
+    """(name, noisy file, clean file or None) for every photo named by ``inputs``, from the
+    file names alone (nothing is decoded).
 
     A folder of ``<id>_noisy.*``/``<id>_clean.*`` pairs (or ``noisy/`` + ``clean/``) gives
     pairs; any other folder gives each image alone; a file ``<id>_noisy.*`` takes its
-    ``<id>_clean.*`` sibling. A file that cannot be read yields its error, and the rest go on.
+    ``<id>_clean.*`` sibling.
     """
     from sassid.io import ImageError, source_path
 
+    entries: list[tuple[str, Path, Path | None]] = []
     for source in map(source_path, inputs):  # "" is refused, not read as "."
-        entries: list[tuple[str, Path, Path | None]] = []
         if source.is_dir():
             try:
-                entries = [(ident, n, c) for ident, n, c in find_pairs(source)]
+                entries += [(ident, n, c) for ident, n, c in find_pairs(source)]
             except ImageError:
-                entries = [(p.relative_to(source).as_posix(), p, None) for p in list_images(source)]
-        else:
-            clean_path = None
-            if source.stem.lower().endswith("_noisy"):
-                stem = source.stem[: -len("_noisy")]
-                siblings = sorted(source.parent.glob(f"{stem}_clean.*")) + sorted(
-                    source.parent.glob(f"{stem}_CLEAN.*")
-                )
-                clean_path = siblings[0] if siblings else None
-            entries = [(source.name, source, clean_path)]
-        for name, noisy_path, clean_path in entries:
-            try:
-                noisy = read_image(noisy_path).pixels
-                clean = read_image(clean_path).pixels if clean_path is not None else None
-            except (SassidError, OSError) as exc:
-                yield name, noisy_path, None, None, str(exc)
-                continue
-            yield name, noisy_path, noisy, clean, None
+                entries += [
+                    (p.relative_to(source).as_posix(), p, None) for p in list_images(source)
+                ]
+            continue
+        clean_path = None
+        if source.stem.lower().endswith("_noisy"):
+            stem = source.stem[: -len("_noisy")]
+            siblings = sorted(source.parent.glob(f"{stem}_clean.*")) + sorted(
+                source.parent.glob(f"{stem}_CLEAN.*")
+            )
+            clean_path = siblings[0] if siblings else None
+        entries.append((source.name, source, clean_path))
+    return entries
+
+
+def _read_entry(noisy_path: Path, clean_path: Path | None) -> tuple[Photo, np.ndarray | None]:
+    """The noisy photo (pixels and the ICC profile and EXIF its output keeps) and the clean
+    pixels, if any."""
+    noisy = read_image(noisy_path)
+    return noisy, read_image(clean_path).pixels if clean_path is not None else None
+
+
+def iter_photos(
+    inputs: Sequence[str | os.PathLike[str]],
+) -> Iterator[tuple[str, Path | None, np.ndarray | None, np.ndarray | None, str | None]]:
+    """(name, noisy file, noisy, clean, error) for every photo named by ``inputs`` (see
+    :func:`photo_entries`), read one at a time. A file that cannot be read yields its error,
+    and the rest go on.
+    """
+    for name, noisy_path, clean_path in photo_entries(inputs):
+        try:
+            noisy, clean = _read_entry(noisy_path, clean_path)
+        except (SassidError, OSError) as exc:
+            yield name, noisy_path, None, None, str(exc)
+            continue
+        yield name, noisy_path, noisy.pixels, clean, None
 
 
 def write_report(
@@ -371,16 +392,21 @@ def write_report(
     """
     builder = ReportBuilder(model, output, **options)  # type: ignore[arg-type]
     failed: list[tuple[str, str]] = []
-    photos = list(iter_photos(images))
-    for name, path, noisy, clean, error in tqdm(
-        photos, unit="photo", disable=not progress, dynamic_ncols=True
+    entries = photo_entries(images)  # names only: one photo in memory at a time
+    for name, path, clean_path in tqdm(
+        entries, unit="photo", disable=not progress, dynamic_ncols=True
     ):
-        if error is not None or noisy is None:
-            failed.append((name, error or "unreadable"))
-            continue
         try:
-            builder.add(name, noisy, clean=clean, noisy_file=path)
-        except SassidError as exc:
+            noisy, clean = _read_entry(path, clean_path)
+            builder.add(
+                name,
+                noisy.pixels,
+                clean=clean,
+                noisy_file=path,
+                icc_profile=noisy.icc_profile,
+                exif=noisy.exif,
+            )
+        except (SassidError, OSError) as exc:
             failed.append((name, str(exc)))
     summary = builder.write()
     summary.failed = failed
