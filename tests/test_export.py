@@ -58,6 +58,7 @@ def test_export_never_writes_over_its_model_or_into_a_file(tmp_path: Path, capsy
         (model, "is the input"),
         (model / "x.onnx", "exists and is not a folder"),
         (tmp_path, "is a folder"),
+        (tmp_path / "u.txt", "u.txt: an ONNX model is written to a .onnx file"),
     ):
         code = main(["export", "-m", str(model), "-o", str(out)])
         err = capsys.readouterr().err

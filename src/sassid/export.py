@@ -74,6 +74,8 @@ def export_onnx(
         }
     ensure_folder(output.parent)
     check_output_file(output)
+    if output.suffix.lower() != ".onnx":  # a .png or .txt name would hide what the file is
+        raise ExportError(f"{output}: an ONNX model is written to a .onnx file")
     data = onnx_bytes(module, name=net, metadata=metadata)
     diff = check_round_trip(module, data) if verify else None
     if diff is not None and not np.isfinite(diff):
