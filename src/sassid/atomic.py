@@ -66,6 +66,27 @@ def _fsync(path: str | Path, directory: bool = False) -> None:
 
 
 @contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM (POSIX, main thread) for the block: one that arrives is
+    delivered when it ends, so a file created in the block is never left unnamed."""
+    import signal
+    import threading
+
+    held = {signal.SIGINT, signal.SIGTERM}
+    if (
+        not hasattr(signal, "pthread_sigmask")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; when the block ends without error, fsync it and
     rename it onto ``path``. An error leaves ``path`` as it was (absent or the old version).
@@ -74,14 +95,16 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         OutputError: the temporary file cannot be created, written, synced or renamed.
     """
     path = Path(path)
+    tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent
-        )
-        os.close(fd)
-    except OSError as exc:
-        raise output_failure(path, exc) from None
-    try:
+        try:
+            with _signals_held():  # a Ctrl-C or SIGTERM lands after ``tmp`` is known
+                fd, tmp = tempfile.mkstemp(
+                    prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent
+                )
+            os.close(fd)
+        except OSError as exc:
+            raise output_failure(path, exc) from None
         try:
             yield Path(tmp)
             _fsync(tmp)
@@ -90,7 +113,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         except OSError as exc:
             raise output_failure(path, exc) from None
     finally:
-        if os.path.lexists(tmp):
+        if tmp is not None and os.path.lexists(tmp):
             os.unlink(tmp)
     try:
         _fsync(path.parent, directory=True)

@@ -138,6 +138,24 @@ def test_denoise_plan_is_refused_before_any_folder_is_made(tmp_path: Path) -> No
     assert len(output_paths([a, typo, webp], tmp_path / "out")) == 3
 
 
+def test_an_interrupt_just_after_the_temp_is_made_leaves_none(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Ctrl-C (or the SIGTERM handler's exception) landing between the temporary file's
+    creation and the write: the temporary file is still removed."""
+    import sassid.atomic as atomic
+
+    real_close = os.close
+
+    def interrupted(fd: int) -> None:
+        real_close(fd)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(atomic.os, "close", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write_bytes(tmp_path / "a.bin", b"data")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_run_lock_is_exclusive(tmp_path: Path) -> None:
     with run_lock(tmp_path):
         with pytest.raises(TrainingError, match="in use by another sassid run"), run_lock(tmp_path):
