@@ -130,3 +130,29 @@ def test_a_photo_whose_gate_the_guard_lowers_is_noted(tmp_path: Path, monkeypatc
     )
     assert main([*args, "-o", str(tmp_path / "out4"), "--no-guard"]) == 0
     assert "noise gate" not in capsys.readouterr().out.splitlines()[-1]
+
+
+def test_wrong_arrays_are_named_not_run(tmp_path: Path) -> None:
+    """The Python API says what it needs instead of failing inside torch, and a NaN pixel is
+    the input's fault, not the network's."""
+    import torch
+
+    denoiser = Denoiser.from_model(write_tiny_model(tmp_path / "m.pt"), device="cpu")
+    for bad in (np.zeros((8, 9), np.uint8), np.zeros((8, 9, 4), np.uint8), [[0]]):
+        with pytest.raises(ValueError, match=r"need \(H, W, 3\) uint8 or uint16 pixels"):
+            denoiser.pixels(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one pixel"):
+        denoiser.pixels(np.zeros((0, 5, 3), np.uint8))
+    x = torch.full((1, 3, 8, 8), 100.0)
+    x[0, 0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="the input holds NaN"):
+        denoiser.tensor(x)
+    with pytest.raises(ValueError, match=r"need a \(N, 3, H, W\) float tensor"):
+        denoiser.tensor(torch.zeros((3, 8, 8)))
+
+
+def test_one_path_given_as_a_string_is_one_source(tmp_path: Path) -> None:
+    data = _photos(tmp_path / "in")
+    model = write_tiny_model(tmp_path / "m.pt")
+    report = denoise_files(str(data), tmp_path / "out", model, device="cpu", progress=False)
+    assert sorted(p.name for p in report.written) == sorted(p.name for p in data.iterdir())

@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import sassid.train as train_module
 from sassid.checkpoint import CheckpointError, load_file
-from sassid.errors import ConfigError, TrainingError
+from sassid.errors import ConfigError, SassidError, TrainingError
 from sassid.models import load_model, read_model
 from sassid.train import train
 from tests.helpers import tiny_config, write_noisy_images
@@ -172,6 +173,12 @@ def test_bad_inputs(tmp_path: Path) -> None:
     with pytest.raises(TrainingError, match="no images"):
         train([tmp_path / "empty"], tmp_path / "mine", tiny_config(), device="cpu")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "mine"  # a folder it did not make
+    bad_val = write_noisy_images(tmp_path / "val", count=1)
+    Image.new("RGB", (60, 48)).save(bad_val / "img0_clean.png")  # the noisy one is 64 x 48
+    data = write_noisy_images(tmp_path / "data")
+    with pytest.raises(SassidError, match="differs from"):
+        train([data], tmp_path / "r4", tiny_config(), device="cpu", val=bad_val)
+    assert not (tmp_path / "r4").exists()  # the validation pairs are read before it begins
 
 
 def test_a_run_that_loses_the_lock_removes_nothing(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001

@@ -59,8 +59,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from sassid.budget import describe_budget, read_budget
     from sassid.config import load_config, with_blind_size, with_steps
     from sassid.distributed import is_main_process
+    from sassid.errors import OptionError
     from sassid.train import train
 
+    if args.steps is not None and args.minutes is not None:  # the budget plans the steps
+        raise OptionError("--steps and --minutes: give one (--minutes plans each stage's steps)")
     preset_name = args.preset
     if preset_name is None and args.config is None and args.minutes is not None:
         preset_name = "laptop"
@@ -173,12 +176,14 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from sassid.evaluate import evaluate
+    from sassid.evaluate import check_evaluation_outputs, evaluate
     from sassid.outputs import check_output_file
 
     for result_file in (args.json, args.csv):
         if result_file:
             check_output_file(result_file)  # before the evaluation, not after it
+    results = {"--json": args.json, "--csv": args.csv, "--report": args.report}
+    check_evaluation_outputs(args.model, args.data, files=results)
     builder = _report_builder(args)
     result = evaluate(
         args.model,
@@ -418,7 +423,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="TOML file overriding preset values (or a run's config.json)",
     )
-    t.add_argument("--steps", type=int, metavar="N", help="set every stage's length to N steps")
+    t.add_argument(
+        "--steps",
+        type=int,
+        metavar="N",
+        help="set every stage's length to N steps (not with --minutes, which plans them)",
+    )
     t.add_argument("--resume", action="store_true", help="continue from RUN_DIR's checkpoints")
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--seed", type=int, help="random seed (default 0)")

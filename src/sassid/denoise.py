@@ -51,6 +51,8 @@ def output_paths(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list
         OutputError: an image-named ``output`` for several photos, or an output would
             overwrite an input or be written twice (nothing is written then).
     """
+    if isinstance(inputs, (str, os.PathLike)):  # one folder or file, not its characters
+        inputs = [inputs]
     sources = [source_path(source) for source in inputs]  # "" is refused, not read as "."
     if len(sources) == 1 and not sources[0].exists():
         raise ImageError(f"{sources[0]}: no such file or folder")

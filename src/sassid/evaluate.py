@@ -12,7 +12,7 @@ import csv
 import io
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,13 +22,20 @@ from tqdm import tqdm
 from sassid.atomic import atomic_write_json, atomic_write_text
 from sassid.errors import OptionError, SassidError
 from sassid.inference import Denoiser
-from sassid.io import write_image
+from sassid.io import find_pairs, write_image
 from sassid.lpips import LPIPS, load_lpips
 from sassid.metrics import SSIM_CONVENTIONS, MetricError, psnr, ssim
-from sassid.outputs import ensure_folder
-from sassid.pairs import iter_pairs
+from sassid.models import model_file
+from sassid.outputs import check_results, ensure_folder
+from sassid.pairs import iter_pairs, pair_files
 
-__all__ = ["EvaluationResult", "evaluate", "iter_pairs", "evaluate_denoiser"]
+__all__ = [
+    "EvaluationResult",
+    "check_evaluation_outputs",
+    "evaluate",
+    "iter_pairs",
+    "evaluate_denoiser",
+]
 
 
 @dataclass
@@ -125,6 +132,36 @@ def evaluate_denoiser(
     return result
 
 
+def check_evaluation_outputs(
+    model: str | os.PathLike[str],
+    data: str | os.PathLike[str],
+    *,
+    save_images: str | os.PathLike[str] | None = None,
+    files: Mapping[str, str | os.PathLike[str] | None] | None = None,
+) -> None:
+    """Refuse results that would replace the model, a noisy or clean input, or one another:
+    ``save_images``'s ``<id>.png`` strips and ``files`` (option name -> result file, e.g. the
+    CLI's ``--json``, ``--csv``, ``--report``).
+
+    Raises:
+        OutputError: one line naming the option and the file.
+    """
+    inputs = [*pair_files(data)]
+    if Path(model).exists():
+        inputs.append(model_file(model))
+    outputs = {name: Path(path) for name, path in (files or {}).items() if path is not None}
+    if save_images is not None:
+        idents = [ident for ident, _, _ in find_pairs(data)] if not _is_sidd(data) else []
+        for ident in idents:
+            outputs[f"--save-images ({ident}.png)"] = Path(save_images) / f"{ident}.png"
+    check_results(outputs, inputs)
+
+
+def _is_sidd(data: str | os.PathLike[str]) -> bool:
+    """SIDD validation blocks: their strips are named ``NN_KK.png``, never an input's name."""
+    return all(p.suffix == ".mat" for p in pair_files(data))
+
+
 def evaluate(
     model: str | os.PathLike[str],
     data: str | os.PathLike[str],
@@ -148,6 +185,7 @@ def evaluate(
     ``lpips=True`` loads LPIPS from local weights only (``sassid.lpips.load_lpips``); when they
     are missing, LPIPS is skipped and ``result.notes`` says why.
     """
+    check_evaluation_outputs(model, data, save_images=save_images)  # before any work
     notes: list[str] = []
     metric: LPIPS | None = lpips if isinstance(lpips, LPIPS) else None
     if lpips is True:

@@ -234,7 +234,17 @@ class Denoiser:
         )
 
     def tensor(self, x: Tensor, on_tile: Callable[[], None] | None = None) -> Tensor:
-        """(1, 3, H, W) in [0, 255] -> denoised, same shape."""
+        """(1, 3, H, W) float32 in [0, 255] -> denoised, same shape.
+
+        Raises:
+            ValueError: another shape or type, or an input that is not finite (a NaN pixel
+                would otherwise be blamed on the network); SassidError: the output is not.
+        """
+        if x.ndim != 4 or x.shape[1] != 3 or not x.is_floating_point():
+            raise ValueError(f"need a (N, 3, H, W) float tensor, got {tuple(x.shape)} {x.dtype}")
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("the input holds NaN or infinite values")
+        x = x.float()
         fn = self._fn
         if self.ensemble:
             base = fn
@@ -250,7 +260,16 @@ class Denoiser:
             return out
 
     def pixels(self, pixels: np.ndarray, on_tile: Callable[[], None] | None = None) -> np.ndarray:
-        """HWC uint8/uint16 -> denoised, same dtype (rounded half up, clamped)."""
+        """HWC uint8/uint16 -> denoised, same dtype (rounded half up, clamped).
+
+        Raises:
+            ValueError: not an (H, W, 3) uint8/uint16 array of at least one pixel.
+        """
+        if not isinstance(pixels, np.ndarray) or pixels.ndim != 3 or pixels.shape[2] != 3:
+            shape = getattr(pixels, "shape", type(pixels).__name__)
+            raise ValueError(f"need (H, W, 3) uint8 or uint16 pixels, got {shape}")
+        if pixels.shape[0] == 0 or pixels.shape[1] == 0:
+            raise ValueError(f"need at least one pixel, got {pixels.shape}")
         x = torch.from_numpy(to_pixels(pixels))[None]
         out = self.tensor(x, on_tile)[0].float().cpu().numpy()
         self.last_gate = self.correct(pixels, x[0].numpy(), out)

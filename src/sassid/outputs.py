@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,6 +53,24 @@ def check_plan(
         if key in written:
             raise OutputError(f"{dst}: both {written[key]} and {src} would be written there")
         written[key] = src
+
+
+def check_results(outputs: Mapping[str, Path], inputs: Iterable[Path]) -> None:
+    """Refuse result files (named by the option that writes them) that would replace an input
+    file or one another, before any work.
+
+    Raises:
+        OutputError: one line naming the option(s) and the file.
+    """
+    taken = {_identity(Path(p)): Path(p) for p in inputs}
+    named: dict[tuple[object, ...], str] = {}
+    for option, path in outputs.items():
+        key = _identity(Path(path))
+        if key in taken:
+            raise OutputError(f"{path}: {option} would replace the input {taken[key]}")
+        if key in named:
+            raise OutputError(f"{path}: named by both {named[key]} and {option}; choose two files")
+        named[key] = option
 
 
 def ensure_folder(path: str | os.PathLike[str]) -> Path:

@@ -18,7 +18,7 @@ from sassid.errors import SassidError
 from sassid.io import find_pairs, read_image, source_path
 from sassid.pixels import from_pixels, to_pixels
 
-__all__ = ["iter_pairs"]
+__all__ = ["iter_pairs", "pair_files"]
 
 
 def iter_pairs(data: str | os.PathLike[str]) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
@@ -46,6 +46,16 @@ def iter_pairs(data: str | os.PathLike[str]) -> Iterator[tuple[str, np.ndarray, 
             noisy = from_pixels(to_pixels(noisy), np.uint8)
             clean = from_pixels(to_pixels(clean), np.uint8)
         yield ident, noisy, clean
+
+
+def pair_files(data: str | os.PathLike[str]) -> list[Path]:
+    """Every file ``iter_pairs(data)`` reads (noisy and clean), from their names alone: what
+    a result written beside them must not replace."""
+    path = source_path(data)
+    sidd = _sidd_validation_files(path)
+    if sidd is not None:
+        return list(sidd)
+    return [file for _, noisy, clean in find_pairs(path) for file in (noisy, clean)]
 
 
 def _sidd_validation_files(path: Path) -> tuple[Path, Path] | None:

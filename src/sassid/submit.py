@@ -15,7 +15,7 @@ from tqdm import tqdm
 from sassid.constants import PIXEL_MAX
 from sassid.formats import dnd, sidd
 from sassid.inference import Denoiser
-from sassid.outputs import ensure_folder
+from sassid.outputs import check_results, ensure_folder
 
 __all__ = ["submit_sidd", "submit_dnd"]
 
@@ -31,7 +31,9 @@ def submit_sidd(
     progress: bool = True,
 ) -> tuple[Path, Path]:
     """Denoise every block of ``BenchmarkNoisyBlocksSrgb.mat``; write SubmitSrgb.mat and .csv."""
-    folder = ensure_folder(output)
+    mat, csv = Path(output) / "SubmitSrgb.mat", Path(output) / "SubmitSrgb.csv"
+    check_results({"SubmitSrgb.mat": mat, "SubmitSrgb.csv": csv}, [Path(noisy_blocks)])
+    ensure_folder(output)
     blocks = sidd.read_blocks(noisy_blocks)
     # the model's own gate on every block: a benchmark scores the method, not per-block choices
     denoiser = Denoiser.from_model(
@@ -44,7 +46,6 @@ def submit_sidd(
             for k in range(n_blocks):
                 out[n, k] = denoiser.pixels(blocks[n, k])
                 bar.update(1)
-    mat, csv = folder / "SubmitSrgb.mat", folder / "SubmitSrgb.csv"
     sidd.write_submit_mat(out, mat)
     sidd.write_kaggle_csv(out, csv)
     return mat, csv

@@ -836,6 +836,10 @@ def train(
     if minutes is not None:
         check_minutes(minutes)  # before the run folder is made
     config = config or TrainConfig()
+    if not isinstance(config, TrainConfig):  # e.g. a dict: config_from_dict makes one
+        raise TypeError(f"config must be a TrainConfig (config_from_dict), got {type(config)}")
+    if isinstance(sources, (str, os.PathLike)):  # one folder or file, not its characters
+        sources = [sources]
     run_dir = Path(run_dir)
     device_kind = "cuda" if device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
     dist = distributed.setup(device_kind)
@@ -860,6 +864,7 @@ def train(
             config = _resumed_config(config, _saved_config(run_dir))
         budget = Budget.open(run_dir, minutes, resume, started) if minutes is not None else None
         images, image_paths = load_noisy_images(sources, config.largest_crop)
+        val_pairs = list(iter_pairs(val)) if val is not None else []  # a bad pair fails here
         config = _trusted_precision(config, torch_device, switch=not resume)
         if not resume:
             config = _bnn_from_init(config, progress and dist.is_main)
@@ -872,7 +877,6 @@ def train(
                 measured = config.bnn.auto_blind_size and config.bnn.init is None
                 if progress and measured and "rho" in noise:
                     print(_describe_noise(noise, config.bnn.blind_size), flush=True)
-        val_pairs = list(iter_pairs(val)) if val is not None else []
         run = _Run(
             config,
             run_dir,

@@ -149,6 +149,52 @@ def _setup_cases() -> list[Case]:
             2,
             "two images of one name",
         ),
+        # --- result files onto inputs or onto one another (found 2026-12-08)
+        Case(
+            "evaluate --json onto a clean image",
+            lambda r: _evaluate(r, "--json", str(pairs(r) / "a_clean.png")),
+            2,
+            "--json would replace the input",
+        ),
+        Case(
+            "evaluate --json onto the model",
+            lambda r: _evaluate(r, "--json", str(r / "model.pt")),
+            2,
+            "--json would replace the input",
+        ),
+        Case(
+            "evaluate --json X --csv X",
+            lambda r: _evaluate(r, "--json", str(r / "x.out"), "--csv", str(r / "x.out")),
+            2,
+            "named by both --json and --csv",
+        ),
+        Case(
+            "evaluate --save-images into noisy/",
+            lambda r: _evaluate(r, "--save-images", str(_noisy_clean(r) / "noisy"), data="nc"),
+            2,
+            "--save-images (a.png) would replace the input",
+        ),
+        Case(
+            "submit sidd onto its input",
+            lambda r: [
+                "submit",
+                "sidd",
+                str(_sidd_input_named_like_the_output(r)),
+                "-o",
+                str(r / "in"),
+                "-m",
+                str(model(r)),
+                "-q",
+            ],
+            2,
+            "SubmitSrgb.mat would replace the input",
+        ),
+        Case(
+            "train --steps with --minutes",
+            lambda r: _train(r, "-o", str(r / "run"), "--steps", "3", "--minutes", "1"),
+            2,
+            "--steps and --minutes",
+        ),
         # --- outputs onto inputs, two inputs onto one output (data loss)
         Case(
             "denoise DIR -o DIR",
@@ -552,6 +598,26 @@ def _setup_cases() -> list[Case]:
         ),
     ]
     return cases
+
+
+def _evaluate(root: Path, *extra: str, data: str = "pairs") -> list[str]:
+    folder = pairs(root) if data == "pairs" else root / "in" / data
+    return ["evaluate", "-m", str(model(root)), str(folder), "-q", "--device", "cpu", *extra]
+
+
+def _noisy_clean(root: Path) -> Path:
+    """A ``noisy/`` + ``clean/`` pairs folder, ``in/nc``."""
+    folder = root / "in" / "nc"
+    photo(folder / "noisy" / "a.png")
+    photo(folder / "clean" / "a.png")
+    return folder
+
+
+def _sidd_input_named_like_the_output(root: Path) -> Path:
+    """SIDD benchmark blocks in a file called SubmitSrgb.mat, in the output folder."""
+    blocks = np.random.default_rng(0).integers(0, 256, (1, 2, 32, 32, 3)).astype(np.uint8)
+    path = _mat(root, {"BenchmarkNoisyBlocksSrgb": blocks})
+    return path.rename(path.with_name("SubmitSrgb.mat"))
 
 
 def _two_cleans(root: Path) -> Path:
