@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +114,18 @@ def test_resume_with_another_config_is_refused(tmp_path: Path) -> None:
         )
     with pytest.raises(TrainingError, match="already holds a run"):
         train([data], tmp_path / "run", tiny_config(), device="cpu", progress=False)
+
+
+def test_resume_on_other_photos_says_so(tmp_path: Path) -> None:
+    data = write_noisy_images(tmp_path / "data")
+    train([data], tmp_path / "run", tiny_config(), device="cpu", progress=False)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        train([data], tmp_path / "run", tiny_config(), device="cpu", progress=False, resume=True)
+    assert not [w for w in said if "other photos" in str(w.message)]  # the same photos: no word
+    other = write_noisy_images(tmp_path / "other", count=1)
+    with pytest.warns(UserWarning, match=r"resumed on other photos.*0 of 1 the same, 3 of its 3"):
+        train([other], tmp_path / "run", tiny_config(), device="cpu", progress=False, resume=True)
 
 
 @pytest.mark.parametrize("bnn", [None, {"blind_size": "x"}, {"steps": -3}])

@@ -725,6 +725,27 @@ def _run_stage(
     return student.eval()
 
 
+def _image_names(paths: Sequence[Path]) -> list[str]:
+    """The training photos as absolute paths, sorted: what a resumed run is compared with."""
+    return sorted(str(Path(p).resolve()) for p in paths)
+
+
+def _check_resumed_images(run_dir: Path, paths: Sequence[Path]) -> None:
+    """Warn when a run resumes on other photos than it began with (``images.json``; runs
+    from before it was written are not checked): its stages would mix two data sets."""
+    try:
+        began = set(json.loads((run_dir / "images.json").read_text())["images"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    now = set(_image_names(paths))
+    if now != began:
+        warnings.warn(
+            f"{run_dir}: resumed on other photos than it began with ({len(now & began)} of "
+            f"{len(now)} the same, {len(began - now)} of its {len(began)} missing)",
+            stacklevel=3,
+        )
+
+
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     atomic_write_text(path, to_json(payload, indent=2) + "\n")
 
@@ -866,12 +887,15 @@ def train(
         images, image_paths = load_noisy_images(sources, config.largest_crop)
         val_pairs = list(iter_pairs(val)) if val is not None else []  # a bad pair fails here
         config = _trusted_precision(config, torch_device, switch=not resume)
+        if resume and dist.is_main:
+            _check_resumed_images(run_dir, image_paths)
         if not resume:
             config = _bnn_from_init(config, progress and dist.is_main)
             config, noise = _measured_config(config, images)
             config = _planned_bnn_width(config, images, torch_device, dist, budget, progress)
             _check_inits(config)
             if dist.is_main:
+                _write_json(run_dir / "images.json", {"images": _image_names(image_paths)})
                 _write_json(run_dir / "config.json", config.to_dict())
                 _write_json(run_dir / "noise.json", noise)
                 measured = config.bnn.auto_blind_size and config.bnn.init is None
