@@ -146,10 +146,12 @@ def check_evaluation_outputs(
     Raises:
         OutputError: one line naming the option and the file.
     """
+    outputs = {name: Path(path) for name, path in (files or {}).items() if path is not None}
+    if not outputs and save_images is None:
+        return  # nothing to write: the model and data are checked where they are read
     inputs = [*pair_files(data)]
     if Path(model).exists():
         inputs.append(model_file(model))
-    outputs = {name: Path(path) for name, path in (files or {}).items() if path is not None}
     if save_images is not None:
         idents = [ident for ident, _, _ in find_pairs(data)] if not _is_sidd(data) else []
         for ident in idents:
