@@ -176,16 +176,7 @@ def _setup_cases() -> list[Case]:
         ),
         Case(
             "submit sidd onto its input",
-            lambda r: [
-                "submit",
-                "sidd",
-                str(_sidd_input_named_like_the_output(r)),
-                "-o",
-                str(r / "in"),
-                "-m",
-                str(model(r)),
-                "-q",
-            ],
+            lambda r: _submit(r, "sidd", _sidd_input_named_like_the_output(r), r / "in"),
             2,
             "SubmitSrgb.mat would replace the input",
         ),
@@ -467,16 +458,9 @@ def _setup_cases() -> list[Case]:
         # --- benchmark files
         Case(
             "submit sidd non-HDF5 .mat",
-            lambda r: [
-                "submit",
-                "sidd",
-                str(_file(r, "b.mat", b"MATLAB 7.3 MAT-file" + bytes(200))),
-                "-o",
-                str(r / "out"),
-                "-m",
-                str(model(r)),
-                "-q",
-            ],
+            lambda r: _submit(
+                r, "sidd", _file(r, "b.mat", b"MATLAB 7.3 MAT-file" + bytes(200)), r / "out"
+            ),
             2,
             "not a readable .mat",
         ),
@@ -505,46 +489,24 @@ def _setup_cases() -> list[Case]:
         ),
         Case(
             "submit sidd zero images",
-            lambda r: [
-                "submit",
+            lambda r: _submit(
+                r,
                 "sidd",
-                str(_mat(r, {"BenchmarkNoisyBlocksSrgb": np.zeros((0, 1, 8, 8, 3), np.uint8)})),
-                "-o",
-                str(r / "out"),
-                "-m",
-                str(model(r)),
-                "-q",
-            ],
+                _mat(r, {"BenchmarkNoisyBlocksSrgb": np.zeros((0, 1, 8, 8, 3), np.uint8)}),
+                r / "out",
+            ),
             2,
             "no blocks",
         ),
         Case(
             "submit dnd bad info.mat",
-            lambda r: [
-                "submit",
-                "dnd",
-                str(_file(r, "dnd/info.mat", b"junk").parent),
-                "-o",
-                str(r / "out"),
-                "-m",
-                str(model(r)),
-                "-q",
-            ],
+            lambda r: _submit(r, "dnd", _file(r, "dnd/info.mat", b"junk").parent, r / "out"),
             2,
             "not a DND info.mat",
         ),
         Case(
             "submit dnd info.mat without info",
-            lambda r: [
-                "submit",
-                "dnd",
-                str(_h5(r)),
-                "-o",
-                str(r / "out"),
-                "-m",
-                str(model(r)),
-                "-q",
-            ],
+            lambda r: _submit(r, "dnd", _h5(r), r / "out"),
             2,
             "not a DND info.mat",
         ),
@@ -598,6 +560,10 @@ def _setup_cases() -> list[Case]:
         ),
     ]
     return cases
+
+
+def _submit(root: Path, kind: str, source: Path, output: Path) -> list[str]:
+    return ["submit", kind, str(source), "-o", str(output), "-m", str(model(root)), "-q"]
 
 
 def _evaluate(root: Path, *extra: str, data: str = "pairs") -> list[str]:
