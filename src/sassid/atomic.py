@@ -67,23 +67,32 @@ def _fsync(path: str | Path, directory: bool = False) -> None:
 
 @contextmanager
 def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM (POSIX, main thread) for the block: one that arrives is
-    delivered when it ends, so a file created in the block is never left unnamed."""
+    """Hold SIGINT and SIGTERM for the block: their Python handlers are swapped for one that
+    notes the signal, and a noted signal is raised again once the block ends, so a file made
+    in the block is never left unnamed. (Swapping handlers, unlike a thread's signal mask,
+    holds them whichever thread the OS delivers to; only the main thread may swap them.)"""
     import signal
     import threading
 
-    held = {signal.SIGINT, signal.SIGTERM}
-    if (
-        not hasattr(signal, "pthread_sigmask")
-        or threading.current_thread() is not threading.main_thread()
-    ):
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    noted: list[int] = []
+
+    def note(signum: int, frame: object) -> None:
+        noted.append(signum)
+
+    previous = {}
+    for held in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(held) is not None:  # None: set outside Python, cannot be put back
+            previous[held] = signal.signal(held, note)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for held, handler in previous.items():
+            signal.signal(held, handler)
+        for number in noted:
+            signal.raise_signal(number)
 
 
 @contextmanager
@@ -102,7 +111,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
                 fd, tmp = tempfile.mkstemp(
                     prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent
                 )
-            os.close(fd)
+                os.close(fd)
         except OSError as exc:
             raise output_failure(path, exc) from None
         try:

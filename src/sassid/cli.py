@@ -183,7 +183,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         if result_file:
             check_output_file(result_file)  # before the evaluation, not after it
     results = {"--json": args.json, "--csv": args.csv, "--report": args.report}
-    check_evaluation_outputs(args.model, args.data, files=results)
+    check_evaluation_outputs(args.model, args.data, save_images=args.save_images, files=results)
     builder = _report_builder(args)
     result = evaluate(
         args.model,

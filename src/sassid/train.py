@@ -726,8 +726,9 @@ def _run_stage(
 
 
 def _image_names(paths: Sequence[Path]) -> list[str]:
-    """The training photos as absolute paths, sorted: what a resumed run is compared with."""
-    return sorted(str(Path(p).resolve()) for p in paths)
+    """The training photos' file names, sorted: what a resumed run is compared with (names,
+    not paths, so the same photos moved to another folder or machine still match)."""
+    return sorted(Path(p).name for p in paths)
 
 
 def _check_resumed_images(run_dir: Path, paths: Sequence[Path]) -> None:

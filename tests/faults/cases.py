@@ -169,6 +169,14 @@ def _setup_cases() -> list[Case]:
             "named by both --json and --csv",
         ),
         Case(
+            "evaluate --json onto a --save-images strip",
+            lambda r: _evaluate(
+                r, "--json", str(_made(r / "s") / "a.png"), "--save-images", str(r / "s")
+            ),
+            2,
+            "named by both --json and --save-images (a.png)",
+        ),
+        Case(
             "evaluate --save-images into noisy/",
             lambda r: _evaluate(r, "--save-images", str(_noisy_clean(r) / "noisy"), data="nc"),
             2,
@@ -560,6 +568,11 @@ def _setup_cases() -> list[Case]:
         ),
     ]
     return cases
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _submit(root: Path, kind: str, source: Path, output: Path) -> list[str]:

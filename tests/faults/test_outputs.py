@@ -156,6 +156,19 @@ def test_an_interrupt_just_after_the_temp_is_made_leaves_none(tmp_path: Path, mo
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_signal_in_the_held_block_is_raised_at_its_end() -> None:
+    import signal
+
+    from sassid.atomic import _signals_held
+
+    before = signal.getsignal(signal.SIGINT)
+    reached_the_end = False
+    with pytest.raises(KeyboardInterrupt), _signals_held():
+        signal.raise_signal(signal.SIGINT)
+        reached_the_end = True
+    assert reached_the_end and signal.getsignal(signal.SIGINT) is before
+
+
 def test_run_lock_is_exclusive(tmp_path: Path) -> None:
     with run_lock(tmp_path):
         with pytest.raises(TrainingError, match="in use by another sassid run"), run_lock(tmp_path):
