@@ -2,7 +2,8 @@
 
 Arrays are HWC RGB, ``uint8`` or ``uint16`` as stored. PNG and JPEG go through Pillow, 16-bit
 RGB PNG through pypng (Pillow cannot hold it), grey and RGB TIFF through tifffile (extra
-``sassid[tiff]``), other 8-bit TIFF (CMYK, palette, LZW without ``imagecodecs``) through Pillow.
+``sassid[tiff]``), other TIFF of up to 8 bits (CMYK, palette, LZW without ``imagecodecs``)
+through Pillow.
 Grey images are expanded to RGB; alpha, a colour profile that is not RGB's and the pages of a
 TIFF after its first are dropped, each with a warning.
 """
@@ -167,8 +168,7 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, bytes | None] | None:
     """The first page of a grey or RGB TIFF through tifffile (any depth), with its ICC profile.
 
     None hands the file to Pillow: tifffile is not installed, or a file of 8 bits or fewer that
-    tifffile
-    would misread (tifffile returns the stored samples and ignores their meaning: CMYK,
+    tifffile would misread (it returns the stored samples and ignores their meaning: CMYK,
     palette indices, inverted grey) or cannot decode without ``imagecodecs`` (LZW, JPEG).
     Deeper files of those kinds are refused rather than read at 8 bit. The size in the header
     is checked before the pixels are decoded.
