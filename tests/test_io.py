@@ -122,6 +122,11 @@ def test_empty_sources_are_refused(tmp_path: Path) -> None:
         find_images([tmp_path, ""])
     with pytest.raises(ImageError, match="input path is empty"):
         find_pairs("")
+    (tmp_path / "f.png").write_bytes(b"x")
+    with pytest.raises(ImageError, match="f.png: not a folder"):
+        find_pairs(tmp_path / "f.png")
+    with pytest.raises(ImageError, match="absent: no such folder"):
+        find_pairs(tmp_path / "absent")
 
 
 def _srgb_profile(space: bytes = b"RGB ") -> bytes:

@@ -64,8 +64,7 @@ def test_evaluate_cli_with_local_weights(tmp_path: Path, monkeypatch, capsys) ->
         model,
         data,
         tmp_path / "r.json",
-        "--lpips",
-        "--lpips-heads",
+        "--lpips-heads",  # naming the weights asks for LPIPS: no --lpips needed
         str(heads),
         "--save-images",
         str(tmp_path / "img"),

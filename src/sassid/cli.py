@@ -192,7 +192,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         ssim_convention=args.ssim,
         save_images=args.save_images,
         progress=not args.quiet,
-        lpips=args.lpips,
+        lpips=args.lpips or bool(args.lpips_backbone or args.lpips_heads),  # weights: asked for
         lpips_backbone=args.lpips_backbone,
         lpips_heads=args.lpips_heads,
         on_image=(
@@ -503,12 +503,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--lpips-backbone",
         metavar="FILE",
-        help="alexnet-owt-7be5be79.pth (default: $TORCH_HOME/hub/checkpoints/)",
+        help="alexnet-owt-7be5be79.pth (default: $TORCH_HOME/hub/checkpoints/); implies --lpips",
     )
     e.add_argument(
         "--lpips-heads",
         metavar="FILE",
-        help="LPIPS v0.1 alex.pth heads (default: from an installed lpips package)",
+        help="LPIPS v0.1 alex.pth heads (default: from an installed lpips package); implies "
+        "--lpips",
     )
     _add_report_option(e)
     e.set_defaults(func=_cmd_evaluate)

@@ -401,7 +401,7 @@ def find_pairs(folder: str | os.PathLike[str]) -> list[tuple[str, Path, Path]]:
     """
     folder = source_path(folder)
     if not folder.is_dir():
-        raise ImageError(f"{folder}: no such folder")
+        raise ImageError(f"{folder}: {'not a folder' if folder.exists() else 'no such folder'}")
     pairs: list[tuple[str, Path, Path]] = []
     if (folder / "noisy").is_dir() and (folder / "clean").is_dir():
         clean = _by_stem(folder / "clean")
