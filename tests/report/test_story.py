@@ -48,3 +48,23 @@ def test_a_model_without_run_directory_gets_a_note(tmp_path: Path) -> None:
     assert story.stages == [] and story.run_dir is None
     assert story.config == {"preset": "paper"}
     assert "metrics.jsonl" in story.notes[0]
+
+
+@pytest.mark.parametrize(
+    "config_bytes, metrics_line",
+    [
+        (b"[1, 2]", b'{"stage": "bnn", "step": null, "loss": 1}'),
+        (b"\xff\xfe not utf-8", b'{"stage": "bnn", "step": "x", "loss": 1}'),
+        (b"{}", b'{"stage": "bnn", "step": 1e400, "loss": 1}'),
+    ],
+)
+def test_a_damaged_run_folder_gives_notes_not_a_traceback(
+    tmp_path: Path, config_bytes: bytes, metrics_line: bytes
+) -> None:
+    (tmp_path / "config.json").write_bytes(config_bytes)
+    good = b'{"stage": "bnn", "step": 20, "loss": 3.0}'
+    (tmp_path / "metrics.jsonl").write_bytes(good + b"\n" + metrics_line + b"\n")
+    story = read_story(tmp_path / "model.pt")
+    assert [s.name for s in story.stages] == ["bnn"] and story.stages[0].loss == {20: 3.0}
+    (tmp_path / "metrics.jsonl").write_bytes(b"\xff\xfe")
+    assert any("unreadable" in n for n in read_story(tmp_path / "model.pt").notes)

@@ -41,7 +41,12 @@ class TrainingStory:
 
 def _records(path: Path, notes: list[str]) -> list[dict[str, Any]]:
     records = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:  # not UTF-8, unreadable: the story goes without it
+        notes.append(f"{path}: unreadable ({type(exc).__name__}), training curves unavailable")
+        return records
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
@@ -49,8 +54,13 @@ def _records(path: Path, notes: list[str]) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             notes.append(f"{path.name} line {number}: not JSON, skipped")
             continue
-        if isinstance(record, dict) and isinstance(record.get("stage"), str):
-            records.append(record)
+        if not (isinstance(record, dict) and isinstance(record.get("stage"), str)):
+            continue
+        numbers = [record.get(key, 0) for key in ("step", "steps_run")]
+        if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+            notes.append(f"{path.name} line {number}: step is not a whole number, skipped")
+            continue
+        records.append(record)
     return records
 
 
@@ -67,9 +77,13 @@ def read_story(model_path: Path, payload_config: dict[str, Any] | None = None) -
     config_file = run_dir / "config.json"
     if config_file.exists():
         try:
-            story.config = json.loads(config_file.read_text())
-        except json.JSONDecodeError:
-            story.notes.append(f"{config_file}: not JSON")
+            config = json.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            config = None
+        if isinstance(config, dict):
+            story.config = config
+        else:
+            story.notes.append(f"{config_file}: not a JSON object, configuration unavailable")
     if not story.config and payload_config:
         story.config = dict(payload_config)
     if not metrics.exists():
