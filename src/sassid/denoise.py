@@ -65,10 +65,13 @@ def output_paths(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list
         what = "a folder" if len(sources) == 1 else "several photos"
         raise OutputError(f"{output}: names an image, but the input is {what}; give a folder")
     pairs = []
+    inside = output.resolve()  # an output folder inside an input folder: its files are not inputs
     for source in sources:
         if source.is_dir():
+            nested = inside != source.resolve()  # (the same folder is refused by check_plan)
             for path in list_images(source):
-                pairs.append((path, output / path.relative_to(source)))
+                if not (nested and inside in path.resolve().parents):
+                    pairs.append((path, output / path.relative_to(source)))
         elif len(sources) == 1 and not _writable(source):  # output keeps the input's format
             raise ImageError(f"{_unwritable(source)}, or name one output file such as out.png")
         else:  # a missing or unwritable file is reported when its turn comes; the batch goes on

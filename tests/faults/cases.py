@@ -194,6 +194,40 @@ def _setup_cases() -> list[Case]:
             2,
             "--steps and --minutes",
         ),
+        # --- report and denoise --report (third campaign, 2026-12-08)
+        Case(
+            "report -o an input",
+            lambda r: _report(
+                r, str(_file(r, "weird.html", _png_bytes())), out=r / "in/weird.html"
+            ),
+            2,
+            "-o would replace the input",
+        ),
+        Case(
+            "report a mistyped input over a good report",
+            lambda r: _report(r, str(r / "in/photo"), out=_file(r, "good.html", b"<html>good")),
+            2,
+            "no such file or folder",
+        ),
+        Case(
+            "report an empty folder",
+            lambda r: _report(r, str(_made(r / "in/empty")), out=r / "r.html"),
+            1,
+            "no images found",
+        ),
+        Case(
+            "denoise --report the same as -o",
+            lambda r: _denoise(
+                r,
+                str(photo(r / d / "a.png").parent),
+                "-o",
+                str(r / "G.html"),
+                "--report",
+                str(r / "G.html"),
+            ),
+            2,
+            "named by both -o and --report",
+        ),
         # --- outputs onto inputs, two inputs onto one output (data loss)
         Case(
             "denoise DIR -o DIR",
@@ -568,6 +602,19 @@ def _setup_cases() -> list[Case]:
         ),
     ]
     return cases
+
+
+def _report(root: Path, *inputs: str, out: Path) -> list[str]:
+    argv = ["report", *inputs, "-o", str(out), "-m", str(model(root)), "-q", "--device", "cpu"]
+    return [*argv, "--max-side", "64", "--no-teachers"]
+
+
+def _png_bytes() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _made(folder: Path) -> Path:

@@ -133,6 +133,11 @@ def test_denoise_plan_is_refused_before_any_folder_is_made(tmp_path: Path) -> No
         output_paths([webp], tmp_path / "out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
     assert output_paths([webp], tmp_path / "c.png") == [(webp, tmp_path / "c.png")]
+    # an output folder inside the input folder: its files are outputs, not inputs, next time
+    (tmp_path / "in" / "out").mkdir()
+    (tmp_path / "in" / "out" / "a.png").write_bytes(b"x")
+    planned = output_paths([tmp_path / "in"], tmp_path / "in" / "out")
+    assert sorted(src.name for src, _ in planned) == ["a.png", "b.png"]
     # in a batch, a missing or unwritable file is reported in its turn and the others go on
     a, typo = tmp_path / "in" / "a.png", tmp_path / "typo"
     assert len(output_paths([a, typo, webp], tmp_path / "out")) == 3

@@ -319,3 +319,25 @@ def test_a_given_verdict_is_used_and_an_unjudgeable_photo_gets_no_note(
     note = html.index("Doubtful: a shift named by sassid denoise.")
     assert html.index('id="photo-1"') < note < html.index('id="photo-2"')  # under given.png
     assert html.count("Doubtful") == 1
+
+
+def test_a_report_never_replaces_its_inputs_nor_reads_its_own_files(tmp_path: Path) -> None:
+    model = write_tiny_model(tmp_path / "model.pt")
+    rng = np.random.default_rng(0)
+    for name in ("x.png", "y.png"):
+        Image.fromarray(rng.integers(0, 256, (100, 100, 3), dtype=np.uint8)).save(tmp_path / name)
+    options = {"device": "cpu", "progress": False, "max_side": 64, "teachers": False}
+    # a photo named where the report would put x.png's full-size output: that photo fails
+    (tmp_path / "r_files").mkdir()
+    kept = tmp_path / "r_files" / "001_x.png_unet.png"
+    kept.write_bytes((tmp_path / "y.png").read_bytes())
+    summary = write_report(model, [tmp_path / "x.png", kept], tmp_path / "r.html", **options)
+    assert kept.read_bytes() == (tmp_path / "y.png").read_bytes()
+    assert [name for name, _ in summary.failed] == ["x.png"]
+    # a report inside its input folder: its own earlier outputs are not photos the next time
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("x.png", "y.png"):
+        (folder / name).write_bytes((tmp_path / name).read_bytes())
+    counts = [write_report(model, [folder], folder / "r.html", **options).photos for _ in "ab"]
+    assert counts == [2, 2]

@@ -29,7 +29,7 @@ from sassid.errors import OptionError, SassidError
 from sassid.guard import GateChoice
 from sassid.inference import Denoiser
 from sassid.io import Photo, find_pairs, list_images, read_image, write_image
-from sassid.outputs import check_output_file, ensure_folder
+from sassid.outputs import check_output_file, check_results, ensure_folder
 from sassid.reliability import judge_photo
 from sassid.report.encode import to_uint8
 from sassid.report.html import Level, render_page, render_photo, summary_row
@@ -154,6 +154,8 @@ class ReportBuilder:
         self.tile, self.overlap, self.ensemble, self.guard = tile, overlap, ensemble, guard
         self.title = title or f"sassid report: {self.model}"
         self.files_dir = self.output.with_name(f"{self.output.stem}_files")
+        self.protected: list[Path] = []
+        """Files its full-resolution outputs may not replace (``write_report``: the inputs)."""
         self.notes: list[str] = []
         self.check = True
         """Judge each photo against its input (``reliability.judge_photo``) and say so under
@@ -233,8 +235,9 @@ class ReportBuilder:
             links.append(("noisy", self._href(Path(noisy_file))))
         downscaled = max(h, w) > self.max_side
         if denoised_file is None and downscaled and self.full_res:
-            ensure_folder(self.files_dir)
             denoised_file = self.files_dir / f"{index:03d}_{_safe(name)}_{self.net}.png"
+            check_results({"the report's full-resolution output": denoised_file}, self.protected)
+            ensure_folder(self.files_dir)
             write_image(denoised_file, Photo(denoised, icc_profile=icc_profile, exif=exif))
             self._written.append(Path(denoised_file))
         if denoised_file is not None:
@@ -390,9 +393,31 @@ def write_report(
     full_res, net, tile, overlap, ensemble, guard, title). Unreadable photos are listed in
     ``failed`` and left out.
     """
+    from sassid.errors import NoImagesError
+    from sassid.io import ImageError, source_path
+    from sassid.models import model_file
+
+    named = set()
+    for source in map(source_path, images):  # a typo must not replace a report with an empty one
+        if not source.exists():
+            raise ImageError(f"{source}: no such file or folder")
+        named.add(source.resolve())
+    output = Path(output)
+    own_files = output.with_name(f"{output.stem}_files").resolve()  # an earlier report's
+    entries = [
+        e
+        for e in photo_entries(images)
+        if e[1].resolve() in named or own_files not in e[1].resolve().parents
+    ]
+    if not entries:
+        raise NoImagesError(f"no images found in {', '.join(map(str, images))}")
+    inputs = [path for _, noisy, clean in entries for path in (noisy, clean) if path is not None]
+    if Path(model).exists():
+        inputs.append(model_file(model))
+    check_results({"-o": output}, inputs)  # before any work
     builder = ReportBuilder(model, output, **options)  # type: ignore[arg-type]
+    builder.protected = inputs  # its full-resolution outputs must not replace them either
     failed: list[tuple[str, str]] = []
-    entries = photo_entries(images)  # names only: one photo in memory at a time
     for name, path, clean_path in tqdm(
         entries, unit="photo", disable=not progress, dynamic_ncols=True
     ):

@@ -40,7 +40,7 @@ class TrainingStory:
 
 
 def _records(path: Path, notes: list[str]) -> list[dict[str, Any]]:
-    records = []
+    records: list[dict[str, Any]] = []
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, ValueError) as exc:  # not UTF-8, unreadable: the story goes without it
