@@ -259,9 +259,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
     from sassid.config import preset, with_steps
     from sassid.demo import run_demo
+    from sassid.errors import OptionError
 
     # --steps N: the quick preset with fixed stage lengths (a fast try); else run_demo's own
     # default, the laptop preset under the --minutes budget.
+    if args.steps is not None and args.minutes is not None:
+        raise OptionError("--steps and --minutes: give one (--steps trains the quick preset)")
     config = None
     if args.steps is not None:
         config = dataclasses.replace(with_steps(preset("quick"), args.steps), seed=args.seed)
@@ -590,9 +593,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument(
         "--minutes",
         type=float,
-        default=DEMO_MINUTES,
         help=f"training budget for the laptop preset (default {DEMO_MINUTES:g}: the demo ends "
-        "within 10 min)",
+        "within 10 min; not with --steps)",
     )
     m.add_argument(
         "--steps",

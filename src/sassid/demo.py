@@ -77,6 +77,18 @@ def _crop(image: np.ndarray, size: int = 160) -> np.ndarray:
     return image[top : top + size, left : left + size]
 
 
+def _check_same_demo(out: Path, settings: dict[str, float]) -> None:
+    """A folder holding a demo made with other photos' settings (``demo.json``) is refused:
+    its finished run would be resumed and scored against photos it never trained on."""
+    try:
+        before = json.loads((out / "demo.json").read_text())
+    except (OSError, ValueError):
+        before = None
+    if isinstance(before, dict) and before != settings:
+        made = ", ".join(f"{k} {v:g}" for k, v in before.items() if isinstance(v, (int, float)))
+        raise SassidError(f"{out}: holds a demo made with {made}; use another -o")
+
+
 def run_demo(
     out_dir: str | os.PathLike[str] = "demo_out",
     *,
@@ -98,7 +110,10 @@ def run_demo(
     check_synth_options(iso_like)
     if minutes is not None:
         check_minutes(minutes)  # before anything is written
+    if not os.fspath(out_dir):
+        raise SassidError("-o is empty (an unset shell variable?); name the demo's folder")
     out = Path(out_dir)
+    _check_same_demo(out, {"iso_like": iso_like, "seed": seed})
     if config is None:
         config = dataclasses.replace(preset("laptop"), seed=seed)
         minutes = DEMO_MINUTES if minutes is None else minutes
@@ -106,6 +121,7 @@ def run_demo(
     clean = demo_photos()
     noisy, reference = {}, {}
     ensure_folder(out)
+    atomic_write_json(out / "demo.json", {"iso_like": iso_like, "seed": seed})
     ensure_folder(out / "noisy")
     for i, (name, photo) in enumerate(clean.items()):
         noisy[name] = add_camera_noise(photo, iso_like, seed=seed + i)

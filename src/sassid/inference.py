@@ -27,7 +27,7 @@ from sassid.guard import GateChoice, apply_gate, choose_gate
 from sassid.models import ModelFile, read_model
 from sassid.noise import measure_noise
 from sassid.pixels import from_pixels, to_pixels
-from sassid.tiling import check_tiling, ensemble_x8, run_tiled, tile_grid
+from sassid.tiling import check_tile_options, check_tiling, ensemble_x8, run_tiled, tile_grid
 
 __all__ = [
     "Denoiser",
@@ -206,8 +206,7 @@ class Denoiser:
         ``tile=None`` is ``default_tile(net, trained crop)``, ``overlap=None`` ``default_overlap``,
         and fusion uses the model's ``[alpha]`` settings. ``nets`` reuses networks already
         built from that model."""
-        if tile is not None and overlap is not None:
-            check_tiling(tile, overlap)  # before the model is read: a bad option fails first
+        check_tile_options(tile, overlap)  # before the model is read: a bad option fails first
         source = read_model(model)
         if tile is None:
             tile = default_tile(net, source.patch_size)

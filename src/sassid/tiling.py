@@ -20,7 +20,14 @@ from torch import Tensor
 
 from sassid.errors import OptionError
 
-__all__ = ["check_tiling", "tile_grid", "blend_window", "run_tiled", "ensemble_x8"]
+__all__ = [
+    "check_tiling",
+    "check_tile_options",
+    "tile_grid",
+    "blend_window",
+    "run_tiled",
+    "ensemble_x8",
+]
 
 
 def check_tiling(tile: int, overlap: int) -> None:
@@ -34,6 +41,17 @@ def check_tiling(tile: int, overlap: int) -> None:
         raise OptionError(f"--tile ({tile}) and --overlap ({overlap}) must be >= 0")
     if tile and tile <= overlap:
         raise OptionError(f"--tile ({tile}) must be larger than --overlap ({overlap})")
+
+
+def check_tile_options(tile: int | None, overlap: int | None) -> None:
+    """The user's ``--tile``/``--overlap`` (None: the default), checked before any work and
+    naming only what was given."""
+    if tile is not None and tile < 0:
+        raise OptionError(f"--tile ({tile}) must be >= 0 (0: whole image)")
+    if overlap is not None and overlap < 0:
+        raise OptionError(f"--overlap ({overlap}) must be >= 0")
+    if tile is not None and overlap is not None:
+        check_tiling(tile, overlap)
 
 
 def tile_grid(length: int, tile: int, overlap: int) -> list[int]:

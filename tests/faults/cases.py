@@ -196,6 +196,12 @@ def _setup_cases() -> list[Case]:
         ),
         # --- report and denoise --report (third campaign, 2026-12-08)
         Case(
+            "report --tile -1",
+            lambda r: [*_report(r, str(photo(r / d / "a.png")), out=r / "r.html"), "--tile", "-1"],
+            2,
+            "--tile (-1) must be >= 0",
+        ),
+        Case(
             "report -o an input",
             lambda r: _report(
                 r, str(_file(r, "weird.html", _png_bytes())), out=r / "in/weird.html"
@@ -354,6 +360,27 @@ def _setup_cases() -> list[Case]:
             ],
             2,
             "--jpeg-quality",
+        ),
+        Case(
+            "demo --steps with --minutes",
+            lambda r: ["demo", "-o", str(r / "out"), "--steps", "2", "--minutes", "1"],
+            2,
+            "--steps and --minutes",
+        ),
+        Case("demo -o ''", lambda r: ["demo", "-o", "", "--steps", "1"], 2, "-o is empty"),
+        Case(
+            "demo into another demo's folder",
+            lambda r: [
+                "demo",
+                "-o",
+                str(_file(r, "demo/demo.json", b'{"iso_like": 6400, "seed": 0}').parent),
+                "--iso-like",
+                "1000",
+                "--steps",
+                "1",
+            ],
+            2,
+            "holds a demo made with iso_like 6400, seed 0",
         ),
         Case(
             "demo --iso-like -1",

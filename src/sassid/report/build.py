@@ -35,6 +35,7 @@ from sassid.report.encode import to_uint8
 from sassid.report.html import Level, render_page, render_photo, summary_row
 from sassid.report.photo import PhotoData, choose_crop, measure, teacher_crops
 from sassid.report.story import read_story
+from sassid.tiling import check_tile_options
 
 __all__ = [
     "DEFAULT_PHOTO_BYTES",
@@ -142,6 +143,7 @@ class ReportBuilder:
         if self.output.suffix.lower() not in (".html", ".htm"):
             raise SassidError(f"{self.output}: a report is an .html file")
         _check_sizes(max_side, crop, photo_bytes)
+        check_tile_options(tile, overlap)  # once, before any photo
         check_output_file(ensure_folder(self.output.parent) / self.output.name)  # before work
         self.model = Path(model)
         self.source = read_model(model)  # read once; every Denoiser below reuses it
