@@ -411,7 +411,7 @@ def write_report(
         for e in photo_entries(images)
         if e[1].resolve() in named or own_files not in e[1].resolve().parents
     ]
-    if not entries:
+    if images and not entries:  # (no input at all: the page tells the training story only)
         raise NoImagesError(f"no images found in {', '.join(map(str, images))}")
     inputs = [path for _, noisy, clean in entries for path in (noisy, clean) if path is not None]
     if Path(model).exists():
