@@ -22,7 +22,7 @@ from tqdm import tqdm
 from sassid.atomic import atomic_write_json, atomic_write_text
 from sassid.errors import OptionError, SassidError
 from sassid.inference import Denoiser
-from sassid.io import find_pairs, write_image
+from sassid.io import write_image
 from sassid.lpips import LPIPS, load_lpips
 from sassid.metrics import SSIM_CONVENTIONS, MetricError, psnr, ssim
 from sassid.models import model_file
@@ -149,19 +149,13 @@ def check_evaluation_outputs(
     outputs = {name: Path(path) for name, path in (files or {}).items() if path is not None}
     if not outputs and save_images is None:
         return  # nothing to write: the model and data are checked where they are read
-    inputs = [*pair_files(data)]
+    inputs, idents = pair_files(data)  # (SIDD blocks: no ids; their strips are NN_KK.png)
     if Path(model).exists():
         inputs.append(model_file(model))
     if save_images is not None:
-        idents = [ident for ident, _, _ in find_pairs(data)] if not _is_sidd(data) else []
         for ident in idents:
             outputs[f"--save-images ({ident}.png)"] = Path(save_images) / f"{ident}.png"
     check_results(outputs, inputs)
-
-
-def _is_sidd(data: str | os.PathLike[str]) -> bool:
-    """SIDD validation blocks: their strips are named ``NN_KK.png``, never an input's name."""
-    return all(p.suffix == ".mat" for p in pair_files(data))
 
 
 def evaluate(

@@ -48,14 +48,16 @@ def iter_pairs(data: str | os.PathLike[str]) -> Iterator[tuple[str, np.ndarray, 
         yield ident, noisy, clean
 
 
-def pair_files(data: str | os.PathLike[str]) -> list[Path]:
-    """Every file ``iter_pairs(data)`` reads (noisy and clean), from their names alone: what
-    a result written beside them must not replace."""
+def pair_files(data: str | os.PathLike[str]) -> tuple[list[Path], list[str]]:
+    """Every file ``iter_pairs(data)`` reads (noisy and clean), and the ids it will yield,
+    from their names alone: what a result written beside them must not replace. SIDD blocks'
+    ids come from the arrays inside their two .mat files, so none are listed for them."""
     path = source_path(data)
     sidd = _sidd_validation_files(path)
     if sidd is not None:
-        return list(sidd)
-    return [file for _, noisy, clean in find_pairs(path) for file in (noisy, clean)]
+        return list(sidd), []
+    pairs = find_pairs(path)
+    return [file for _, noisy, clean in pairs for file in (noisy, clean)], [p[0] for p in pairs]
 
 
 def _sidd_validation_files(path: Path) -> tuple[Path, Path] | None:

@@ -381,6 +381,11 @@ def iter_photos(
         yield name, noisy_path, noisy.pixels, clean, None
 
 
+def _not_own(photo: Path, named: set[Path], own_files: Path) -> bool:
+    """A photo to report on: named as an input, or found outside the report's own files."""
+    return photo in named or own_files not in photo.parents
+
+
 def write_report(
     model: str | os.PathLike[str],
     images: Sequence[str | os.PathLike[str]],
@@ -406,11 +411,7 @@ def write_report(
         named.add(source.resolve())
     output = Path(output)
     own_files = output.with_name(f"{output.stem}_files").resolve()  # an earlier report's
-    entries = [
-        e
-        for e in photo_entries(images)
-        if e[1].resolve() in named or own_files not in e[1].resolve().parents
-    ]
+    entries = [e for e in photo_entries(images) if _not_own(e[1].resolve(), named, own_files)]
     if images and not entries:  # (no input at all: the page tells the training story only)
         raise NoImagesError(f"no images found in {', '.join(map(str, images))}")
     inputs = [path for _, noisy, clean in entries for path in (noisy, clean) if path is not None]
