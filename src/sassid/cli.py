@@ -111,7 +111,7 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     from sassid.outputs import check_results
 
     if args.report:  # inputs and outputs checked before the report's folder is made
-        plan = output_paths(args.inputs, Path(args.output))
+        plan = output_paths(args.inputs, Path(args.output), overwrite=args.overwrite)
         outputs = {"-o": Path(args.output), "--report": Path(args.report)}
         check_results(outputs, [src for src, _ in plan])  # (.html: never a planned image)
     builder = _report_builder(args)
@@ -151,6 +151,7 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
         announce=print,
         on_photo=add_to_report if builder is not None else None,
         check=not args.no_check,
+        overwrite=args.overwrite,
     )
     doubtful = f", {len(report.doubtful)} doubtful (see warnings)" if report.doubtful else ""
     guarded = f", {len(report.guarded)} with a lower noise gate" if report.guarded else ""
@@ -188,7 +189,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         if result_file:
             check_output_file(result_file)  # before the evaluation, not after it
     results = {"--json": args.json, "--csv": args.csv, "--report": args.report}
-    check_evaluation_outputs(args.model, args.data, save_images=args.save_images, files=results)
+    check_evaluation_outputs(
+        args.model, args.data, save_images=args.save_images, files=results, overwrite=args.overwrite
+    )
     builder = _report_builder(args)
     result = evaluate(
         args.model,
@@ -196,6 +199,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         **_inference_options(args),
         ssim_convention=args.ssim,
         save_images=args.save_images,
+        overwrite=args.overwrite,
         progress=not args.quiet,
         lpips=args.lpips or bool(args.lpips_backbone or args.lpips_heads),  # weights: asked for
         lpips_backbone=args.lpips_backbone,
@@ -286,11 +290,25 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from sassid.synth import synthesize_files
 
     errors = synthesize_files(
-        args.clean, args.output, args.iso_like, seed=args.seed, jpeg_quality=args.jpeg_quality
+        args.clean,
+        args.output,
+        args.iso_like,
+        seed=args.seed,
+        jpeg_quality=args.jpeg_quality,
+        overwrite=args.overwrite,
     )
     for line in errors:
         print(f"sassid: error: {line}", file=sys.stderr)
     return 1 if errors else 0
+
+
+def _add_overwrite_option(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=f"replace {what} that exist already (by default the command refuses them "
+        "before any work: photos keep their names, and -o may hold other photos)",
+    )
 
 
 def _add_backend_options(p: argparse.ArgumentParser) -> None:
@@ -472,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
         "departs from it beyond the noise, a colour shift or more than the noise removed in "
         "flat areas, is written and warned about)",
     )
+    _add_overwrite_option(d, "output photos")
     d.set_defaults(func=_cmd_denoise)
 
     x = sub.add_parser(
@@ -503,6 +522,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", metavar="FILE", help="write the summary and per-image rows as JSON")
     e.add_argument("--csv", metavar="FILE", help="write per-image rows as CSV")
     e.add_argument("--save-images", metavar="DIR", help="write noisy | denoised | clean strips")
+    _add_overwrite_option(e, "--save-images strips")
     e.add_argument(
         "--lpips",
         action="store_true",
@@ -616,6 +636,7 @@ def build_parser() -> argparse.ArgumentParser:
     y.add_argument("--iso-like", type=float, default=1600.0, help="noise level (default 1600)")
     y.add_argument("--seed", type=int, default=0)
     y.add_argument("--jpeg-quality", type=int, help="also JPEG-compress at this quality")
+    _add_overwrite_option(y, "output photos")
     y.set_defaults(func=_cmd_synth)
     return parser
 

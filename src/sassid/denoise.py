@@ -24,7 +24,7 @@ from sassid.io import (
     source_path,
     write_image,
 )
-from sassid.outputs import check_plan, ensure_folder
+from sassid.outputs import check_new_outputs, check_plan, ensure_folder
 from sassid.reliability import judge_photo
 
 __all__ = ["DenoiseReport", "denoise_files", "output_paths"]
@@ -40,16 +40,19 @@ class DenoiseReport:
     """Written photos whose noise gate the guard lowered (``sassid.guard``), with why."""
 
 
-def output_paths(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list[tuple[Path, Path]]:
+def output_paths(
+    inputs: Sequence[str | os.PathLike[str]], output: Path, *, overwrite: bool = False
+) -> list[tuple[Path, Path]]:
     """(input, output) file pairs. A single input file with an image-suffixed ``output`` writes
     there; otherwise ``output`` is a folder, and files found in an input folder keep their path
-    relative to it.
+    relative to it. An output that exists already is refused unless ``overwrite``.
 
     Raises:
         NoImagesError: no image in ``inputs``; ImageError: the one input does not exist, or
             an input file's format cannot be written back (``.webp``: name an output file);
         OutputError: an image-named ``output`` for several photos, or an output would
-            overwrite an input or be written twice (nothing is written then).
+            overwrite an input, be written twice or (without ``overwrite``) replace a file
+            that is there (nothing is written then).
     """
     if isinstance(inputs, (str, os.PathLike)):  # one folder or file, not its characters
         inputs = [inputs]
@@ -60,6 +63,7 @@ def output_paths(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list
     if len(sources) == 1 and sources[0].is_file() and to_file:
         pairs = [(sources[0], output)]
         check_plan(pairs)
+        check_new_outputs([output], overwrite=overwrite)
         return pairs
     if to_file:
         what = "a folder" if len(sources) == 1 else "several photos"
@@ -79,6 +83,7 @@ def output_paths(inputs: Sequence[str | os.PathLike[str]], output: Path) -> list
     if not pairs:
         raise NoImagesError(f"no images found in {', '.join(map(str, inputs))}")
     check_plan(pairs, [p for p in sources if p.is_dir()])
+    check_new_outputs([target for _, target in pairs], overwrite=overwrite)
     return pairs
 
 
@@ -111,6 +116,7 @@ def denoise_files(
     announce: Callable[[str], None] | None = None,
     on_photo: Callable[[Path, Photo, Photo, str | None, GateChoice | None], None] | None = None,
     check: bool = True,
+    overwrite: bool = False,
 ) -> DenoiseReport:
     """Denoise every photo in ``inputs`` into ``output``; a bad file is reported and skipped.
 
@@ -131,10 +137,12 @@ def denoise_files(
     about. About 0.5 s for a 24 MP photo on 2 cores (results/check_speed.md).
     ``guard``: choose the noise gate per photo (``sassid.guard``); a photo whose gate the guard
     lowered is listed in ``DenoiseReport.guarded`` and noted.
+    ``overwrite``: replace output files that exist already (else the call is refused before
+    any work, naming the first of them).
     """
     from sassid.device import resolve_device
 
-    pairs = output_paths(inputs, Path(output))
+    pairs = output_paths(inputs, Path(output), overwrite=overwrite)
     device_name = str(resolve_device(device))
     megapixels, fallback = None, None
     if backend is None and precision is None:  # the default depends on the job's size

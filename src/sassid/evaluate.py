@@ -26,7 +26,7 @@ from sassid.io import write_image
 from sassid.lpips import LPIPS, load_lpips
 from sassid.metrics import SSIM_CONVENTIONS, MetricError, psnr, ssim
 from sassid.models import model_file
-from sassid.outputs import check_results, ensure_folder
+from sassid.outputs import check_new_outputs, check_results, ensure_folder
 from sassid.pairs import iter_pairs, pair_files
 
 __all__ = [
@@ -138,10 +138,12 @@ def check_evaluation_outputs(
     *,
     save_images: str | os.PathLike[str] | None = None,
     files: Mapping[str, str | os.PathLike[str] | None] | None = None,
+    overwrite: bool = False,
 ) -> None:
     """Refuse results that would replace the model, a noisy or clean input, or one another:
     ``save_images``'s ``<id>.png`` strips and ``files`` (option name -> result file, e.g. the
-    CLI's ``--json``, ``--csv``, ``--report``).
+    CLI's ``--json``, ``--csv``, ``--report``); and, unless ``overwrite``, strips that would
+    replace files already in ``save_images`` (result files are rewritten, as results are).
 
     Raises:
         OutputError: one line naming the option and the file.
@@ -152,10 +154,13 @@ def check_evaluation_outputs(
     inputs, idents = pair_files(data)  # (SIDD blocks: no ids; their strips are NN_KK.png)
     if Path(model).exists():
         inputs.append(model_file(model))
-    if save_images is not None:
-        for ident in idents:
-            outputs[f"--save-images ({ident}.png)"] = Path(save_images) / f"{ident}.png"
+    strips = (
+        [Path(save_images) / f"{ident}.png" for ident in idents] if save_images is not None else []
+    )
+    for strip in strips:
+        outputs[f"--save-images ({strip.name})"] = strip
     check_results(outputs, inputs)
+    check_new_outputs(strips, overwrite=overwrite)
 
 
 def evaluate(
@@ -175,13 +180,16 @@ def evaluate(
     lpips_backbone: str | os.PathLike[str] | None = None,
     lpips_heads: str | os.PathLike[str] | None = None,
     on_image: Callable[[str, np.ndarray, np.ndarray, np.ndarray], object] | None = None,
+    overwrite: bool = False,
 ) -> EvaluationResult:
     """Load ``model`` and score it on ``data``; see the module docstring for formats.
+
+    ``overwrite``: let ``save_images`` strips replace files of the same name already there.
 
     ``lpips=True`` loads LPIPS from local weights only (``sassid.lpips.load_lpips``); when they
     are missing, LPIPS is skipped and ``result.notes`` says why.
     """
-    check_evaluation_outputs(model, data, save_images=save_images)  # before any work
+    check_evaluation_outputs(model, data, save_images=save_images, overwrite=overwrite)  # first
     notes: list[str] = []
     metric: LPIPS | None = lpips if isinstance(lpips, LPIPS) else None
     if lpips is True:

@@ -2,6 +2,8 @@
 
 - ``check_plan``: no output may be (or resolve to, through links) an input file, no output
   folder may be an input folder, and no two inputs may map to one output name.
+- ``check_new_outputs``: no output may replace a file that is already there, unless asked to
+  (``overwrite``): an output folder may hold the user's own photos under the same names.
 - ``ensure_folder`` / ``check_output_file``: the output exists (or is created) as the right kind
   of thing and is writable, so a long job does not fail at its last step.
 - ``run_lock``: a run directory is used by one process at a time (``fcntl.flock`` on
@@ -18,7 +20,14 @@ from pathlib import Path
 from sassid.atomic import clean_stale_temps
 from sassid.errors import OutputError, TrainingError
 
-__all__ = ["check_plan", "ensure_folder", "check_output_file", "run_lock"]
+__all__ = [
+    "check_plan",
+    "check_results",
+    "check_new_outputs",
+    "ensure_folder",
+    "check_output_file",
+    "run_lock",
+]
 
 
 def _identity(path: Path) -> tuple[object, ...]:
@@ -51,6 +60,9 @@ def check_plan(
                 f"{dst.parent}: is the input folder {folders[parent]}; choose another output"
             )
         if key in written:
+            if _identity(written[key]) == _identity(src):
+                also = f" (also as {written[key]})" if written[key] != src else ""
+                raise OutputError(f"{src}: named twice as an input{also}; give each photo once")
             raise OutputError(f"{dst}: both {written[key]} and {src} would be written there")
         written[key] = src
 
@@ -71,6 +83,26 @@ def check_results(outputs: Mapping[str, Path], inputs: Iterable[Path]) -> None:
         if key in named:
             raise OutputError(f"{path}: named by both {named[key]} and {option}; choose two files")
         named[key] = option
+
+
+def check_new_outputs(targets: Iterable[Path], *, overwrite: bool = False) -> None:
+    """Refuse, before any work, output files that already exist, unless ``overwrite``.
+
+    Photos keep their names, so ``-o`` naming a folder of other photos (or of the originals)
+    would silently replace them; a rerun into its own earlier outputs says ``--overwrite``.
+
+    Raises:
+        OutputError: one line naming the first existing output and how many there are.
+    """
+    if overwrite:
+        return
+    existing = [t for t in targets if t.exists() or t.is_symlink()]
+    if existing:
+        more = f" (with {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
+        raise OutputError(
+            f"{existing[0]}: exists already{more}; pass --overwrite to replace, "
+            "or choose another output"
+        )
 
 
 def ensure_folder(path: str | os.PathLike[str]) -> Path:

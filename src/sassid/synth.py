@@ -282,6 +282,8 @@ def synthesize_files(
     iso_like: float = 1600.0,
     seed: int = 0,
     jpeg_quality: int | None = None,
+    *,
+    overwrite: bool = False,
 ) -> list[str]:
     """Write a noisy copy of every clean image under ``sources`` into ``output`` (PNG, or JPEG
     at ``jpeg_quality``: the single encoding ``add_camera_noise`` models). ICC profile and EXIF
@@ -292,11 +294,12 @@ def synthesize_files(
     Raises:
         OptionError: bad ``iso_like``/``jpeg_quality``; ImageError: a missing source;
         NoImagesError: no images; OutputError: an output would overwrite an input, be written
-        twice, or land in an input folder (checked before anything is written).
+        twice, land in an input folder, or (without ``overwrite``) replace a file that is
+        there (checked before anything is written).
     """
     from sassid.errors import NoImagesError, SassidError
     from sassid.io import ImageError, list_images
-    from sassid.outputs import check_plan, ensure_folder
+    from sassid.outputs import check_new_outputs, check_plan, ensure_folder
 
     check_synth_options(iso_like, jpeg_quality)
     out = Path(output)
@@ -310,6 +313,7 @@ def synthesize_files(
     suffix = ".jpg" if jpeg_quality else ".png"
     plan = [(path, out / (path.stem + suffix)) for path in paths]
     check_plan(plan, [s for s in map(Path, sources) if s.is_dir()])
+    check_new_outputs([target for _, target in plan], overwrite=overwrite)
     ensure_folder(out)
     errors = []
     for i, (path, target) in enumerate(plan):

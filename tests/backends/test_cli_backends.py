@@ -23,8 +23,9 @@ def _denoise(tmp_path: Path, *extra: str) -> int:
     model = tmp_path / "model.pt"
     if not model.exists():
         write_tiny_model(model)
-    return main(["denoise", str(data), "-o", str(tmp_path / "out"), "-m", str(model), "-q",
-                 "--device", "cpu", *extra])  # fmt: skip
+    out = str(tmp_path / "out")  # reruns replace its photos
+    argv = ["denoise", str(data), "-o", out, "-m", str(model), "-q", "--device", "cpu"]
+    return main([*argv, "--overwrite", *extra])
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,10 @@ def test_plan_refuses_overwriting_inputs_and_collisions(tmp_path: Path) -> None:
     out = tmp_path / "out" / "a.png"
     with pytest.raises(OutputError, match=r"both .*a\.png and .*a\.jpg would be written"):
         check_plan([(a, out), (b, out)])
+    with pytest.raises(
+        OutputError, match=r"link\.png: named twice as an input \(also as .*a\.png\)"
+    ):  # or by a link
+        check_plan([(a, out), (tmp_path / "link.png", out)])
     with pytest.raises(OutputError, match="is the input folder"):
         check_plan([(b, tmp_path / "b.png")], [tmp_path])
     check_plan([(a, out)], [tmp_path])
@@ -136,7 +140,7 @@ def test_denoise_plan_is_refused_before_any_folder_is_made(tmp_path: Path) -> No
     # an output folder inside the input folder: its files are outputs, not inputs, next time
     (tmp_path / "in" / "out").mkdir()
     (tmp_path / "in" / "out" / "a.png").write_bytes(b"x")
-    planned = output_paths([tmp_path / "in"], tmp_path / "in" / "out")
+    planned = output_paths([tmp_path / "in"], tmp_path / "in" / "out", overwrite=True)
     assert sorted(src.name for src, _ in planned) == ["a.png", "b.png"]
     # in a batch, a missing or unwritable file is reported in its turn and the others go on
     a, typo = tmp_path / "in" / "a.png", tmp_path / "typo"
@@ -193,3 +197,31 @@ def test_written_image_is_complete(tmp_path: Path) -> None:
     for suffix in (".jpg", ".png", ".tif"):
         write_image(tmp_path / f"a{suffix}", pixels)
         assert read_image(tmp_path / f"a{suffix}").pixels.shape == pixels.shape
+
+
+@pytest.mark.parametrize("command", ["denoise", "synth", "evaluate"])
+def test_existing_outputs_are_refused_unless_overwrite(tmp_path: Path, capsys, command) -> None:  # noqa: ANN001
+    """Photos keep their names, so an ``-o`` that already holds a photo of that name (the
+    user's original, say) is refused before any work, naming it; ``--overwrite`` replaces it."""
+    from sassid.cli import main
+    from tests.helpers import write_noisy_images, write_tiny_model
+
+    data = write_noisy_images(tmp_path / "in", count=2)
+    model = write_tiny_model(tmp_path / "model.pt")
+    out = tmp_path / "out"
+    out.mkdir()
+    original = out / ("img1.png" if command == "evaluate" else "img1_noisy.png")
+    original.write_bytes(b"the user's own photo")
+    argv = {
+        "denoise": ["denoise", str(data), "-o", str(out), "-m", str(model)],
+        "synth": ["synth", str(data), "-o", str(out)],
+        "evaluate": ["evaluate", str(data), "-m", str(model), "--save-images", str(out)],
+    }[command] + (["-q", "--device", "cpu"] if command != "synth" else [])
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code != 0 and err.count("\n") == 1
+    assert f"{original}: exists already" in err and "--overwrite" in err
+    assert original.read_bytes() == b"the user's own photo"
+    assert os.listdir(out) == [original.name]  # nothing else was written either
+    assert main([*argv, "--overwrite"]) == 0
+    assert read_image(original).pixels.shape[:2] == (48, 64 * (3 if command == "evaluate" else 1))
