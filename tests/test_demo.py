@@ -68,3 +68,44 @@ def test_demo_trains_laptop_under_its_budget_from_python_and_cli(
     with pytest.raises(_Stop):
         main(["demo", "-o", str(tmp_path / "steps"), "-q", "--steps", "5", "--device", "cpu"])
     assert asked == [("laptop", 3, DEMO_MINUTES), ("laptop", 3, DEMO_MINUTES), ("quick", 0, None)]
+
+
+def test_a_finished_demo_reruns_in_its_folder_and_other_settings_are_refused(
+    tmp_path: Path,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """The same settings resume (or redo) a demo, even once its demo.json holds the scores;
+    another budget, noise level or seed is refused before any work, in the demo's options."""
+    import pytest
+
+    import sassid.train
+    from sassid.errors import SassidError
+
+    trained: list[float | None] = []
+
+    def fake_train(inputs, run_dir, config, **options):  # noqa: ANN001, ANN003, ANN202
+        trained.append(options["minutes"])
+        raise _Stop
+
+    monkeypatch.setattr(sassid.train, "train", fake_train)
+    out = tmp_path / "demo"
+    with pytest.raises(_Stop):
+        run_demo(out, minutes=2.5, device="cpu", progress=False)
+    settings = json.loads((out / "demo.json").read_text())
+    assert settings == {"iso_like": DEMO_ISO, "seed": 0, "training": "--minutes 2.5"}
+    finished = {"rows": [{"row": "noisy", "psnr": 20.0}], "total_seconds": 150.0, **settings}
+    (out / "demo.json").write_text(json.dumps(finished))
+    with pytest.raises(_Stop):  # a finished demo's folder: the same demo again
+        run_demo(out, minutes=2.5, device="cpu", progress=False)
+    assert trained == [2.5, 2.5]
+    before = (out / "demo.json").read_bytes()
+    made = f"made with --iso-like {DEMO_ISO:g}, --seed 0, --minutes 2.5"
+    for changed, this in (
+        ({"minutes": 3.0}, "--minutes 3"),
+        ({"seed": 1, "minutes": 2.5}, "--seed 1"),
+        ({"config": tiny_config(bnn={"steps": 2}), "minutes": None}, "--steps 2/4"),
+    ):
+        with pytest.raises(SassidError, match=rf"{made} \(this one: .*{this}.*\); use another -o"):
+            run_demo(out, device="cpu", progress=False, **changed)  # type: ignore[arg-type]
+    assert trained == [2.5, 2.5]  # refused before training
+    assert (out / "demo.json").read_bytes() == before

@@ -26,7 +26,7 @@ import torch
 
 from sassid.atomic import atomic_write_json, atomic_write_text
 from sassid.budget import check_minutes
-from sassid.config import TrainConfig, preset
+from sassid.config import STAGES, TrainConfig, preset
 from sassid.constants import DEMO_ISO, DEMO_MINUTES
 from sassid.errors import SassidError
 from sassid.inference import Denoiser
@@ -77,16 +77,42 @@ def _crop(image: np.ndarray, size: int = 160) -> np.ndarray:
     return image[top : top + size, left : left + size]
 
 
-def _check_same_demo(out: Path, settings: dict[str, float]) -> None:
-    """A folder holding a demo made with other photos' settings (``demo.json``) is refused:
-    its finished run would be resumed and scored against photos it never trained on."""
+DEMO_SETTINGS = {"iso_like": "--iso-like", "seed": "--seed", "training": ""}
+"""``demo.json``'s keys that make a demo, and the ``sassid demo`` options that set them."""
+
+
+def _training(config: TrainConfig, minutes: float | None) -> str:
+    """How the demo trains, as ``sassid demo`` spells it: ``--minutes M`` or ``--steps N``."""
+    if minutes is not None:
+        return f"--minutes {minutes:g}"
+    steps = sorted({config.stage(name).steps for name in STAGES})
+    return "--steps " + "/".join(map(str, steps))
+
+
+def _check_same_demo(out: Path, settings: dict[str, object]) -> None:
+    """A folder holding a demo made with other settings (``demo.json``) is refused: its run
+    would be resumed, and scored against photos it never trained on (or, with another budget,
+    refused by ``train --resume`` in terms of options the demo does not have). The same
+    settings resume or redo it. Keys an older ``demo.json`` lacks are not compared."""
     try:
         before = json.loads((out / "demo.json").read_text())
     except (OSError, ValueError):
-        before = None
-    if isinstance(before, dict) and before != settings:
-        made = ", ".join(f"{k} {v:g}" for k, v in before.items() if isinstance(v, (int, float)))
-        raise SassidError(f"{out}: holds a demo made with {made}; use another -o")
+        return
+    if not isinstance(before, dict):
+        return
+    made = {k: before[k] for k in DEMO_SETTINGS if k in before}
+    if any(made[k] != settings[k] for k in made):
+
+        def spell(values: dict[str, object]) -> str:
+            return ", ".join(
+                f"{DEMO_SETTINGS[k]} {v:g}" if isinstance(v, (int, float)) else str(v)
+                for k, v in values.items()
+            )
+
+        this = {k: settings[k] for k in made}
+        raise SassidError(
+            f"{out}: holds a demo made with {spell(made)} (this one: {spell(this)}); use another -o"
+        )
 
 
 def run_demo(
@@ -113,15 +139,16 @@ def run_demo(
     if not os.fspath(out_dir):
         raise SassidError("-o is empty (an unset shell variable?); name the demo's folder")
     out = Path(out_dir)
-    _check_same_demo(out, {"iso_like": iso_like, "seed": seed})
     if config is None:
         config = dataclasses.replace(preset("laptop"), seed=seed)
         minutes = DEMO_MINUTES if minutes is None else minutes
+    settings = {"iso_like": iso_like, "seed": seed, "training": _training(config, minutes)}
+    _check_same_demo(out, settings)
     started = time.perf_counter()
     clean = demo_photos()
     noisy, reference = {}, {}
     ensure_folder(out)
-    atomic_write_json(out / "demo.json", {"iso_like": iso_like, "seed": seed})
+    atomic_write_json(out / "demo.json", settings)
     ensure_folder(out / "noisy")
     for i, (name, photo) in enumerate(clean.items()):
         noisy[name] = add_camera_noise(photo, iso_like, seed=seed + i)
@@ -183,7 +210,7 @@ def run_demo(
     )
     atomic_write_json(
         out / "demo.json",
-        {"rows": result.rows, "total_seconds": total, "iso_like": iso_like, "seed": seed},
+        {"rows": result.rows, "total_seconds": total, **settings},
     )
     return result
 

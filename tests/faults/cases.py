@@ -380,7 +380,7 @@ def _setup_cases() -> list[Case]:
                 "1",
             ],
             2,
-            "holds a demo made with iso_like 6400, seed 0",
+            "holds a demo made with --iso-like 6400, --seed 0 (this one: --iso-like 1000",
         ),
         Case(
             "demo --iso-like -1",
