@@ -235,6 +235,7 @@ def test_builder_rejects_a_cap_below_the_minimum(tmp_path: Path, cap: int) -> No
     [
         ("--max-side", "32", "--max-side / max_side must be at least 64, got 32"),
         ("--crop", "8", "--crop / crop must be at least 16, got 8"),
+        ("--title", "x" * 1001, "--title / title: at most 1000 characters, got 1001"),
     ],
 )
 def test_cli_names_the_option_too_small(tmp_path: Path, capsys, option, value, message) -> None:  # noqa: ANN001
@@ -243,6 +244,17 @@ def test_cli_names_the_option_too_small(tmp_path: Path, capsys, option, value, m
     assert main(["report", "-m", str(model), "-o", str(out), "-q", option, value]) == 2
     assert capsys.readouterr().err == f"sassid: error: {message}\n"
     assert not out.exists()
+
+
+def test_the_longest_title_fits_the_page_however_it_escapes(tmp_path: Path) -> None:
+    from sassid.report import ReportBuilder
+    from sassid.report.build import MAX_TITLE_CHARS
+
+    title = '"<&' * (MAX_TITLE_CHARS // 3)
+    builder = ReportBuilder(write_tiny_model(tmp_path / "m.pt"), tmp_path / "r.html", title=title)
+    summary = builder.write()
+    assert summary.bytes <= summary.bound
+    assert check_self_contained(summary.path).text.count(title) == 2  # <title> and <h1>
 
 
 def test_builder_names_the_photo_on_bad_input(tmp_path: Path) -> None:

@@ -56,6 +56,9 @@ MIN_MAX_SIDE = 64
 MIN_CROP = 16
 ROW_BYTES = 1_024
 PAGE_BYTES = 256_000
+MAX_TITLE_CHARS = 1_000
+"""A title is a heading; escaped and written twice (``<title>``, ``<h1>``), a longer one could
+pass ``PAGE_BYTES``, and that is found only when the page is written, after every photo."""
 TOO_SMALL_NOTE = "No noise estimate: the photo is under 2 x 2 pixels."
 NET_LABELS = {"unet": "U-Net", "bnn": "BNN", "lan": "LAN", "fusion": "fusion"}
 
@@ -143,6 +146,10 @@ class ReportBuilder:
         if self.output.suffix.lower() not in (".html", ".htm"):
             raise SassidError(f"{self.output}: a report is an .html file")
         _check_sizes(max_side, crop, photo_bytes)
+        if title is not None and len(title) > MAX_TITLE_CHARS:
+            raise OptionError(
+                f"--title / title: at most {MAX_TITLE_CHARS} characters, got {len(title)}"
+            )
         check_tile_options(tile, overlap)  # once, before any photo
         check_output_file(ensure_folder(self.output.parent) / self.output.name)  # before work
         self.model = Path(model)
