@@ -742,6 +742,22 @@ def feature_cases(work: Path) -> list[Outcome]:
         (root / "out" / "sub").chmod(0o555)
         return _denoise_argv(root, photos=photos)
 
+    def into_originals(command: str) -> Callable[[Path], list[str]]:
+        """``-o`` names a folder (under ``in/``, so it must keep its bytes) that already holds
+        a photo named like an output: the originals, say."""
+
+        def setup(root: Path) -> list[str]:
+            photos = _photos(root, 2, 64)
+            originals = root / "in" / "originals"
+            photo(originals / "p00.png", (32, 32))
+            if command == "synth":
+                return ["synth", str(photos), "-o", str(originals)]
+            argv = _denoise_argv(root, photos=photos)
+            argv[argv.index("-o") + 1] = str(originals)
+            return argv
+
+        return setup
+
     def export(target: str, source: str = "model") -> Callable[[Path], list[str]]:
         def setup(root: Path) -> list[str]:
             m = _models(root / "in" / "model.pt")
@@ -940,6 +956,17 @@ def feature_cases(work: Path) -> list[Outcome]:
             check=_written(2),
             unprivileged=True,
         ),
+        # --- outputs already there
+        *[
+            Feature(
+                f"{command} -o a folder holding a photo of an output's name",
+                "outputs",
+                into_originals(command),
+                2,
+                ("p00.png", "exists already", "--overwrite"),
+            )
+            for command in ("denoise", "synth")
+        ],
         # --- export
         Feature("export -o a folder", "export", export("folder"), 2, ("x.onnx",)),
         Feature("export -o under a file", "export", export("under a file"), 2, ("model.pt",)),
