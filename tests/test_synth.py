@@ -124,7 +124,8 @@ def test_synth_keeps_exif_orientation_and_icc(tmp_path: Path, quality: int | Non
 
 
 def test_exif_too_long_for_a_jpeg_is_dropped_with_a_warning(tmp_path: Path) -> None:
-    from sassid.synth import JPEG_MAX_EXIF, synthesize_files
+    from sassid.io import JPEG_MAX_EXIF
+    from sassid.synth import synthesize_files
 
     exif = Image.Exif()
     exif[0x010E] = "x" * (JPEG_MAX_EXIF + 10)  # a PNG holds it; a JPEG marker cannot

@@ -5,7 +5,9 @@ RGB PNG through pypng (Pillow cannot hold it), grey and RGB TIFF through tifffil
 ``sassid[tiff]``), other TIFF of up to 8 bits (CMYK, palette, LZW without ``imagecodecs``)
 through Pillow.
 Grey images are expanded to RGB; alpha, a colour profile that is not RGB's and the pages of a
-TIFF after its first are dropped, each with a warning.
+TIFF after its first are dropped, each with a warning. Metadata travels as ``Photo.exif``: a
+TIFF's descriptive tags and EXIF/GPS IFDs as an EXIF blob (``sassid.tiff_tags``), so that it
+is kept from and into every format.
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ import numpy as np
 from sassid.atomic import atomic_path, atomic_write_bytes
 from sassid.errors import SassidError
 from sassid.pixels import from_pixels, to_pixels
+from sassid.tiff_tags import (
+    EXIF_PREFIX,
+    add_sub_ifds,
+    exif_from_tiff,
+    parse_exif,
+    serialize,
+    tiff_write_plan,
+)
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -102,10 +112,16 @@ def read_image(path: str | os.PathLike[str]) -> Photo:
         if suffix in (".tif", ".tiff"):
             tiff = _read_tiff(path)
             if tiff is not None:
-                return Photo(_to_rgb(tiff[0], path), path, _rgb_profile(tiff[1], path))
+                profile = _rgb_profile(tiff[1], path)
+                return Photo(_to_rgb(tiff[0], path), path, profile, exif_from_tiff(path))
         from PIL import Image
 
-        with Image.open(path) as im:
+        is_tiff = suffix in (".tif", ".tiff")
+        # Pillow turns a TIFF upright by its Orientation tag as it loads it from memory (from
+        # a file, not always): from memory, so that the tag is known to be used up.
+        with Image.open(io.BytesIO(path.read_bytes()) if is_tiff else path) as im:
+            orientation = im.tag_v2.get(_TIFF_ORIENTATION_TAG, 1) if is_tiff else 1
+            stored = (im.tag_v2.get(256), im.tag_v2.get(257)) if is_tiff else None
             if suffix == ".png" and _png_bit_depth(path) == 16:
                 # Pillow would decode 16-bit RGB to 8 bit; decode once with pypng instead.
                 # (ICC and EXIF that a 16-bit PNG stores after its pixels are not seen.)
@@ -118,6 +134,8 @@ def read_image(path: str | os.PathLike[str]) -> Photo:
             if im.mode not in ("RGB", "RGBA", "L", "LA", "I;16", "I;16B"):
                 im = im.convert("RGB")
             pixels = np.asarray(im)
+            if is_tiff:
+                exif = exif_from_tiff(path, upright=_turned(pixels, stored, orientation))
         return Photo(_to_rgb(pixels, path), path, _rgb_profile(icc, path), exif)
     except ImageError:
         raise
@@ -162,6 +180,17 @@ def check_pixel_count(path: Path, width: int, height: int) -> None:
 
 
 _TIFF_ICC_TAG = 34675  # InterColorProfile
+_TIFF_ORIENTATION_TAG = 274
+
+
+def _turned(pixels: np.ndarray, stored: tuple[object, object] | None, orientation: int) -> bool:
+    """Whether Pillow applied a TIFF's ``orientation`` to ``pixels`` (``stored``: its width and
+    height as stored). A quarter turn (5-8) shows in the shape; a flip (2-4) does not, and
+    Pillow applies those as it does turns when it reads from memory."""
+    width, height = stored or (None, None)
+    if orientation in (5, 6, 7, 8) and width != height:
+        return pixels.shape[0] == width
+    return orientation != 1
 
 
 def _read_tiff(path: Path) -> tuple[np.ndarray, bytes | None] | None:
@@ -206,7 +235,7 @@ def _read_tiff(path: Path) -> tuple[np.ndarray, bytes | None] | None:
             warnings.warn(
                 f"{path}: only the first of its {len(tif.pages)} pages is used", stacklevel=3
             )
-        tag = page.tags.get(_TIFF_ICC_TAG)  # (EXIF, an IFD of its own, is not kept)
+        tag = page.tags.get(_TIFF_ICC_TAG)  # (its other tags: sassid.tiff_tags)
         return pixels, bytes(tag.value) if tag is not None else None
 
 
@@ -232,9 +261,11 @@ def write_image(
 ) -> None:
     """Write RGB pixels keeping their bit depth; ICC profile and EXIF are kept where given.
 
-    8-bit PNG/JPEG/TIFF via Pillow, 16-bit PNG via pypng (ICC and EXIF added as chunks),
-    16-bit TIFF via tifffile (ICC kept; EXIF not, with a warning). JPEG is 8 bit only: 16-bit
-    pixels are rounded to 8 bit there. Written atomically (see ``sassid.atomic``).
+    8-bit PNG/JPEG via Pillow, 16-bit PNG via pypng (ICC and EXIF added as chunks), TIFF via
+    tifffile (ICC, and EXIF as the TIFF's own tags: ``sassid.tiff_tags``; without tifffile,
+    8-bit TIFF via Pillow, which keeps IFD0's tags but not the EXIF and GPS IFDs, with a
+    warning). JPEG is 8 bit only: 16-bit pixels are rounded to 8 bit there. Written
+    atomically (see ``sassid.atomic``).
 
     Raises:
         ImageError: unsupported suffix or pixel array; OutputError: the file cannot be written.
@@ -255,12 +286,30 @@ def write_image(
     buffer = io.BytesIO()
     if pixels.dtype == np.uint16 and suffix == ".png":
         buffer.write(_png16_bytes(pixels, photo.icc_profile, photo.exif))
-    elif pixels.dtype == np.uint16 and suffix in (".tif", ".tiff"):
+    elif suffix in (".tif", ".tiff") and (pixels.dtype == np.uint16 or _has_tifffile()):
         import tifffile
 
-        if photo.exif:
-            warnings.warn(f"{path}: EXIF is not written to a 16-bit TIFF", stacklevel=2)
-        tifffile.imwrite(buffer, pixels, photometric="rgb", iccprofile=photo.icc_profile)
+        def tiff_bytes(exif: bytes | None) -> bytes:
+            plan, out = tiff_write_plan(exif), io.BytesIO()
+            for name in plan.dropped:
+                warnings.warn(f"{path}: its {name} tag is not 7-bit ASCII, dropped", stacklevel=3)
+            tifffile.imwrite(
+                out,
+                pixels,
+                photometric="rgb",
+                iccprofile=photo.icc_profile,
+                byteorder=">" if plan.byteorder == ">" else "<",
+                **plan.options,
+            )
+            return add_sub_ifds(out.getvalue(), plan)
+
+        try:
+            buffer.write(tiff_bytes(photo.exif))
+        except Exception as exc:  # noqa: BLE001 - a malformed tag from the source photo
+            if not photo.exif:
+                raise
+            warnings.warn(f"{path}: its EXIF tags could not be written ({exc})", stacklevel=2)
+            buffer = io.BytesIO(tiff_bytes(None))
     else:
         if pixels.dtype == np.uint16:
             pixels = np.round(pixels / 257.0).astype(np.uint8)
@@ -270,13 +319,54 @@ def write_image(
         options: dict[str, object] = {}
         if photo.icc_profile:
             options["icc_profile"] = photo.icc_profile
-        if photo.exif and suffix in (".jpg", ".jpeg", ".png", ".tif", ".tiff"):
+        if photo.exif and suffix in (".jpg", ".jpeg"):
+            exif = fit_jpeg_exif(photo.exif, path)
+            if exif:
+                options["exif"] = exif
+        elif photo.exif and suffix == ".png":
             options["exif"] = photo.exif
+        elif photo.exif and (tags := parse_exif(photo.exif)) is not None:  # TIFF, by Pillow
+            if tags.sub_ifds:
+                warnings.warn(
+                    f"{path}: EXIF camera and GPS tags not written (a TIFF needs tifffile "
+                    "for them: pip install 'sassid[tiff]')",
+                    stacklevel=2,
+                )
+            tags.sub_ifds = {}
+            options["exif"] = serialize(tags)
         fmt = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
         if fmt[suffix] == "JPEG":
             options.update(quality=jpeg_quality, subsampling=0)
         im.save(buffer, format=fmt[suffix], **options)
     atomic_write_bytes(path, buffer.getvalue())
+
+
+JPEG_MAX_EXIF = 65533
+"""A JPEG holds EXIF in one APP1 marker: 65535 bytes less its length field (Pillow's limit)."""
+
+
+def fit_jpeg_exif(exif: bytes, path: Path) -> bytes | None:
+    """``exif`` if it fits a JPEG; else without its XMP and IPTC tags (a TIFF's may be large)
+    if that fits; else None. Each loss is a warning naming ``path``."""
+    if len(exif) <= JPEG_MAX_EXIF:
+        return exif
+    tags = parse_exif(exif)
+    if tags is not None:
+        tags.ifd0 = [e for e in tags.ifd0 if e.code not in (700, 33723)]
+        smaller = EXIF_PREFIX + serialize(tags)
+        if len(smaller) <= JPEG_MAX_EXIF:
+            warnings.warn(f"{path}: XMP and IPTC do not fit a JPEG's EXIF, dropped", stacklevel=3)
+            return smaller
+    warnings.warn(f"{path}: EXIF of {len(exif)} bytes does not fit a JPEG, dropped", stacklevel=3)
+    return None
+
+
+def _has_tifffile() -> bool:
+    try:
+        import tifffile  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _png16_bytes(pixels: np.ndarray, icc: bytes | None, exif: bytes | None) -> bytes:

@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "averaging",
         ),
     ),
-    ("configuration and files", ("config", "io", "formats", "checkpoint", "outputs")),
+    ("configuration and files", ("config", "tiff_tags", "io", "formats", "checkpoint", "outputs")),
     ("model files", ("models",)),
     ("inference", ("inference", "backends")),
     ("data and stages", ("data", "pairs", "stages", "teachers", "budget")),

@@ -48,9 +48,6 @@ __all__ = [
 # today's cameras). Outside it the noise model leaves its meaning (and at 0 or inf, numbers).
 ISO_RANGE = (1.0, 409_600.0)
 
-# A JPEG holds EXIF in one APP1 marker: 65535 bytes less its length field (Pillow's limit).
-JPEG_MAX_EXIF = 65533
-
 # A typical camera-to-sRGB colour-correction matrix (rows sum to 1, as after white balance).
 DEFAULT_CCM = np.array([[1.65, -0.55, -0.10], [-0.25, 1.50, -0.25], [0.05, -0.55, 1.50]])
 
@@ -255,7 +252,7 @@ def _synth_one(
     """Write ``path``'s noisy copy to ``target``, keeping its ICC profile and EXIF (so that an
     EXIF orientation still turns it the way it turns the source)."""
     from sassid.atomic import atomic_write_bytes
-    from sassid.io import Photo, from_pixels, read_image, to_pixels, write_image
+    from sassid.io import Photo, fit_jpeg_exif, from_pixels, read_image, to_pixels, write_image
 
     photo = read_image(path)
     pixels = photo.pixels
@@ -266,12 +263,7 @@ def _synth_one(
     if jpeg_quality is None:
         write_image(target, Photo(noisy, icc_profile=photo.icc_profile, exif=photo.exif))
         return
-    exif = photo.exif
-    if exif and len(exif) > JPEG_MAX_EXIF:
-        warnings.warn(
-            f"{path}: EXIF of {len(exif)} bytes does not fit a JPEG, dropped", stacklevel=3
-        )
-        exif = None
+    exif = fit_jpeg_exif(photo.exif, path) if photo.exif else None
     # the bytes add_camera_noise decodes, written once (no second compression)
     atomic_write_bytes(target, encode_jpeg(noisy, jpeg_quality, photo.icc_profile, exif))
 
