@@ -199,3 +199,79 @@ def test_a_large_xmp_leaves_a_jpeg_its_exif(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match=r"huge.jpg: EXIF of \d+ bytes does not fit a JPEG"):
         write_image(tmp_path / "huge.jpg", Photo(pixels, exif=_blob(huge)))
     assert read_image(tmp_path / "huge.jpg").exif is None
+
+
+def _patch_entry(path: Path, code: int, kind: int, count: int, **new: int) -> None:
+    """Rewrite one little-endian IFD entry's type (``type``) or value offset (``offset``)."""
+    data = bytearray(path.read_bytes())
+    at = data.find(struct.pack("<HHI", code, kind, count))
+    assert at >= 0, f"no entry {code} of type {kind}"
+    if "type" in new:
+        struct.pack_into("<H", data, at + 2, new["type"])
+    if "offset" in new:
+        struct.pack_into("<I", data, at + 8, new["offset"])
+    path.write_bytes(bytes(data))
+
+
+def test_one_broken_tag_costs_only_itself(tmp_path: Path) -> None:
+    """A private tag whose value lies past the end of the file: the Orientation is kept."""
+    path = tmp_path / "broken.tif"
+    tags = [(274, 3, 1, 6, True), (50000, 7, 16, b"y" * 16, True)]
+    tifffile.imwrite(path, np.zeros((4, 6, 3), np.uint8), photometric="rgb", extratags=tags)
+    _patch_entry(path, 50000, 7, 16, offset=10**6)
+    write_image(tmp_path / "out.tif", read_image(path))
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert tif.pages[0].tags[274].value == 6
+
+
+def test_bigtiff_and_ifd_typed_pointers_are_read(tmp_path: Path) -> None:
+    tags = [(274, 3, 1, 6, True), (271, 2, 0, "Canon", True)]
+    pixels = np.zeros((4, 6, 3), np.uint8)
+    tifffile.imwrite(tmp_path / "big.tif", pixels, photometric="rgb", bigtiff=True, extratags=tags)
+    kept = parse_exif(read_image(tmp_path / "big.tif").exif or b"")
+    assert kept is not None and {e.code for e in kept.ifd0} >= {271, 274}
+    exif = Image.Exif()
+    exif[271] = "Canon"
+    exif.get_ifd(EXIF_IFD)[0x9003] = "2024:01:02 03:04:05"
+    Image.fromarray(pixels).save(tmp_path / "ifd.tif", exif=exif.tobytes())
+    _patch_entry(tmp_path / "ifd.tif", 34665, 4, 1, type=13)  # the pointer typed IFD
+    kept = parse_exif(read_image(tmp_path / "ifd.tif").exif or b"")
+    assert kept is not None and [e.code for e in kept.sub_ifds[EXIF_IFD]] == [0x9003]
+
+
+def test_the_xmp_orientation_of_a_tiff_turned_upright_says_1(tmp_path: Path) -> None:
+    """Pillow turns a CMYK TIFF by tag 274 and sassid drops the tag; Pillow reads an XMP's
+    ``tiff:Orientation`` where the tag is missing, so the XMP must not say 6 any more."""
+    xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description '
+        b'tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>'
+    )
+    cmyk = Image.fromarray(np.zeros((4, 6, 3), np.uint8)).convert("CMYK")
+    cmyk.save(tmp_path / "c.tif", tiffinfo={274: 6, 700: xmp})
+    photo = read_image(tmp_path / "c.tif")
+    assert photo.pixels.shape[:2] == (6, 4)
+    write_image(tmp_path / "out.tif", photo)
+    with Image.open(tmp_path / "out.tif") as im:
+        im.load()
+        assert im.size == (4, 6)  # shown as read: 4 wide, 6 high
+        assert b'tiff:Orientation="1"' in im.info["xmp"]
+
+
+def test_crafted_counts_cannot_make_a_read_hold_more_than_its_cap(monkeypatch) -> None:  # noqa: ANN001
+    import sassid.tiff_tags
+
+    monkeypatch.setattr(sassid.tiff_tags, "MAX_TAG_BYTES", 1000)
+    region = b"x" * 800
+    entries = [Entry(700, 1, 800, region)] + [Entry(33723, 7, 800, region)]
+    kept = parse_exif(_blob(*entries, Entry(271, 2, 6, b"Canon\x00")))
+    assert kept is not None and sum(len(e.value) for e in kept.ifd0) <= 1000
+    assert [e.code for e in kept.ifd0] == [271, 700]  # (read in code order, until the cap)
+
+
+def test_an_image_without_pixels_is_refused_by_name(tmp_path: Path) -> None:
+    from sassid.io import ImageError
+
+    tifffile.imwrite(tmp_path / "empty.tif", np.zeros((4, 6, 3), np.uint8), photometric="rgb")
+    _patch_entry(tmp_path / "empty.tif", 256, 4, 1, offset=0)  # ImageWidth 0
+    with pytest.raises(ImageError, match=r"empty.tif: no pixels"):
+        read_image(tmp_path / "empty.tif")

@@ -28,6 +28,7 @@ from sassid.pixels import from_pixels, to_pixels
 from sassid.tiff_tags import (
     EXIF_PREFIX,
     add_sub_ifds,
+    drop_non_ascii,
     exif_from_tiff,
     parse_exif,
     serialize,
@@ -72,6 +73,8 @@ def _to_rgb(pixels: np.ndarray, path: Path) -> np.ndarray:
         pixels = np.repeat(pixels[..., None], 3, axis=2)
     if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4):
         raise ImageError(f"{path}: unsupported array shape {pixels.shape}")
+    if pixels.shape[0] == 0 or pixels.shape[1] == 0:
+        raise ImageError(f"{path}: no pixels ({pixels.shape[1]} x {pixels.shape[0]})")
     if pixels.shape[2] in (2, 4):
         warnings.warn(f"{path}: alpha channel dropped", stacklevel=3)
         pixels = pixels[..., :-1]
@@ -326,6 +329,8 @@ def write_image(
         elif photo.exif and suffix == ".png":
             options["exif"] = photo.exif
         elif photo.exif and (tags := parse_exif(photo.exif)) is not None:  # TIFF, by Pillow
+            for name in drop_non_ascii(tags):
+                warnings.warn(f"{path}: its {name} tag is not 7-bit ASCII, dropped", stacklevel=2)
             if tags.sub_ifds:
                 warnings.warn(
                     f"{path}: EXIF camera and GPS tags not written (a TIFF needs tifffile "

@@ -14,13 +14,15 @@ IFD0, among those that describe its pixels, so:
   placeholder code and patched, ``PLACEHOLDERS``).
 
 Not kept: a MakerNote (its offsets are often relative to the original file, so a moved copy
-would be corrupt), the Interoperability IFD, and anything of a BigTIFF (whose entries are
-20 bytes; rare for photos). Entries of an unknown type are dropped.
+would be corrupt), the Interoperability IFD and other pointers inside the EXIF and GPS IFDs,
+BigTIFF's 8-byte types, entries of an unknown type, and a tag whose value lies past the end
+of the file (the others are kept).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,11 +35,12 @@ __all__ = [
     "add_sub_ifds",
     "TiffWritePlan",
     "parse_exif",
+    "drop_non_ascii",
 ]
 
 EXIF_PREFIX = b"Exif\x00\x00"
 EXIF_IFD, GPS_IFD = 34665, 34853
-ORIENTATION = 274
+ORIENTATION, XMP = 274, 700
 SUB_IFDS = (EXIF_IFD, GPS_IFD)
 KEPT_TAGS = {
     270: "ImageDescription",
@@ -59,11 +62,16 @@ PLACEHOLDERS = {EXIF_IFD: 34664, GPS_IFD: 34852}
 """Codes tifffile writes (it refuses the pointer tags), patched to the real ones afterwards;
 each sorts where its real code does, so IFD0 stays in ascending order."""
 
-TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
-"""Bytes per value of each TIFF 6.0 field type (BYTE, ASCII, SHORT, LONG, RATIONAL, SBYTE,
-UNDEFINED, SSHORT, SLONG, SRATIONAL, FLOAT, DOUBLE)."""
+TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
+"""Bytes per value of each classic TIFF field type (BYTE, ASCII, SHORT, LONG, RATIONAL, SBYTE,
+UNDEFINED, SSHORT, SLONG, SRATIONAL, FLOAT, DOUBLE, IFD). BigTIFF's 8-byte types (16-18) have
+no classic form and are not kept."""
+_READ_SIZES = {**TYPE_SIZES, 16: 8, 17: 8, 18: 8}  # (BigTIFF's LONG8, SLONG8, IFD8: pointers)
+_POINTER_FORMATS = {4: "I", 13: "I", 16: "Q", 18: "Q"}
 _FORMATS = {1: "B", 3: "H", 4: "I", 5: "I", 6: "b", 8: "h", 9: "i", 10: "i", 11: "f", 12: "d"}
-_MAX_VALUE_BYTES = 16 << 20  # a tag longer than this is not a photo's description
+MAX_TAG_BYTES = 16 << 20
+"""The most bytes read for one tag's value, and for all kept values together: a photo's
+description is far smaller, and a crafted file's counts cannot make a read hold more."""
 
 
 @dataclass(frozen=True)
@@ -85,55 +93,113 @@ class ExifTags:
     sub_ifds: dict[int, list[Entry]] = field(default_factory=dict)
 
 
-def _read_ifd(read: Callable[[int, int], bytes], offset: int, order: str) -> list[Entry]:
-    """The entries of the classic-TIFF IFD at ``offset`` (unknown types skipped)."""
-    (count,) = struct.unpack(order + "H", read(offset, 2))
-    raw = read(offset + 2, 12 * count)
-    if len(raw) < 12 * count:
+@dataclass(frozen=True)
+class _Layout:
+    """Classic TIFF (2-byte entry count, 12-byte entries, 4-byte offsets) or BigTIFF (8, 20,
+    8)."""
+
+    order: str
+    big: bool
+
+    @property
+    def offset_format(self) -> str:
+        return "Q" if self.big else "I"
+
+
+def _read_ifd(
+    read: Callable[[int, int], bytes],
+    offset: int,
+    layout: _Layout,
+    wanted: Callable[[int, int], bool],
+    budget: list[int],
+) -> list[Entry]:
+    """The entries of the IFD at ``offset`` that ``wanted(code, type)``, of a classic type.
+
+    Only wanted values are read, each at most ``MAX_TAG_BYTES`` and all of them at most
+    ``budget[0]`` (which they use up); one whose value lies past the end of the data is
+    skipped, not the IFD (a broken tag should not cost the photo its orientation).
+    """
+    order, big = layout.order, layout.big
+    count_format, size = (order + "Q", 20) if big else (order + "H", 12)
+    (count,) = struct.unpack(count_format, read(offset, 8 if big else 2))
+    raw = read(offset + (8 if big else 2), size * count)
+    if len(raw) < size * count:
         raise ValueError("IFD cut short")
+    entry_format = order + ("HHQ8s" if big else "HHI4s")
     entries = []
     for i in range(count):
-        code, kind, n, inline = struct.unpack(order + "HHI4s", raw[12 * i : 12 * i + 12])
-        size = TYPE_SIZES.get(kind, 0) * n
-        if size == 0 or size > _MAX_VALUE_BYTES:
+        code, kind, n, inline = struct.unpack(entry_format, raw[size * i : size * (i + 1)])
+        nbytes = _READ_SIZES.get(kind, 0) * n
+        if nbytes == 0 or nbytes > min(MAX_TAG_BYTES, budget[0]) or not wanted(code, kind):
             continue
-        if size <= 4:
-            value = inline[:size]
+        if nbytes <= len(inline):
+            value = inline[:nbytes]
         else:
-            value = read(struct.unpack(order + "I", inline)[0], size)
-            if len(value) < size:
-                raise ValueError(f"tag {code}'s value lies past the end of the file")
+            value = read(struct.unpack(order + layout.offset_format, inline)[0], nbytes)
+            if len(value) < nbytes:
+                continue
+        budget[0] -= nbytes
         entries.append(Entry(code, kind, n, value))
     return entries
 
 
 def _pointer(entry: Entry, order: str) -> int | None:
-    if entry.type not in (4, 13) or entry.count != 1:  # LONG or IFD
+    """The offset a sub-IFD pointer holds (LONG or IFD; LONG8 or IFD8 in a BigTIFF)."""
+    if entry.type not in _POINTER_FORMATS or entry.count != 1:
         return None
-    return int(struct.unpack(order + "I", entry.value)[0])
+    return int(struct.unpack(order + _POINTER_FORMATS[entry.type], entry.value)[0])
+
+
+def _in_ifd0(code: int, kind: int) -> bool:
+    if code in SUB_IFDS:
+        return kind in _POINTER_FORMATS
+    return code in KEPT_TAGS and kind in TYPE_SIZES and kind != 13
+
+
+def _in_sub_ifd(code: int, kind: int) -> bool:
+    # no pointers (they would dangle) and no 8-byte BigTIFF types (no classic form)
+    return code not in DROPPED_IN_SUB_IFDS and kind in TYPE_SIZES and kind != 13
 
 
 def _read_tags(read: Callable[[int, int], bytes]) -> ExifTags | None:
-    """IFD0's kept tags and the EXIF/GPS IFDs of the TIFF structure ``read`` reads, or None
-    where it is not a classic TIFF."""
-    header = read(0, 8)
+    """IFD0's kept tags and the EXIF/GPS IFDs of the TIFF structure ``read`` reads (classic
+    or BigTIFF), or None where it is no TIFF."""
+    header = read(0, 16)
     if len(header) < 8 or header[:2] not in (b"II", b"MM"):
         return None
     order = "<" if header[:2] == b"II" else ">"
-    magic, first = struct.unpack(order + "HI", header[2:8])
-    if magic != 42:  # 43: BigTIFF
+    (magic,) = struct.unpack(order + "H", header[2:4])
+    if magic == 42:
+        layout, (first,) = _Layout(order, False), struct.unpack(order + "I", header[4:8])
+    elif magic == 43 and len(header) == 16:
+        layout, (first,) = _Layout(order, True), struct.unpack(order + "Q", header[8:16])
+    else:
         return None
-    tags = ExifTags(order)
-    for entry in _read_ifd(read, first, order):
+    tags, budget = ExifTags(order), [MAX_TAG_BYTES]
+    for entry in _read_ifd(read, first, layout, _in_ifd0, budget):
         if entry.code == 270 and entry.value.startswith(b'{"shape":'):
             continue  # tifffile's own record of its array's shape, not a description
         if entry.code in KEPT_TAGS:
             tags.ifd0.append(entry)
-        elif entry.code in SUB_IFDS and (offset := _pointer(entry, order)) is not None:
-            kept = [e for e in _read_ifd(read, offset, order) if e.code not in DROPPED_IN_SUB_IFDS]
+        elif (offset := _pointer(entry, order)) is not None:
+            kept = _read_ifd(read, offset, layout, _in_sub_ifd, budget)
             if kept:
                 tags.sub_ifds[entry.code] = kept
     return tags
+
+
+_XMP_ORIENTATION = (
+    re.compile(rb'tiff:Orientation="[0-9]"'),
+    re.compile(rb"<tiff:Orientation>[0-9]</tiff:Orientation>"),
+)
+
+
+def _xmp_upright(entry: Entry) -> Entry:
+    """An XMP packet whose ``tiff:Orientation`` says 1 (as Pillow's ``exif_transpose`` leaves
+    it): a reader that finds no Orientation tag would otherwise take the XMP's."""
+    value = _XMP_ORIENTATION[0].sub(b'tiff:Orientation="1"', entry.value)
+    value = _XMP_ORIENTATION[1].sub(b"<tiff:Orientation>1</tiff:Orientation>", value)
+    return Entry(entry.code, entry.type, len(value), value)
 
 
 def parse_exif(blob: bytes) -> ExifTags | None:
@@ -161,7 +227,11 @@ def exif_from_tiff(path: str | os.PathLike[str], *, upright: bool = False) -> by
         except (ValueError, struct.error, OSError):
             return None
     if tags is not None and upright:
-        tags.ifd0 = [e for e in tags.ifd0 if e.code != ORIENTATION]
+        tags.ifd0 = [
+            _xmp_upright(e) if e.code == XMP and e.type in (1, 2, 7) else e
+            for e in tags.ifd0
+            if e.code != ORIENTATION
+        ]
     if tags is None or not (tags.ifd0 or tags.sub_ifds):
         return None
     return EXIF_PREFIX + serialize(tags)
@@ -221,6 +291,22 @@ class TiffWritePlan:
     """Tags left out: text that is not 7-bit ASCII, which TIFF (and tifffile) require."""
 
 
+def drop_non_ascii(tags: ExifTags) -> list[str]:
+    """Remove IFD0's text tags that are not 7-bit ASCII, as TIFF requires (tifffile refuses
+    them, Pillow writes ``?`` for each other byte); returns their names."""
+    dropped = [e for e in tags.ifd0 if e.type == 2 and not e.value.isascii()]
+    tags.ifd0 = [e for e in tags.ifd0 if e not in dropped]
+    return [KEPT_TAGS[e.code] for e in dropped]
+
+
+def _resolution(entry: Entry, order: str) -> tuple[int, int] | None:
+    """An X/YResolution's first value as (numerator, denominator), if it is a positive one."""
+    if entry.type not in (5, 10):
+        return None
+    num, den = _values(Entry(entry.code, entry.type, 1, entry.value[:8]), order)
+    return (num, den) if num > 0 and den > 0 else None
+
+
 def tiff_write_plan(blob: bytes | None) -> TiffWritePlan:
     """tifffile options for ``blob``'s kept IFD0 tags (resolution and description through
     tifffile's own parameters, which it would otherwise write itself), in its byte order."""
@@ -229,22 +315,23 @@ def tiff_write_plan(blob: bytes | None) -> TiffWritePlan:
     if tags is None:
         return TiffWritePlan("<", options, {})
     order = tags.order
+    dropped = drop_non_ascii(tags)
     extratags: list[tuple[int, int, int, Any, bool]] = []
-    resolution: dict[int, Any] = {}
-    dropped = []
+    resolution: dict[int, tuple[int, int]] = {}
     for e in tags.ifd0:
-        if e.type == 2 and not e.value.isascii():
-            dropped.append(KEPT_TAGS[e.code])
-        elif e.code in (282, 283) and e.type == 5 and e.count == 1:
-            resolution[e.code] = _values(e, order)
-        elif e.code == 296 and e.type == 3 and e.count == 1:
-            options["resolutionunit"] = _values(e, order)
+        if e.code in (282, 283):
+            if (value := _resolution(e, order)) is not None:
+                resolution[e.code] = value
+        elif e.code == 296:
+            if e.type == 3 and e.count == 1 and _values(e, order) in (1, 2, 3):
+                options["resolutionunit"] = _values(e, order)
         elif e.code == 270 and e.type == 2:
-            options["description"] = e.value.rstrip(b"\x00").decode("latin-1")
-        elif e.code in KEPT_TAGS and e.code not in (282, 283, 296, 270):
+            options["description"] = e.value.rstrip(b"\x00").decode("ascii")
+        else:
             extratags.append((e.code, e.type, e.count, _values(e, order), True))
-    if 282 in resolution and 283 in resolution:
-        options["resolution"] = (resolution[282], resolution[283])
+    if resolution:  # one of the two stands for both
+        x = resolution.get(282, resolution.get(283))
+        options["resolution"] = (x, resolution.get(283, x))
     for code in tags.sub_ifds:
         extratags.append((PLACEHOLDERS[code], 4, 1, 0, True))
     options["extratags"] = extratags
