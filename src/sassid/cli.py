@@ -107,14 +107,12 @@ def _print_report(summary: ReportSummary) -> None:
 
 
 def _cmd_denoise(args: argparse.Namespace) -> int:
-    from sassid.denoise import denoise_files, output_paths
+    from sassid.denoise import denoise_files
     from sassid.outputs import check_results
 
-    if args.report:  # inputs and outputs checked before the report's folder is made
-        plan = output_paths(args.inputs, Path(args.output), overwrite=args.overwrite)
-        outputs = {"-o": Path(args.output), "--report": Path(args.report)}
-        check_results(outputs, [src for src, _ in plan])  # (.html: never a planned image)
-    builder = _report_builder(args)
+    if args.report:  # (the inputs are images, never the .html: denoise_files checks them)
+        check_results({"-o": Path(args.output), "--report": Path(args.report)}, [])
+    builder = _report_builder(args)  # makes no folder: a refused plan leaves nothing behind
     if builder is not None:
         builder.check = not args.no_check
     report_errors: list[str] = []

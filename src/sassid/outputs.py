@@ -26,6 +26,7 @@ __all__ = [
     "check_new_outputs",
     "ensure_folder",
     "check_output_file",
+    "check_creatable_file",
     "run_lock",
 ]
 
@@ -138,6 +139,28 @@ def check_output_file(path: str | os.PathLike[str]) -> Path:
         raise OutputError(f"{path}: cannot write (no folder {path.parent})")
     if not os.access(path.parent, os.W_OK | os.X_OK):
         raise OutputError(f"{path}: cannot write (folder {path.parent} is not writable)")
+    return path
+
+
+def check_creatable_file(path: str | os.PathLike[str]) -> Path:
+    """``check_output_file`` for a file whose folders may not exist yet: the nearest existing
+    one must be a writable folder. Nothing is created (that waits until there is something to
+    write, so a job refused later leaves no empty folder behind).
+
+    Raises:
+        OutputError: ``path`` is a folder, or its nearest existing parent is a file or is not
+            writable.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder (need a file name)")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"{path}: cannot write ({parent} is not a folder)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: cannot write (folder {parent} is not writable)")
     return path
 
 

@@ -353,3 +353,26 @@ def test_a_report_never_replaces_its_inputs_nor_reads_its_own_files(tmp_path: Pa
         (folder / name).write_bytes((tmp_path / name).read_bytes())
     counts = [write_report(model, [folder], folder / "r.html", **options).photos for _ in "ab"]
     assert counts == [2, 2]
+
+
+def test_a_refused_denoise_leaves_no_report_folder(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """The report's folder is made when the page is written, so a plan refused before any
+    work (a mistyped input here) leaves no empty folder behind; a bad place is still refused
+    before the photos are denoised."""
+    from sassid.denoise import denoise_files
+    from sassid.io import ImageError
+    from sassid.report import ReportBuilder
+
+    model = write_tiny_model(tmp_path / "m.pt")
+    report = tmp_path / "reports" / "new" / "r.html"
+    ReportBuilder(model, report)  # as `denoise --report` makes it, before denoise_files
+    with pytest.raises(ImageError, match="typo.png: no such file or folder"):
+        denoise_files([tmp_path / "typo.png"], tmp_path / "o.png", model, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+    (tmp_path / "file").write_bytes(b"x")
+    photo = write_noisy_images(tmp_path / "in", count=1)
+    argv = ["denoise", str(photo), "-o", str(tmp_path / "out"), "-m", str(model), "-q"]
+    assert main([*argv, "--report", str(tmp_path / "file" / "r.html")]) == 2
+    assert "file is not a folder" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert main([*argv, "--report", str(report)]) == 0
+    assert report.is_file()

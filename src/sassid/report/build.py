@@ -29,7 +29,7 @@ from sassid.errors import OptionError, SassidError
 from sassid.guard import GateChoice
 from sassid.inference import Denoiser
 from sassid.io import Photo, find_pairs, list_images, read_image, write_image
-from sassid.outputs import check_output_file, check_results, ensure_folder
+from sassid.outputs import check_creatable_file, check_results, ensure_folder
 from sassid.reliability import judge_photo
 from sassid.report.encode import to_uint8
 from sassid.report.html import Level, render_page, render_photo, summary_row
@@ -151,7 +151,7 @@ class ReportBuilder:
                 f"--title / title: at most {MAX_TITLE_CHARS} characters, got {len(title)}"
             )
         check_tile_options(tile, overlap)  # once, before any photo
-        check_output_file(ensure_folder(self.output.parent) / self.output.name)  # before work
+        check_creatable_file(self.output)  # before work; its folder is made by write()
         self.model = Path(model)
         self.source = read_model(model)  # read once; every Denoiser below reuses it
         self.model_path = self.source.path
@@ -330,6 +330,7 @@ class ReportBuilder:
             size = new_size
         if size > bound:
             raise SassidError(f"{self.output}: the page ({size} bytes) exceeds its bound {bound}")
+        ensure_folder(self.output.parent)
         atomic_write_bytes(self.output, page.encode("utf-8"))
         return ReportSummary(self.output, size, count, bound, list(self._written))
 
