@@ -103,9 +103,46 @@ def test_a_finished_demo_reruns_in_its_folder_and_other_settings_are_refused(
     for changed, this in (
         ({"minutes": 3.0}, "--minutes 3"),
         ({"seed": 1, "minutes": 2.5}, "--seed 1"),
-        ({"config": tiny_config(bnn={"steps": 2}), "minutes": None}, "--steps 2/4"),
+        (
+            {"config": tiny_config(bnn={"steps": 2}), "minutes": None},
+            r"steps 2/4/4 \(BNN/LAN/U-Net\)",
+        ),
     ):
         with pytest.raises(SassidError, match=rf"{made} \(this one: .*{this}.*\); use another -o"):
             run_demo(out, device="cpu", progress=False, **changed)  # type: ignore[arg-type]
     assert trained == [2.5, 2.5]  # refused before training
     assert (out / "demo.json").read_bytes() == before
+
+
+def test_a_folder_whose_run_has_other_settings_is_refused_before_demo_json_changes(
+    tmp_path: Path,
+    monkeypatch,  # noqa: ANN001
+) -> None:
+    """A demo.json too old to say how it trained, or damaged: the run's own config.json
+    decides, and a refusal leaves demo.json as it was."""
+    import pytest
+
+    import sassid.train
+    from sassid.atomic import to_json
+    from sassid.errors import SassidError
+
+    def fake_train(inputs, run_dir, config, **options):  # noqa: ANN001, ANN003, ANN202
+        raise _Stop
+
+    monkeypatch.setattr(sassid.train, "train", fake_train)
+    out, trained = tmp_path / "demo", tiny_config()
+    with pytest.raises(_Stop):
+        run_demo(out, config=trained, device="cpu", progress=False)
+    (out / "run").mkdir()
+    (out / "run" / "config.json").write_text(to_json(trained.to_dict()))
+    old = {"iso_like": DEMO_ISO, "seed": 0, "rows": []}  # no "training": an older demo.json
+    (out / "demo.json").write_text(json.dumps(old))
+    other = tiny_config(lan={"lr": 5e-4})  # the same steps, another configuration
+    with pytest.raises(SassidError, match=r"holds a demo trained with another configuration"):
+        run_demo(out, config=other, device="cpu", progress=False)
+    assert json.loads((out / "demo.json").read_text()) == old
+    with pytest.raises(_Stop):  # its own configuration still resumes
+        run_demo(out, config=trained, device="cpu", progress=False)
+    (out / "demo.json").write_text('{"iso_like": 64')  # cut short
+    with pytest.raises(SassidError, match=r"holds a demo's run but no readable demo.json"):
+        run_demo(out, config=trained, device="cpu", progress=False)

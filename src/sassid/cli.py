@@ -110,8 +110,9 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     from sassid.denoise import denoise_files
     from sassid.outputs import check_results
 
-    if args.report:  # (the inputs are images, never the .html: denoise_files checks them)
-        check_results({"-o": Path(args.output), "--report": Path(args.report)}, [])
+    if args.report:  # a file named as an input (even a non-image) is never replaced
+        named = [Path(p) for p in args.inputs if Path(p).is_file()]
+        check_results({"-o": Path(args.output), "--report": Path(args.report)}, named)
     builder = _report_builder(args)  # makes no folder: a refused plan leaves nothing behind
     if builder is not None:
         builder.check = not args.no_check

@@ -85,34 +85,57 @@ def _training(config: TrainConfig, minutes: float | None) -> str:
     """How the demo trains, as ``sassid demo`` spells it: ``--minutes M`` or ``--steps N``."""
     if minutes is not None:
         return f"--minutes {minutes:g}"
-    steps = sorted({config.stage(name).steps for name in STAGES})
-    return "--steps " + "/".join(map(str, steps))
+    steps = [config.stage(name).steps for name in STAGES]
+    if len(set(steps)) == 1:
+        return f"--steps {steps[0]}"
+    return "steps " + "/".join(map(str, steps)) + " (BNN/LAN/U-Net)"
 
 
-def _check_same_demo(out: Path, settings: dict[str, object]) -> None:
-    """A folder holding a demo made with other settings (``demo.json``) is refused: its run
-    would be resumed, and scored against photos it never trained on (or, with another budget,
-    refused by ``train --resume`` in terms of options the demo does not have). The same
-    settings resume or redo it. Keys an older ``demo.json`` lacks are not compared."""
+def _check_same_demo(
+    out: Path, settings: dict[str, object], config: TrainConfig, minutes: float | None
+) -> None:
+    """A folder holding a demo made with other settings is refused before anything is
+    written: its run would be resumed, and scored against photos it never trained on (or
+    refused by ``train --resume`` in terms of options the demo does not have). The settings
+    are read from ``demo.json`` (keys an older one lacks are not compared) and, where the
+    folder holds a run, its recorded configuration and budget. The same settings resume or
+    redo it."""
+    from sassid.errors import TrainingError
+    from sassid.train import check_resumable
+
+    run = out / "run"
     try:
         before = json.loads((out / "demo.json").read_text())
     except (OSError, ValueError):
-        return
+        before = None
     if not isinstance(before, dict):
+        if (run / "config.json").exists():
+            raise SassidError(
+                f"{out}: holds a demo's run but no readable demo.json; use another -o"
+            )
         return
     made = {k: before[k] for k in DEMO_SETTINGS if k in before}
-    if any(made[k] != settings[k] for k in made):
+    this = {k: settings[k] for k in made}
 
-        def spell(values: dict[str, object]) -> str:
-            return ", ".join(
-                f"{DEMO_SETTINGS[k]} {v:g}" if isinstance(v, (int, float)) else str(v)
-                for k, v in values.items()
-            )
+    def spell(values: dict[str, object]) -> str:
+        return ", ".join(
+            f"{DEMO_SETTINGS[k]} {v:g}" if isinstance(v, (int, float)) else str(v)
+            for k, v in values.items()
+        )
 
-        this = {k: settings[k] for k in made}
+    if made != this:
         raise SassidError(
             f"{out}: holds a demo made with {spell(made)} (this one: {spell(this)}); use another -o"
         )
+    if (run / "config.json").exists():
+        try:
+            check_resumable(run, config, minutes)
+        except TrainingError:
+            raise SassidError(
+                f"{out}: holds a demo trained with another configuration or budget (its "
+                f"run/config.json or run/budget.json; this one: {settings['training']}); "
+                "use another -o"
+            ) from None
 
 
 def run_demo(
@@ -143,7 +166,7 @@ def run_demo(
         config = dataclasses.replace(preset("laptop"), seed=seed)
         minutes = DEMO_MINUTES if minutes is None else minutes
     settings = {"iso_like": iso_like, "seed": seed, "training": _training(config, minutes)}
-    _check_same_demo(out, settings)
+    _check_same_demo(out, settings, config, minutes)
     started = time.perf_counter()
     clean = demo_photos()
     noisy, reference = {}, {}

@@ -52,14 +52,16 @@ def check_plan(
     folders = {_identity(Path(f)): Path(f) for f in input_folders}
     written: dict[tuple[object, ...], Path] = {}
     for src, dst in pairs:
-        key = _identity(dst)
-        if key in inputs:
-            raise OutputError(f"{dst}: is the input {inputs[key]}; choose another output")
+        if _identity(dst) in inputs:  # (through a link too: refused, to be safe)
+            raise OutputError(
+                f"{dst}: is the input {inputs[_identity(dst)]}; choose another output"
+            )
         parent = _identity(dst.parent)
         if parent in folders:
             raise OutputError(
                 f"{dst.parent}: is the input folder {folders[parent]}; choose another output"
             )
+        key = (parent, dst.name)  # the name a write replaces (a link in its place, not its target)
         if key in written:
             if _identity(written[key]) == _identity(src):
                 also = f" (also as {written[key]})" if written[key] != src else ""
@@ -155,8 +157,10 @@ def check_creatable_file(path: str | os.PathLike[str]) -> Path:
     if path.is_dir():
         raise OutputError(f"{path}: is a folder (need a file name)")
     parent = path.parent
-    while not parent.exists() and parent != parent.parent:
+    while not os.path.lexists(parent) and parent != parent.parent:
         parent = parent.parent
+    if parent.is_symlink() and not parent.exists():
+        raise OutputError(f"{path}: cannot write ({parent} is a broken link)")
     if not parent.is_dir():
         raise OutputError(f"{path}: cannot write ({parent} is not a folder)")
     if not os.access(parent, os.W_OK | os.X_OK):

@@ -50,12 +50,21 @@ def iter_pairs(data: str | os.PathLike[str]) -> Iterator[tuple[str, np.ndarray, 
 
 def pair_files(data: str | os.PathLike[str]) -> tuple[list[Path], list[str]]:
     """Every file ``iter_pairs(data)`` reads (noisy and clean), and the ids it will yield,
-    from their names alone: what a result written beside them must not replace. SIDD blocks'
-    ids come from the arrays inside their two .mat files, so none are listed for them."""
+    from their names alone (SIDD blocks' ``NN_KK`` from the noisy array's shape, read from the
+    .mat file's header; none where it cannot be read): what a result written beside them must
+    not replace."""
     path = source_path(data)
     sidd = _sidd_validation_files(path)
     if sidd is not None:
-        return list(sidd), []
+        from sassid.formats.sidd import block_shape
+
+        shape = block_shape(sidd[0])
+        ids = (
+            [f"{n:02d}_{k:02d}" for n in range(shape[0]) for k in range(shape[1])]
+            if shape and len(shape) == 5
+            else []
+        )
+        return list(sidd), ids
     pairs = find_pairs(path)
     return [file for _, noisy, clean in pairs for file in (noisy, clean)], [p[0] for p in pairs]
 

@@ -172,6 +172,23 @@ def _saved_config(run_dir: Path) -> dict[str, Any]:
         raise TrainingError(f"{saved}: {exc}; it records the run's configuration") from None
 
 
+def check_resumable(run_dir: Path, config: TrainConfig, minutes: float | None) -> None:
+    """What ``train(..., resume=True, minutes=minutes)`` checks of ``run_dir`` before it
+    touches anything: the configuration it recorded, and the budget it was planned for. For
+    a caller that must refuse in its own terms before it writes (``sassid demo``).
+
+    Raises:
+        TrainingError: the line ``train`` would give.
+    """
+    saved = _saved_config(run_dir)
+    _check_resume_config(run_dir, _resumed_config(config, saved), saved)
+    planned = read_budget(run_dir)
+    if planned is not None and (minutes is None or abs(planned["minutes"] - minutes) > 1e-9):
+        raise TrainingError(
+            f"{run_dir}: the run was planned for --minutes {planned['minutes']:g} (budget.json)"
+        )
+
+
 def _resumed_config(config: TrainConfig, saved: dict[str, Any]) -> TrainConfig:
     """On resume, what the run measured and planned is what it recorded (``saved``: its
     config.json): the blind size (``[bnn] auto_blind_size``) and the BNN's widths (``[bnn]

@@ -225,3 +225,63 @@ def test_existing_outputs_are_refused_unless_overwrite(tmp_path: Path, capsys, c
     assert os.listdir(out) == [original.name]  # nothing else was written either
     assert main([*argv, "--overwrite"]) == 0
     assert read_image(original).pixels.shape[:2] == (48, 64 * (3 if command == "evaluate" else 1))
+
+
+def test_sidd_strips_that_exist_are_refused_unless_overwrite(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """SIDD blocks' strips are named NN_KK.png from the array's shape in the .mat header."""
+    from scipy.io import savemat
+
+    from sassid.cli import main
+    from tests.helpers import write_tiny_model
+
+    blocks = (np.random.default_rng(0).random((1, 2, 32, 32, 3)) * 255).astype(np.uint8)
+    sidd = tmp_path / "sidd"
+    sidd.mkdir()
+    savemat(sidd / "ValidationNoisyBlocksSrgb.mat", {"ValidationNoisyBlocksSrgb": blocks})
+    savemat(sidd / "ValidationGtBlocksSrgb.mat", {"ValidationGtBlocksSrgb": blocks})
+    strips = tmp_path / "strips"
+    strips.mkdir()
+    (strips / "00_01.png").write_bytes(b"the user's file")
+    model = write_tiny_model(tmp_path / "m.pt")
+    argv = ["evaluate", str(sidd), "-m", str(model), "--save-images", str(strips), "-q"]
+    assert main([*argv, "--device", "cpu"]) == 2
+    assert "00_01.png: exists already" in capsys.readouterr().err
+    assert (strips / "00_01.png").read_bytes() == b"the user's file"
+    assert main([*argv, "--device", "cpu", "--overwrite"]) == 0
+    assert sorted(p.name for p in strips.iterdir()) == ["00_00.png", "00_01.png"]
+
+
+def test_report_targets_named_inputs_and_broken_links_are_refused_first(
+    tmp_path: Path,
+    capsys,  # noqa: ANN001
+) -> None:
+    from sassid.cli import main
+    from sassid.outputs import check_creatable_file
+    from tests.helpers import write_noisy_images, write_tiny_model
+
+    model = write_tiny_model(tmp_path / "m.pt")
+    photos = write_noisy_images(tmp_path / "in", count=1)
+    notes = tmp_path / "notes.html"
+    notes.write_bytes(b"<p>my notes</p>")
+    argv = ["denoise", str(photos / "img0_noisy.png"), str(notes), "-o", str(tmp_path / "out")]
+    assert main([*argv, "-m", str(model), "-q", "--report", str(notes)]) == 2
+    assert "--report would replace the input" in capsys.readouterr().err
+    assert notes.read_bytes() == b"<p>my notes</p>" and not (tmp_path / "out").exists()
+    (tmp_path / "dl").symlink_to(tmp_path / "gone")
+    with pytest.raises(OutputError, match=r"dl is a broken link"):
+        check_creatable_file(tmp_path / "dl" / "x" / "r.html")
+    assert check_creatable_file(Path("r.html")) == Path("r.html")  # (the working folder)
+
+
+def test_an_output_that_is_a_link_is_replaced_not_its_target(tmp_path: Path) -> None:
+    """``out/a.png`` linking to ``out/b.png``: a.png's write replaces the link, so the plan
+    writes two files, not one twice."""
+    a, b = tmp_path / "in" / "a.png", tmp_path / "in" / "b.png"
+    a.parent.mkdir()
+    for path in (a, b):
+        path.write_bytes(b"x")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "b.png").write_bytes(b"old")
+    (out / "a.png").symlink_to(out / "b.png")
+    check_plan([(a, out / "a.png"), (b, out / "b.png")], [tmp_path / "in"])

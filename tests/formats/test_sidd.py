@@ -8,7 +8,13 @@ import pytest
 from scipy.io import loadmat, savemat
 
 from sassid.errors import SassidError
-from sassid.formats.sidd import read_blocks, read_kaggle_csv, write_kaggle_csv, write_submit_mat
+from sassid.formats.sidd import (
+    block_shape,
+    read_blocks,
+    read_kaggle_csv,
+    write_kaggle_csv,
+    write_submit_mat,
+)
 
 
 def _blocks(seed: int = 0) -> np.ndarray:
@@ -19,6 +25,7 @@ def test_v5_round_trip(tmp_path: Path) -> None:
     blocks = _blocks()
     savemat(tmp_path / "ValidationNoisyBlocksSrgb.mat", {"ValidationNoisyBlocksSrgb": blocks})
     assert np.array_equal(read_blocks(tmp_path / "ValidationNoisyBlocksSrgb.mat"), blocks)
+    assert block_shape(tmp_path / "ValidationNoisyBlocksSrgb.mat") == blocks.shape  # header only
 
 
 def test_v73_hdf5_is_transposed_back(tmp_path: Path) -> None:
@@ -27,6 +34,9 @@ def test_v73_hdf5_is_transposed_back(tmp_path: Path) -> None:
     with h5py.File(path, "w", userblock_size=512) as f:
         f["BenchmarkNoisyBlocksSrgb"] = blocks.transpose(4, 3, 2, 1, 0)  # MATLAB column-major
     assert np.array_equal(read_blocks(path), blocks)
+    assert block_shape(path) == blocks.shape
+    path.write_bytes(b"not a mat file")
+    assert block_shape(path) is None
 
 
 def test_submission_formats(tmp_path: Path) -> None:

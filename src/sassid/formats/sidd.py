@@ -63,12 +63,17 @@ def _to_uint8(blocks: np.ndarray, path: Path) -> np.ndarray:
     raise SassidError(f"{path}: blocks of type {blocks.dtype} (need uint8, uint16 or float)")
 
 
-def _read_array(path: Path, key: str | None) -> np.ndarray:
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+def _is_hdf5(path: Path) -> bool:
+    """MATLAB v7.3 files are HDF5, with the signature at 0 or after a 512-byte user block."""
     with open(path, "rb") as f:
-        is_hdf5 = f.read(8) == b"\x89HDF\r\n\x1a\n" or (
-            f.seek(512) == 512 and f.read(8) == b"\x89HDF\r\n\x1a\n"
-        )
-    if is_hdf5:
+        return f.read(8) == HDF5_MAGIC or (f.seek(512) == 512 and f.read(8) == HDF5_MAGIC)
+
+
+def _read_array(path: Path, key: str | None) -> np.ndarray:
+    if _is_hdf5(path):
         try:
             import h5py
         except ImportError:
@@ -87,6 +92,25 @@ def _read_array(path: Path, key: str | None) -> np.ndarray:
     if name not in data:
         raise SassidError(f"{path}: no array {name!r}")
     return np.asarray(data[name])
+
+
+def block_shape(path: str | os.PathLike[str], key: str | None = None) -> tuple[int, ...] | None:
+    """The shape of the block array ``read_blocks`` would read, from the file's headers alone
+    (SciPy's ``whosmat``, or the HDF5 dataset's shape); None where it cannot be told."""
+    path = Path(path)
+    try:
+        if _is_hdf5(path):
+            import h5py
+
+            with h5py.File(path, "r") as h:
+                name = key or _pick_key(list(h.keys()), path)
+                return tuple(int(n) for n in h[name].shape[::-1])
+        from scipy.io import whosmat
+
+        shapes = {name: shape for name, shape, _ in whosmat(path)}
+        return tuple(int(n) for n in shapes[key or _pick_key(list(shapes), path)])
+    except Exception:  # noqa: BLE001 - unreadable: read_blocks will say why
+        return None
 
 
 def read_blocks(path: str | os.PathLike[str], key: str | None = None) -> np.ndarray:
