@@ -758,6 +758,45 @@ def feature_cases(work: Path) -> list[Outcome]:
 
         return setup
 
+    def turned_tiff_with_a_broken_tag(root: Path) -> list[str]:
+        """A TIFF stored turned (Orientation 6) with a private tag whose value lies past the
+        end of the file: the photo is denoised and its output still says how to show it."""
+        import struct
+
+        import numpy as np
+        import tifffile
+
+        photos = root / "in" / "photos"
+        photos.mkdir(parents=True)
+        pixels = np.random.default_rng(0).integers(0, 256, (48, 64, 3)).astype(np.uint8)
+        tags = [(274, 3, 1, 6, True), (50000, 7, 16, b"y" * 16, True)]
+        tifffile.imwrite(photos / "t.tif", pixels, photometric="rgb", extratags=tags)
+        data = bytearray((photos / "t.tif").read_bytes())
+        struct.pack_into("<I", data, data.find(struct.pack("<HHI", 50000, 7, 16)) + 8, 10**6)
+        (photos / "t.tif").write_bytes(bytes(data))
+        return _denoise_argv(root, photos=photos)
+
+    def orientation_kept(root: Path, proc: subprocess.CompletedProcess[str], out: Outcome) -> None:
+        import tifffile
+
+        try:
+            with tifffile.TiffFile(root / "out" / "t.tif") as tif:
+                orientation = tif.pages[0].tags.get(274)
+                value = orientation.value if orientation is not None else None
+        except (OSError, ValueError) as exc:
+            value = f"unreadable ({exc})"
+        if value != 6:
+            out.data_lost = True
+        out.notes.append(f"output Orientation: {value}")
+
+    def report_over_named_input(root: Path) -> list[str]:
+        notes = root / "in" / "notes.html"
+        notes.parent.mkdir(parents=True)
+        notes.write_bytes(b"<p>my notes</p>")
+        argv = _denoise_argv(root, "--report", str(notes), photos=_photos(root, 1, 64))
+        argv.insert(2, str(notes))  # after the photos folder: a second input
+        return argv
+
     def export(target: str, source: str = "model") -> Callable[[Path], list[str]]:
         def setup(root: Path) -> list[str]:
             m = _models(root / "in" / "model.pt")
@@ -967,6 +1006,20 @@ def feature_cases(work: Path) -> list[Outcome]:
             )
             for command in ("denoise", "synth")
         ],
+        Feature(
+            "denoise a turned TIFF with a broken private tag",
+            "outputs",
+            turned_tiff_with_a_broken_tag,
+            0,
+            check=orientation_kept,
+        ),
+        Feature(
+            "denoise --report over a file named as an input",
+            "outputs",
+            report_over_named_input,
+            2,
+            ("notes.html", "--report would replace the input"),
+        ),
         # --- export
         Feature("export -o a folder", "export", export("folder"), 2, ("x.onnx",)),
         Feature("export -o under a file", "export", export("under a file"), 2, ("model.pt",)),
