@@ -82,7 +82,8 @@ DEMO_SETTINGS = {"iso_like": "--iso-like", "seed": "--seed", "training": ""}
 
 
 def _training(config: TrainConfig, minutes: float | None) -> str:
-    """How the demo trains, as ``sassid demo`` spells it: ``--minutes M`` or ``--steps N``."""
+    """How the demo trains, as ``sassid demo`` spells it (``--minutes M`` or ``--steps N``),
+    or, for a configuration given through the API with unequal stages, their steps."""
     if minutes is not None:
         return f"--minutes {minutes:g}"
     steps = [config.stage(name).steps for name in STAGES]
