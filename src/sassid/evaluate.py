@@ -83,7 +83,10 @@ def evaluate_denoiser(
     on_image: Callable[[str, np.ndarray, np.ndarray, np.ndarray], object] | None = None,
 ) -> EvaluationResult:
     """Score ``denoiser`` on every pair in ``data`` (and LPIPS, given a loaded metric);
-    ``on_image(id, noisy, denoised, clean)`` sees each image (the report uses it)."""
+    ``on_image(id, noisy, denoised, clean)`` sees each image (the report uses it).
+    ``save_images`` is written as given: ``evaluate`` (and ``sassid evaluate``) first refuse
+    strips that would replace an input or a file already there (``check_evaluation_outputs``);
+    a caller of this lower-level function calls that itself."""
     if ssim_convention not in SSIM_CONVENTIONS:
         raise OptionError(f"unknown SSIM convention {ssim_convention!r}")
     if save_images is not None:
