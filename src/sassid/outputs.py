@@ -1,7 +1,8 @@
 """Where outputs may go: checked before anything is written.
 
 - ``check_plan``: no output may be (or resolve to, through links) an input file, no output
-  folder may be an input folder, and no two inputs may map to one output name.
+  folder may be an input folder, and no two inputs may map to one output name (nor to two
+  names that differ only in case: one file on a case-insensitive disk).
 - ``check_new_outputs``: no output may replace a file that is already there, unless asked to
   (``overwrite``): an output folder may hold the user's own photos under the same names.
 - ``ensure_folder`` / ``check_output_file``: the output exists (or is created) as the right kind
@@ -51,6 +52,7 @@ def check_plan(
     inputs = {_identity(src): src for src, _ in pairs}
     folders = {_identity(Path(f)): Path(f) for f in input_folders}
     written: dict[tuple[object, ...], Path] = {}
+    folded: dict[tuple[object, ...], tuple[Path, Path]] = {}
     for src, dst in pairs:
         if _identity(dst) in inputs:  # (through a link too: refused, to be safe)
             raise OutputError(
@@ -68,6 +70,14 @@ def check_plan(
                 raise OutputError(f"{src}: named twice as an input{also}; give each photo once")
             raise OutputError(f"{dst}: both {written[key]} and {src} would be written there")
         written[key] = src
+        same = (parent, dst.name.casefold())  # one file on macOS's and Windows' usual disks
+        if same in folded:
+            other, other_dst = folded[same]
+            raise OutputError(
+                f"{dst}: {other} and {src} would be written as {other_dst.name} and {dst.name}, "
+                "one file on a case-insensitive disk; rename one"
+            )
+        folded[same] = (src, dst)
 
 
 def check_results(outputs: Mapping[str, Path], inputs: Iterable[Path]) -> None:

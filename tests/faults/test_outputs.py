@@ -113,6 +113,8 @@ def test_plan_refuses_overwriting_inputs_and_collisions(tmp_path: Path) -> None:
         check_plan([(a, out), (tmp_path / "link.png", out)])
     with pytest.raises(OutputError, match="is the input folder"):
         check_plan([(b, tmp_path / "b.png")], [tmp_path])
+    with pytest.raises(OutputError, match=r"A\.png and .*a\.png, one file on a case-insensitive"):
+        check_plan([(a, out.with_name("A.png")), (b, out)])
     check_plan([(a, out)], [tmp_path])
 
 
