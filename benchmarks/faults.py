@@ -821,6 +821,19 @@ def feature_cases(work: Path) -> list[Outcome]:
         return lambda root: _train_with(root, _tiny(), *extra)
 
     cases = [
+        Feature(
+            "train at lr 1 (diverges to a finite 1e19)",
+            "budget",
+            lambda r: _train_with(
+                r,
+                TINY_TOML.format(steps=40)
+                .replace("[bnn]\n", "[bnn]\nlr = 1.0\n")
+                .replace("[lan]\n", "[lan]\nlr = 1.0\n")
+                .replace("[unet]\n", "[unet]\nlr = 1.0\n"),
+            ),
+            expect=("diverged", "no model written"),
+            check=_no_model,
+        ),
         # --- time budgets
         *[
             Feature(

@@ -170,7 +170,7 @@ def describe_budget(saved: Mapping[str, Any], caps: Mapping[str, int]) -> str:
             capped.append(f"{name} max_steps {caps[name]}")
     line = (
         f"trained in {saved['spent_seconds'] / 60:.1f} of {saved['minutes']:g} minutes; "
-        f"steps: {', '.join(parts)}"
+        f"steps: {', '.join(parts) or 'none (every stage was already done)'}"
     )
     if capped:
         line += f"; stopped at {', '.join(capped)}"

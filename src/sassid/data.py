@@ -118,7 +118,7 @@ class PatchSampler:
     def crop(self, index: int, top: int, left: int, t: int) -> Tensor:
         p = self.patch_size
         image = self.images[index]
-        patch = torch.from_numpy(np.ascontiguousarray(image[top : top + p, left : left + p]))
+        patch = torch.from_numpy(np.array(image[top : top + p, left : left + p]))  # own copy
         scale = PIXEL_MAX / dtype_max(image.dtype)
         return transform_chw(patch.permute(2, 0, 1).to(torch.float32) * scale, t)
 

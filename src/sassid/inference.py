@@ -279,7 +279,24 @@ class Denoiser:
         for top in range(0, out.shape[1], _BAND_ROWS):
             band = out[:, top : top + _BAND_ROWS]
             result[top : top + _BAND_ROWS] = from_pixels(band, pixels.dtype.type)
+        self._check_not_flat(pixels, result)
         return result
+
+    def _check_not_flat(self, pixels: np.ndarray, result: np.ndarray) -> None:
+        """Refuse an output that is one colour everywhere for a photo that is not: what a
+        broken model (a diverged training) gives, black, white or any flat colour, which
+        would otherwise be written as a result.
+
+        Raises:
+            SassidError: naming the model, the network and the colour.
+        """
+        first = result[0, 0]
+        if (result == first).all() and not (pixels == pixels[0, 0]).all():
+            colour = "/".join(str(int(v)) for v in first)
+            raise SassidError(
+                f"{self.source}: the {self.net} network turns the whole photo into one colour "
+                f"({colour}): a broken model (a diverged training?); nothing written"
+            )
 
     def correct(self, pixels: np.ndarray, noisy: np.ndarray, out: np.ndarray) -> GateChoice | None:
         """The model's output corrections (``sassid.corrections``), in place on ``out``: low

@@ -73,6 +73,14 @@ SIGMA_FLOOR = 0.5
 """Noise stds below half a level are taken as half a level in ratios (nearly clean photos)."""
 
 
+def _against_noise(removed: float, sigma: float) -> str:
+    """``removed`` as a multiple of the noise level, or, where the photos show no measurable
+    noise, that fact (a ratio to 0.0 reads as millions)."""
+    if sigma < SIGMA_FLOOR:
+        return f"where the noise measures under {SIGMA_FLOOR:g} levels (none to remove)"
+    return f"{removed / sigma:.1f}x the noise level {sigma:.1f}"
+
+
 @dataclass(frozen=True)
 class ImageCheck:
     """One image's numbers: its noise std (``measure_noise``, all channels), the std of what
@@ -212,7 +220,7 @@ def _judge_image(
     if removed_flat > OVER_REMOVAL_LIMIT * max(sigma, SIGMA_FLOOR):
         problems.append(
             f"it removes {removed_flat:.1f} levels (std) in flat areas, "
-            f"{removed_flat / max(sigma, SIGMA_FLOOR):.1f}x the noise level {sigma:.1f}"
+            f"{_against_noise(removed_flat, sigma)}"
         )
     limits = [max(BIAS_LIMIT, IMAGE_BIAS_SIGMAS * sc) for sc in channel_sigma]
     if any(abs(b) > limit for b, limit in zip(bias, limits, strict=True)):
@@ -231,10 +239,15 @@ def judge_photo(
 ) -> ImageCheck:
     """One photo and its denoised output (HWC, uint8 or uint16) judged alone, as ``assess``
     judges each image, on at most ``max_locations`` patches: what ``sassid denoise`` checks
-    on every photo it writes."""
+    on every photo it writes.
+
+    Raises:
+        ValueError: the photo is under ``size`` px on a side (``sassid denoise`` then warns
+            that it was not checked: a model can make such a sliver much worse).
+    """
     if min(noisy.shape[:2]) < size:
-        zeros = (0.0,) * noisy.shape[2]
-        return ImageCheck(name, 0.0, 0.0, zeros, zeros)
+        h, w = noisy.shape[:2]
+        raise ValueError(f"{w} x {h} px: too small to judge (it needs {size} px on a side)")
     step = level_scale(noisy.dtype)
     removed = _removed(noisy, denoised, size, fraction, max_locations)
     return _judge_image(name, noisy, removed, step, size, fraction)
@@ -273,8 +286,8 @@ def assess(
     if removed_texture > TEXTURE_LIMIT * max(sigma, SIGMA_FLOOR):
         warnings.append(
             f"in textured areas the model removes {removed_texture:.1f} levels (std), "
-            f"{removed_texture / max(sigma, 1e-6):.1f}x the noise level {sigma:.1f} measured "
-            "in flat areas: it is likely removing detail, not only noise"
+            f"{_against_noise(removed_texture, sigma)} (measured in flat areas): it is likely "
+            "removing detail, not only noise"
         )
     if removed_flat < KEPT_LIMIT * sigma:
         warnings.append(

@@ -40,6 +40,9 @@ BATCH_TILES = 16
 MEMORY_LIMIT = 2 << 30
 """Bytes of cached targets kept in memory before the rest go to disk (2 GiB: 358 megapixels
 in one transform of one teacher, at 6 MB each)."""
+F16_MAX = float(np.finfo(np.float16).max)
+"""Targets are stored as float16; a diverging teacher's larger values are clipped to it (the
+stage's loss check has stopped such a run before its cache is built)."""
 POSTERIOR = "posterior"
 """The cache's name for the BNN outputs combined with the noisy pixels (``add_posterior``)."""
 
@@ -145,7 +148,8 @@ class TeacherCache:
                     x = _to_tensor(transform_image(image, t)).to(device)
                     with torch.no_grad(), autocast():  # type: ignore[attr-defined]
                         y = _tiled(net, x, tile, tile // 4) if tile else net(x)
-                    result = y[0].float().permute(1, 2, 0).cpu().numpy().astype(np.float16)
+                    result = y[0].float().permute(1, 2, 0).cpu().numpy()
+                    result = np.clip(result, -F16_MAX, F16_MAX).astype(np.float16)
                     outs.append(_stored(result, directory if on_disk else None, f"{name}_{t}_{i}"))
                 per_t.append(outs)
             arrays[name] = per_t

@@ -54,6 +54,7 @@ from sassid.budget import (
 )
 from sassid.checkpoint import CHECKPOINT_FORMAT, load_stage_checkpoint, save_atomic
 from sassid.config import STAGES, TrainConfig, config_from_dict
+from sassid.constants import PIXEL_MAX
 from sassid.data import PatchSampler, load_noisy_images
 from sassid.device import resolve_device
 from sassid.errors import ConfigError, TrainingError
@@ -131,10 +132,19 @@ class MetricsLog:
 
 def _prepare_run_dir(run_dir: Path, resume: bool, lock: contextlib.ExitStack) -> bool:
     """Make ``run_dir`` (writable, locked, stale temps gone); refuse to start over a run's
-    checkpoints without ``resume``, and to resume without its config.json (before anything
-    is made there). Returns whether this call made ``run_dir`` (and so holds its only lock)."""
+    checkpoints without ``resume``, and to resume without its config.json or, where it holds a
+    model.pt, without its checkpoints (before anything is made there). Returns whether this
+    call made ``run_dir`` (and so holds its only lock)."""
     if resume and not (run_dir / "config.json").exists():
         raise TrainingError(f"{run_dir}: nothing to resume (no config.json)")
+    checkpoints = run_dir / "checkpoints"
+    if resume and (run_dir / "model.pt").exists() and not any(checkpoints.glob("*.pt")):
+        # a budgeted run would train every stage again in the time it has left (a minute's
+        # run: 1 step each) and replace a good model.pt with that
+        raise TrainingError(
+            f"{run_dir}: holds a model.pt but no checkpoints to resume from; train into "
+            "another folder (or remove model.pt to train this run again from the start)"
+        )
     try:
         try:
             run_dir.mkdir(parents=True)
@@ -337,10 +347,14 @@ def _validate(
     return float(np.mean(scores))
 
 
-def _check_loss(loss: float, stage: str, step: int) -> None:
-    if not math.isfinite(loss):
+def _check_loss(loss: float, stage: str, step: int, scale: float | None = None) -> None:
+    """Stop a diverged stage: a loss that is not finite, or whose error ``scale`` (the L1
+    loss, or the square root of the L2 one) passes the whole pixel range: the outputs are
+    then farther from targets in [0, PIXEL_MAX] than any pixel can be (a run at lr 1 logged
+    1e19 and, without this, wrote a model whose output is one flat colour)."""
+    if not math.isfinite(loss) or (scale is not None and scale > PIXEL_MAX):
         raise TrainingError(
-            f"{stage} stage, step {step}: the loss is {loss} (diverged); training stopped, "
+            f"{stage} stage, step {step}: the loss is {loss:.4g} (diverged); training stopped, "
             "no model written (try a lower lr)"
         )
 
@@ -688,7 +702,9 @@ def _run_stage(
                 torch.distributed.all_reduce(loss_sum)
                 loss_sum /= dist.world_size
             mean_loss = float(loss_sum) / loss_count
-            _check_loss(mean_loss, spec.name, state.step)
+            # the error's scale under either distance (l2's loss is its square)
+            scale = math.sqrt(mean_loss) if stage_config.distance == "l2" else mean_loss
+            _check_loss(mean_loss, spec.name, state.step, scale)
             run.log.write(
                 {
                     "stage": spec.name,
@@ -699,8 +715,6 @@ def _run_stage(
                 }
             )
             postfix["loss"] = f"{mean_loss:.3f}"
-            # the error's scale under either distance (l2's loss is its square)
-            scale = math.sqrt(mean_loss) if stage_config.distance == "l2" else mean_loss
             if plateau is not None and not last and plateau.add(state.step, scale):
                 _end_on_plateau(run, spec, state, plateau)
                 plateau = None
