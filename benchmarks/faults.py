@@ -232,7 +232,9 @@ def _finish(proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
 
 
 def kill_denoise(work: Path, signum: int) -> Outcome:
-    """A signal while denoise saves an output; then the same command again."""
+    """A signal while denoise saves an output; then the same command again, with
+    ``--overwrite`` (outputs it finished before the signal are there: without it, the rerun
+    is refused, and the refusal says to pass it)."""
     name = signal.Signals(signum).name
     root = Path(tempfile.mkdtemp(dir=work))
     photos = _photos(root, 12, 96)
@@ -255,7 +257,9 @@ def kill_denoise(work: Path, signum: int) -> Outcome:
     if signum != signal.SIGKILL and left:
         out.data_lost = True
         out.notes.append(f"temporary files left after {name}: {len(left)}")
-    again = subprocess.run(argv, capture_output=True, text=True, env=ENV, timeout=600)
+    again = subprocess.run(
+        [*argv, "--overwrite"], capture_output=True, text=True, env=ENV, timeout=600
+    )
     good, bad2 = outputs_complete(root / "out")
     out.traceback = out.traceback or "Traceback" in again.stderr
     if bad or bad2 or again.returncode != 0 or good != 12 or temps(root / "out"):
