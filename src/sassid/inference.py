@@ -42,6 +42,9 @@ __all__ = [
 NET_CHOICES = ("unet", "bnn", "lan", "fusion")
 DEFAULT_TILE = 512
 """The U-Net's tile side: it runs at any size, so the tile only bounds memory."""
+FLAT_SPREAD = 4.0
+"""A one-colour output is refused for a photo whose pixel std, or mean distance to that colour,
+passes this many noise stds."""
 _BAND_ROWS = 256
 
 
@@ -283,19 +286,31 @@ class Denoiser:
         return result
 
     def _check_not_flat(self, pixels: np.ndarray, result: np.ndarray) -> None:
-        """Refuse an output that is one colour everywhere for a photo that is not: what a
-        broken model (a diverged training) gives, black, white or any flat colour, which
-        would otherwise be written as a result.
+        """Refuse an output that is one colour everywhere for a photo with more in it than
+        noise, or far from that colour (its spread, or its mean distance to the colour, over
+        4x its noise std and 1 level): what a broken model (a diverged training) gives,
+        black, white or any flat colour, which would otherwise be written as a result. A
+        flat scene (a grey card, a clear sky) may come out flat, in its own colour.
 
         Raises:
             SassidError: naming the model, the network and the colour.
         """
         first = result[0, 0]
-        if (result == first).all() and not (pixels == pixels[0, 0]).all():
-            colour = "/".join(str(int(v)) for v in first)
+        if min(result.shape[:2]) < 2 or not (result == first).all():
+            return  # (a photo under 2 x 2 px is one colour, whatever the model)
+        try:
+            sigma = measure_noise([pixels]).sigma
+        except ValueError:  # too small to measure: any spread counts
+            sigma = 0.0
+        noisy = to_pixels(pixels)  # (3, H, W) in [0, PIXEL_MAX]
+        colour = to_pixels(result[:1, :1])  # (3, 1, 1)
+        limit = FLAT_SPREAD * max(sigma, 1.0)
+        spread = float(noisy.std(axis=(1, 2)).max())  # per channel: a colour is not spread
+        if spread > limit or float(np.abs(noisy - colour).mean()) > limit:
+            rgb = "/".join(str(int(v)) for v in first)
             raise SassidError(
                 f"{self.source}: the {self.net} network turns the whole photo into one colour "
-                f"({colour}): a broken model (a diverged training?); nothing written"
+                f"({rgb}): a broken model (a diverged training?); nothing written"
             )
 
     def correct(self, pixels: np.ndarray, noisy: np.ndarray, out: np.ndarray) -> GateChoice | None:

@@ -30,19 +30,30 @@ def test_a_loss_beyond_the_pixel_range_stops_the_stage() -> None:
 
 
 class _Flat(nn.Module):
-    """A broken network: the same colour everywhere."""
+    """A network that gives one colour everywhere (a broken one, or a perfect one on a flat
+    scene)."""
+
+    def __init__(self, colour: tuple[float, float, float]) -> None:
+        super().__init__()
+        self.colour = torch.tensor(colour).view(1, 3, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.zeros_like(x) + torch.tensor([0.0, 0.0, 255.0]).view(1, 3, 1, 1)
+        return torch.zeros_like(x) + self.colour
 
 
-def test_a_one_colour_output_is_never_returned_for_a_photo_that_is_not() -> None:
-    denoiser = Denoiser({"unet": _Flat()}, tile=0, source="m.pt")
-    photo = np.random.default_rng(0).integers(0, 256, (24, 32, 3)).astype(np.uint8)
-    with pytest.raises(SassidError, match=r"m.pt: the unet network turns the whole photo into "):
-        denoiser.pixels(photo)
+def test_a_one_colour_output_is_never_returned_for_a_photo_with_more_than_noise() -> None:
+    denoiser = Denoiser({"unet": _Flat((0.0, 0.0, 255.0))}, tile=0, source="m.pt")
+    ramp = np.linspace(40, 200, 64)[None, :, None] * np.ones((48, 1, 3))
+    noisy = np.clip(ramp + np.random.default_rng(0).normal(0, 20, ramp.shape), 0, 255)
+    for photo in (noisy.astype(np.uint8), np.full((48, 64, 3), 128, np.uint8)):
+        with pytest.raises(SassidError, match=r"m.pt: the unet network turns the whole photo "):
+            denoiser.pixels(photo)  # a noisy ramp; a flat grey photo in another colour
     flat = np.full((24, 32, 3), (0, 0, 255), np.uint8)  # a flat photo may come out flat
     assert np.array_equal(denoiser.pixels(flat), flat)
+    # ... and so may a noisy grey card: its spread is its noise
+    card = np.clip(128 + np.random.default_rng(1).normal(0, 3, (64, 64, 3)), 0, 255)
+    grey = Denoiser({"unet": _Flat((128.0, 128.0, 128.0))}, tile=0, source="m.pt")
+    assert (grey.pixels(card.astype(np.uint8)) == 128).all()
 
 
 def test_resume_never_replaces_a_model_it_has_no_checkpoints_for(tmp_path: Path) -> None:
