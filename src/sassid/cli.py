@@ -151,10 +151,12 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
         on_photo=add_to_report if builder is not None else None,
         check=not args.no_check,
         overwrite=args.overwrite,
+        skip_existing=args.skip_existing,
     )
+    skipped = f", {len(report.skipped)} skipped (exist already)" if report.skipped else ""
     doubtful = f", {len(report.doubtful)} doubtful (see warnings)" if report.doubtful else ""
     guarded = f", {len(report.guarded)} with a lower noise gate" if report.guarded else ""
-    print(f"{len(report.written)} written, {len(report.failed)} failed{doubtful}{guarded}")
+    print(f"{len(report.written)} written{skipped}, {len(report.failed)} failed{doubtful}{guarded}")
     if builder is not None:
         _print_report(builder.write())
     return 1 if report.failed or report_errors else 0
@@ -490,6 +492,12 @@ def build_parser() -> argparse.ArgumentParser:
         "flat areas, is written and warned about)",
     )
     _add_overwrite_option(d, "output photos")
+    d.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave output photos that exist already as they are and denoise the rest (to "
+        "finish an interrupted batch: an output that exists is complete)",
+    )
     d.set_defaults(func=_cmd_denoise)
 
     x = sub.add_parser(

@@ -29,6 +29,9 @@ from sassid.reliability import judge_photo
 
 __all__ = ["DenoiseReport", "denoise_files", "output_paths"]
 
+KEEP_OPTION = "--skip-existing"
+"""``sassid denoise``'s option that keeps existing outputs (``skip_existing``)."""
+
 
 @dataclass
 class DenoiseReport:
@@ -38,6 +41,8 @@ class DenoiseReport:
     """Written photos whose output departs from the input beyond the noise (``check``)."""
     guarded: list[tuple[Path, str]] = field(default_factory=list)
     """Written photos whose noise gate the guard lowered (``sassid.guard``), with why."""
+    skipped: list[Path] = field(default_factory=list)
+    """Outputs that existed already, left as they are (``skip_existing``)."""
 
 
 def output_paths(
@@ -63,7 +68,7 @@ def output_paths(
     if len(sources) == 1 and sources[0].is_file() and to_file:
         pairs = [(sources[0], output)]
         check_plan(pairs)
-        check_new_outputs([output], overwrite=overwrite)
+        check_new_outputs([output], overwrite=overwrite, keep_option=KEEP_OPTION)
         return pairs
     if to_file:
         what = "a folder" if len(sources) == 1 else "several photos"
@@ -83,7 +88,7 @@ def output_paths(
     if not pairs:
         raise NoImagesError(f"no images found in {', '.join(map(str, inputs))}")
     check_plan(pairs, [p for p in sources if p.is_dir()])
-    check_new_outputs([target for _, target in pairs], overwrite=overwrite)
+    check_new_outputs([target for _, target in pairs], overwrite=overwrite, keep_option=KEEP_OPTION)
     return pairs
 
 
@@ -117,6 +122,7 @@ def denoise_files(
     on_photo: Callable[[Path, Photo, Photo, str | None, GateChoice | None], None] | None = None,
     check: bool = True,
     overwrite: bool = False,
+    skip_existing: bool = False,
 ) -> DenoiseReport:
     """Denoise every photo in ``inputs`` into ``output``; a bad file is reported and skipped.
 
@@ -138,11 +144,21 @@ def denoise_files(
     ``guard``: choose the noise gate per photo (``sassid.guard``); a photo whose gate the guard
     lowered is listed in ``DenoiseReport.guarded`` and noted.
     ``overwrite``: replace output files that exist already (else the call is refused before
-    any work, naming the first of them).
+    any work, naming the first of them). ``skip_existing``: leave them as they are and denoise
+    the rest (a batch that was interrupted: outputs are written atomically, so one that exists
+    is complete); they are listed in ``DenoiseReport.skipped``.
     """
     from sassid.device import resolve_device
 
-    pairs = output_paths(inputs, Path(output), overwrite=overwrite)
+    if overwrite and skip_existing:
+        raise OptionError("--overwrite and --skip-existing: give one")
+    pairs = output_paths(inputs, Path(output), overwrite=overwrite or skip_existing)
+    report = DenoiseReport()
+    if skip_existing:
+        report.skipped = [dst for _, dst in pairs if os.path.lexists(dst)]
+        pairs = [(src, dst) for src, dst in pairs if not os.path.lexists(dst)]
+        if not pairs:
+            return report  # every output is there: no model to load
     device_name = str(resolve_device(device))
     megapixels, fallback = None, None
     if backend is None and precision is None:  # the default depends on the job's size
@@ -177,7 +193,6 @@ def denoise_files(
         reason = f" (not the default {DEFAULT_BACKEND}/{DEFAULT_PRECISION}: {fallback})"
         announce(denoiser.describe() + (reason if fallback else ""))
     ready = {ensure_folder(pairs[0][1].parent if len(pairs) == 1 else Path(output))}
-    report = DenoiseReport()
     bar = tqdm(total=len(pairs), unit="photo", disable=not progress, dynamic_ncols=True)
     for source, target in pairs:
         bar.set_description(source.name[:30])

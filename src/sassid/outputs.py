@@ -98,11 +98,15 @@ def check_results(outputs: Mapping[str, Path], inputs: Iterable[Path]) -> None:
         named[key] = option
 
 
-def check_new_outputs(targets: Iterable[Path], *, overwrite: bool = False) -> None:
+def check_new_outputs(
+    targets: Iterable[Path], *, overwrite: bool = False, keep_option: str = ""
+) -> None:
     """Refuse, before any work, output files that already exist, unless ``overwrite``.
 
     Photos keep their names, so ``-o`` naming a folder of other photos (or of the originals)
     would silently replace them; a rerun into its own earlier outputs says ``--overwrite``.
+
+    ``keep_option``: the command's option that keeps them instead (named in the error).
 
     Raises:
         OutputError: one line naming the first existing output and how many there are.
@@ -112,8 +116,9 @@ def check_new_outputs(targets: Iterable[Path], *, overwrite: bool = False) -> No
     existing = [t for t in targets if t.exists() or t.is_symlink()]
     if existing:
         more = f" (with {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
+        keep = f", {keep_option} to keep and denoise the rest" if keep_option else ""
         raise OutputError(
-            f"{existing[0]}: exists already{more}; pass --overwrite to replace, "
+            f"{existing[0]}: exists already{more}; pass --overwrite to replace{keep}, "
             "or choose another output"
         )
 

@@ -287,3 +287,25 @@ def test_an_output_that_is_a_link_is_replaced_not_its_target(tmp_path: Path) -> 
     (out / "b.png").write_bytes(b"old")
     (out / "a.png").symlink_to(out / "b.png")
     check_plan([(a, out / "a.png"), (b, out / "b.png")], [tmp_path / "in"])
+
+
+def test_skip_existing_finishes_an_interrupted_batch(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from sassid.cli import main
+    from tests.helpers import write_noisy_images, write_tiny_model
+
+    data = write_noisy_images(tmp_path / "in", count=2)
+    model = write_tiny_model(tmp_path / "model.pt")
+    out = tmp_path / "out"
+    argv = ["denoise", str(data), "-o", str(out), "-m", str(model), "-q", "--device", "cpu"]
+    assert main(argv) == 0
+    (out / "img1_noisy.png").unlink()  # as if the batch had stopped before it
+    (out / "img0_noisy.png").write_bytes(b"kept as it is")
+    capsys.readouterr()
+    assert main([*argv, "--skip-existing"]) == 0
+    assert "1 written, 3 skipped (exist already), 0 failed" in capsys.readouterr().out
+    assert (out / "img0_noisy.png").read_bytes() == b"kept as it is"
+    assert read_image(out / "img1_noisy.png").pixels.shape == (48, 64, 3)
+    assert main([*argv, "--skip-existing"]) == 0  # nothing left: no model loaded
+    assert "0 written, 4 skipped" in capsys.readouterr().out
+    assert main([*argv, "--skip-existing", "--overwrite"]) == 2
+    assert "--overwrite and --skip-existing: give one" in capsys.readouterr().err
