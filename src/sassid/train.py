@@ -182,6 +182,22 @@ def _saved_config(run_dir: Path) -> dict[str, Any]:
         raise TrainingError(f"{saved}: {exc}; it records the run's configuration") from None
 
 
+def _checked_resume(run_dir: Path, config: TrainConfig, minutes: float | None) -> TrainConfig:
+    """``config`` as the run in ``run_dir`` recorded it (``_resumed_config``), refused unless
+    it is the configuration the run was started with, and a run planned for ``--minutes``
+    unless it is resumed with them (another number of minutes: ``Budget.open``)."""
+    saved = _saved_config(run_dir)
+    config = _resumed_config(config, saved)
+    _check_resume_config(run_dir, config, saved)
+    planned = read_budget(run_dir) if minutes is None else None
+    if planned is not None:
+        raise TrainingError(
+            f"{run_dir}: the run was planned for --minutes {planned['minutes']:g} "
+            "(budget.json); resume it with the same --minutes"
+        )
+    return config
+
+
 def check_resumable(run_dir: Path, config: TrainConfig, minutes: float | None) -> None:
     """What ``train(..., resume=True, minutes=minutes)`` checks of ``run_dir`` before it
     touches anything: the configuration it recorded, and the budget it was planned for. For
@@ -190,13 +206,9 @@ def check_resumable(run_dir: Path, config: TrainConfig, minutes: float | None) -
     Raises:
         TrainingError: the line ``train`` would give.
     """
-    saved = _saved_config(run_dir)
-    _check_resume_config(run_dir, _resumed_config(config, saved), saved)
-    planned = read_budget(run_dir)
-    if planned is not None and (minutes is None or abs(planned["minutes"] - minutes) > 1e-9):
-        raise TrainingError(
-            f"{run_dir}: the run was planned for --minutes {planned['minutes']:g} (budget.json)"
-        )
+    _checked_resume(run_dir, config, minutes)
+    if minutes is not None:
+        Budget.open(run_dir, minutes, resume=True, started=time.perf_counter())
 
 
 def _resumed_config(config: TrainConfig, saved: dict[str, Any]) -> TrainConfig:
@@ -903,15 +915,7 @@ def train(
         if dist.is_main:
             made_here = _prepare_run_dir(run_dir, resume, lock)
             if resume:  # before the images are read: a wrong --resume fails at once
-                saved = _saved_config(run_dir)
-                config = _resumed_config(config, saved)
-                _check_resume_config(run_dir, config, saved)
-                planned = read_budget(run_dir) if minutes is None else None  # else Budget.open
-                if planned is not None:
-                    raise TrainingError(
-                        f"{run_dir}: the run was planned for --minutes {planned['minutes']:g} "
-                        "(budget.json); resume it with the same --minutes"
-                    )
+                config = _checked_resume(run_dir, config, minutes)
         distributed.barrier(dist)
         if resume and not dist.is_main:
             config = _resumed_config(config, _saved_config(run_dir))
