@@ -295,9 +295,12 @@ class Denoiser:
         Raises:
             SassidError: naming the model, the network and the colour.
         """
-        first = result[0, 0]
-        if min(result.shape[:2]) < 2 or not (result == first).all():
+        if min(result.shape[:2]) < 2:
             return  # (a photo under 2 x 2 px is one colour, whatever the model)
+        channels = result.reshape(-1, result.shape[2])  # (per-channel extremes: no copy)
+        first = channels.min(axis=0)
+        if not (first == channels.max(axis=0)).all():
+            return
         try:
             sigma = measure_noise([pixels]).sigma
         except ValueError:  # too small to measure: any spread counts
