@@ -155,8 +155,13 @@ def denoise_files(
     pairs = output_paths(inputs, Path(output), overwrite=overwrite or skip_existing)
     report = DenoiseReport()
     if skip_existing:
-        report.skipped = [dst for _, dst in pairs if os.path.lexists(dst)]
-        pairs = [(src, dst) for src, dst in pairs if not os.path.lexists(dst)]
+        todo = []
+        for src, dst in pairs:
+            if os.path.lexists(dst):
+                report.skipped.append(dst)
+            else:
+                todo.append((src, dst))
+        pairs = todo
         if not pairs:
             return report  # every output is there: no model to load
     device_name = str(resolve_device(device))

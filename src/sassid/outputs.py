@@ -113,7 +113,7 @@ def check_new_outputs(
     """
     if overwrite:
         return
-    existing = [t for t in targets if t.exists() or t.is_symlink()]
+    existing = [t for t in targets if os.path.lexists(t)]  # (a dangling link too)
     if existing:
         more = f" (with {len(existing) - 1} more outputs)" if len(existing) > 1 else ""
         keep = f", {keep_option} to keep and denoise the rest" if keep_option else ""
