@@ -27,6 +27,9 @@ from sassid.errors import SassidError
 from sassid.pixels import from_pixels, to_pixels
 from sassid.tiff_tags import (
     EXIF_PREFIX,
+    IPTC,
+    ORIENTATION,
+    XMP,
     add_sub_ifds,
     drop_non_ascii,
     exif_from_tiff,
@@ -123,7 +126,7 @@ def read_image(path: str | os.PathLike[str]) -> Photo:
         # Pillow turns a TIFF upright by its Orientation tag as it loads it from memory (from
         # a file, not always): from memory, so that the tag is known to be used up.
         with Image.open(io.BytesIO(path.read_bytes()) if is_tiff else path) as im:
-            orientation = im.tag_v2.get(_TIFF_ORIENTATION_TAG, 1) if is_tiff else 1
+            orientation = im.tag_v2.get(ORIENTATION, 1) if is_tiff else 1
             stored = (im.tag_v2.get(256), im.tag_v2.get(257)) if is_tiff else None
             if suffix == ".png" and _png_bit_depth(path) == 16:
                 # Pillow would decode 16-bit RGB to 8 bit; decode once with pypng instead.
@@ -183,7 +186,6 @@ def check_pixel_count(path: Path, width: int, height: int) -> None:
 
 
 _TIFF_ICC_TAG = 34675  # InterColorProfile
-_TIFF_ORIENTATION_TAG = 274
 
 
 def _turned(pixels: np.ndarray, stored: tuple[object, object] | None, orientation: int) -> bool:
@@ -294,8 +296,7 @@ def write_image(
 
         def tiff_bytes(exif: bytes | None) -> bytes:
             plan, out = tiff_write_plan(exif), io.BytesIO()
-            for name in plan.dropped:
-                warnings.warn(f"{path}: its {name} tag is not 7-bit ASCII, dropped", stacklevel=3)
+            _warn_non_ascii(path, plan.dropped, stacklevel=4)
             tifffile.imwrite(
                 out,
                 pixels,
@@ -329,8 +330,7 @@ def write_image(
         elif photo.exif and suffix == ".png":
             options["exif"] = photo.exif
         elif photo.exif and (tags := parse_exif(photo.exif)) is not None:  # TIFF, by Pillow
-            for name in drop_non_ascii(tags):
-                warnings.warn(f"{path}: its {name} tag is not 7-bit ASCII, dropped", stacklevel=2)
+            _warn_non_ascii(path, drop_non_ascii(tags), stacklevel=3)
             if tags.sub_ifds:
                 warnings.warn(
                     f"{path}: EXIF camera and GPS tags not written (a TIFF needs tifffile "
@@ -357,13 +357,20 @@ def fit_jpeg_exif(exif: bytes, path: Path) -> bytes | None:
         return exif
     tags = parse_exif(exif)
     if tags is not None:
-        tags.ifd0 = [e for e in tags.ifd0 if e.code not in (700, 33723)]
+        tags.ifd0 = [e for e in tags.ifd0 if e.code not in (XMP, IPTC)]
         smaller = EXIF_PREFIX + serialize(tags)
         if len(smaller) <= JPEG_MAX_EXIF:
             warnings.warn(f"{path}: XMP and IPTC do not fit a JPEG's EXIF, dropped", stacklevel=3)
             return smaller
     warnings.warn(f"{path}: EXIF of {len(exif)} bytes does not fit a JPEG, dropped", stacklevel=3)
     return None
+
+
+def _warn_non_ascii(path: Path, names: list[str], stacklevel: int) -> None:
+    """One warning per TIFF text tag dropped for not being 7-bit ASCII (``drop_non_ascii``),
+    ``stacklevel`` frames up: ``write_image``'s caller."""
+    for name in names:
+        warnings.warn(f"{path}: its {name} tag is not 7-bit ASCII, dropped", stacklevel=stacklevel)
 
 
 def _has_tifffile() -> bool:

@@ -36,11 +36,16 @@ __all__ = [
     "TiffWritePlan",
     "parse_exif",
     "drop_non_ascii",
+    "serialize",
+    "EXIF_PREFIX",
+    "ORIENTATION",
+    "XMP",
+    "IPTC",
 ]
 
 EXIF_PREFIX = b"Exif\x00\x00"
 EXIF_IFD, GPS_IFD = 34665, 34853
-ORIENTATION, XMP = 274, 700
+ORIENTATION, XMP, IPTC = 274, 700, 33723
 SUB_IFDS = (EXIF_IFD, GPS_IFD)
 KEPT_TAGS = {
     270: "ImageDescription",
@@ -213,7 +218,7 @@ def parse_exif(blob: bytes) -> ExifTags | None:
 
 def exif_from_tiff(path: str | os.PathLike[str], *, upright: bool = False) -> bytes | None:
     """The descriptive tags and EXIF/GPS IFDs of a TIFF file's first IFD as an EXIF blob;
-    None where it has none (or is no classic TIFF). ``upright``: the pixels were read already
+    None where it has none (or is no TIFF). ``upright``: the pixels were read already
     turned by the Orientation tag (Pillow does that for TIFF), which is then not kept: the
     output would be turned twice."""
     with open(path, "rb") as f:
