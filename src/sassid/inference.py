@@ -297,10 +297,10 @@ class Denoiser:
         """
         if min(result.shape[:2]) < 2:
             return  # (a photo under 2 x 2 px is one colour, whatever the model)
-        channels = result.reshape(-1, result.shape[2])  # (per-channel extremes: no copy)
-        first = channels.min(axis=0)
-        if not (first == channels.max(axis=0)).all():
-            return
+        first = result[0, 0]
+        for top in range(0, result.shape[0], _BAND_ROWS):  # bands: stops at the first change
+            if not (result[top : top + _BAND_ROWS] == first).all():
+                return
         try:
             sigma = measure_noise([pixels]).sigma
         except ValueError:  # too small to measure: any spread counts
